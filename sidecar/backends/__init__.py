@@ -1,0 +1,1 @@
+"""Pruning backends: interchangeable parts with one contract (see ``base.Backend``)."""

@@ -1,0 +1,280 @@
+"""Configuration: frozen typed structs, loaded once from config.toml and the environment.
+
+Precedence, highest first: environment variables, the config file, built-in defaults.
+The file is the first found of ``--config``, ``$SIDECAR_CONFIG``, ``./config.toml``.
+An invalid value raises :class:`ConfigError` naming the key or the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+
+from .errors import ConfigError
+
+MiB = 1024 * 1024
+
+BackendName = Literal["heuristic", "deepinfra"]
+SourceTypeName = Literal["code", "logs", "docs"]
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+NonNegFloat = Annotated[float, msgspec.Meta(ge=0)]
+Ratio = Annotated[float, msgspec.Meta(ge=0, le=1)]
+HttpUrl = Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s/]+")]
+
+
+class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of every config section: frozen, keyword-only, unknown keys are errors."""
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: Port = 8787
+    max_body_bytes: PositiveInt = 32 * MiB
+    shutdown_timeout_s: NonNegFloat = 25.0
+    drain_delay_s: NonNegFloat = 0.0
+
+
+class UpstreamConfig(_Section):
+    url: HttpUrl = "https://api.openai.com"
+    connect_timeout_s: PositiveFloat = 10.0
+    read_timeout_s: PositiveFloat = 300.0
+    max_connections: PositiveInt = 512
+    max_connections_per_host: NonNegInt = 0
+    keepalive_timeout_s: PositiveFloat = 30.0
+
+
+class PruningConfig(_Section):
+    enabled: bool = True
+    backend: BackendName = "heuristic"
+    min_chars_to_prune: NonNegInt = 2000
+    deadline_ms: PositiveInt = 1500
+    prune_user_text: bool = False
+    keep_ratio: Ratio | None = None
+    max_prune_ratio: Ratio = 0.9
+    min_keep_lines: NonNegInt = 8
+    timeout_ms: PositiveInt = 1500
+    annotate_lines: bool = False
+    include_markers: bool = True
+    default_source_type: SourceTypeName | None = None
+
+
+class DeepInfraConfig(_Section):
+    endpoint_url: HttpUrl = "https://api.deepinfra.com/v1/inference/Qwen/Qwen3-Reranker-0.6B"
+    api_key_env: str = "DEEPINFRA_API_KEY"
+    timeout_ms: PositiveInt = 800
+    max_docs: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 256
+    breaker_failures: PositiveInt = 3
+    breaker_cooldown_s: NonNegFloat = 30.0
+    price_usd_per_million_tokens: NonNegFloat = 0.01
+
+
+class CacheConfig(_Section):
+    url: str | None = None
+    ttl_s: PositiveFloat = 3600.0
+    max_entries: PositiveInt = 10_000
+    max_bytes: PositiveInt = 128 * MiB
+
+
+class RecoverConfig(_Section):
+    ttl_s: PositiveFloat = 600.0
+    max_bytes: PositiveInt = 256 * MiB
+
+
+class McpConfig(_Section):
+    enabled: bool = True
+    token_env: str = "SIDECAR_MCP_TOKEN"
+    allowed_origins: list[str] = msgspec.field(default_factory=list)
+
+
+class ProviderConfig(_Section):
+    base_url: HttpUrl
+    api_key_env: str
+    max_concurrent: PositiveInt = 5
+    supports_json_response_format: bool = True
+
+
+class ModeConfig(_Section):
+    executor: str
+    small_executor: str | None = None
+    auditor: str | None = None
+
+
+class RoutingConfig(_Section):
+    queue_timeout_s: PositiveFloat = 30.0
+    max_attempts: PositiveInt = 3
+    max_retry_after_s: NonNegFloat = 30.0
+    small_request_max_tokens: NonNegInt = 1500
+    strip_prompts: bool = False
+
+
+def _default_providers() -> dict[str, ProviderConfig]:
+    return {
+        "deepseek": ProviderConfig(
+            base_url="https://api.deepseek.com/v1", api_key_env="DEEPSEEK_API_KEY", max_concurrent=5
+        ),
+        "groq": ProviderConfig(
+            base_url="https://api.groq.com/openai/v1", api_key_env="GROQ_API_KEY", max_concurrent=10
+        ),
+        "gemini": ProviderConfig(
+            base_url="https://generativelanguage.googleapis.com/v1beta/openai",
+            api_key_env="GEMINI_API_KEY",
+            max_concurrent=10,
+        ),
+        "codestral": ProviderConfig(
+            base_url="https://codestral.mistral.ai/v1",
+            api_key_env="CODESTRAL_API_KEY",
+            max_concurrent=5,
+            supports_json_response_format=False,
+        ),
+    }
+
+
+def _default_modes() -> dict[str, ModeConfig]:
+    return {
+        "fast": ModeConfig(executor="groq:llama-3.3-70b-versatile"),
+        "build": ModeConfig(executor="deepseek:deepseek-chat", small_executor="codestral:codestral-latest"),
+        "double-check": ModeConfig(executor="deepseek:deepseek-chat", auditor="gemini:gemini-2.0-flash"),
+    }
+
+
+class Config(_Section):
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    upstream: UpstreamConfig = msgspec.field(default_factory=UpstreamConfig)
+    pruning: PruningConfig = msgspec.field(default_factory=PruningConfig)
+    deepinfra: DeepInfraConfig = msgspec.field(default_factory=DeepInfraConfig)
+    cache: CacheConfig = msgspec.field(default_factory=CacheConfig)
+    recover: RecoverConfig = msgspec.field(default_factory=RecoverConfig)
+    mcp: McpConfig = msgspec.field(default_factory=McpConfig)
+    routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
+    providers: dict[str, ProviderConfig] = msgspec.field(default_factory=_default_providers)
+    modes: dict[str, ModeConfig] = msgspec.field(default_factory=_default_modes)
+
+
+# Environment variable -> dotted config key. Env wins over the file.
+ENV_OVERRIDES: dict[str, str] = {
+    "KIMI_PRUNING_BACKEND": "pruning.backend",
+    "DEEPINFRA_TIMEOUT_MS": "deepinfra.timeout_ms",
+    "DEEPINFRA_MAX_DOCS": "deepinfra.max_docs",
+    "DEEPINFRA_ENDPOINT_URL": "deepinfra.endpoint_url",
+    "SIDECAR_UPSTREAM_URL": "upstream.url",
+    "SIDECAR_MIN_CHARS_TO_PRUNE": "pruning.min_chars_to_prune",
+    "SIDECAR_CACHE_URL": "cache.url",
+}
+_INT_KEYS = {"deepinfra.timeout_ms", "deepinfra.max_docs", "pruning.min_chars_to_prune"}
+
+# Only these sections are maps of user-named tables.
+_TABLE_SECTIONS = ("providers", "modes")
+
+TomlValue = str | int | float | bool | None | list["TomlValue"] | dict[str, "TomlValue"]
+TomlTable = dict[str, TomlValue]
+
+
+def find_config_file(cli_path: str | None, env: Mapping[str, str]) -> Path | None:
+    """Return the config file to read: --config, then $SIDECAR_CONFIG, then ./config.toml."""
+    for candidate, origin in ((cli_path, "--config"), (env.get("SIDECAR_CONFIG"), "SIDECAR_CONFIG")):
+        if candidate:
+            path = Path(candidate)
+            if not path.is_file():
+                raise ConfigError(f"{origin}: config file not found: {path}")
+            return path
+    local = Path("config.toml")
+    return local if local.is_file() else None
+
+
+def _read_toml(path: Path) -> TomlTable:
+    try:
+        with path.open("rb") as fh:
+            data: TomlTable = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    return data
+
+
+def _set_dotted(data: TomlTable, dotted: str, value: TomlValue) -> None:
+    section, key = dotted.split(".", 1)
+    table = data.setdefault(section, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{section}: expected a table")
+    table[key] = value
+
+
+def _env_value(name: str, dotted: str, raw: str) -> TomlValue:
+    if dotted == "cache.url" and raw.strip() == "":
+        return None
+    if dotted in _INT_KEYS:
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
+    return raw.strip()
+
+
+def _key_path(msg: str) -> str | None:
+    """Extract the dotted key from a msgspec error such as '... - at `$.server.port`'."""
+    marker = "at `$."
+    at = msg.rfind(marker)
+    if at < 0:
+        return None
+    path = msg[at + len(marker) :].rstrip("`")
+    return path.replace("[", ".").replace("]", "").replace("'", "").replace('"', "")
+
+
+def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load the configuration, raising ConfigError with one line naming the bad key or variable."""
+    env = os.environ if env is None else env
+    path = find_config_file(cli_path, env)
+    data: TomlTable = _read_toml(path) if path else {}
+    origin = str(path) if path else "defaults"
+
+    from_env: dict[str, str] = {}
+    for name, dotted in ENV_OVERRIDES.items():
+        raw = env.get(name)
+        if raw is None:
+            continue
+        _set_dotted(data, dotted, _env_value(name, dotted, raw))
+        from_env[dotted] = name
+
+    for section in _TABLE_SECTIONS:
+        # A file that names its own providers or modes still gets the defaults it did not redefine.
+        table = data.get(section)
+        if isinstance(table, dict):
+            defaults = _default_providers() if section == "providers" else _default_modes()
+            for name, value in defaults.items():
+                table.setdefault(name, msgspec.to_builtins(value))
+
+    try:
+        config = msgspec.convert(data, Config)
+    except msgspec.ValidationError as exc:
+        msg = str(exc)
+        key = _key_path(msg)
+        reason = msg.split(" - at ")[0]
+        if key is not None and key in from_env:
+            raise ConfigError(f"{from_env[key]}: {reason} (got {env[from_env[key]]!r})") from exc
+        where = f"{origin}: {key}" if key else origin
+        raise ConfigError(f"{where}: {reason}") from exc
+    _check_modes(config, origin)
+    return config
+
+
+def _check_modes(config: Config, origin: str) -> None:
+    for mode_name, mode in config.modes.items():
+        for role in ("executor", "small_executor", "auditor"):
+            target: str | None = getattr(mode, role)
+            if target is None:
+                continue
+            provider, sep, model = target.partition(":")
+            if not sep or not model:
+                raise ConfigError(f"{origin}: modes.{mode_name}.{role}: expected 'provider:model', got {target!r}")
+            if provider not in config.providers:
+                raise ConfigError(f"{origin}: modes.{mode_name}.{role}: unknown provider {provider!r}")
