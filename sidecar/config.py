@@ -35,7 +35,7 @@ class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Base of every config section: frozen, keyword-only, unknown keys are errors."""
 
 
-class ServerConfig(_Section):
+class ServerConfig(_Section, frozen=True):
     host: str = "127.0.0.1"
     port: Port = 8787
     max_body_bytes: PositiveInt = 32 * MiB
@@ -43,7 +43,7 @@ class ServerConfig(_Section):
     drain_delay_s: NonNegFloat = 0.0
 
 
-class UpstreamConfig(_Section):
+class UpstreamConfig(_Section, frozen=True):
     url: HttpUrl = "https://api.openai.com"
     connect_timeout_s: PositiveFloat = 10.0
     read_timeout_s: PositiveFloat = 300.0
@@ -52,7 +52,7 @@ class UpstreamConfig(_Section):
     keepalive_timeout_s: PositiveFloat = 30.0
 
 
-class PruningConfig(_Section):
+class PruningConfig(_Section, frozen=True):
     enabled: bool = True
     backend: BackendName = "heuristic"
     min_chars_to_prune: NonNegInt = 2000
@@ -67,7 +67,7 @@ class PruningConfig(_Section):
     default_source_type: SourceTypeName | None = None
 
 
-class DeepInfraConfig(_Section):
+class DeepInfraConfig(_Section, frozen=True):
     endpoint_url: HttpUrl = "https://api.deepinfra.com/v1/inference/Qwen/Qwen3-Reranker-0.6B"
     api_key_env: str = "DEEPINFRA_API_KEY"
     timeout_ms: PositiveInt = 800
@@ -77,38 +77,38 @@ class DeepInfraConfig(_Section):
     price_usd_per_million_tokens: NonNegFloat = 0.01
 
 
-class CacheConfig(_Section):
+class CacheConfig(_Section, frozen=True):
     url: str | None = None
     ttl_s: PositiveFloat = 3600.0
     max_entries: PositiveInt = 10_000
     max_bytes: PositiveInt = 128 * MiB
 
 
-class RecoverConfig(_Section):
+class RecoverConfig(_Section, frozen=True):
     ttl_s: PositiveFloat = 600.0
     max_bytes: PositiveInt = 256 * MiB
 
 
-class McpConfig(_Section):
+class McpConfig(_Section, frozen=True):
     enabled: bool = True
     token_env: str = "SIDECAR_MCP_TOKEN"
     allowed_origins: list[str] = msgspec.field(default_factory=list)
 
 
-class ProviderConfig(_Section):
+class ProviderConfig(_Section, frozen=True):
     base_url: HttpUrl
     api_key_env: str
     max_concurrent: PositiveInt = 5
     supports_json_response_format: bool = True
 
 
-class ModeConfig(_Section):
+class ModeConfig(_Section, frozen=True):
     executor: str
     small_executor: str | None = None
     auditor: str | None = None
 
 
-class RoutingConfig(_Section):
+class RoutingConfig(_Section, frozen=True):
     queue_timeout_s: PositiveFloat = 30.0
     max_attempts: PositiveInt = 3
     max_retry_after_s: NonNegFloat = 30.0
@@ -146,7 +146,7 @@ def _default_modes() -> dict[str, ModeConfig]:
     }
 
 
-class Config(_Section):
+class Config(_Section, frozen=True):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     upstream: UpstreamConfig = msgspec.field(default_factory=UpstreamConfig)
     pruning: PruningConfig = msgspec.field(default_factory=PruningConfig)
@@ -275,6 +275,8 @@ def _check_modes(config: Config, origin: str) -> None:
                 continue
             provider, sep, model = target.partition(":")
             if not sep or not model:
-                raise ConfigError(f"{origin}: modes.{mode_name}.{role}: expected 'provider:model', got {target!r}")
+                raise ConfigError(
+                    f"{origin}: modes.{mode_name}.{role}: expected 'provider:model', got {target!r}"
+                )
             if provider not in config.providers:
                 raise ConfigError(f"{origin}: modes.{mode_name}.{role}: unknown provider {provider!r}")

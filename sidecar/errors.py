@@ -1,17 +1,17 @@
 """The sidecar's error hierarchy, translated at one boundary each.
 
-    SidecarError
-    ├── ConfigError            bad config value or file: start-up stops, message names the key
-    ├── UpstreamError          the upstream could not be reached or did not answer in time
-    │   ├── UpstreamUnreachable    -> 502
-    │   └── UpstreamTimeout        -> 504
-    ├── PruningError           anything in the pruning path; always caught: the request goes as sent
-    │   ├── BackendError           a backend failed (the manager falls back to the heuristic)
-    │   └── BackendUnavailable     a backend is not usable (no key, circuit open)
-    ├── RecoverError           recover_text failures, mapped to JSON-RPC codes
-    │   ├── PruneIdNotFound        -32004 prune_id_not_found
-    │   └── InvalidRange           -32005 invalid_range
-    └── RoutingError           routing a request to a provider failed (bad mode, missing key)
+SidecarError
+├── ConfigError            bad config value or file: start-up stops, message names the key
+├── UpstreamError          the upstream could not be reached or did not answer in time
+│   ├── UpstreamUnreachable    -> 502
+│   └── UpstreamTimeout        -> 504
+├── PruningError           anything in the pruning path; always caught: the request goes as sent
+│   ├── BackendError           a backend failed (the manager falls back to the heuristic)
+│   └── BackendUnavailable     a backend is not usable (no key, circuit open)
+├── RecoverError           recover_text failures, mapped to JSON-RPC codes
+│   ├── PruneIdNotFound        -32004 prune_id_not_found
+│   └── InvalidRange           -32005 invalid_range
+└── RoutingError           routing a request to a provider failed (bad mode, missing key)
 """
 
 from __future__ import annotations

@@ -14,6 +14,6 @@ _background: set[asyncio.Task[object]] = set()
 def spawn(coro: Coroutine[object, object, T], *, name: str | None = None) -> asyncio.Task[T]:
     """Start ``coro`` as a task and keep a reference until it finishes."""
     task: asyncio.Task[T] = asyncio.create_task(coro, name=name)  # noqa: TID251
-    _background.add(task)  # type: ignore[arg-type]
-    task.add_done_callback(_background.discard)  # type: ignore[arg-type]
+    _background.add(task)
+    task.add_done_callback(_background.discard)
     return task
