@@ -1,0 +1,631 @@
+"""The plan model: validation with JSON paths, dependency checks, priority order, streaming reading.
+
+A plan is the JSON a planning agent writes (``task_id``, ``description``, ``metadata``, ``steps[]``).
+Errors name the JSON path (``$.steps[2].complexity: expected ≤ 1, got 1.5``). The streaming
+reader (:class:`StreamParser`) yields each step as soon as its object is closed, so a runner can
+start work while the planner is still writing the rest of the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import hashlib
+import json
+import math
+import os
+import sys
+import threading
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from pathlib import Path
+from typing import Literal, cast
+
+import msgspec
+
+StepType = Literal["code_generation", "refactoring", "analysis", "patch"]
+STEP_TYPES: tuple[StepType, ...] = ("code_generation", "refactoring", "analysis", "patch")
+_STEP_KEYS = frozenset(
+    {
+        "id",
+        "description",
+        "type",
+        "complexity",
+        "estimated_tokens",
+        "dependencies",
+        "validation_criteria",
+        "context",
+    }
+)
+_ID_PREFIX = "step_"
+
+
+class PlanError(Exception):
+    """An invalid plan; ``errors`` holds one line per problem, each starting with its JSON path."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = list(errors)
+
+
+class StepContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What a step works on; keys other than ``files`` and ``language`` are kept in ``extra``."""
+
+    files: tuple[str, ...] = ()
+    language: str | None = None
+    extra: dict[str, object] = msgspec.field(default_factory=dict)
+
+
+class Step(msgspec.Struct, frozen=True, kw_only=True):
+    """One step of a plan, validated."""
+
+    id: str
+    description: str
+    type: StepType
+    complexity: float
+    estimated_tokens: int
+    dependencies: tuple[str, ...] = ()
+    validation_criteria: tuple[str, ...] = ()
+    context: StepContext = msgspec.field(default_factory=StepContext)
+
+    def fingerprint(self) -> str:
+        """Return a short hash of the step's content (a changed step is not 'already done')."""
+        return hashlib.sha256(msgspec.json.encode(self)).hexdigest()[:16]
+
+
+class Plan(msgspec.Struct, frozen=True, kw_only=True):
+    """A whole plan, validated."""
+
+    task_id: str
+    description: str
+    steps: tuple[Step, ...]
+    metadata: dict[str, object] = msgspec.field(default_factory=dict)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _string_list(value: object, path: str, errors: list[str]) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        errors.append(f"{path}: expected an array of strings")
+        return ()
+    out: list[str] = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            out.append(item)
+        else:
+            errors.append(f"{path}[{i}]: expected a string")
+    return tuple(out)
+
+
+def _context(value: object, path: str, errors: list[str]) -> StepContext:
+    if not isinstance(value, dict):
+        errors.append(f"{path}: expected an object")
+        return StepContext()
+    raw = cast(dict[str, object], value)
+    files = _string_list(raw["files"], f"{path}.files", errors) if "files" in raw else ()
+    language = raw.get("language")
+    if language is not None and not isinstance(language, str):
+        errors.append(f"{path}.language: expected a string")
+        language = None
+    extra = {k: v for k, v in raw.items() if k not in ("files", "language")}
+    return StepContext(files=files, language=language, extra=extra)
+
+
+def validate_step(value: object, path: str) -> tuple[Step | None, list[str]]:
+    """Validate one step object; return the step (or None) and the errors found, with JSON paths."""
+    if not isinstance(value, dict):
+        return None, [f"{path}: expected an object"]
+    raw = cast(dict[str, object], value)
+    errors: list[str] = [f"{path}.{key}: unknown field" for key in raw if key not in _STEP_KEYS]
+    for key in ("id", "description", "type", "complexity", "estimated_tokens"):
+        if key not in raw:
+            errors.append(f"{path}: missing required field '{key}'")
+    step_id, description, step_type = raw.get("id"), raw.get("description"), raw.get("type")
+    if "id" in raw and not (isinstance(step_id, str) and _valid_id(step_id)):
+        errors.append(f"{path}.id: expected a string like 'step_1', got {_show(step_id)}")
+    if "description" in raw and not (isinstance(description, str) and description.strip()):
+        errors.append(f"{path}.description: expected a non-empty string")
+    if "type" in raw and step_type not in STEP_TYPES:
+        errors.append(f"{path}.type: expected one of {', '.join(STEP_TYPES)}, got {_show(step_type)}")
+    complexity = raw.get("complexity")
+    if "complexity" in raw:
+        if not _is_number(complexity):
+            errors.append(f"{path}.complexity: expected a number, got {_show(complexity)}")
+        elif cast(float, complexity) < 0:
+            errors.append(f"{path}.complexity: expected ≥ 0, got {complexity}")
+        elif cast(float, complexity) > 1:
+            errors.append(f"{path}.complexity: expected ≤ 1, got {complexity}")
+    tokens = raw.get("estimated_tokens")
+    if "estimated_tokens" in raw:
+        if not (_is_number(tokens) and float(cast(float, tokens)).is_integer()):
+            errors.append(f"{path}.estimated_tokens: expected an integer, got {_show(tokens)}")
+        elif cast(float, tokens) < 0:
+            errors.append(f"{path}.estimated_tokens: expected ≥ 0, got {tokens}")
+    deps = _string_list(raw["dependencies"], f"{path}.dependencies", errors) if "dependencies" in raw else ()
+    criteria: tuple[str, ...] = ()
+    if "validation_criteria" in raw:
+        criteria = _string_list(raw["validation_criteria"], f"{path}.validation_criteria", errors)
+    context = _context(raw["context"], f"{path}.context", errors) if "context" in raw else StepContext()
+    if errors:
+        return None, errors
+    step = Step(
+        id=cast(str, step_id),
+        description=cast(str, description),
+        type=cast(StepType, step_type),
+        complexity=float(cast(float, complexity)),
+        estimated_tokens=int(cast(float, tokens)),
+        dependencies=deps,
+        validation_criteria=criteria,
+        context=context,
+    )
+    return step, []
+
+
+def _valid_id(step_id: str) -> bool:
+    return (
+        step_id.startswith(_ID_PREFIX)
+        and step_id[len(_ID_PREFIX) :].isascii()
+        and (step_id[len(_ID_PREFIX) :].isdigit())
+    )
+
+
+def _show(value: object) -> str:
+    """Render a bad value for an error message: JSON, short (plans hold no secrets, but keep lines short)."""
+    text = json.dumps(value, ensure_ascii=False) if value is not None else "null"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def validate_header(raw: Mapping[str, object]) -> list[str]:
+    """Check the plan's top-level fields other than ``steps``."""
+    errors: list[str] = []
+    for key in ("task_id", "description"):
+        if key not in raw:
+            errors.append(f"$: missing required field '{key}'")
+        elif not isinstance(raw[key], str):
+            errors.append(f"$.{key}: expected a string, got {_show(raw[key])}")
+    if "metadata" in raw and not isinstance(raw["metadata"], dict):
+        errors.append("$.metadata: expected an object")
+    if "steps" not in raw:
+        errors.append("$: missing required field 'steps'")
+    return errors
+
+
+def check_graph(steps: Sequence[Step]) -> list[str]:
+    """Report duplicate ids, unknown dependencies and dependency cycles, with JSON paths."""
+    errors: list[str] = []
+    index: dict[str, int] = {}
+    for i, step in enumerate(steps):
+        if step.id in index:
+            errors.append(f"$.steps[{i}].id: duplicate id '{step.id}' (first at $.steps[{index[step.id]}])")
+        else:
+            index[step.id] = i
+    for i, step in enumerate(steps):
+        for j, dep in enumerate(step.dependencies):
+            if dep not in index:
+                errors.append(f"$.steps[{i}].dependencies[{j}]: unknown step '{dep}'")
+    errors.extend(_cycles(steps, index))
+    return errors
+
+
+def _cycles(steps: Sequence[Step], index: Mapping[str, int]) -> list[str]:
+    by_id = {s.id: s for s in steps}
+    state: dict[str, int] = {}  # 1 = on the DFS stack, 2 = finished
+    errors: list[str] = []
+    for root in by_id:
+        if root in state:
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        path: list[str] = [root]
+        state[root] = 1
+        while stack:
+            node, k = stack[-1]
+            deps = [d for d in by_id[node].dependencies if d in by_id]
+            if k == len(deps):
+                stack.pop()
+                path.pop()
+                state[node] = 2
+                continue
+            stack[-1] = (node, k + 1)
+            dep = deps[k]
+            if state.get(dep) == 1:
+                cycle = path[path.index(dep) :] + [dep]
+                errors.append(f"$.steps[{index[dep]}].dependencies: cycle {' -> '.join(reversed(cycle))}")
+            elif dep not in state:
+                state[dep] = 1
+                stack.append((dep, 0))
+                path.append(dep)
+    return errors
+
+
+def priority_key(step: Step, seq: int) -> tuple[float, int, int]:
+    """Sort key among ready steps: most complex first, then most tokens, then plan order."""
+    return (-step.complexity, -step.estimated_tokens, seq)
+
+
+def execution_order(steps: Sequence[Step]) -> list[Step]:
+    """Return a topological order of a checked plan, taking ready steps by priority."""
+    seq = {s.id: i for i, s in enumerate(steps)}
+    done: set[str] = set()
+    remaining = list(steps)
+    order: list[Step] = []
+    while remaining:
+        ready = [s for s in remaining if all(d in done for d in s.dependencies)]
+        if not ready:
+            raise PlanError(["$.steps: dependency cycle"])
+        best = min(ready, key=lambda s: priority_key(s, seq[s.id]))
+        order.append(best)
+        done.add(best.id)
+        remaining.remove(best)
+    return order
+
+
+def plan_from_object(value: object) -> Plan:
+    """Validate a decoded plan object completely, raising PlanError with every problem found."""
+    if not isinstance(value, dict):
+        raise PlanError(["$: expected an object"])
+    raw = cast(dict[str, object], value)
+    errors = validate_header(raw)
+    steps: list[Step] = []
+    raw_steps = raw.get("steps", [])
+    if not isinstance(raw_steps, list):
+        errors.append("$.steps: expected an array")
+    elif "steps" in raw and not raw_steps:
+        errors.append("$.steps: expected at least 1 step")
+    else:
+        for i, item in enumerate(raw_steps):
+            step, step_errors = validate_step(item, f"$.steps[{i}]")
+            errors.extend(step_errors)
+            if step is not None:
+                steps.append(step)
+    if not errors:
+        errors.extend(check_graph(steps))
+    if errors:
+        raise PlanError(errors)
+    return make_plan(raw, steps)
+
+
+def make_plan(header: Mapping[str, object], steps: Iterable[Step]) -> Plan:
+    """Build a Plan from checked header fields and steps."""
+    metadata = header.get("metadata")
+    return Plan(
+        task_id=cast(str, header["task_id"]),
+        description=cast(str, header["description"]),
+        steps=tuple(steps),
+        metadata=cast(dict[str, object], metadata) if isinstance(metadata, dict) else {},
+    )
+
+
+def parse_plan(data: bytes | str) -> Plan:
+    """Decode and validate a whole plan document."""
+    try:
+        value = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            raise PlanError([f"$: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from exc
+        raise PlanError(["$: invalid UTF-8"]) from exc
+    return plan_from_object(value)
+
+
+# --- Streaming ------------------------------------------------------------------------------------
+
+
+class StreamFormatError(Exception):
+    """The document cannot be read incrementally (the caller reads it whole instead)."""
+
+
+class StreamItem(msgspec.Struct, frozen=True):
+    """A value completed by the stream parser: a step (``key == "steps"``) or a top-level field."""
+
+    key: str
+    value: object
+    index: int = -1  # position in ``steps`` for a step
+
+
+_WS = " \t\r\n"
+
+
+class StreamParser:
+    """Incremental reader of a plan document: feed bytes, get each step as soon as it is closed.
+
+    Only the top-level object and the ``steps`` array are tracked here; every value in them is
+    delimited by a small bracket/string scanner and decoded whole with ``json``, so a malformed
+    value is caught exactly. Anything else unexpected raises :class:`StreamFormatError`.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._buf = ""
+        self._i = 0
+        self._state = "start"
+        self._key = ""
+        self._vstart = -1  # start of the value being captured, -1 when none
+        self._capture_state = ""
+        self._depth = 0
+        self._in_str = False
+        self._esc = False
+        self._steps_seen = False
+        self._step_index = 0
+        self.done = False
+
+    def feed(self, data: bytes) -> list[StreamItem]:
+        """Consume bytes; return the steps and top-level fields completed by them."""
+        try:
+            self._buf += self._decoder.decode(data)
+        except UnicodeDecodeError as exc:
+            raise StreamFormatError("invalid UTF-8") from exc
+        items: list[StreamItem] = []
+        self._run(items)
+        cut = self._vstart if self._vstart >= 0 else self._i
+        self._buf = self._buf[cut:]
+        self._i -= cut
+        if self._vstart >= 0:
+            self._vstart = 0
+        return items
+
+    def _run(self, items: list[StreamItem]) -> None:
+        buf = self._buf
+        while self._i < len(buf):
+            if self._vstart >= 0:
+                end = self._scan_value()
+                if end < 0:
+                    return
+                text, self._vstart = buf[self._vstart : end], -1
+                try:
+                    value: object = json.loads(text)
+                except ValueError:
+                    raise StreamFormatError(f"malformed value in state {self._capture_state}") from None
+                self._on_value(value, items)
+                continue
+            c = buf[self._i]
+            if c in _WS or (c == "\ufeff" and self._state == "start"):
+                self._i += 1
+                continue
+            self._step(c)
+
+    def _begin(self) -> None:
+        self._vstart, self._capture_state = self._i, self._state
+        self._depth, self._in_str, self._esc = 0, False, False
+
+    def _step(self, c: str) -> None:
+        state = self._state
+        nxt: str | None = None
+        if state == "start" and c == "{":
+            nxt = "key_or_end"
+        elif state in ("key_or_end", "key") and c == '"':
+            self._begin()
+            return
+        elif (state == "key_or_end" or state == "comma_or_end") and c == "}":
+            nxt = "done"
+            self.done = True
+        elif state == "colon" and c == ":":
+            nxt = "value"
+        elif state == "value":
+            if self._key == "steps" and c == "[" and not self._steps_seen:
+                self._steps_seen = True
+                nxt = "item_or_end"
+            elif self._key == "steps":
+                raise StreamFormatError("'steps' is repeated or not an array")
+            else:
+                self._begin()
+                return
+        elif state == "comma_or_end" and c == ",":
+            nxt = "key"
+        elif state in ("item_or_end", "item") and c not in ",]":
+            self._begin()
+            return
+        elif state == "item_or_end" and c == "]":
+            nxt = "comma_or_end"
+        elif state == "item_sep" and c in ",]":
+            nxt = "item" if c == "," else "comma_or_end"
+        if nxt is None:
+            raise StreamFormatError(f"unexpected character in state {state}")
+        self._state = nxt
+        self._i += 1
+
+    def _scan_value(self) -> int:
+        buf, i = self._buf, self._i
+        if buf[self._vstart] not in '{["':
+            while i < len(buf):
+                if buf[i] in ",]}" or buf[i] in _WS:
+                    self._i = i
+                    return i
+                i += 1
+            self._i = i
+            return -1
+        while i < len(buf):
+            c = buf[i]
+            i += 1
+            if self._in_str:
+                if self._esc:
+                    self._esc = False
+                elif c == "\\":
+                    self._esc = True
+                elif c == '"':
+                    self._in_str = False
+                    if self._depth == 0:
+                        self._i = i
+                        return i
+            elif c == '"':
+                self._in_str = True
+            elif c in "{[":
+                self._depth += 1
+            elif c in "}]":
+                self._depth -= 1
+                if self._depth == 0:
+                    self._i = i
+                    return i
+        self._i = i
+        return -1
+
+    def _on_value(self, value: object, items: list[StreamItem]) -> None:
+        state = self._capture_state
+        if state in ("key_or_end", "key"):
+            self._key, self._state = cast(str, value), "colon"
+        elif state == "value":
+            items.append(StreamItem(self._key, value))
+            self._state = "comma_or_end"
+        else:
+            items.append(StreamItem("steps", value, self._step_index))
+            self._step_index += 1
+            self._state = "item_sep"
+
+
+async def read_streaming(
+    chunks: AsyncIterable[bytes], *, on_fallback: Callable[[str], None] | None = None
+) -> AsyncIterator[Step | Plan]:
+    """Yield each validated step as soon as it is complete, then the whole checked Plan.
+
+    Raises PlanError on the first invalid step (steps already yielded stay yielded) and, at the
+    end, on header, duplicate, unknown-dependency or cycle errors. If the document cannot be read
+    incrementally, it is read whole, ``on_fallback`` is told why, and the remaining steps follow.
+    """
+    parser = StreamParser()
+    received = bytearray()
+    header: dict[str, object] = {}
+    steps: list[Step] = []
+    fallback: str | None = None
+    async with contextlib.aclosing(_aiter(chunks)) as source:
+        async for chunk in source:
+            received += chunk
+            if fallback is not None:
+                if _is_complete_json(received):
+                    break
+                continue
+            try:
+                items = parser.feed(chunk)
+            except StreamFormatError as exc:
+                fallback = str(exc)
+                if on_fallback is not None:
+                    on_fallback(fallback)
+                if _is_complete_json(received):
+                    break
+                continue
+            for item in items:
+                if item.key != "steps":
+                    header[item.key] = item.value
+                    continue
+                step, errors = validate_step(item.value, f"$.steps[{item.index}]")
+                if step is None:
+                    raise PlanError(errors)
+                if any(s.id == step.id for s in steps):
+                    raise PlanError([f"$.steps[{item.index}].id: duplicate id '{step.id}'"])
+                steps.append(step)
+                yield step
+            if parser.done:
+                break
+    if fallback is None and not parser.done:
+        fallback = "the plan ended before its top-level object closed"
+        if on_fallback is not None:
+            on_fallback(fallback)
+    if fallback is not None:
+        plan = parse_plan(bytes(received))
+        known = {s.id: s for s in steps}
+        for step in plan.steps:
+            if step.id not in known:
+                yield step
+            elif known[step.id] != step:
+                raise PlanError([f"$.steps: step '{step.id}' changed after it was read"])
+        yield plan
+        return
+    errors = validate_header({**header, "steps": []})
+    if not steps and not errors:
+        errors.append("$.steps: expected at least 1 step")
+    errors.extend(check_graph(steps))
+    if errors:
+        raise PlanError(errors)
+    yield make_plan(header, steps)
+
+
+async def _aiter(chunks: AsyncIterable[bytes]) -> AsyncGenerator[bytes, None]:
+    async for chunk in chunks:
+        yield chunk
+
+
+def _is_complete_json(data: bytes | bytearray) -> bool:
+    try:
+        json.loads(data)
+    except ValueError:
+        return False
+    return True
+
+
+async def follow_file(
+    path: Path, *, poll_s: float = 0.02, idle_timeout_s: float = 60.0
+) -> AsyncIterator[bytes]:
+    """Yield a file's bytes as they are written; stop after ``idle_timeout_s`` without growth."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + idle_timeout_s
+    while True:
+        try:
+            fh = path.open("rb")
+            break
+        except FileNotFoundError:
+            if loop.time() > deadline:
+                raise PlanError([f"$: plan file not found: {path}"]) from None
+            await asyncio.sleep(poll_s)
+    with fh:
+        while True:
+            data = fh.read(1 << 16)
+            if data:
+                deadline = loop.time() + idle_timeout_s
+                yield data
+            elif loop.time() > deadline:
+                return
+            else:
+                await asyncio.sleep(poll_s)
+
+
+async def stdin_chunks() -> AsyncIterator[bytes]:
+    """Yield stdin's bytes as they arrive (a daemon thread reads, so Ctrl-C never waits on it)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    fd = sys.stdin.fileno()
+
+    def pump() -> None:
+        try:
+            while True:
+                data = os.read(fd, 1 << 16)
+                loop.call_soon_threadsafe(queue.put_nowait, data)
+                if not data:
+                    return
+        except (OSError, ValueError, RuntimeError):  # stdin closed, or the loop is gone
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(queue.put_nowait, b"")
+
+    threading.Thread(target=pump, name="plan-stdin", daemon=True).start()
+    while data := await queue.get():
+        yield data
+
+
+async def read_whole(source: str | Path | AsyncIterable[bytes]) -> bytes:
+    """Read a plan completely: a path, ``-`` for stdin, or an async iterable of bytes."""
+    if isinstance(source, str | Path) and str(source) != "-":
+        try:
+            return Path(source).read_bytes()
+        except OSError as exc:
+            raise PlanError([f"$: cannot read plan file {source}: {exc.strerror}"]) from exc
+    chunks = stdin_chunks() if isinstance(source, str | Path) else source
+    out = bytearray()
+    async for chunk in chunks:
+        out += chunk
+    return bytes(out)
+
+
+def stream_source(
+    source: str | Path | AsyncIterable[bytes], *, idle_timeout_s: float = 60.0
+) -> AsyncIterable[bytes]:
+    """Return the byte stream to read a plan from incrementally."""
+    if not isinstance(source, str | Path):
+        return source
+    return stdin_chunks() if str(source) == "-" else follow_file(Path(source), idle_timeout_s=idle_timeout_s)
