@@ -1,0 +1,189 @@
+"""Structure-aware chunking: the units a scorer (heuristic or reranker) rates.
+
+Code splits at definitions (with the comments and decorators just above them) and at
+blank-line paragraphs; logs at records, a whole traceback being one record; docs at
+paragraphs and markdown headings. A chunk never splits a line, and a chunk longer than
+``max_tokens`` is cut at line boundaries. Chunks cover every line exactly once, in order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import msgspec
+
+from .backends.base import SourceType
+from .tokens import CHARS_PER_TOKEN
+
+DEF_PREFIXES = (
+    "def ", "async def ", "class ", "function ", "function* ", "async function ", "export function ",
+    "export async function ", "export default function ", "export class ", "export default class ",
+    "func ", "fn ", "pub fn ", "pub(crate) fn ", "async fn ", "pub async fn ", "impl ", "impl<",
+    "struct ", "pub struct ", "enum ", "pub enum ", "trait ", "pub trait ", "interface ",
+    "export interface ", "type ", "export type ", "module ", "mod ", "pub mod ",
+    "public ", "private ", "protected ", "static ", "sub ",
+)  # fmt: skip
+CLASS_PREFIXES = ("class ", "export class ", "export default class ", "impl ", "impl<", "struct ",
+                  "pub struct ", "trait ", "pub trait ", "interface ", "export interface ", "mod ", "module ")
+COMMENT_PREFIXES = ("#", "//", "/*", "*", "--", ";;")
+IMPORT_PREFIXES = ("import ", "from ", "use ", "#include", "require ", "package ", "using ")
+
+# A log record starts with a timestamp, a level, or a bracketed tag; anything else may continue one.
+_LOG_START = re.compile(
+    r"(?:\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\[?\d\d:\d\d:\d\d|\[?[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d|"
+    r"\[?(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|SEVERE)\b|\d{10}(?:\.\d+)?\b)"
+)
+_EXC_LINE = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault)\b|[A-Za-z_][\w.]*:\s")
+_HEADING = re.compile(r"#{1,6}\s|=+\s*$|-+\s*$")
+
+
+class Chunk(msgspec.Struct, frozen=True):
+    """Lines ``start``..``end`` (0-based, end exclusive) forming one unit of ``kind``."""
+
+    start: int
+    end: int
+    kind: str
+
+
+def detect_source_type(text: str) -> SourceType:
+    """Guess whether ``text`` is code, logs or docs from its first lines."""
+    sample = [line.strip() for line in text[:20000].split("\n")[:300]]
+    nonblank = [s for s in sample if s]
+    if not nonblank:
+        return "docs"
+    n = len(nonblank)
+    logs = sum(1 for s in nonblank if _LOG_START.match(s))
+    code = sum(
+        1
+        for s in nonblank
+        if s.startswith(DEF_PREFIXES + IMPORT_PREFIXES + ("return", "if ", "for ", "else", "}", "@", "self."))
+        or s.endswith((";", "{", "}", ":", ")", ","))
+    )
+    docs = sum(1 for s in nonblank if s.startswith(("# ", "## ", "### ", "- ", "* ", "> ")))
+    docs += sum(1 for s in nonblank if s.count(" ") >= 6 and s.endswith((".", "?", "!")))
+    if logs >= 0.3 * n and logs >= code * 0.5:
+        return "logs"
+    if code >= 0.3 * n and code > docs:
+        return "code"
+    return "docs" if docs >= 0.2 * n else ("code" if code >= docs else "docs")
+
+
+def _cap(chunks: list[Chunk], lines: Sequence[str], max_tokens: int) -> list[Chunk]:
+    """Cut chunks longer than ``max_tokens`` at line boundaries."""
+    limit = max(1, max_tokens) * CHARS_PER_TOKEN
+    out: list[Chunk] = []
+    for ch in chunks:
+        size = 0
+        start = ch.start
+        for i in range(ch.start, ch.end):
+            cost = len(lines[i]) + 1
+            if size and size + cost > limit:
+                out.append(Chunk(start, i, ch.kind))
+                start, size = i, 0
+            size += cost
+        out.append(Chunk(start, ch.end, ch.kind))
+    return out
+
+
+def _code_chunks(lines: Sequence[str]) -> list[Chunk]:
+    starts: list[tuple[int, str]] = []
+    prev_blank = True
+    attach = -1  # first line of the comment/decorator run just above, which belongs to the next def
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if not s:
+            prev_blank, attach = True, -1
+            continue
+        if s.startswith(COMMENT_PREFIXES) or s.startswith("@"):
+            if attach < 0:
+                attach = i
+                if prev_blank:
+                    starts.append((i, "comment"))
+            prev_blank = False
+            continue
+        if s.startswith(DEF_PREFIXES):
+            kind = "class" if s.startswith(CLASS_PREFIXES) else "def"
+            first = attach if attach >= 0 else i
+            if starts and starts[-1][0] == first:
+                starts[-1] = (first, kind)
+            else:
+                starts.append((first, kind))
+        elif prev_blank:
+            starts.append((i, "import" if s.startswith(IMPORT_PREFIXES) else "code"))
+        prev_blank, attach = False, -1
+    return _from_starts(starts, len(lines), "code")
+
+
+def _from_starts(starts: list[tuple[int, str]], n: int, lead_kind: str) -> list[Chunk]:
+    if not starts or starts[0][0] != 0:
+        starts.insert(0, (0, lead_kind))
+    chunks = []
+    for k, (start, kind) in enumerate(starts):
+        end = starts[k + 1][0] if k + 1 < len(starts) else n
+        if end > start:
+            chunks.append(Chunk(start, end, kind))
+    return chunks
+
+
+def _log_chunks(lines: Sequence[str]) -> list[Chunk]:
+    starts: list[tuple[int, str]] = []
+    in_tb = False
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if in_tb:
+            if not s or line[:1] in (" ", "\t") or s.startswith(("During handling", "The above")):
+                continue
+            in_tb = False
+            if _EXC_LINE.match(s):
+                continue  # the exception line closes the traceback, inside the same record
+        if s.startswith("Traceback (most recent call last)"):
+            # A traceback continues the record that announced it when that record is an error line.
+            if not (starts and starts[-1][0] == i - 1 and "error" in lines[i - 1].lower()):
+                starts.append((i, "traceback"))
+            else:
+                starts[-1] = (starts[-1][0], "traceback")
+            in_tb = True
+            continue
+        if not s or line[:1] in (" ", "\t"):
+            continue  # blank and indented lines continue the current record
+        starts.append((i, "record"))
+    return _from_starts(starts, len(lines), "record")
+
+
+def _doc_chunks(lines: Sequence[str]) -> list[Chunk]:
+    starts: list[tuple[int, str]] = []
+    prev_blank = True
+    fence = False
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if s.startswith(("```", "~~~")):
+            if not fence:
+                starts.append((i, "code"))
+            fence = not fence
+            prev_blank = False
+            continue
+        if fence:
+            continue
+        if not s:
+            prev_blank = True
+            continue
+        if s.startswith("#") and _HEADING.match(s):
+            starts.append((i, "heading"))
+        elif prev_blank:
+            starts.append((i, "para"))
+        prev_blank = False
+    return _from_starts(starts, len(lines), "para")
+
+
+def chunk_lines(lines: Sequence[str], source_type: SourceType, max_tokens: int = 256) -> list[Chunk]:
+    """Split ``lines`` into structural chunks of at most ``max_tokens`` (except single long lines)."""
+    if not lines:
+        return []
+    if source_type == "logs":
+        chunks = _log_chunks(lines)
+    elif source_type == "docs":
+        chunks = _doc_chunks(lines)
+    else:
+        chunks = _code_chunks(lines)
+    return _cap(chunks, lines, max_tokens)

@@ -1,0 +1,93 @@
+"""Render a selection: kept lines verbatim, one marker line for each pruned run.
+
+The marker is what the agent sees in place of the cut lines, so it says what was cut and how
+to get it back (``recover_text`` with the prune id and the original 1-based range). It is
+short and ASCII because the agent pays for it on every turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+_MAX_MARKER_INDENT = 12  # deeper indentation costs tokens and tells the reader nothing more
+
+
+class PrunedBlock(msgspec.Struct, frozen=True, kw_only=True):
+    """One pruned run of lines, in original 1-based inclusive numbering."""
+
+    start_line: int
+    end_line: int
+    count: int
+    marker: str  # the marker line as it appears in the text ("" when markers are off)
+
+
+class Rendered(msgspec.Struct, frozen=True, kw_only=True):
+    """The rendered text and the runs it left out."""
+
+    text: str
+    blocks: list[PrunedBlock]
+
+
+def marker_line(prune_id: str, start: int, end: int, indent: str = "") -> str:
+    """Return the one-line marker for pruned lines ``start``..``end`` (1-based, inclusive)."""
+    count = end - start + 1
+    noun = "line" if count == 1 else "lines"
+    return (
+        f"{indent}... [{count} {noun} pruned ({start}-{end}); "
+        f"recover_text prune_id={prune_id} start_line={start} end_line={end}] ..."
+    )
+
+
+def marker_cost(prune_id: str, n_lines: int) -> int:
+    """Return the characters one marker line (with its newline) costs at most for a text of ``n_lines``."""
+    big = max(n_lines, 1)
+    return len(marker_line(prune_id, big, big)) + 1
+
+
+def _indent_of(lines: Sequence[str], start: int, end: int) -> str:
+    for i in range(start, end):
+        line = lines[i]
+        stripped = line.lstrip(" \t")
+        if stripped and stripped != "\r":
+            return line[: min(len(line) - len(stripped), _MAX_MARKER_INDENT)]
+    return ""
+
+
+def render(
+    lines: Sequence[str],
+    keep: Sequence[bool],
+    prune_id: str,
+    *,
+    annotate_lines: bool,
+    include_markers: bool,
+) -> Rendered:
+    """Render ``lines`` keeping the flagged ones and replacing each pruned run with one marker."""
+    if len(keep) != len(lines):
+        raise ValueError("keep must have one flag per line")
+    n = len(lines)
+    # A text ending in "\n" splits into a last empty element: it carries the trailing newline.
+    last_is_eol = n > 1 and lines[-1] == ""
+    out: list[str] = []
+    blocks: list[PrunedBlock] = []
+    i = 0
+    while i < n:
+        if keep[i] or (last_is_eol and i == n - 1):
+            line = lines[i]
+            if annotate_lines and not (last_is_eol and i == n - 1):
+                line = f"{i + 1}\t{line}"
+            out.append(line)
+            i += 1
+            continue
+        j = i
+        while j < n and not keep[j] and not (last_is_eol and j == n - 1):
+            j += 1
+        marker = ""
+        if include_markers:
+            marker = marker_line(prune_id, i + 1, j, _indent_of(lines, i, j))
+            # Keep the text's line endings uniform: CRLF texts get a CRLF marker.
+            out.append(marker + "\r" if lines[j - 1].endswith("\r") else marker)
+        blocks.append(PrunedBlock(start_line=i + 1, end_line=j, count=j - i, marker=marker))
+        i = j
+    return Rendered(text="\n".join(out), blocks=blocks)
