@@ -1,29 +1,25 @@
 """The aiohttp application: typed state, resources opened and closed in order, routes.
 
-Request path, outermost first: stats middleware -> (telemetry, routing, pruning middlewares) ->
-the catch-all proxy handler. The sidecar's own endpoints live under /sidecar/ so they never shadow
-an upstream path.
+Request path, outermost first: stats -> telemetry -> pruning -> routing middlewares -> the catch-all
+proxy handler (sidecar.proxy). Each optional component is an *installer*: a function that adds its
+middleware, its cleanup_ctx and its routes to the app. The sidecar's own endpoints live under
+/sidecar/ so they never shadow an upstream path.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
-import aiohttp
 import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from .config import Config
-from .proxy import forward, new_session
+from .keys import CONFIG, HEALTH_SOURCES, PRUNER, STATS, UPSTREAM
+from .proxy import error_response, forward, new_session
 from .stats import ProxyStats
 
-HealthSource = Callable[[], msgspec.Struct]
-
-CONFIG = web.AppKey("sidecar_config", Config)
-STATS = web.AppKey("sidecar_stats", ProxyStats)
-UPSTREAM = web.AppKey("sidecar_upstream", aiohttp.ClientSession)
-HEALTH_SOURCES = web.AppKey("sidecar_health_sources", dict[str, HealthSource])
+Installer = Callable[[web.Application], None]
 
 
 def stats_middleware() -> Middleware:
@@ -43,15 +39,28 @@ def stats_middleware() -> Middleware:
 
 
 async def upstream_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Open the one upstream ClientSession; ready once it is open; close it last."""
+    """Open the one upstream ClientSession; close it last."""
     session = new_session(app[CONFIG].upstream)
     app[UPSTREAM] = session
-    app[STATS].ready = True
     try:
         yield
     finally:
         app[STATS].ready = False
         await session.close()
+
+
+async def pruner_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open the pruning service (backends, cache, recover store) and report its health."""
+    from .pruning import Pruner
+
+    pruner = Pruner(app[CONFIG])
+    await pruner.start()
+    app[PRUNER] = pruner
+    app[HEALTH_SOURCES]["pruning"] = pruner.health
+    try:
+        yield
+    finally:
+        await pruner.aclose()
 
 
 async def proxy_handler(request: web.Request) -> web.StreamResponse:
@@ -73,8 +82,7 @@ async def readyz(request: web.Request) -> web.Response:
     stats = request.app[STATS]
     if stats.ready and not stats.draining:
         return web.json_response({"status": "ready"})
-    reason = "draining" if stats.draining else "starting"
-    return web.json_response({"status": reason}, status=503)
+    return web.json_response({"status": "draining" if stats.draining else "starting"}, status=503)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -88,13 +96,21 @@ async def health(request: web.Request) -> web.Response:
 
 async def not_found(request: web.Request) -> web.Response:
     """Answer unknown /sidecar/ paths here: they are ours and never go upstream."""
-    return web.json_response(
-        {"error": {"message": "no such sidecar endpoint", "type": "not_found"}}, status=404
-    )
+    return error_response(404, "not_found", "no such sidecar endpoint")
 
 
-def build_app(config: Config) -> web.Application:
-    """Build the sidecar application for ``config``."""
+def install_pruner(app: web.Application) -> None:
+    """Open the pruning service with the app (the pruning middleware and MCP server use it)."""
+    app.cleanup_ctx.append(pruner_ctx)
+
+
+def default_installers() -> list[Installer]:
+    """The components of a full sidecar, in middleware order (outermost first)."""
+    return [install_pruner]
+
+
+def build_app(config: Config, installers: Sequence[Installer] | None = None) -> web.Application:
+    """Build the sidecar application for ``config`` with ``installers`` (default: every component)."""
     middlewares: list[Middleware] = [stats_middleware()]
     app = web.Application(
         middlewares=middlewares,
@@ -109,6 +125,13 @@ def build_app(config: Config) -> web.Application:
     app.router.add_get("/sidecar/healthz", healthz)
     app.router.add_get("/sidecar/readyz", readyz)
     app.router.add_get("/sidecar/health", health)
+    for install in default_installers() if installers is None else installers:
+        install(app)
     app.router.add_route("*", "/sidecar/{tail:.*}", not_found)
     app.router.add_route("*", "/{tail:.*}", proxy_handler)
+    app.on_startup.append(_mark_ready)  # after every cleanup_ctx has opened its resource
     return app
+
+
+async def _mark_ready(app: web.Application) -> None:
+    app[STATS].ready = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
 import aiohttp
 import msgspec
@@ -43,16 +44,29 @@ _AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 SIDECAR_HEADER_PREFIX = "x-sidecar-"
 
 
+class ExchangeObserver(Protocol):
+    """Watches one upstream exchange (telemetry): called on the hot path, so must be cheap and never raise."""
+
+    def upstream_started(self, method: str, url: str) -> None: ...
+
+    def response_started(self, status: int, headers: CIMultiDictProxy[str]) -> None: ...
+
+    def chunk(self, data: bytes) -> None: ...
+
+    def finished(self, error: str | None) -> None: ...
+
+
 class Forward:
     """What middlewares ask of the proxy handler for one request."""
 
-    __slots__ = ("body", "response_headers", "base_url", "set_headers")
+    __slots__ = ("body", "response_headers", "base_url", "set_headers", "observers")
 
     def __init__(self) -> None:
         self.body: bytes | None = None  # replacement body; None forwards the original bytes
         self.response_headers: dict[str, str] = {}  # added to the response sent to the agent
         self.base_url: str | None = None  # another upstream for this request (routing)
         self.set_headers: dict[str, str] = {}  # request headers to set or replace upstream
+        self.observers: list[ExchangeObserver] = []  # told about the upstream exchange (telemetry)
 
 
 FORWARD = web.RequestKey("sidecar_forward", Forward)
@@ -179,6 +193,7 @@ async def relay(
     upstream: aiohttp.ClientResponse,
     stats: ProxyStats,
     extra_headers: dict[str, str] | None = None,
+    observers: list[ExchangeObserver] | None = None,
 ) -> web.StreamResponse:
     """Stream the upstream response to the agent chunk by chunk, as each chunk arrives."""
     headers = response_headers(upstream.headers)
@@ -186,21 +201,39 @@ async def relay(
         headers.update(extra_headers)
     out = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
     stats.record_status(upstream.status)
+    if observers:
+        for observer in observers:
+            observer.response_started(upstream.status, upstream.headers)
     await out.prepare(request)
     try:
-        async for chunk in upstream.content.iter_any():
-            await out.write(chunk)
+        if observers:
+            async for chunk in upstream.content.iter_any():
+                await out.write(chunk)
+                for observer in observers:
+                    observer.chunk(chunk)
+        else:
+            async for chunk in upstream.content.iter_any():
+                await out.write(chunk)
     except (TimeoutError, aiohttp.ClientError) as exc:
         # Too late for a status code: abort the connection so the agent sees a truncated response,
         # never a clean-looking short one.
-        stats.upstream_errors["timeout_mid_stream" if isinstance(exc, TimeoutError) else "mid_stream"] += 1
+        kind = "timeout_mid_stream" if isinstance(exc, TimeoutError) else "mid_stream"
+        stats.upstream_errors[kind] += 1
         log.warning("upstream failed mid-stream: %s", type(exc).__name__)
+        _finish(observers, kind)
         upstream.close()
         if request.transport is not None:
             request.transport.abort()
         return out
     await out.write_eof()
+    _finish(observers, None)
     return out
+
+
+def _finish(observers: list[ExchangeObserver] | None, error: str | None) -> None:
+    if observers:
+        for observer in observers:
+            observer.finished(error)
 
 
 async def forward(
@@ -211,7 +244,7 @@ async def forward(
     max_body_bytes: int,
 ) -> web.StreamResponse:
     """Forward one request to ``base_url`` + its raw path and relay the answer."""
-    fwd = request.get(FORWARD) or Forward()
+    fwd = request[FORWARD] if FORWARD in request else Forward()
     try:
         body = fwd.body if fwd.body is not None else await read_body(request, max_body_bytes)
     except BodyTooLarge:
@@ -219,20 +252,27 @@ async def forward(
         return error_response(413, "request_too_large", f"request body is over {max_body_bytes} bytes")
     url = (fwd.base_url or base_url).rstrip("/") + request.raw_path
     headers = upstream_headers(request.headers, fwd.set_headers)
+    observers = fwd.observers
     stats.upstream_requests += 1
+    for observer in observers:
+        observer.upstream_started(request.method, url)
     try:
         upstream = await open_upstream(session, request.method, url, headers, body)
     except UpstreamError as exc:
-        stats.upstream_errors["timeout" if isinstance(exc, UpstreamTimeout) else "connect"] += 1
+        kind = "timeout" if isinstance(exc, UpstreamTimeout) else "connect"
+        stats.upstream_errors[kind] += 1
+        _finish(observers, kind)
         return error_response(exc.status, exc.code, str(exc), fwd.response_headers)
     try:
-        response = await relay(request, upstream, stats, fwd.response_headers)
+        response = await relay(request, upstream, stats, fwd.response_headers, observers)
     except (asyncio.CancelledError, ConnectionError):
         # The agent went away: closing the unfinished upstream response cancels it there too.
         stats.upstream_errors["client_disconnect"] += 1
+        _finish(observers, "client_disconnect")
         upstream.close()
         raise
     except BaseException:
+        _finish(observers, "internal_error")
         upstream.close()
         raise
     upstream.release()  # body complete: the connection goes back to the pool

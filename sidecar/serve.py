@@ -14,8 +14,9 @@ import socket
 
 from aiohttp import web
 
-from .app import STATS, build_app
+from .app import build_app
 from .config import Config
+from .keys import STATS
 
 log = logging.getLogger("sidecar.serve")
 
