@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
@@ -82,10 +83,14 @@ def _entry_size(entry: _Entry) -> int:
 class MemoryResultCache:
     """An in-process TTL cache bounded both in entries and in (approximate) bytes."""
 
-    def __init__(self, *, ttl_s: float, max_entries: int, max_bytes: int) -> None:
+    def __init__(
+        self, *, ttl_s: float, max_entries: int, max_bytes: int, timer: Callable[[], float] = time.monotonic
+    ) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._data: TTLCache[bytes, _Entry] = TTLCache(maxsize=max_bytes, ttl=ttl_s, getsizeof=_entry_size)
+        self._data: TTLCache[bytes, _Entry] = TTLCache(
+            maxsize=max_bytes, ttl=ttl_s, timer=timer, getsizeof=_entry_size
+        )
 
     async def get(self, key: bytes) -> PruneOutcome | None:
         """Return the outcome under ``key``, or None."""
