@@ -20,15 +20,6 @@ from sidecar.errors import BackendError
 URL = "https://api.deepinfra.test/v1/inference/Qwen/Qwen3-Reranker-0.6B"
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("KIMI_", "DEEPINFRA_", "SIDECAR_", "OTEL_")):
-            monkeypatch.delenv(name)
-
-
 class Recorder:
     """A MockTransport handler answering with a configurable reply and recording requests."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,13 +12,6 @@ import pytest
 from sidecar.backends.deepinfra import DeepInfraClient
 from sidecar.errors import BackendError
 from sidecar.fake_deepinfra import FAULT_HEADER, FakeDeepInfra, relevance, terms
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith(("KIMI_", "DEEPINFRA_", "SIDECAR_", "OTEL_")):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
 import httpx
 import msgspec
@@ -26,14 +25,7 @@ TEXT = (
 GOAL = "retry the upload with backoff"
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith(("KIMI_", "DEEPINFRA_", "SIDECAR_", "OTEL_")):
-            monkeypatch.delenv(name)
-
-
-def make_config(backend="deepinfra", url="http://127.0.0.1:9/v1/inference/m", **deepinfra) -> Config:
+def di_config(backend="deepinfra", url="http://127.0.0.1:9/v1/inference/m", **deepinfra) -> Config:
     return Config(
         pruning=PruningConfig(backend=backend),
         deepinfra=DeepInfraConfig(endpoint_url=url, **deepinfra),
@@ -89,7 +81,7 @@ async def test_default_backend_is_heuristic_and_never_calls_deepinfra():
 
 
 async def test_deepinfra_success_against_fake_server(fake):
-    manager = PruningBackendManager(make_config(url=fake.url), env=KEY_ENV)
+    manager = PruningBackendManager(di_config(url=fake.url), env=KEY_ENV)
     decision = await manager.prune(request())
     await manager.aclose()
     assert decision.backend == "deepinfra"
@@ -123,7 +115,7 @@ FAULTS = [
 @pytest.mark.parametrize(("fault", "cause"), FAULTS)
 async def test_every_fake_server_fault_falls_back_in_the_same_call(fake, fault, cause, caplog):
     fake.fault = fault
-    manager = PruningBackendManager(make_config(url=fake.url, timeout_ms=200), env=KEY_ENV)
+    manager = PruningBackendManager(di_config(url=fake.url, timeout_ms=200), env=KEY_ENV)
     with caplog.at_level(logging.WARNING, logger="sidecar.manager"):
         decision = await manager.prune(request())
     await manager.aclose()
@@ -139,7 +131,7 @@ async def test_every_fake_server_fault_falls_back_in_the_same_call(fake, fault, 
 
 
 async def test_wrong_key_falls_back_with_401(fake):
-    manager = PruningBackendManager(make_config(url=fake.url), env={"DEEPINFRA_API_KEY": "nope"})
+    manager = PruningBackendManager(di_config(url=fake.url), env={"DEEPINFRA_API_KEY": "nope"})
     decision = await manager.prune(request())
     await manager.aclose()
     assert decision.used_fallback
@@ -147,7 +139,7 @@ async def test_wrong_key_falls_back_with_401(fake):
 
 
 async def test_connection_refused_falls_back():
-    manager = PruningBackendManager(make_config(url="http://127.0.0.1:9/v1/inference/m"), env=KEY_ENV)
+    manager = PruningBackendManager(di_config(url="http://127.0.0.1:9/v1/inference/m"), env=KEY_ENV)
     decision = await manager.prune(request())
     await manager.aclose()
     assert decision.used_fallback
@@ -156,7 +148,7 @@ async def test_connection_refused_falls_back():
 
 async def test_request_deadline_bounds_a_slow_reranker(fake):
     fake.fault = "slow:2000"
-    manager = PruningBackendManager(make_config(url=fake.url, timeout_ms=5000), env=KEY_ENV)
+    manager = PruningBackendManager(di_config(url=fake.url, timeout_ms=5000), env=KEY_ENV)
     loop = asyncio.get_running_loop()
     started = loop.time()
     decision = await manager.prune(request(timeout_ms=100))
@@ -195,7 +187,7 @@ class Exploding:
     ],
 )
 async def test_any_exception_falls_back(backend, cause):
-    manager = PruningBackendManager(make_config(), env=KEY_ENV, deepinfra=backend)
+    manager = PruningBackendManager(di_config(), env=KEY_ENV, deepinfra=backend)
     decision = await manager.prune(request())
     assert decision.used_fallback
     assert decision.warnings[0] == f"deepinfra_failed:{cause}; used heuristic"
@@ -204,7 +196,7 @@ async def test_any_exception_falls_back(backend, cause):
 
 async def test_no_key_warns_once_and_never_calls(caplog):
     handler = Counting()
-    manager = PruningBackendManager(make_config(), env={}, deepinfra_transport=httpx.MockTransport(handler))
+    manager = PruningBackendManager(di_config(), env={}, deepinfra_transport=httpx.MockTransport(handler))
     with caplog.at_level(logging.WARNING, logger="sidecar.manager"):
         await manager.start()
         await manager.start()
@@ -220,12 +212,12 @@ async def test_no_key_warns_once_and_never_calls(caplog):
 
 
 async def test_blank_key_counts_as_no_key():
-    manager = PruningBackendManager(make_config(), env={"DEEPINFRA_API_KEY": "  "})
+    manager = PruningBackendManager(di_config(), env={"DEEPINFRA_API_KEY": "  "})
     assert not manager.deepinfra_usable
 
 
 async def test_custom_key_env_name():
-    config = make_config(api_key_env="MY_RERANK_KEY")
+    config = di_config(api_key_env="MY_RERANK_KEY")
     assert PruningBackendManager(config, env={"MY_RERANK_KEY": "k"}).deepinfra_usable
     assert not PruningBackendManager(config, env=KEY_ENV).deepinfra_usable
 
@@ -242,7 +234,7 @@ async def test_breaker_calls_a_dead_endpoint_once_per_cooldown():
     handler = Counting("refused")
     clock = Clock()
     manager = PruningBackendManager(
-        make_config(breaker_failures=2, breaker_cooldown_s=30.0),
+        di_config(breaker_failures=2, breaker_cooldown_s=30.0),
         env=KEY_ENV,
         deepinfra_transport=httpx.MockTransport(handler),
         clock=clock,
@@ -276,7 +268,7 @@ async def test_breaker_calls_a_dead_endpoint_once_per_cooldown():
 async def test_breaker_counts_consecutive_failures_only():
     handler = Counting(503)
     manager = PruningBackendManager(
-        make_config(breaker_failures=2), env=KEY_ENV, deepinfra_transport=httpx.MockTransport(handler)
+        di_config(breaker_failures=2), env=KEY_ENV, deepinfra_transport=httpx.MockTransport(handler)
     )
     await manager.prune(request())
     handler.mode = "ok"
