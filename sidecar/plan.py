@@ -239,7 +239,9 @@ def _cycles(steps: Sequence[Step], index: Mapping[str, int]) -> list[str]:
             dep = deps[k]
             if state.get(dep) == 1:
                 cycle = path[path.index(dep) :] + [dep]
-                errors.append(f"$.steps[{index[dep]}].dependencies: cycle {' -> '.join(reversed(cycle))}")
+                errors.append(
+                    f"$.steps[{index[dep]}].dependencies: cycle {' -> '.join(cycle)} (-> = depends on)"
+                )
             elif dep not in state:
                 state[dep] = 1
                 stack.append((dep, 0))

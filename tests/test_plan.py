@@ -1,0 +1,306 @@
+"""The plan model: validation paths, the JSON Schema agreeing with it, graph checks, streaming reading."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from sidecar.plan import (
+    Plan,
+    PlanError,
+    Step,
+    StreamFormatError,
+    StreamParser,
+    execution_order,
+    follow_file,
+    parse_plan,
+    plan_from_object,
+    read_streaming,
+)
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "plan.example.json"
+
+
+def step(n: int, **kw: object) -> dict[str, object]:
+    doc: dict[str, object] = {
+        "id": f"step_{n}",
+        "description": f"do thing {n}",
+        "type": "code_generation",
+        "complexity": 0.5,
+        "estimated_tokens": 100,
+    }
+    doc.update(kw)
+    return doc
+
+
+def plan_doc(*steps: dict[str, object]) -> dict[str, object]:
+    return {"task_id": "t1", "description": "a task", "metadata": {"by": "test"}, "steps": list(steps)}
+
+
+def schema() -> dict[str, object]:
+    text = resources.files("sidecar").joinpath("data/plan.schema.json").read_text(encoding="utf-8")
+    doc: dict[str, object] = json.loads(text)
+    return doc
+
+
+def test_example_plan_is_valid_and_keeps_unknown_context_keys() -> None:
+    plan = parse_plan(EXAMPLE.read_bytes())
+    assert plan.task_id == "add-token-bucket-rate-limiting"
+    assert 6 <= len(plan.steps) <= 8
+    first = plan.steps[0]
+    assert first.context.files == ("api/app.py", "api/middleware.py")
+    assert first.context.language == "python"
+    assert first.context.extra == {"framework": "aiohttp"}
+    jsonschema.validate(json.loads(EXAMPLE.read_text()), schema())
+
+
+S, P = step, plan_doc
+NO_TYPE = {k: v for k, v in step(1).items() if k != "type"}
+CYCLE = P(S(1, dependencies=["step_3"]), S(2, dependencies=["step_1"]), S(3, dependencies=["step_2"]))
+
+# (name, document, expected error, structural: the schema must reject it too)
+INVALID: list[tuple[str, dict[str, object], str, bool]] = [
+    ("complexity>1", P(S(1), S(2), S(3, complexity=1.5)), "$.steps[2].complexity: expected ≤ 1", True),
+    ("complexity<0", P(S(1, complexity=-0.1)), "$.steps[0].complexity: expected ≥ 0", True),
+    ("complexity str", P(S(1, complexity="high")), "$.steps[0].complexity: expected a number", True),
+    ("bad type", P(S(1, type="deploy")), "$.steps[0].type: expected one of", True),
+    ("bad id", P(S(1, id="first")), "$.steps[0].id: expected a string like 'step_1'", True),
+    ("tokens float", P(S(1, estimated_tokens=1.5)), "$.steps[0].estimated_tokens: expected an integer", True),
+    ("tokens neg", P(S(1, estimated_tokens=-3)), "$.steps[0].estimated_tokens: expected ≥ 0", True),
+    ("no desc", {"task_id": "t", "steps": [S(1)]}, "$: missing required field 'description'", True),
+    ("no steps", {"task_id": "t", "description": "d"}, "$: missing required field 'steps'", True),
+    ("empty steps", P(), "$.steps: expected at least 1 step", True),
+    ("steps object", {"task_id": "t", "description": "d", "steps": {}}, "$.steps: expected an array", True),
+    ("deps not list", P(S(1, dependencies="step_0")), "$.steps[0].dependencies: expected an array", True),
+    ("dep not str", P(S(1, dependencies=[1])), "$.steps[0].dependencies[0]: expected a string", True),
+    ("typo field", P(S(1, dependancies=[])), "$.steps[0].dependancies: unknown field", True),
+    ("missing type", P(NO_TYPE), "$.steps[0]: missing required field 'type'", True),
+    ("files str", P(S(1, context={"files": "a.py"})), "$.steps[0].context.files: expected an array", True),
+    ("blank desc", P(S(1, description="  ")), "$.steps[0].description: expected a non-empty", True),
+    ("metadata list", {**P(S(1)), "metadata": []}, "$.metadata: expected an object", True),
+    (
+        "unknown dep",
+        P(S(1), S(2, dependencies=["step_9"])),
+        "$.steps[1].dependencies[0]: unknown step",
+        False,
+    ),
+    ("cycle", CYCLE, "$.steps[0].dependencies: cycle step_1 -> step_3 -> step_2 -> step_1", False),
+    (
+        "self cycle",
+        P(S(1, dependencies=["step_1"])),
+        "$.steps[0].dependencies: cycle step_1 -> step_1",
+        False,
+    ),
+    ("duplicate id", P(S(1), S(1)), "$.steps[1].id: duplicate id 'step_1'", False),
+]
+
+VALID: list[tuple[str, dict[str, object]]] = [
+    ("minimal", plan_doc(step(1))),
+    ("no metadata", {"task_id": "t", "description": "d", "steps": [step(1)]}),
+    ("extra top-level", {**plan_doc(step(1)), "version": 2}),
+    ("integral float tokens", plan_doc(step(1, estimated_tokens=10.0))),
+    ("bounds", plan_doc(step(1, complexity=0), step(2, complexity=1, estimated_tokens=0))),
+    ("full", plan_doc(step(1), step(2, dependencies=["step_1"], validation_criteria=["x"],
+                                    context={"files": ["a.py"], "language": "python", "k": {"n": 1}}))),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "doc", "expected", "structural"), INVALID, ids=[c[0] for c in INVALID])
+def test_invalid_plans_name_the_json_path(
+    name: str, doc: dict[str, object], expected: str, structural: bool
+) -> None:
+    with pytest.raises(PlanError) as info:
+        plan_from_object(copy.deepcopy(doc))
+    assert any(expected in e for e in info.value.errors), info.value.errors
+    # The schema covers the structure; graph errors (dependencies, ids) need the runner's checks.
+    assert jsonschema.Draft202012Validator(schema()).is_valid(doc) is not structural
+
+
+@pytest.mark.parametrize(("name", "doc"), VALID, ids=[c[0] for c in VALID])
+def test_valid_plans_agree_with_schema(name: str, doc: dict[str, object]) -> None:
+    assert isinstance(plan_from_object(copy.deepcopy(doc)), Plan)
+    jsonschema.Draft202012Validator(schema()).validate(doc)
+
+
+def test_schema_is_a_valid_draft_2020_12_schema() -> None:
+    doc = schema()
+    assert doc["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    jsonschema.Draft202012Validator.check_schema(doc)
+
+
+def test_all_errors_are_reported_at_once() -> None:
+    with pytest.raises(PlanError) as info:
+        plan_from_object(plan_doc(step(1, complexity=2), step(2, type="x")))
+    assert len(info.value.errors) == 2
+
+
+def test_invalid_json_names_line_and_column() -> None:
+    with pytest.raises(PlanError, match=r"invalid JSON at line 2 column"):
+        parse_plan(b'{"task_id": "t",\n "steps": [}')
+
+
+def test_execution_order_respects_dependencies_then_priority() -> None:
+    plan = plan_from_object(
+        plan_doc(
+            step(1, complexity=0.1),
+            step(2, complexity=0.9, dependencies=["step_1"]),
+            step(3, complexity=0.5, estimated_tokens=50),
+            step(4, complexity=0.5, estimated_tokens=500),
+        )
+    )
+    assert [s.id for s in execution_order(plan.steps)] == ["step_4", "step_3", "step_1", "step_2"]
+
+
+def test_fingerprint_changes_with_content() -> None:
+    a = plan_from_object(plan_doc(step(1))).steps[0]
+    b = plan_from_object(plan_doc(step(1, description="other"))).steps[0]
+    assert a.fingerprint() == plan_from_object(plan_doc(step(1))).steps[0].fingerprint()
+    assert a.fingerprint() != b.fingerprint()
+
+
+# --- streaming --------------------------------------------------------------------------------------
+
+
+def test_stream_parser_yields_each_step_when_its_object_closes() -> None:
+    doc = plan_doc(
+        step(1, description='tricky "}]{" \\ text ✓'), step(2, context={"files": ["a"], "x": [{"y": "]"}]})
+    )
+    data = json.dumps(doc, ensure_ascii=False).encode()
+    end_of_first = data.index(b'"step_2"')
+    parser = StreamParser()
+    items = parser.feed(data[:end_of_first])
+    steps = [i for i in items if i.key == "steps"]
+    assert [s.value for s in steps] == [doc["steps"][0]]  # type: ignore[index]
+    rest = parser.feed(data[end_of_first:])
+    assert [i.value for i in rest if i.key == "steps"] == [doc["steps"][1]]  # type: ignore[index]
+    assert parser.done
+
+
+def test_stream_parser_byte_by_byte_including_split_utf8() -> None:
+    doc = plan_doc(step(1, description="héllo ✓ 日本"), step(2))
+    doc = {"metadata": {"n": 1.5e3, "ok": True, "none": None}, **doc}
+    data = json.dumps(doc, ensure_ascii=False, indent=2).encode()
+    parser = StreamParser()
+    items = [item for b in data for item in parser.feed(bytes([b]))]
+    assert parser.done
+    assert {i.key: i.value for i in items if i.key != "steps"} == {
+        k: v for k, v in doc.items() if k != "steps"
+    }
+    assert [i.value for i in items if i.key == "steps"] == doc["steps"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"[1, 2]",
+        b'{"steps": 3}',
+        b'{"steps": [1] "x": 2}',
+        b'{"a": tru }',
+        b'{"a": 1} x',
+        b'{"steps": [{"a": 1}}]',
+    ],
+)
+def test_stream_parser_rejects_what_it_cannot_read(data: bytes) -> None:
+    parser = StreamParser()
+    with pytest.raises(StreamFormatError):
+        parser.feed(data)
+
+
+async def chunks_of(data: bytes, size: int, delay: float = 0.0) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), size):
+        if delay:
+            await asyncio.sleep(delay)
+        yield data[i : i + size]
+
+
+async def collect(source: AsyncIterator[bytes], fallbacks: list[str] | None = None) -> list[Step | Plan]:
+    sink = fallbacks.append if fallbacks is not None else None
+    return [item async for item in read_streaming(source, on_fallback=sink)]
+
+
+async def test_read_streaming_yields_steps_then_the_plan() -> None:
+    data = EXAMPLE.read_bytes()
+    items = await collect(chunks_of(data, 7))
+    assert isinstance(items[-1], Plan)
+    assert [s.id for s in items[:-1] if isinstance(s, Step)] == [s.id for s in parse_plan(data).steps]
+
+
+async def test_read_streaming_reports_a_bad_step_at_once() -> None:
+    doc = plan_doc(step(1), step(2, complexity=7), step(3))
+    with pytest.raises(PlanError, match=r"\$\.steps\[1\]\.complexity"):
+        await collect(chunks_of(json.dumps(doc).encode(), 16))
+
+
+async def test_read_streaming_rejects_unknown_dependencies_and_cycles_at_the_end() -> None:
+    doc = plan_doc(
+        step(1, dependencies=["step_2"]), step(2, dependencies=["step_1"]), step(3, dependencies=["step_8"])
+    )
+    with pytest.raises(PlanError) as info:
+        await collect(chunks_of(json.dumps(doc).encode(), 64))
+    assert any("cycle" in e for e in info.value.errors)
+    assert any("unknown step 'step_8'" in e for e in info.value.errors)
+
+
+async def test_read_streaming_falls_back_to_whole_reading_and_says_so() -> None:
+    # A repeated "steps" key cannot be streamed (which one wins?); JSON semantics: the last one.
+    data = (
+        b'{"task_id": "t", "description": "d", "steps": null, "steps": ['
+        + json.dumps(step(1)).encode()
+        + b"]}"
+    )
+    fallbacks: list[str] = []
+    items = await collect(chunks_of(data, 5), fallbacks)
+    assert fallbacks and "steps" in fallbacks[0]
+    assert [s.id for s in items if isinstance(s, Step)] == ["step_1"]
+    assert isinstance(items[-1], Plan)
+
+
+async def test_read_streaming_malformed_plan_falls_back_then_fails() -> None:
+    fallbacks: list[str] = []
+    with pytest.raises(PlanError, match="invalid JSON"):
+        await collect(chunks_of(b'{"task_id": "t", "steps": [{"id": }]}', 4), fallbacks)
+    assert fallbacks
+
+
+async def test_read_streaming_truncated_plan_is_an_error() -> None:
+    data = json.dumps(plan_doc(step(1), step(2))).encode()
+    fallbacks: list[str] = []
+    with pytest.raises(PlanError, match="invalid JSON"):
+        await collect(chunks_of(data[:-10], 50), fallbacks)
+    assert fallbacks == ["the plan ended before its top-level object closed"]
+
+
+async def test_follow_file_streams_a_plan_still_being_written(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    data = json.dumps(plan_doc(step(1), step(2), step(3)), indent=2).encode()
+    last_write: list[float] = []
+
+    async def writer() -> None:
+        with path.open("wb") as fh:
+            for i in range(0, len(data), 40):
+                fh.write(data[i : i + 40])
+                fh.flush()
+                last_write.append(time.monotonic())
+                await asyncio.sleep(0.03)
+
+    seen: list[tuple[str, float]] = []
+    task = asyncio.get_running_loop().create_task(writer())  # noqa: TID251
+    async for item in read_streaming(follow_file(path, poll_s=0.005, idle_timeout_s=5)):
+        seen.append((item.id if isinstance(item, Step) else "plan", time.monotonic()))
+    await task
+    assert [s for s, _ in seen] == ["step_1", "step_2", "step_3", "plan"]
+    assert seen[0][1] < last_write[-1]  # the first step was known before the last byte was written
+
+
+async def test_follow_file_gives_up_when_the_file_never_appears(tmp_path: Path) -> None:
+    with pytest.raises(PlanError, match="plan file not found"):
+        async for _ in follow_file(tmp_path / "missing.json", poll_s=0.01, idle_timeout_s=0.05):
+            pass
