@@ -32,12 +32,8 @@ class Rendered(msgspec.Struct, frozen=True, kw_only=True):
 
 def marker_line(prune_id: str, start: int, end: int, indent: str = "") -> str:
     """Return the one-line marker for pruned lines ``start``..``end`` (1-based, inclusive)."""
-    count = end - start + 1
-    noun = "line" if count == 1 else "lines"
-    return (
-        f"{indent}... [{count} {noun} pruned ({start}-{end}); "
-        f"recover_text prune_id={prune_id} start_line={start} end_line={end}] ..."
-    )
+    span = f"line {start}" if start == end else f"lines {start}-{end}"
+    return f"{indent}... [{span} pruned; recover_text prune_id={prune_id}]"
 
 
 def marker_cost(prune_id: str, n_lines: int) -> int:

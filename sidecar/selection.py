@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 
 from .backends.base import PruneRequest
+from .chunking import DEF_PREFIXES, Chunk, chunk_lines
 from .render import marker_cost, render
 from .tokens import CHARS_PER_TOKEN, estimate_tokens
 
@@ -27,6 +28,8 @@ from .tokens import CHARS_PER_TOKEN, estimate_tokens
 DEFAULT_THRESHOLD = 0.35
 DEFAULT_MIN_SHARE = 0.25
 DEFAULT_MAX_SHARE = 0.7
+UNIT_TOKENS = 64  # selection unit size: whole units keep markers few
+ORIENT_SCAN = 400  # how far up to look for the definition enclosing a kept run
 
 
 def _finite(scores: Sequence[float]) -> list[float]:
@@ -108,7 +111,13 @@ def _default_share(scores: list[float]) -> float:
     return min(DEFAULT_MAX_SHARE, max(DEFAULT_MIN_SHARE, above * 1.2))
 
 
-def select_lines(lines: Sequence[str], scores: Sequence[float], request: PruneRequest) -> list[bool]:
+def select_lines(
+    lines: Sequence[str],
+    scores: Sequence[float],
+    request: PruneRequest,
+    *,
+    chunks: Sequence[Chunk] | None = None,
+) -> list[bool]:
     """Choose the lines to keep for ``request``'s budget, given one score per line."""
     n = len(lines)
     if len(scores) != n:
@@ -134,31 +143,16 @@ def select_lines(lines: Sequence[str], scores: Sequence[float], request: PruneRe
     if opts.keep_ratio is not None:
         floor_lines = min(floor_lines, opts.min_keep_lines) if opts.keep_ratio < 1 else n
 
-    order = sorted(range(n), key=lambda i: (-vals[i], i))
     state = _State(n, costs, mcost)
     if lines[-1] == "":
         state.add(n - 1)  # the trailing newline is always rendered
-    for i in order:
-        if state.keep[i]:
-            continue
-        extra = costs[i] + state.delta_runs(i) * mcost
-        if state.total() + extra > target and state.size > 0:
-            continue
-        state.add(i)
+    units = chunks if chunks is not None else chunk_lines(lines, request.source_type, UNIT_TOKENS)
+    _greedy_units(state, units, vals, target)
+    order = sorted(range(n), key=lambda i: (-vals[i], i))
+    _orient(lines, state, request)
     _fill_small_gaps(state)
-    # Trim the lowest-scoring kept lines while the exact rendered size is over the target.
-    for _ in range(4):
-        rendered = _rendered_chars(lines, state.keep, request)
-        if rendered <= target:
-            break
-        for i in reversed(order):
-            if rendered <= target:
-                break
-            if not state.keep[i] or (i == n - 1 and lines[i] == ""):
-                continue
-            before = state.total()
-            state.remove(i)
-            rendered -= before - state.total()
+    _trim(lines, state, order, target, request)
+    _top_up(state, order, target)
     kept = sum(state.keep)
     if kept < floor_lines:
         for i in order:
@@ -170,8 +164,91 @@ def select_lines(lines: Sequence[str], scores: Sequence[float], request: PruneRe
     return state.keep
 
 
+def _greedy_units(state: _State, units: Sequence[Chunk], vals: list[float], target: int) -> None:
+    """Add whole structural units by mean score while they fit (whole units make few markers)."""
+    keep, n, costs = state.keep, state.n, state.costs
+    ranked = []
+    for u in units:
+        seg = vals[u.start : u.end]
+        ranked.append((-(sum(seg) / len(seg)), u.start, u.end))
+    ranked.sort()
+    for _, a, b in ranked:
+        size = sum(costs[k] for k in range(a, b) if not keep[k])
+        if not size:
+            continue
+        left = a == 0 or keep[a - 1]
+        right = b == n or keep[b]
+        inner_gap = any(not keep[k] for k in range(a, b))
+        delta = (-1 if left and right else 0 if left or right else 1) if inner_gap else 0
+        if state.total() + size + delta * state.mcost > target:
+            continue
+        for k in range(a, b):
+            state.add(k)
+
+
+def _top_up(state: _State, order: list[int], target: int) -> None:
+    """Spend what is left of the budget on the best lines that fit."""
+    for i in order:
+        if state.keep[i]:
+            continue
+        extra = state.costs[i] + state.delta_runs(i) * state.mcost
+        if state.total() + extra <= target:
+            state.add(i)
+
+
+def _trim(lines: Sequence[str], state: _State, order: list[int], target: int, request: PruneRequest) -> None:
+    """Drop the lowest-scoring kept lines while the exact rendered size is over the target."""
+    n = state.n
+    for _ in range(4):
+        rendered = _rendered_chars(lines, state.keep, request)
+        if rendered <= target:
+            return
+        for edge_only in (True, False):
+            for i in reversed(order):
+                if rendered <= target:
+                    break
+                if not state.keep[i] or (i == n - 1 and lines[i] == ""):
+                    continue
+                if edge_only and state.delta_runs(i) == -1:
+                    continue  # removing an inner line would open a new marker
+                before = state.total()
+                state.remove(i)
+                rendered -= before - state.total()
+
+
+def _orient(lines: Sequence[str], state: _State, request: PruneRequest) -> None:
+    """Keep the definition line (and its enclosing class line) above each kept run."""
+    if request.source_type != "code":
+        return
+    keep, n = state.keep, state.n
+    starts = [i for i in range(n) if keep[i] and (i == 0 or not keep[i - 1])]
+    for i in starts:
+        ind = _indent(lines[i]) if lines[i].strip() else 1 << 30
+        j = i - 1
+        scanned = 0
+        while j >= 0 and ind > 0 and scanned < ORIENT_SCAN:
+            s = lines[j].strip()
+            scanned += 1
+            if s and _indent(lines[j]) < ind:
+                ind = _indent(lines[j])
+                if s.startswith(DEF_PREFIXES) and not keep[j]:
+                    state.add(j)
+            j -= 1
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
 def _rendered_chars(lines: Sequence[str], keep: list[bool], request: PruneRequest) -> int:
     opts = request.options
     out = render(lines, keep, request.prune_id, annotate_lines=opts.annotate_lines,
                  include_markers=opts.include_markers)
     return len(out.text)
+
+
+import os as _os  # TUNING-ONLY
+
+for _k in ("UNIT_TOKENS", "ORIENT_SCAN"):
+    if "T_" + _k in _os.environ:
+        globals()[_k] = int(_os.environ["T_" + _k])

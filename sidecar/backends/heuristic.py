@@ -51,7 +51,7 @@ won't e.g i.e etc rather since because whether yet ever
 
 _SUFFIXES = ("", "s", "es", "ed", "d", "ing", "er", "ers")
 _E_SUFFIXES = ("e", "es", "ed", "ing", "er", "ers", "ion", "ions")
-_Y_SUFFIXES = ("y", "ies", "ied", "ying")
+_Y_SUFFIXES = ("y", "ies", "ied", "ie", "ying")
 
 
 def _stem(word: str) -> tuple[str, tuple[str, ...]]:
@@ -74,12 +74,12 @@ def _stem(word: str) -> tuple[str, tuple[str, ...]]:
     return w, _SUFFIXES
 
 
-def goal_terms(goal: str) -> dict[str, float]:
-    """Return the goal's search literals with their goal-side weights."""
-    terms: dict[str, float] = {}
+def goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
+    """Return the goal's search literals with their goal-side weights and allowed suffixes."""
+    terms: dict[str, tuple[float, tuple[str, ...]]] = {}
     subject = goal.split("\n", 1)[0]
     for k, part in enumerate((subject, goal[len(subject):])):
-        base = 1.0 if k == 0 else 0.6
+        base = 1.0 if k == 0 else BODY_WEIGHT
         for tok in _WORD.findall(part):
             pieces = [p.lower() for p in _PARTS.findall(tok)]
             compound = len(pieces) > 1
@@ -88,17 +88,16 @@ def goal_terms(goal: str) -> dict[str, float]:
             for word, w in candidates:
                 if len(word) < 3 or word in STOP or word.isdigit():
                     continue
-                lit = _stem(word)[0] if not compound or word != tok.lower() else word
+                lit, sufs = _stem(word) if not compound or word != tok.lower() else (word, _SUFFIXES)
                 if len(lit) < 3:
                     continue
-                terms[lit] = max(terms.get(lit, 0.0), w)
+                if lit not in terms or terms[lit][0] < w:
+                    terms[lit] = (w, sufs)
     return terms
 
 
-def _match_lines(text: str, low: str, offsets: list[int], literal: str) -> list[int]:
+def _match_lines(text: str, low: str, offsets: list[int], literal: str, suffixes: tuple[str, ...]) -> list[int]:
     """Return the line index of every boundary-respecting occurrence of ``literal``."""
-    suffixes = _Y_SUFFIXES if literal + "y" else _SUFFIXES
-    _ = suffixes
     out: list[int] = []
     n = len(text)
     size = len(literal)
@@ -120,7 +119,7 @@ def _match_lines(text: str, low: str, offsets: list[int], literal: str) -> list[
                 k += 1
             if k < n and text[k].islower():
                 ok = False
-            elif k > end and low[end:k] not in _ALL_SUFFIXES:
+            elif low[end:k] not in suffixes:
                 ok = False
         if ok:
             out.append(bisect.bisect_right(offsets, pos) - 1)
@@ -128,7 +127,6 @@ def _match_lines(text: str, low: str, offsets: list[int], literal: str) -> list[
     return out
 
 
-_ALL_SUFFIXES = frozenset(_SUFFIXES + _E_SUFFIXES + _Y_SUFFIXES)
 
 
 def _indent(line: str) -> int:
@@ -176,8 +174,8 @@ def score_lines(lines: Sequence[str], goal: str, source_type: SourceType) -> lis
     # Term matches, weighted by rarity over chunks.
     line_terms: dict[int, dict[str, float]] = {}
     chunk_terms: dict[int, dict[str, float]] = {}
-    for literal, gw in goal_terms(goal).items():
-        hits = _match_lines(text, low, offsets, literal)
+    for literal, (gw, sufs) in goal_terms(goal).items():
+        hits = _match_lines(text, low, offsets, literal, sufs)
         if not hits:
             continue
         df = len({chunk_of[i] for i in hits})
@@ -211,28 +209,56 @@ def score_lines(lines: Sequence[str], goal: str, source_type: SourceType) -> lis
     if source_type == "logs":
         _log_priors(lines, text, stripped, scores, chunks, chunk_of)
     else:
-        _code_priors(lines, stripped, scores, raw, source_type)
+        _code_priors(lines, stripped, scores, line_terms, source_type)
     return scores
 
 
+def _docstring_lines(stripped: list[str]) -> list[bool]:
+    """Flag lines inside triple-quoted strings (prose that matches goal words more than code does)."""
+    out = [False] * len(stripped)
+    inside = False
+    for i, s in enumerate(stripped):
+        quotes = s.count('"""') + s.count("'''")
+        if inside or quotes:
+            out[i] = True
+        if quotes % 2:
+            inside = not inside
+    return out
+
+
 def _code_priors(
-    lines: Sequence[str], stripped: list[str], scores: list[float], raw: list[float], source_type: SourceType
+    lines: Sequence[str],
+    stripped: list[str],
+    scores: list[float],
+    line_terms: dict[int, dict[str, float]],
+    source_type: SourceType,
 ) -> None:
     n = len(lines)
     top = max(scores) if scores else 0.0
     unit = max(top, 1.0)
     if source_type == "code":
+        doc = _docstring_lines(stripped)
+        lifts = [0.0] * n
         for d_line, end in _def_extents(lines, stripped):
-            body = raw[d_line + 1 : end]
-            body_best = max(body) if body else 0.0
-            own = raw[d_line]
-            if own > 0:
-                # A definition named after the goal lifts its body, less per line in long bodies.
-                lift = 0.5 * own / (1.0 + (end - d_line) / 30.0)
-                for k in range(d_line + 1, end):
-                    scores[k] += lift
-            if body_best > 0:
-                scores[d_line] += 0.5 * body_best
+            terms: dict[str, float] = {}
+            for k in range(d_line, end):
+                ts = line_terms.get(k)
+                if ts:
+                    terms.update(ts)
+            if not terms:
+                continue
+            own = sum(line_terms.get(d_line, {}).values())
+            size = end - d_line
+            # The definition a goal is about: its name matches, or its body gathers many goal terms.
+            value = (own + sum(terms.values()) * (1.0 + 0.3 * (len(terms) - 1))) / (1.0 + size / 25.0) ** 0.5
+            for k in range(d_line, end):
+                if value > lifts[k]:
+                    lifts[k] = value
+            scores[d_line] += 0.5 * value
+        for k in range(n):
+            scores[k] += DEF_LIFT * lifts[k]
+            if doc[k]:
+                scores[k] *= DOC_FACTOR
     header_end = 0
     for i in range(min(n, 60)):
         s = stripped[i]
@@ -249,9 +275,18 @@ def _code_priors(
         elif s.startswith(IMPORT_PREFIXES) and i < 200:
             scores[i] += 0.05 * unit
         elif s.startswith(COMMENT_PREFIXES):
-            scores[i] *= 0.8
+            scores[i] *= COMMENT_FACTOR
+        elif source_type == "code":
+            scores[i] += CODE_PRIOR * unit
         if len(s) > 200 and _BLOB.search(s):
             scores[i] -= 0.5 * unit
+
+
+DEF_LIFT = 0.5
+BODY_WEIGHT = 0.5
+DOC_FACTOR = 0.5
+COMMENT_FACTOR = 0.6
+CODE_PRIOR = 0.02
 
 
 def _log_priors(
@@ -316,3 +351,10 @@ class HeuristicBackend:
 
     async def aclose(self) -> None:
         """Release nothing: the heuristic holds no resources."""
+
+
+import os as _os  # TUNING-ONLY
+
+for _k in ("BODY_WEIGHT", "DEF_LIFT", "DOC_FACTOR", "COMMENT_FACTOR", "CODE_PRIOR"):
+    if "T_" + _k in _os.environ:
+        globals()[_k] = float(_os.environ["T_" + _k])

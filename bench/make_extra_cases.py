@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Build held-out pruning cases from Debian patch series (no git history needed).
+
+Each Debian source package carries ``debian/patches/*.patch`` with a DEP-3 header
+(``Description:``/``Subject:``: what the patch does) and a diff against upstream files. Applying
+the series in order, each patch gives cases exactly like ``../shared/bench/make_prune_cases.py``:
+goal = the patch description, text = a source file just before the patch, gold = the lines the
+patch changed (for a pure insertion, the line before it), trivial lines excluded, 150-2500 lines,
+1-30 gold lines, test files skipped.
+
+usage: make_extra_cases.py UPSTREAM.tar.gz DEBIAN.debian.tar.xz NAME > cases.jsonl
+
+Inputs used for bench/data/extra_cases.jsonl (upstream from `pip download --no-binary :all:` or the
+Debian .orig tarball, debian/ from `apt-get source --download-only`, bookworm):
+flask 2.2.2, werkzeug 2.2.2, jinja2 3.1.2, urllib3 1.26.12, tornado 6.2, sphinx 5.3.0, markdown 3.4.1,
+ansible-core 2.14.18, twisted 22.4.0, paramiko 2.12.0, sqlalchemy 1.4.46, pip 23.0.1, cryptography
+38.0.4, mercurial 6.3.2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+EXTS = (".py", ".js", ".ts", ".rs", ".go")
+FIELDS = re.compile(r"^(Origin|Bug|Bug-Debian|Bug-Ubuntu|Author|From|Forwarded|Last-Update|Applied-Upstream|"
+                    r"Reviewed-by|Acked-by|Signed-off-by|Date|Index|Co-authored-by|CVE|Backported-by|Comment)"
+                    r"\s*:", re.I)
+
+
+def trivial(line: str) -> bool:
+    s = line.strip()
+    return len(s) < 4 or not re.search(r"[A-Za-z0-9]", s) or s.startswith(("#", "//", "*", "/*", '"""'))
+
+
+def goal_of(header: str) -> str:
+    out: list[str] = []
+    keep = False
+    for line in header.splitlines():
+        m = re.match(r"^(Description|Subject)\s*:\s*(.*)", line, re.I)
+        if m:
+            keep = True
+            out.append(re.sub(r"^\[PATCH[^\]]*\]\s*", "", m.group(2)))
+            continue
+        if FIELDS.match(line) or line.startswith("---"):
+            keep = False
+            continue
+        if keep or (not out and line.strip() and ":" not in line[:20]):
+            out.append(line.strip())
+    goal = "\n".join(x for x in out).strip()
+    goal = re.sub(r"\n{3,}", "\n\n", goal)
+    return goal[:600]
+
+
+def gold_lines(old: list[str], new: list[str]) -> list[int]:
+    gold: set[int] = set()
+    sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, _j1, _j2 in sm.get_opcodes():
+        if tag == "equal":
+            continue
+        rng = range(i1 + 1, i2 + 1) if i2 > i1 else [max(i1, 1)]
+        for ln in rng:
+            if 1 <= ln <= len(old) and not trivial(old[ln - 1]):
+                gold.add(ln)
+    return sorted(gold)
+
+
+def extract(tar: str, dest: Path, strip_top: bool) -> None:
+    with tarfile.open(tar) as tf:
+        for m in tf.getmembers():
+            parts = Path(m.name).parts
+            if strip_top:
+                parts = parts[1:]
+            if not parts or ".." in parts or not (m.isfile() or m.isdir()):
+                continue
+            m.name = str(Path(*parts))
+            tf.extract(m, dest, filter="data")
+
+
+def main() -> None:
+    upstream, debian, name = sys.argv[1], sys.argv[2], sys.argv[3]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "src"
+        root.mkdir()
+        extract(upstream, root, strip_top=True)
+        extract(debian, root, strip_top=False)
+        series = root / "debian" / "patches" / "series"
+        if not series.exists():
+            return
+        for entry in series.read_text().splitlines():
+            entry = entry.split("#")[0].strip().split(" ")[0]
+            if not entry:
+                continue
+            patch = root / "debian" / "patches" / entry
+            body = patch.read_text(errors="replace")
+            cut = re.search(r"^(---\s|diff |Index: )", body, re.M)
+            header = body[: cut.start()] if cut else ""
+            goal = goal_of(header)
+            paths = sorted({p for p in re.findall(r"^\+\+\+ (?:b/)?(\S+)", body, re.M)
+                            if p.endswith(EXTS) and "test" not in p.lower() and "/doc" not in p})
+            before = {p: (root / p).read_text(errors="replace") for p in paths if (root / p).exists()}
+            res = subprocess.run(["patch", "-p1", "-N", "--batch", "-s", "-i", str(patch)], cwd=root,
+                                 capture_output=True, text=True)
+            if res.returncode != 0 or len(goal) < 15:
+                continue
+            for p, old in before.items():
+                new = (root / p).read_text(errors="replace")
+                lines = old.splitlines()
+                if not (150 <= len(lines) <= 2500):
+                    continue
+                gold = gold_lines(lines, new.splitlines())
+                if not (1 <= len(gold) <= 30):
+                    continue
+                print(json.dumps({"id": f"debian/{name}:{entry}:{p}", "repo": f"debian/{name}", "commit": entry,
+                                  "path": p, "goal": goal, "text": old, "gold_lines": gold}))
+
+
+if __name__ == "__main__":
+    main()
