@@ -525,7 +525,7 @@ def _drain_scenario(proc: subprocess.Popen[str], base: str, pod: Doc, tmp_path: 
         [sys.executable, str(K8S / "base" / "example_agent.py")],
         capture_output=True, text=True, timeout=30, env=agent_env, check=False,
     )
-    assert agent.returncode == 0 and "agent: status=200" in agent.stdout, agent.stdout + agent.stderr
+    assert agent.returncode == 0 and "agent: status=200 choices=1" in agent.stdout, agent.stdout + agent.stderr
 
     # A request in flight when SIGTERM arrives must complete: the fake upstream takes 2 s, past the
     # 1 s drain delay, so it is still running when the listener closes.

@@ -64,15 +64,19 @@ def call_once() -> int:
     try:
         with urllib.request.urlopen(_request(), timeout=120) as resp:
             status, headers = int(resp.status), resp.headers
-            resp.read()
+            payload = resp.read()
     except urllib.error.HTTPError as exc:
-        status, headers = exc.code, exc.headers
+        status, headers, payload = exc.code, exc.headers, b""
     except OSError as exc:
         print(f"agent: request failed: {type(exc).__name__}", flush=True)
         return 0
     elapsed_ms = (time.monotonic() - started) * 1000
+    try:
+        choices = len(json.loads(payload).get("choices", []))
+    except (ValueError, AttributeError):
+        choices = 0
     print(
-        f"agent: status={status} elapsed_ms={elapsed_ms:.0f}"
+        f"agent: status={status} choices={choices} elapsed_ms={elapsed_ms:.0f}"
         f" tokens_saved={headers.get('X-Sidecar-Tokens-Saved', '-')}"
         f" backend={headers.get('X-Sidecar-Backend', '-')}"
         f" fallback={headers.get('X-Sidecar-Fallback', '-')}",
