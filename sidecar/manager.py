@@ -186,7 +186,8 @@ class PruningBackendManager:
         )
 
     async def _fallback(self, request: PruneRequest, cause: str, *, called: bool) -> Decision:
-        log.warning("pruning fell back to the heuristic backend: %s", cause)
+        if called:  # no key and open circuit were logged once already (start-up, the failures)
+            log.warning("pruning fell back to the heuristic backend: %s", cause)
         return await self._run_heuristic(
             request, selected=True, called=called, warnings=[f"{cause}; used heuristic"]
         )
