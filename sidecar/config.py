@@ -253,6 +253,18 @@ def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = Non
             for name, value in defaults.items():
                 table.setdefault(name, msgspec.to_builtins(value))
 
+    # msgspec's error paths do not name dict keys: check the named tables one entry at a time.
+    for section, entry_type in (("providers", ProviderConfig), ("modes", ModeConfig)):
+        table = data.get(section)
+        if not isinstance(table, dict):
+            continue
+        for name, value in table.items():
+            try:
+                msgspec.convert(value, entry_type)
+            except msgspec.ValidationError as exc:
+                sub = _key_path(str(exc))
+                where = f"{section}.{name}" + (f".{sub}" if sub else "")
+                raise ConfigError(f"{origin}: {where}: {str(exc).split(' - at ')[0]}") from exc
     try:
         config = msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:

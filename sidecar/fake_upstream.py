@@ -121,6 +121,7 @@ class FakeUpstream:
         self.received: deque[Received] = deque(maxlen=max_records)
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
+        self.sent: deque[bytes] = deque(maxlen=max_records)  # response bodies of chat requests, as written
         self.cancelled = 0  # requests whose client went away before the answer ended
         self.chunk_sent_at: deque[float] = deque(maxlen=100_000)  # time.monotonic() of each streamed chunk
         self._faults: deque[Fault] = deque()
@@ -222,10 +223,10 @@ class FakeUpstream:
             model = doc.get("model", "fake-model") if isinstance(doc, dict) else "fake-model"
             stream = isinstance(doc, dict) and doc.get("stream") is True
             if not stream:
-                return web.Response(
-                    body=msgspec.json.encode(_full(style, str(model), text, usage_in)),
-                    content_type="application/json",
-                )
+                payload = msgspec.json.encode(_full(style, str(model), text, usage_in))
+                if self.record:
+                    self.sent.append(payload)
+                return web.Response(body=payload, content_type="application/json")
             return await self._stream(request, style, str(model), text, usage_in, profile, fault)
         except asyncio.CancelledError:
             self.cancelled += 1
@@ -258,6 +259,8 @@ class FakeUpstream:
             else _anthropic_events(model, pieces, usage_in, text)
         )
         delay = profile.chunk_ms / 1000
+        if self.record:
+            self.sent.append(b"".join(events))
         for i, event in enumerate(events):
             if i and fault is not None and i == len(events) // 2:
                 if fault.kind == "drop-mid-stream":
