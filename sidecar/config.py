@@ -171,9 +171,6 @@ ENV_OVERRIDES: dict[str, str] = {
 }
 _INT_KEYS = {"deepinfra.timeout_ms", "deepinfra.max_docs", "pruning.min_chars_to_prune"}
 
-# Only these sections are maps of user-named tables.
-_TABLE_SECTIONS = ("providers", "modes")
-
 TomlValue = str | int | float | bool | None | list["TomlValue"] | dict[str, "TomlValue"]
 TomlTable = dict[str, TomlValue]
 
@@ -245,26 +242,23 @@ def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = Non
         _set_dotted(data, dotted, _env_value(name, dotted, raw))
         from_env[dotted] = name
 
-    for section in _TABLE_SECTIONS:
-        # A file that names its own providers or modes still gets the defaults it did not redefine.
-        table = data.get(section)
-        if isinstance(table, dict):
-            defaults = _default_providers() if section == "providers" else _default_modes()
-            for name, value in defaults.items():
-                table.setdefault(name, msgspec.to_builtins(value))
-
-    # msgspec's error paths do not name dict keys: check the named tables one entry at a time.
+    # A file that names its own providers or modes still gets the defaults it did not redefine, and since
+    # msgspec's error paths do not name dict keys, each entry is checked on its own first.
     for section, entry_type in (("providers", ProviderConfig), ("modes", ModeConfig)):
         table = data.get(section)
         if not isinstance(table, dict):
             continue
-        for name, value in table.items():
+        defaults = _default_providers() if section == "providers" else _default_modes()
+        for name, default in defaults.items():
+            table.setdefault(name, msgspec.to_builtins(default))
+        for name, entry in table.items():
             try:
-                msgspec.convert(value, entry_type)
+                msgspec.convert(entry, entry_type)
             except msgspec.ValidationError as exc:
                 sub = _key_path(str(exc))
                 where = f"{section}.{name}" + (f".{sub}" if sub else "")
                 raise ConfigError(f"{origin}: {where}: {str(exc).split(' - at ')[0]}") from exc
+
     try:
         config = msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:
