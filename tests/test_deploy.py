@@ -235,6 +235,25 @@ def test_backend_is_plain_env_per_overlay(docs: dict[str, list[Doc]], overlay: s
     assert env["KIMI_PRUNING_BACKEND"] == {"name": "KIMI_PRUNING_BACKEND", "value": BACKEND[overlay]}
 
 
+def test_readme_backend_toggle_changes_only_the_sidecar(docs: dict[str, list[Doc]], tmp_path: Path) -> None:
+    # deploy/README.md's `kubectl set env deployment/agent -c sidecar ...`, run offline on the manifest.
+    kubectl = _kubectl()
+    assert kubectl is not None
+    readme = (DEPLOY / "README.md").read_text()
+    assert "kubectl set env deployment/agent -c sidecar KIMI_PRUNING_BACKEND=deepinfra" in readme
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(_one(docs["local"], "Deployment", "agent")))
+    done = subprocess.run(
+        [kubectl, "set", "env", "--local", "-f", str(path), "-c", "sidecar",
+         "KIMI_PRUNING_BACKEND=deepinfra", "-o", "yaml"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    pod = yaml.safe_load(done.stdout)["spec"]["template"]["spec"]
+    assert _env(_container(pod, "sidecar", init=True))["KIMI_PRUNING_BACKEND"]["value"] == "deepinfra"
+    assert "KIMI_PRUNING_BACKEND" not in _env(_container(pod, "agent", init=False))
+
+
 def test_local_overlay_is_self_contained(docs: dict[str, list[Doc]]) -> None:
     pod = _pod(docs["local"])
     names = [c["name"] for c in pod["initContainers"]]
@@ -525,7 +544,8 @@ def _drain_scenario(proc: subprocess.Popen[str], base: str, pod: Doc, tmp_path: 
         [sys.executable, str(K8S / "base" / "example_agent.py")],
         capture_output=True, text=True, timeout=30, env=agent_env, check=False,
     )
-    assert agent.returncode == 0 and "agent: status=200 choices=1" in agent.stdout, agent.stdout + agent.stderr
+    output = agent.stdout + agent.stderr
+    assert agent.returncode == 0 and "agent: status=200 choices=1" in agent.stdout, output
 
     # A request in flight when SIGTERM arrives must complete: the fake upstream takes 2 s, past the
     # 1 s drain delay, so it is still running when the listener closes.
