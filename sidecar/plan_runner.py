@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
@@ -31,6 +32,7 @@ MODES = ("fast", "build", "double-check")
 SUMMARY_FILE = "summary.json"
 _RETRYABLE = frozenset({429, 502, 503, 504})
 _MAX_RETRY_AFTER_S = 30.0
+_SUMMARY_EVERY_S = 0.5
 
 StepStatus = Literal[
     "pending", "running", "done", "already_done", "failed", "skipped_dependency_failed", "cancelled"
@@ -353,6 +355,8 @@ class _Runner:
         self.wake = asyncio.Event()
         self.previous = self._load_previous()
         self.session: aiohttp.ClientSession | None = None
+        self.dirty = False  # the summary on disk lags behind; written at most every _SUMMARY_EVERY_S
+        self.last_write = 0.0
 
     def elapsed(self) -> float:
         return round(time.monotonic() - self.t0, 4)
@@ -446,8 +450,15 @@ class _Runner:
             self._launch_ready()
             if self.plan_complete and not self.running and not self.pending:
                 return
-            await self.wake.wait()
+            wait = None if not self.dirty else max(0.0, self.last_write + _SUMMARY_EVERY_S - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), wait)
             self.wake.clear()
+            if self.dirty and time.monotonic() - self.last_write >= _SUMMARY_EVERY_S:
+                # Off the event loop: a slow disk must not delay the steps still answering.
+                self.dirty, self.last_write = False, time.monotonic()
+                data = encode_summary(self.summary)
+                await asyncio.to_thread(_write_atomic, self.out_dir / SUMMARY_FILE, data)
 
     async def cancel_all(self) -> None:
         tasks = list(self.running.values())
@@ -467,10 +478,8 @@ class _Runner:
                 step, self.outputs, style=self.prompt_style, input_chars=self.input_chars
             )
             text, raw = await self._call(step, messages, result)
-            out = self.out_dir / f"{step.id}.md"
-            _write_atomic(self.out_dir / f"{step.id}.response.json", raw)
-            _write_atomic(out, text.encode())
-            self.outputs[step.id], result.output, result.status = text, out.name, "done"
+            await asyncio.to_thread(_write_outputs, self.out_dir, step.id, raw, text)
+            self.outputs[step.id], result.output, result.status = text, f"{step.id}.md", "done"
         except StepFailed as exc:
             result.status, result.error = "failed", str(exc)
             result.http_status = exc.status if exc.status is not None else result.http_status
@@ -485,7 +494,7 @@ class _Runner:
             self.running.pop(step.id, None)
             self.busy_files -= files
             self.progress.step_finished(result)
-            write_summary(self.out_dir, self.summary)
+            self.dirty = True
             self.wake.set()
 
     async def _call(
@@ -546,15 +555,20 @@ def _parse_response(raw: bytes, result: StepResult) -> str:
     return content
 
 
-def write_summary(out_dir: Path, summary: RunSummary) -> None:
-    """Write ``summary.json`` atomically (a crash never leaves half a summary)."""
+def _write_outputs(out_dir: Path, step_id: str, raw: bytes, text: str) -> None:
+    _write_atomic(out_dir / f"{step_id}.response.json", raw)
+    _write_atomic(out_dir / f"{step_id}.md", text.encode())  # last: its presence means "done"
+
+
+def encode_summary(summary: RunSummary) -> bytes:
+    """Update the summary's totals and encode it as indented JSON."""
     counts: dict[str, int] = {}
     for r in summary.steps:
         counts[r.status] = counts.get(r.status, 0) + 1
     summary.counts = counts
     summary.prompt_tokens = sum(r.prompt_tokens or 0 for r in summary.steps if r.status == "done")
     summary.completion_tokens = sum(r.completion_tokens or 0 for r in summary.steps if r.status == "done")
-    _write_atomic(out_dir / SUMMARY_FILE, msgspec.json.format(msgspec.json.encode(summary), indent=2))
+    return msgspec.json.format(msgspec.json.encode(summary), indent=2)
 
 
 async def run_plan(
@@ -639,7 +653,7 @@ async def run_plan(
             summary.status = "failed" if broken else "succeeded"
         finally:
             summary.ended_at, summary.duration_s = _now(), runner.elapsed()
-            write_summary(out, summary)
+            _write_atomic(out / SUMMARY_FILE, encode_summary(summary))
             runner.progress.close(summary)
     return summary
 
