@@ -44,6 +44,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
+from opentelemetry import trace
 
 from .backends.base import PruneOptions, PruneRequest, SourceType
 from .tokens import estimate_tokens
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from .recover import RecoverStore
 
 log = logging.getLogger("sidecar.pruning")
+_tracer = trace.get_tracer("sidecar")  # a no-op until sidecar.telemetry sets a provider
 
 
 class Annotation(msgspec.Struct, frozen=True, kw_only=True):
@@ -219,6 +221,22 @@ class Pruner:
         caller: str | None = None,
     ) -> PruneOutcome:
         """Prune ``text`` for ``goal``; never raises for a pruning failure (worst case: text kept whole)."""
+        # One span per call, child of the caller's (the request's) span; its attributes are metadata only.
+        with _tracer.start_as_current_span("prune", record_exception=False) as span:
+            outcome = await self._prune(text, goal, source_type=source_type, options=options, caller=caller)
+            if span.is_recording():
+                span.set_attributes(_span_attributes(outcome))
+            return outcome
+
+    async def _prune(
+        self,
+        text: str,
+        goal: str,
+        *,
+        source_type: SourceType | None,
+        options: PruneOptions | None,
+        caller: str | None,
+    ) -> PruneOutcome:
         started = time.perf_counter()
         opts = options if options is not None else self.default_options()
         declared = source_type or self._config.pruning.default_source_type
@@ -427,6 +445,24 @@ class Pruner:
                 observer(outcome)
             except Exception as exc:  # noqa: BLE001 - telemetry must not fail a call
                 log.warning("prune observer failed: %s", type(exc).__name__)
+
+
+def _span_attributes(outcome: PruneOutcome) -> dict[str, str | bool | int | float]:
+    s = outcome.stats
+    return {
+        "sidecar.prune.id": outcome.prune_id,
+        "sidecar.prune.backend": s.backend,
+        "sidecar.prune.used_fallback": s.used_fallback,
+        "sidecar.prune.tokens_before": s.tokens_est_before,
+        "sidecar.prune.tokens_after": s.tokens_est_after,
+        "sidecar.prune.tokens_saved": s.tokens_saved_est,
+        "sidecar.prune.pruned_lines": s.pruned_lines,
+        "sidecar.prune.latency_ms": s.latency_ms,
+        "sidecar.prune.cost_usd": s.cost_estimated_usd,
+        "sidecar.prune.cache_hit": s.cache_hit,
+        "sidecar.prune.source_type": s.source_type,
+        "sidecar.prune.warning_count": len(outcome.warnings),
+    }
 
 
 __all__ = [
