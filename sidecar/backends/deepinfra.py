@@ -28,6 +28,8 @@ from typing import Protocol
 
 import httpx
 import msgspec
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
 
 from sidecar.backends.base import PruneRequest, Selection
 from sidecar.backends.heuristic import score_lines
@@ -40,6 +42,7 @@ from sidecar.tokens import estimate_tokens
 # minified line can be megabytes, and the reranker only needs its start to judge relevance.
 MAX_DOC_CHARS = 4096
 _NON_FINITE = re.compile(rb"\b(?:NaN|Infinity)\b")
+_tracer = trace.get_tracer("sidecar")  # a no-op until sidecar.telemetry sets a provider
 
 
 class InferenceStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -123,6 +126,32 @@ class DeepInfraClient:
 
     async def rerank(self, query: str, documents: Sequence[str]) -> RerankResult:
         """Score ``documents`` against ``query``; raise BackendError on any failure."""
+        # A CLIENT span, child of the prune span. Metadata only: never the key, a body or the URL.
+        with _tracer.start_as_current_span(
+            "deepinfra.rerank", kind=SpanKind.CLIENT, record_exception=False, set_status_on_exception=False
+        ) as span:
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "http.request.method": "POST",
+                        "server.address": httpx.URL(self.endpoint_url).host,
+                        "sidecar.deepinfra.documents": len(documents),
+                    }
+                )
+            try:
+                result = await self._rerank(query, documents)
+            except BaseException as exc:
+                cause = exc.cause if isinstance(exc, BackendError) else type(exc).__name__
+                span.set_attribute("error.type", cause)
+                if cause.startswith("http_") and cause[5:].isdigit():
+                    span.set_attribute("http.response.status_code", int(cause[5:]))
+                span.set_status(StatusCode.ERROR)
+                raise
+            span.set_attribute("http.response.status_code", 200)
+            span.set_attribute("sidecar.deepinfra.input_tokens", result.input_tokens)
+            return result
+
+    async def _rerank(self, query: str, documents: Sequence[str]) -> RerankResult:
         body = _encoder.encode(RerankRequest(queries=[query], documents=list(documents)))
         sent_est = sum(estimate_tokens(doc) for doc in documents) + estimate_tokens(query) * len(documents)
         try:
