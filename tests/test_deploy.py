@@ -446,6 +446,64 @@ def test_constraints_pin_the_runtime_dependencies_only() -> None:
     assert not dev_only & pins.keys(), f"dev-only packages pinned for the image: {dev_only & pins.keys()}"
 
 
+_IMPORTS_OF_SERVE = """
+import asyncio, json, sys
+import msgspec
+from importlib.metadata import packages_distributions
+from sidecar.config import load_config
+from sidecar.serve import serve
+
+async def main() -> None:
+    config = load_config(sys.argv[1])
+    server = msgspec.structs.replace(config.server, host="127.0.0.1", port=0, drain_delay_s=0.0)
+    config = msgspec.structs.replace(config, server=server)
+    ready, stop = asyncio.Event(), asyncio.Event()
+
+    async def stop_when_ready() -> None:
+        await ready.wait()
+        stop.set()
+
+    await asyncio.gather(serve(config, ready=ready, stop=stop), stop_when_ready())
+
+asyncio.run(main())
+dists = packages_distributions()
+# _distutils_hack: setuptools' .pth shim, loaded by every interpreter of the venv, not by the sidecar.
+top = {name.split(".")[0] for name in list(sys.modules)} - set(sys.stdlib_module_names) - {"_distutils_hack"}
+print(json.dumps(sorted({d for name in top for d in dists.get(name, [])})))
+"""
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_serving_imports_only_pinned_packages(
+    docs: dict[str, list[Doc]], overlay: str, tmp_path: Path
+) -> None:
+    # The image holds only deploy/constraints.txt: a dev-only import on the serving path crashes the pod.
+    objs = docs[overlay]
+    pod = _pod(objs)
+    sidecar = _container(pod, "sidecar", init=True)
+    config_path = Path(_arg(sidecar["args"], "--config"))
+    local = tmp_path / config_path.name
+    config_map = _mounted_configmap(objs, pod, sidecar, str(config_path.parent))
+    local.write_text(config_map["data"][config_path.name])
+    env = {k: v for k, v in os.environ.items() if not re.match(r"(KIMI|DEEPINFRA|SIDECAR|OTEL)_", k)}
+    env |= {name: e["value"] for name, e in _env(sidecar).items() if "value" in e and "OTEL" not in name}
+    env |= {"OTEL_SDK_DISABLED": "true", "SIDECAR_UPSTREAM_URL": "http://127.0.0.1:9"}
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_OF_SERVE, str(local)],
+        capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = {canonicalize_name(d) for d in json.loads(done.stdout.splitlines()[-1])}
+    pinned = {
+        canonicalize_name(line.split("==")[0])
+        for line in (DEPLOY / "constraints.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert "aiohttp" in loaded
+    missing = sorted(loaded - pinned - {"sidecar"})
+    assert not missing, f"imported by `sidecar serve` but not in the image: {missing}"
+
+
 # --- the pod's sidecar command line, run for real -----------------------------------------------------
 
 
