@@ -15,7 +15,9 @@ as text are filled, and the result is trimmed against the exact rendered size.
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from collections.abc import Sequence
 
 from .backends.base import PruneRequest
@@ -29,7 +31,8 @@ DEFAULT_THRESHOLD = 0.35
 DEFAULT_MIN_SHARE = 0.25
 DEFAULT_MAX_SHARE = 0.7
 UNIT_TOKENS = 64  # selection unit size: whole units keep markers few
-ORIENT_SCAN = 400  # how far up to look for the definition enclosing a kept run
+CONSOLIDATE_ROUNDS = 50
+ORIENT_SCAN = 0  # measured: orienting lines cost recall at tight budgets; 0 disables  # how far up to look for the definition enclosing a kept run
 
 
 def _finite(scores: Sequence[float]) -> list[float]:
@@ -127,6 +130,8 @@ def select_lines(
         return [True] * n
     vals = _finite(scores)
     costs = [len(line) + 1 for line in lines]
+    if opts.annotate_lines:
+        costs = [c + len(str(i + 1)) + 1 for i, c in enumerate(costs)]
     total_chars = sum(costs) - 1
     mcost = marker_cost(request.prune_id, n) if opts.include_markers else 0
     if opts.keep_ratio is not None:
@@ -151,8 +156,11 @@ def select_lines(
     order = sorted(range(n), key=lambda i: (-vals[i], i))
     _orient(lines, state, request)
     _fill_small_gaps(state)
+    if mcost:
+        _consolidate(state, vals, target)
     _trim(lines, state, order, target, request)
     _top_up(state, order, target)
+    _trim(lines, state, order, target, request)
     kept = sum(state.keep)
     if kept < floor_lines:
         for i in order:
@@ -182,6 +190,51 @@ def _greedy_units(state: _State, units: Sequence[Chunk], vals: list[float], targ
         delta = (-1 if left and right else 0 if left or right else 1) if inner_gap else 0
         if state.total() + size + delta * state.mcost > target:
             continue
+        for k in range(a, b):
+            state.add(k)
+
+
+_KEPT_RUN = re.compile(rb"\x01+")
+
+
+def _runs(keep: list[bool]) -> list[tuple[int, int]]:
+    return [m.span() for m in _KEPT_RUN.finditer(bytes(keep))]
+
+
+def _consolidate(state: _State, vals: list[float], target: int) -> None:
+    """Trade low-value kept islands for the gaps between kept runs: each gap filled saves a marker."""
+    ordered = sorted(vals)
+    floor = ordered[len(ordered) // 2]
+    csum = list(itertools.accumulate(state.costs, initial=0))
+    vsum = list(itertools.accumulate((v - floor if v > floor else 0.0 for v in vals), initial=0.0))
+    mcost = state.mcost
+    for _ in range(CONSOLIDATE_ROUNDS):
+        runs = _runs(state.keep)
+        if len(runs) < 2:
+            return
+        best_gap: tuple[float, int, int, int] | None = None
+        for (_, a), (b, _) in itertools.pairwise(runs):
+            cost = csum[b] - csum[a] - mcost
+            ratio = (vsum[b] - vsum[a]) / max(cost, 1)
+            if best_gap is None or ratio > best_gap[0]:
+                best_gap = (ratio, a, b, cost)
+        assert best_gap is not None
+        ratio, a, b, cost = best_gap
+        islands = sorted(
+            ((vsum[e] - vsum[s]) / (csum[e] - csum[s] + mcost), s, e) for s, e in runs if e <= a or s >= b
+        )
+        freed = target - state.total()
+        drop: list[tuple[int, int]] = []
+        for r, s, e in islands:
+            if freed >= cost or r >= ratio:
+                break
+            drop.append((s, e))
+            freed += csum[e] - csum[s] + mcost
+        if freed < cost:
+            return
+        for s, e in drop:
+            for k in range(s, e):
+                state.remove(k)
         for k in range(a, b):
             state.add(k)
 
@@ -246,9 +299,3 @@ def _rendered_chars(lines: Sequence[str], keep: list[bool], request: PruneReques
                  include_markers=opts.include_markers)
     return len(out.text)
 
-
-import os as _os  # TUNING-ONLY
-
-for _k in ("UNIT_TOKENS", "ORIENT_SCAN"):
-    if "T_" + _k in _os.environ:
-        globals()[_k] = int(_os.environ["T_" + _k])

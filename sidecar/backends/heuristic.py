@@ -22,7 +22,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from ..chunking import COMMENT_PREFIXES, DEF_PREFIXES, IMPORT_PREFIXES, chunk_lines
+from ..chunking import COMMENT_PREFIXES, DEF_PREFIXES, IMPORT_PREFIXES, Chunk, chunk_lines
 from ..selection import select_lines
 from .base import PruneRequest, Selection, SourceType
 
@@ -41,12 +41,10 @@ a an the and or but if then else of to in on at by for with from into onto over 
 been being this that these those it its it's there here we you they he she i me my our your their them do does
 did done not no yes so than too very can could should would will shall may might must also just only more most
 some any all each every other such same own both few many much via per about after before again when where why
-how what which who whom while during up down out off once new now use used uses using make makes made allow
-allows allowed add adds added remove removes removed fix fixes fixed fixing change changes changed update
-updates updated support supports supported handle handles handled correctly properly issue issues bug bugs
-see pr closes close closed ref refs merge merged instead still already like get gets set sets way case cases
-work works working need needs needed want wants one two let lets able thing things don't doesn't isn't can't
-won't e.g i.e etc rather since because whether yet ever
+how what which who whom while during once now used uses using makes made allows allowed adds added removes
+removed fixes fixed fixing changes changed updates updated supports supported correctly properly issue issues
+bug bugs see pr closes ref refs merged instead still already like way need needs needed want wants let lets
+able thing things don't doesn't isn't can't won't e.g i.e etc rather since because whether yet ever
 """.split())
 
 _SUFFIXES = ("", "s", "es", "ed", "d", "ing", "er", "ers")
@@ -129,43 +127,49 @@ def _match_lines(text: str, low: str, offsets: list[int], literal: str, suffixes
 
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
+def _lines_of(text: str, offsets: list[int], pattern: re.Pattern[str]) -> set[int]:
+    """Return the indices of the lines where ``pattern`` matches (one scan of the whole text)."""
+    return {bisect.bisect_right(offsets, m.start()) - 1 for m in pattern.finditer(text)}
 
 
 def _def_extents(lines: Sequence[str], stripped: list[str]) -> list[tuple[int, int]]:
-    """Return (def line, end) for each definition, its body ending where the indentation returns."""
+    """Return (def line, end) for each definition: its body is what is indented deeper below it."""
     out: list[tuple[int, int]] = []
-    n = len(lines)
+    stack: list[tuple[int, int]] = []  # (indent, def line)
+    last_code = 0
     for i, s in enumerate(stripped):
-        if not s.startswith(DEF_PREFIXES):
+        if not s or s[0] in ")]}":
+            if s:
+                last_code = i
             continue
-        ind = _indent(lines[i])
-        j = i + 1
-        # A signature may span lines; the body is whatever is indented deeper after it.
-        while j < n and (not stripped[j] or _indent(lines[j]) > ind or stripped[j][:1] in ")]}"):
-            if stripped[j][:1] in ")]}" and _indent(lines[j]) <= ind and not stripped[j].endswith((":", "{")):
-                j += 1
-                break
-            j += 1
-        while j > i + 1 and not stripped[j - 1]:
-            j -= 1
-        out.append((i, j))
+        line = lines[i]
+        ind = len(line) - len(line.lstrip(" \t"))
+        while stack and ind <= stack[-1][0]:
+            out.append((stack.pop()[1], last_code + 1))
+        if s.startswith(DEF_PREFIXES):
+            stack.append((ind, i))
+        last_code = i
+    while stack:
+        out.append((stack.pop()[1], last_code + 1))
     return out
 
 
 def score_lines(lines: Sequence[str], goal: str, source_type: SourceType) -> list[float]:
     """Score each line's relevance to ``goal`` (higher means keep)."""
+    return _score(lines, goal, source_type)[0]
+
+
+def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[list[float], list[Chunk]]:
     n = len(lines)
     if n == 0:
-        return []
+        return [], []
     text = "\n".join(lines)
     if source_type == "logs" and "\x1b" in text:
         text = _ANSI.sub(lambda m: " " * len(m.group()), text)  # same length: offsets stay valid
     low = text.lower()
     offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
     stripped = [line.strip() for line in lines]
-    chunks = chunk_lines(lines, source_type, 128)
+    chunks = chunk_lines(lines, source_type, CHUNK_TOKENS)
     chunk_of = [0] * n
     for c, ch in enumerate(chunks):
         chunk_of[ch.start : ch.end] = [c] * (ch.end - ch.start)
@@ -194,144 +198,138 @@ def score_lines(lines: Sequence[str], goal: str, source_type: SourceType) -> lis
     for c, ts in chunk_terms.items():
         size = chunks[c].end - chunks[c].start
         chunk_score[c] = sum(ts.values()) * (1.0 + 0.25 * (len(ts) - 1)) / (1.0 + size / 40.0) ** 0.5
-
-    scores = [raw[i] + 0.6 * chunk_score[chunk_of[i]] for i in range(n)]
+    scores = [r + CHUNK_W * chunk_score[c] for r, c in zip(raw, chunk_of, strict=True)]
     # Neighbours share a decaying part of a line's own matches.
-    for i, r in line_terms.items():
+    for i in line_terms:
         v = raw[i]
-        for d, f in ((1, 0.5), (2, 0.3), (3, 0.2), (4, 0.1)):
+        for d, f in SPREAD:
             if i - d >= 0:
                 scores[i - d] += v * f
             if i + d < n:
                 scores[i + d] += v * f
-        _ = r
-
     if source_type == "logs":
-        _log_priors(lines, text, stripped, scores, chunks, chunk_of)
+        _log_priors(lines, text, offsets, stripped, scores, chunk_of)
     else:
-        _code_priors(lines, stripped, scores, line_terms, source_type)
-    return scores
+        _code_priors(lines, text, offsets, stripped, scores, line_terms, source_type)
+    return scores, chunks
 
 
-def _docstring_lines(stripped: list[str]) -> list[bool]:
+_TRIPLE = re.compile(r'"""|\'\'\'')
+
+
+def _docstring_lines(text: str, offsets: list[int], n: int) -> list[bool]:
     """Flag lines inside triple-quoted strings (prose that matches goal words more than code does)."""
-    out = [False] * len(stripped)
-    inside = False
-    for i, s in enumerate(stripped):
-        quotes = s.count('"""') + s.count("'''")
-        if inside or quotes:
-            out[i] = True
-        if quotes % 2:
-            inside = not inside
+    out = [False] * n
+    marks = [bisect.bisect_right(offsets, m.start()) - 1 for m in _TRIPLE.finditer(text)]
+    for a, b in zip(marks[::2], marks[1::2], strict=False):
+        out[a : b + 1] = [True] * (b + 1 - a)
     return out
 
 
 def _code_priors(
     lines: Sequence[str],
+    text: str,
+    offsets: list[int],
     stripped: list[str],
     scores: list[float],
     line_terms: dict[int, dict[str, float]],
     source_type: SourceType,
 ) -> None:
     n = len(lines)
-    top = max(scores) if scores else 0.0
-    unit = max(top, 1.0)
+    unit = max(max(scores), 1.0)
     if source_type == "code":
-        doc = _docstring_lines(stripped)
         lifts = [0.0] * n
+        hit_lines = sorted(line_terms)
         for d_line, end in _def_extents(lines, stripped):
             terms: dict[str, float] = {}
-            for k in range(d_line, end):
-                ts = line_terms.get(k)
-                if ts:
-                    terms.update(ts)
+            lo, hi = bisect.bisect_left(hit_lines, d_line), bisect.bisect_left(hit_lines, end)
+            for k in hit_lines[lo:hi]:
+                terms.update(line_terms[k])
             if not terms:
                 continue
             own = sum(line_terms.get(d_line, {}).values())
             size = end - d_line
             # The definition a goal is about: its name matches, or its body gathers many goal terms.
             value = (own + sum(terms.values()) * (1.0 + 0.3 * (len(terms) - 1))) / (1.0 + size / 25.0) ** 0.5
-            for k in range(d_line, end):
-                if value > lifts[k]:
-                    lifts[k] = value
+            lifts[d_line:end] = [max(x, value) for x in lifts[d_line:end]]
             scores[d_line] += 0.5 * value
-        for k in range(n):
-            scores[k] += DEF_LIFT * lifts[k]
-            if doc[k]:
-                scores[k] *= DOC_FACTOR
+        doc = _docstring_lines(text, offsets, n)
+        scores[:] = [
+            (s + DEF_LIFT * lift) * (DOC_FACTOR if d else 1.0) for s, lift, d in zip(scores, lifts, doc, strict=True)
+        ]
     header_end = 0
     for i in range(min(n, 60)):
         s = stripped[i]
-        if s and not (s.startswith(IMPORT_PREFIXES + COMMENT_PREFIXES) or s.startswith(('"""', "'''"))):
+        if s and not (s.startswith(IMPORT_PREFIXES + COMMENT_PREFIXES) or s.startswith(('"""', "\'\'\'"))):
             if i > 5:
                 break
         header_end = i + 1
-    for i in range(n):
-        s = stripped[i]
-        if i < header_end:
-            scores[i] += 0.15 * unit
-        if not s:
-            scores[i] -= 0.05 * unit
-        elif s.startswith(IMPORT_PREFIXES) and i < 200:
-            scores[i] += 0.05 * unit
-        elif s.startswith(COMMENT_PREFIXES):
-            scores[i] *= COMMENT_FACTOR
-        elif source_type == "code":
-            scores[i] += CODE_PRIOR * unit
-        if len(s) > 200 and _BLOB.search(s):
-            scores[i] -= 0.5 * unit
+    for i in range(header_end):
+        scores[i] += 0.15 * unit
+    blank, comment, imp = -0.05 * unit, COMMENT_FACTOR, 0.05 * unit
+    scores[:] = [
+        sc + blank if not s else sc * comment if s[0] in "#/*-;" and s.startswith(COMMENT_PREFIXES) else sc
+        for sc, s in zip(scores, stripped, strict=True)
+    ]
+    for i in range(min(n, 200)):
+        if stripped[i].startswith(IMPORT_PREFIXES):
+            scores[i] += imp
+    for i in _lines_of(text, offsets, _BLOB):
+        scores[i] -= 0.5 * unit
 
 
+CHUNK_TOKENS = 64
 DEF_LIFT = 0.5
+CHUNK_W = 0.6
+SPREAD = ((1, 0.5), (2, 0.3), (3, 0.2), (4, 0.1))
 BODY_WEIGHT = 0.5
 DOC_FACTOR = 0.5
 COMMENT_FACTOR = 0.6
-CODE_PRIOR = 0.02
 
 
 def _log_priors(
     lines: Sequence[str],
     text: str,
+    offsets: list[int],
     stripped: list[str],
     scores: list[float],
-    chunks: Sequence[object],
     chunk_of: list[int],
 ) -> None:
     n = len(lines)
     unit = max(max(scores), 1.0)
-    seen: dict[str, int] = {}
-    for i in range(n):
-        s = stripped[i]
-        if not s:
-            scores[i] -= 0.1 * unit
-            continue
-        if _LEVEL_ERR.search(s):
-            scores[i] += 1.0 * unit
-        elif _LEVEL_WARN.search(s):
-            scores[i] += 0.4 * unit
-        if _PROGRESS.search(s) and len(_WORD.findall(s)) < 6:
+    errors = _lines_of(text, offsets, _LEVEL_ERR)
+    warns = _lines_of(text, offsets, _LEVEL_WARN) - errors
+    for i in errors:
+        scores[i] += 1.0 * unit
+    for i in warns:
+        scores[i] += 0.4 * unit
+    for i in _lines_of(text, offsets, _PROGRESS):
+        if len(_WORD.findall(lines[i])) < 6:
             scores[i] -= 0.6 * unit
-        key = _NUM.sub("0", s)
+    for i in _lines_of(text, offsets, _BLOB):
+        scores[i] -= 0.5 * unit
+    # Repeated lines (numbers, ids and hashes aside) are noise after their first few occurrences.
+    seen: dict[str, int] = {}
+    for i, key in enumerate(_NUM.sub("0", text).split("\n")):
         count = seen.get(key, 0)
         seen[key] = count + 1
         if count:
             scores[i] -= min(0.8, 0.2 * count) * unit
-        if len(s) > 200 and _BLOB.search(s):
-            scores[i] -= 0.5 * unit
-    # A traceback is kept whole: every line gets its best line's score.
+        if not stripped[i]:
+            scores[i] -= 0.1 * unit
+    # An error record is kept whole (a traceback with its exception line): lift it to its best line.
     best: dict[int, float] = {}
-    for i in range(n):
+    for i in errors:
         c = chunk_of[i]
         best[c] = max(best.get(c, -1e9), scores[i])
-    for i in range(n):
-        c = chunk_of[i]
-        if best[c] >= unit:
-            scores[i] = max(scores[i], 0.9 * best[c])
+    for i, c in enumerate(chunk_of):
+        b = best.get(c)
+        if b is not None and b >= unit and scores[i] < 0.9 * b:
+            scores[i] = 0.9 * b
     for i in range(max(0, n - 20), n):
         scores[i] += 0.5 * unit
     for i in range(min(n, 5)):
         scores[i] += 0.3 * unit
-    _ = text, chunks
 
 
 class HeuristicBackend:
@@ -345,16 +343,10 @@ class HeuristicBackend:
     async def prune(self, request: PruneRequest) -> Selection:
         """Select the lines of ``request.text`` to keep."""
         lines = request.text.split("\n")
-        scores = score_lines(lines, request.goal, request.source_type)
-        keep = select_lines(lines, scores, request)
+        scores, chunks = _score(lines, request.goal, request.source_type)
+        keep = select_lines(lines, scores, request, chunks=chunks)
         return Selection(keep=keep, backend=self.name)
 
     async def aclose(self) -> None:
         """Release nothing: the heuristic holds no resources."""
 
-
-import os as _os  # TUNING-ONLY
-
-for _k in ("BODY_WEIGHT", "DEF_LIFT", "DOC_FACTOR", "COMMENT_FACTOR", "CODE_PRIOR"):
-    if "T_" + _k in _os.environ:
-        globals()[_k] = float(_os.environ["T_" + _k])

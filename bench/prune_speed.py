@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Heuristic pruning speed on one core: 10 KB, 100 KB and 1 MB of code and of logs.
+
+usage: prune_speed.py [--runs N] [--keep R]
+
+Code is real Python taken from the installed packages (the venv's site-packages, sorted paths,
+so the input is the same on every run); logs are generated deterministically (seeded): service
+records with timestamps and levels, repeated health checks, progress bars, ANSI colours, a few
+warnings and Python tracebacks. Prints p50 and p90 in ms per size and ms per 100 KB (flat = linear).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sidecar.backends.base import PruneOptions, PruneRequest, SourceType  # noqa: E402
+from sidecar.backends.heuristic import HeuristicBackend  # noqa: E402
+
+SIZES = {"10KB": 10_000, "100KB": 100_000, "1MB": 1_000_000}
+GOAL = "Fix the retry of requests when the connection pool is closed; keep the timeout handling"
+
+
+def code_corpus(size: int) -> str:
+    """Concatenate real .py files from site-packages until ``size`` characters."""
+    site = next(p for p in sys.path if p.endswith("site-packages"))
+    parts: list[str] = []
+    total = 0
+    for path in sorted(Path(site).glob("*/**/*.py")):
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, OSError):
+            continue
+        parts.append(text)
+        total += len(text)
+        if total >= size:
+            break
+    return "".join(parts)[:size]
+
+
+def log_corpus(size: int) -> str:
+    """Generate a realistic service log of ``size`` characters (seeded, so always the same)."""
+    rnd = random.Random(42)
+    services = ["api", "worker", "scheduler", "db-pool", "cache"]
+    lines: list[str] = []
+    total = 0
+    t = 1_700_000_000
+    while total < size:
+        t += rnd.randint(0, 3)
+        ts = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
+        r = rnd.random()
+        svc = rnd.choice(services)
+        if r < 0.45:
+            line = f"{ts} INFO  [{svc}] GET /healthz 200 {rnd.randint(1, 9)}ms"
+        elif r < 0.7:
+            line = f"{ts} DEBUG [{svc}] request id={rnd.getrandbits(64):016x} user={rnd.randint(1, 999)} ok"
+        elif r < 0.8:
+            line = f"\x1b[32m{ts} INFO\x1b[0m  [{svc}] processed batch {rnd.randint(1, 10**6)} in {rnd.random():.3f}s"
+        elif r < 0.9:
+            pct = rnd.randint(0, 100)
+            line = f"Downloading layer {rnd.getrandbits(32):08x}: [{'#' * (pct // 5):<20}] {pct}%"
+        elif r < 0.97:
+            line = f"{ts} WARN  [{svc}] connection pool nearly full ({rnd.randint(80, 99)}%), retrying"
+        else:
+            line = "\n".join([
+                f"{ts} ERROR [{svc}] request failed: connection pool closed",
+                "Traceback (most recent call last):",
+                '  File "/srv/app/pool.py", line 211, in acquire',
+                "    conn = self._queue.get(timeout=self.timeout)",
+                '  File "/srv/app/retry.py", line 88, in call',
+                "    return fn(*args)",
+                "ConnectionError: pool is closed",
+            ])
+        lines.append(line)
+        total += len(line) + 1
+    return "\n".join(lines)[:size]
+
+
+def time_one(text: str, source_type: SourceType, runs: int, keep: float | None) -> list[float]:
+    backend = HeuristicBackend()
+    req = PruneRequest(text=text, goal=GOAL, source_type=source_type, prune_id="0123456789abcdef0123456789abcdef",
+                       options=PruneOptions(keep_ratio=keep))
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        asyncio.run(backend.prune(req))
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=11)
+    ap.add_argument("--keep", type=float, default=None)
+    a = ap.parse_args()
+    print(f"{'input':<6} {'size':>6} {'lines':>7} {'p50 ms':>8} {'p90 ms':>8} {'ms/100KB':>9}")
+    for kind, make in (("code", code_corpus), ("logs", log_corpus)):
+        for label, size in SIZES.items():
+            text = make(size)
+            runs = a.runs if size < 1_000_000 else max(5, a.runs // 2)
+            ts = sorted(time_one(text, "code" if kind == "code" else "logs", runs, a.keep))
+            p50 = statistics.median(ts)
+            p90 = ts[min(len(ts) - 1, int(len(ts) * 0.9))]
+            lines = text.count("\n") + 1
+            print(f"{kind:<6} {label:>6} {lines:>7} {p50:>8.1f} {p90:>8.1f} {p50 * 100_000 / len(text):>9.1f}")
+
+
+if __name__ == "__main__":
+    main()
