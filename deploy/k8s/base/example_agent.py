@@ -62,7 +62,7 @@ def call_once() -> int:
     """Send one chat completion through the sidecar and log metadata only; return the HTTP status."""
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(_request(), timeout=120) as resp:
+        with urllib.request.urlopen(_request(), timeout=30) as resp:
             status, headers = int(resp.status), resp.headers
             payload = resp.read()
     except urllib.error.HTTPError as exc:
