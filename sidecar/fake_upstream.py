@@ -121,6 +121,7 @@ class FakeUpstream:
         self.received: deque[Received] = deque(maxlen=max_records)
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
+        self.generated: dict[str, int] = {}  # completion tokens answered, per profile
         self.sent: deque[bytes] = deque(maxlen=max_records)  # response bodies of chat requests, as written
         self.cancelled = 0  # requests whose client went away before the answer ended
         self.chunk_sent_at: deque[float] = deque(maxlen=100_000)  # time.monotonic() of each streamed chunk
@@ -219,10 +220,13 @@ class FakeUpstream:
             if profile.latency_ms:
                 await asyncio.sleep(profile.latency_ms / 1000)
             text = self.reply(doc)
+            self.generated[name] = self.generated.get(name, 0) + estimate_tokens(text)
             usage_in = count_received_tokens(doc)
             model = doc.get("model", "fake-model") if isinstance(doc, dict) else "fake-model"
             stream = isinstance(doc, dict) and doc.get("stream") is True
             if not stream:
+                if profile.tokens_per_s:  # a real provider answers after generating every token
+                    await asyncio.sleep(estimate_tokens(text) / profile.tokens_per_s)
                 payload = msgspec.json.encode(_full(style, str(model), text, usage_in))
                 if self.record:
                     self.sent.append(payload)
@@ -414,6 +418,68 @@ def _error(style: str, status: int, message: str, headers: dict[str, str] | None
     return web.Response(
         status=status, body=msgspec.json.encode(doc), content_type="application/json", headers=headers
     )
+
+
+VERBOSE_REPLY = (
+    "Great question! Let me walk you through the change step by step, so that it is easy to follow and "
+    "to review. First, we need to make sure that the input is validated before it is used anywhere else "
+    "in the program, because an invalid port number would otherwise surface much later as a confusing "
+    "socket error. Second, the error message should say which value was wrong.\n\n"
+    "Here is the updated function:\n\n"
+    "```python\ndef parse_port(value: str) -> int:\n    port = int(value)\n"
+    "    if not 0 < port < 65536:\n        raise ValueError(f'bad port: {port}')\n    return port\n```\n\n"
+    "How it works: `int(value)` converts the text, raising ValueError for anything that is not a number; "
+    "the range check then rejects 0 and anything above 65535. You may also want to add a unit test that "
+    "covers both boundaries, and to document the exception in the docstring. I hope this helps! Let me "
+    "know if you have any other questions or if you would like me to adapt the code further.\n"
+)
+CODE_REPLY = (
+    "```python\ndef parse_port(value: str) -> int:\n    port = int(value)\n"
+    "    if not 0 < port < 65536:\n        raise ValueError(f'bad port: {port}')\n    return port\n```\n"
+)
+JSON_REPLY = (
+    '{"file": "port.py", "change": "validate the port range", "code": "def parse_port(value: str) -> int:'
+    "\\n    port = int(value)\\n    if not 0 < port < 65536:\\n        raise ValueError(f'bad port: {port}')"
+    '\\n    return port\\n"}'
+)
+
+
+def _texts(doc: JsonValue, roles: tuple[str, ...]) -> str:
+    if not isinstance(doc, dict):
+        return ""
+    out: list[str] = []
+    system = doc.get("system")
+    if "system" in roles and isinstance(system, str):
+        out.append(system)
+    messages = doc.get("messages")
+    for message in messages if isinstance(messages, list) else []:
+        if isinstance(message, dict) and message.get("role") in roles:
+            content = message.get("content")
+            if isinstance(content, str):
+                out.append(content)
+            elif isinstance(content, list):
+                out += [str(b.get("text", "")) for b in content if isinstance(b, dict)]
+    return "\n".join(out)
+
+
+def routing_reply(doc: JsonValue) -> str:
+    """Answer like a model that follows output instructions: verbose by default, terse when asked.
+
+    JSON when ``response_format`` is json_object or the system prompt asks for JSON, code only when it
+    says "code only" or "no prose"; an auditor's verdict (``fail`` when the answer it audits contains
+    "BUG") when the system prompt asks for an audit; a planted "# BUG" when the user asks "plant-bug".
+    """
+    system = _texts(doc, ("system", "developer")).lower()
+    user = _texts(doc, ("user",))
+    if "audit" in system and "verdict" in system:
+        if "BUG" in user:
+            return '{"verdict": "fail", "issues": ["the answer contains a marked bug"], "summary": "not ok"}'
+        return '{"verdict": "pass", "issues": [], "summary": "the answer does what was asked"}'
+    fmt = doc.get("response_format") if isinstance(doc, dict) else None
+    if (isinstance(fmt, dict) and fmt.get("type") == "json_object") or "json" in system:
+        return JSON_REPLY
+    reply = CODE_REPLY if ("code only" in system or "no prose" in system) else VERBOSE_REPLY
+    return reply.replace("return port", "return port  # BUG: off by one") if "plant-bug" in user else reply
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -238,3 +238,18 @@ async def send(
     except BaseException:
         lease.release()
         raise
+
+
+class Destination(msgspec.Struct, frozen=True, kw_only=True):
+    """Where one routed call goes: a provider's chat endpoint, its model, key-bearing headers, limiter."""
+
+    provider: str
+    model: str
+    url: str
+    headers: CIMultiDict[str]
+    limiter: ProviderLimiter
+    supports_json_format: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider}:{self.model}"

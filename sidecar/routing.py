@@ -1,0 +1,372 @@
+"""Execution modes: route an opted-in chat request to the provider and model its mode names.
+
+A request opts in with ``X-Sidecar-Mode: fast|build|double-check`` (any mode in ``[modes]``, case-
+insensitive) or the model alias ``sidecar/<mode>`` in an OpenAI chat body; the header wins over the alias.
+An unknown mode is a 400 listing the valid ones. A request without a mode goes on to the configured
+upstream untouched (its body is not even decoded unless it contains ``sidecar/``), except that
+``X-Sidecar-Strip: on`` and ``X-Sidecar-Output`` still apply to it when sent.
+
+A routed request: prompts stripped (``X-Sidecar-Strip: on|off``, default ``routing.strip_prompts``),
+the executor picked (BUILD's ``small_executor`` when the request is small), the model rewritten, output
+constraints applied, then POSTed to ``<base_url>/chat/completions`` with the provider's own key,
+through its concurrency limiter (sidecar.limiter). Response headers: ``X-Sidecar-Mode``,
+``X-Sidecar-Provider``, ``X-Sidecar-Model``, ``X-Sidecar-Attempts``, and when they apply
+``X-Sidecar-Strip-Saved``, ``X-Sidecar-Output-Applied``, ``X-Sidecar-Audit`` (sidecar.doublecheck).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+
+import msgspec
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from multidict import CIMultiDict
+
+from .chatbody import ChatBody, prompt_texts, role_of, texts_of
+from .config import Config, ModeConfig
+from .constraints import apply_constraints, parse_output
+from .doublecheck import respond_json, respond_stream
+from .errors import RoutingError, UpstreamError, UpstreamTimeout
+from .keys import CONFIG, HEALTH_SOURCES, STATS, UPSTREAM
+from .limiter import Destination, LimiterHealth, ProviderLimiter, QueueTimeout, Sent, send
+from .proxy import BodyTooLarge, error_response, forward_of, read_body, relay
+from .strip import strip_body
+from .tokens import estimate_tokens
+
+log = logging.getLogger("sidecar.routing")
+
+ALIAS_PREFIX = "sidecar/"
+# Request headers passed on to a provider; everything else (the agent's own credentials above all) stays.
+_PASSED_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "X-Request-Id", "Idempotency-Key")
+_ON = frozenset({"on", "1", "true", "yes"})
+_OFF = frozenset({"off", "0", "false", "no"})
+
+
+class RoutingHealth(msgspec.Struct, frozen=True, kw_only=True):
+    routed: dict[str, int]
+    rejected: dict[str, int]
+    strip_tokens_saved: int
+    audits: dict[str, int]
+    providers: dict[str, LimiterHealth]
+
+
+class Router:
+    """The routing state of one app: a limiter per provider and counters."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.limiters = {
+            name: ProviderLimiter(name, provider.max_concurrent)
+            for name, provider in config.providers.items()
+        }
+        self.routed: dict[str, int] = {}
+        self.rejected: dict[str, int] = {}
+        self.audits: dict[str, int] = {}
+        self.strip_tokens_saved = 0
+
+    def destination(self, target: str, *, json_response: bool) -> Destination:
+        """Resolve ``provider:model``; raise RoutingError (500) when the provider's key is not set."""
+        name, _, model = target.partition(":")
+        provider = self.config.providers[name]
+        key = os.environ.get(provider.api_key_env, "").strip()
+        if not key:
+            raise RoutingError(
+                f"provider {name!r} has no API key: set the environment variable {provider.api_key_env}",
+                status=500,
+            )
+        headers: CIMultiDict[str] = CIMultiDict()
+        headers["Content-Type"] = "application/json"
+        headers["Authorization"] = f"Bearer {key}"
+        if json_response:
+            headers["Accept-Encoding"] = "identity"  # the sidecar reads this answer: no compression
+        return Destination(
+            provider=name,
+            model=model,
+            url=provider.base_url.rstrip("/") + "/chat/completions",
+            headers=headers,
+            limiter=self.limiters[name],
+            supports_json_format=provider.supports_json_response_format,
+        )
+
+    def count(self, table: dict[str, int], key: str) -> None:
+        table[key] = table.get(key, 0) + 1
+
+    def health(self) -> RoutingHealth:
+        return RoutingHealth(
+            routed=dict(self.routed),
+            rejected=dict(self.rejected),
+            strip_tokens_saved=self.strip_tokens_saved,
+            audits=dict(self.audits),
+            providers={name: limiter.health() for name, limiter in self.limiters.items()},
+        )
+
+
+ROUTER = web.AppKey("sidecar_router", Router)
+
+
+class _ModelOnly(msgspec.Struct):
+    model: str | None = None
+
+
+_decode_model = msgspec.json.Decoder(_ModelOnly)
+
+
+def chat_style(request: web.Request) -> str | None:
+    """Return "openai" or "anthropic" for a chat POST, None for anything else."""
+    if request.method != "POST":
+        return None
+    path = request.path
+    if path.endswith("/chat/completions"):
+        return "openai"
+    if path.endswith("/v1/messages"):
+        return "anthropic"
+    return None
+
+
+def resolve_mode(header: str | None, body: bytes, modes: dict[str, ModeConfig]) -> str | None:
+    """Return the mode a request asks for (header first, then model alias); RoutingError if unknown."""
+    asked: str | None = None
+    if header is not None and header.strip():
+        asked = header
+    elif ALIAS_PREFIX.encode() in body:
+        try:
+            model = _decode_model.decode(body).model
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            model = None
+        if model is not None and model.lower().startswith(ALIAS_PREFIX):
+            asked = model[len(ALIAS_PREFIX) :]
+    if asked is None:
+        return None
+    mode = asked.strip().lower().replace("_", "-")
+    if mode not in modes:
+        valid = ", ".join(sorted(modes))
+        raise RoutingError(f"unknown execution mode {asked.strip()!r}; valid modes: {valid}")
+    return mode
+
+
+def strip_wanted(header: str | None, default: bool) -> bool:
+    """Read ``X-Sidecar-Strip``; RoutingError on a value that is neither on nor off."""
+    if header is None or not header.strip():
+        return default
+    value = header.strip().lower()
+    if value in _ON:
+        return True
+    if value in _OFF:
+        return False
+    raise RoutingError(f"invalid X-Sidecar-Strip value {header.strip()!r}; valid: on, off")
+
+
+def is_small(body: ChatBody, limit: int) -> bool:
+    """A request is small when its estimated prompt and its requested output both fit in ``limit`` tokens."""
+    prompt = sum(estimate_tokens(text) for text in prompt_texts(body))
+    out = body.get_int("max_completion_tokens") or body.get_int("max_tokens") or 0
+    return prompt <= limit and out <= limit
+
+
+def last_user_text(body: ChatBody) -> str:
+    """The text of the last user message (what the auditor is told was asked)."""
+    for message in reversed(body.messages() or []):
+        if role_of(message) == "user":
+            return "\n".join(texts_of(message.get("content")))
+    return ""
+
+
+def routing_middleware() -> Middleware:
+    """Route opted-in chat requests to providers; let every other request through untouched."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        style = chat_style(request)
+        if style is None:
+            return await handler(request)
+        headers = request.headers
+        mode_h, strip_h, output_h = (
+            headers.get("X-Sidecar-Mode"),
+            headers.get("X-Sidecar-Strip"),
+            headers.get("X-Sidecar-Output"),
+        )
+        fwd = forward_of(request)
+        router = request.app[ROUTER]
+        config = router.config
+        try:
+            body = (
+                fwd.body if fwd.body is not None else await read_body(request, config.server.max_body_bytes)
+            )
+        except BodyTooLarge:
+            return await handler(request)  # the proxy answers 413
+        try:
+            mode = resolve_mode(mode_h, body, config.modes) if style == "openai" or mode_h else None
+            if mode is not None and style != "openai":
+                raise RoutingError(
+                    "execution modes route OpenAI chat completions only (/v1/chat/completions)"
+                )
+            if mode is None:
+                if strip_h is None and output_h is None:
+                    return await handler(request)
+                return await _transform_only(request, handler, router, body, style, strip_h, output_h)
+            return await _route(request, router, mode, body, strip_h, output_h)
+        except RoutingError as exc:
+            router.count(router.rejected, _code(exc))
+            return error_response(exc.status, _code(exc), str(exc), _retry_after(exc))
+
+    return middleware
+
+
+def _code(exc: RoutingError) -> str:
+    if isinstance(exc, QueueTimeout):
+        return "sidecar_queue_timeout"
+    if exc.status == 500:
+        return "provider_key_missing"
+    return "invalid_sidecar_request"
+
+
+def _retry_after(exc: RoutingError) -> dict[str, str] | None:
+    return {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, QueueTimeout) else None
+
+
+async def _transform_only(
+    request: web.Request,
+    handler: Handler,
+    router: Router,
+    raw: bytes,
+    style: str,
+    strip_h: str | None,
+    output_h: str | None,
+) -> web.StreamResponse:
+    """No mode: strip and constrain for the configured upstream, then let the proxy forward."""
+    kinds = parse_output(output_h) if output_h is not None else []
+    strip = strip_wanted(strip_h, False)
+    body = ChatBody.parse(raw)
+    if body is None:
+        return await handler(request)  # not JSON: forwarded as sent, the upstream will say why
+    fwd = forward_of(request)
+    if strip:
+        saved = strip_body(body).tokens_saved
+        router.strip_tokens_saved += saved
+        fwd.response_headers["X-Sidecar-Strip-Saved"] = str(saved)
+    if kinds:
+        # The configured upstream's JSON support is unknown: an instruction works everywhere.
+        applied = apply_constraints(body, kinds, style=style, supports_json_format=False)
+        fwd.response_headers["X-Sidecar-Output-Applied"] = applied.header()
+    if body.changed:
+        fwd.body = body.encode()
+    return await handler(request)
+
+
+async def _route(
+    request: web.Request,
+    router: Router,
+    mode_name: str,
+    raw: bytes,
+    strip_h: str | None,
+    output_h: str | None,
+) -> web.StreamResponse:
+    config = router.config
+    mode = config.modes[mode_name]
+    kinds = parse_output(output_h) if output_h is not None else []
+    body = ChatBody.parse(raw)
+    if body is None:
+        raise RoutingError("the request body is not a JSON object")
+    extra = dict(forward_of(request).response_headers)
+    extra["X-Sidecar-Mode"] = mode_name
+    if strip_wanted(strip_h, config.routing.strip_prompts):
+        saved = strip_body(body).tokens_saved
+        router.strip_tokens_saved += saved
+        extra["X-Sidecar-Strip-Saved"] = str(saved)
+    target = mode.executor
+    if mode.small_executor and is_small(body, config.routing.small_request_max_tokens):
+        target = mode.small_executor
+    stream = body.get_bool("stream") is True
+    executor = router.destination(target, json_response=mode.auditor is not None)
+    auditor = router.destination(mode.auditor, json_response=True) if mode.auditor else None
+    if auditor is None:
+        for name in _PASSED_HEADERS:
+            if name in request.headers:
+                executor.headers.setdefault(name, request.headers[name])
+    body.set("model", executor.model)
+    if kinds:
+        applied = apply_constraints(
+            body, kinds, style="openai", supports_json_format=executor.supports_json_format
+        )
+        extra["X-Sidecar-Output-Applied"] = applied.header()
+    extra["X-Sidecar-Provider"] = executor.provider
+    extra["X-Sidecar-Model"] = executor.model
+    if auditor is not None:
+        extra["X-Sidecar-Auditor"] = auditor.label
+    router.count(router.routed, mode_name)
+    sent = await _send(request, router, executor, body.encode(), extra)
+    if isinstance(sent, web.StreamResponse):
+        return sent
+    extra["X-Sidecar-Attempts"] = str(sent.attempts)
+    status = sent.response.status
+    session, policy = request.app[UPSTREAM], config.routing
+    if auditor is not None and 200 <= status < 300:
+        question = last_user_text(body)
+        content_type = sent.response.headers.get("Content-Type", "")
+        if stream and content_type.startswith("text/event-stream"):
+            response = await respond_stream(request, sent, session, auditor, policy, question, extra)
+        else:
+            response = await respond_json(request, sent, session, auditor, policy, question, extra)
+        verdict = response.headers.get("X-Sidecar-Audit", "").split(";")[0]
+        router.count(router.audits, verdict or "none")
+        return response
+    if auditor is not None:
+        extra["X-Sidecar-Audit"] = f"skipped; reason=executor_status_{status}"
+    return await _relay(request, sent, extra)
+
+
+async def _send(
+    request: web.Request, router: Router, dest: Destination, body: bytes, extra: dict[str, str]
+) -> Sent | web.StreamResponse:
+    """Call the provider; a queue timeout or an unreachable provider becomes the client's error answer."""
+    stats = request.app[STATS]
+    observers = forward_of(request).observers
+    for observer in observers:
+        observer.upstream_started("POST", dest.url)
+    try:
+        sent = await send(
+            dest.limiter, request.app[UPSTREAM], dest.url, dest.headers, body, router.config.routing
+        )
+    except QueueTimeout as exc:
+        router.count(router.rejected, "sidecar_queue_timeout")
+        for observer in observers:
+            observer.finished("queue_timeout")
+        headers = {**extra, "Retry-After": str(exc.retry_after_s)}
+        return error_response(429, "sidecar_queue_timeout", str(exc), headers)
+    except UpstreamError as exc:
+        kind = "timeout" if isinstance(exc, UpstreamTimeout) else "connect"
+        stats.upstream_errors[kind] += 1
+        for observer in observers:
+            observer.finished(kind)
+        log.warning("provider %s unreachable: %s", dest.provider, type(exc.__cause__).__name__)
+        return error_response(exc.status, exc.code, f"provider {dest.provider!r}: {exc}", extra)
+    stats.upstream_requests += sent.attempts
+    return sent
+
+
+async def _relay(request: web.Request, sent: Sent, extra: dict[str, str]) -> web.StreamResponse:
+    observers = forward_of(request).observers
+    try:
+        return await relay(request, sent.response, request.app[STATS], extra, observers)
+    except BaseException:
+        sent.response.close()  # unfinished: closing cancels it at the provider too
+        raise
+    finally:
+        sent.close()
+
+
+async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Create the router (limiters per provider) and report its health."""
+    router = Router(app[CONFIG])
+    app[ROUTER] = router
+    app[HEALTH_SOURCES]["routing"] = router.health
+    yield
+
+
+def install_routing(app: web.Application) -> None:
+    """Add execution-mode routing, prompt stripping and output constraints to the app."""
+    app.middlewares.append(routing_middleware())
+    app.cleanup_ctx.append(routing_ctx)
