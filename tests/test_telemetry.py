@@ -1,0 +1,572 @@
+"""Telemetry: OTEL_* settings, the span tree and its attributes, metrics against health, privacy, OTLP export."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import aiohttp
+import msgspec
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from opentelemetry import trace
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from sidecar import telemetry as tm
+from sidecar.app import build_app, install_pruner
+from sidecar.errors import ConfigError
+from sidecar.fake_deepinfra import FakeDeepInfra
+from sidecar.fake_upstream import FakeUpstream, count_received_tokens
+from sidecar.middleware import install_pruning
+from sidecar.telemetry import (
+    DURATION_BUCKETS,
+    TOKEN_BUCKETS,
+    Telemetry,
+    TelemetrySettings,
+    install_telemetry,
+    settings_from_env,
+    telemetry_installer,
+)
+from sidecar.tokens import estimate_tokens
+
+pytestmark = pytest.mark.timeout(60)
+
+SECRET = "SENTINEL-7f3a9c"  # must never leave the sidecar in telemetry
+AGENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+AGENT_SPAN = "00f067aa0ba902b7"
+
+
+def tool_output(name: str, lines: int = 160) -> str:
+    """A realistic chunk of code as a tool returned it, with the sentinel buried inside."""
+    out = [f"# {name}.py"]
+    for i in range(lines):
+        if i == lines // 2:
+            out.append(f"API_TOKEN = '{SECRET}'  # do not print")
+        elif i % 8 == 0:
+            out.append(f"def helper_{name}_{i}(value: int) -> int:")
+        else:
+            out.append(f"    value = value * {i} + len('{name}{i}')  # arithmetic step {i}")
+    out.append("def parse_port(value: str) -> int:")
+    out.append("    return int(value)")
+    return "\n".join(out)
+
+
+def chat_body(*, stream: bool = False, model: str = "gpt-test", salt: str = "") -> bytes:
+    messages = [
+        {"role": "system", "content": "You are a coding agent."},
+        {"role": "user", "content": f"Fix parse_port so it rejects bad ports. {SECRET}"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "read", "arguments": '{"p":"a.py"}'}},
+                {"id": "c2", "type": "function", "function": {"name": "read", "arguments": '{"p":"b.py"}'}},
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": tool_output("alpha" + salt)},
+        {"role": "tool", "tool_call_id": "c2", "content": tool_output("beta" + salt)},
+    ]
+    doc: dict[str, object] = {"model": model, "messages": messages}
+    if stream:
+        doc["stream"] = True
+        doc["stream_options"] = {"include_usage": True}
+    return json.dumps(doc).encode()
+
+
+def anthropic_body(*, stream: bool) -> bytes:
+    doc = {
+        "model": "claude-test",
+        "max_tokens": 256,
+        "stream": stream,
+        "messages": [
+            {"role": "user", "content": f"Fix parse_port. {SECRET}"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "read", "input": {}}]},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "t1", "content": tool_output("gamma")}],
+            },
+        ],
+    }
+    return json.dumps(doc).encode()
+
+
+class Sidecar:
+    """A sidecar with in-memory exporters, in front of the fake upstream."""
+
+    def __init__(self, server: TestServer, telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
+        self.server, self.telemetry, self.spans = server, telemetry, spans
+        self.reader = telemetry._metric_reader
+        assert isinstance(self.reader, InMemoryMetricReader)
+
+    def url(self, path: str) -> str:
+        return str(self.server.make_url(path))
+
+    def finished(self) -> list[ReadableSpan]:
+        return list(self.spans.get_finished_spans())
+
+    def metrics(self) -> dict[str, list[tuple[dict[str, object], object]]]:
+        """name -> [(attributes, point)] from one collection."""
+        data = self.reader.get_metrics_data()
+        out: dict[str, list[tuple[dict[str, object], object]]] = {}
+        for rm in data.resource_metrics if data else []:
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    for point in metric.data.data_points:
+                        out.setdefault(metric.name, []).append((dict(point.attributes or {}), point))
+        return out
+
+
+async def start_sidecar(config, *, sampler: str = "parentbased_always_on") -> Sidecar:
+    spans = InMemorySpanExporter()
+    tel = Telemetry(
+        TelemetrySettings(sampler=sampler), span_exporter=spans, metric_reader=InMemoryMetricReader()
+    )
+    app = build_app(config, installers=[telemetry_installer(tel), install_pruner, install_pruning])
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server(access_log=None)  # as `sidecar serve` runs it
+    return Sidecar(server, tel, spans)
+
+
+@pytest.fixture
+async def sidecar(fake_upstream: FakeUpstream, make_config):
+    sc = await start_sidecar(make_config(fake_upstream.url, SIDECAR_MIN_CHARS_TO_PRUNE="500"))
+    try:
+        yield sc
+    finally:
+        await sc.server.close()
+
+
+def headers(**extra: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer sk-{SECRET}",
+        "Content-Type": "application/json",
+        "traceparent": f"00-{AGENT_TRACE}-{AGENT_SPAN}-01",
+        **extra,
+    }
+
+
+def by_name(spans: list[ReadableSpan], name: str) -> list[ReadableSpan]:
+    return [s for s in spans if s.name == name]
+
+
+def hexid(n: int, width: int = 16) -> str:
+    return f"{n:0{width}x}"
+
+
+# --- settings ----------------------------------------------------------------------------------------
+
+
+def test_no_endpoint_means_disabled():
+    s = settings_from_env({})
+    assert not s.enabled and s.traces is None and s.metrics is None
+    assert not settings_from_env(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}
+    ).enabled
+
+
+def test_endpoints_and_protocols():
+    s = settings_from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/", "OTEL_SERVICE_NAME": "pod-a"})
+    assert s.enabled and s.service_name == "pod-a"
+    assert s.traces == tm.Export(endpoint="http://c:4318/v1/traces", protocol="http/protobuf")
+    assert s.metrics == tm.Export(endpoint="http://c:4318/v1/metrics", protocol="http/protobuf")
+    g = settings_from_env(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://m:9/custom",
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "http/protobuf",
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": "0.25",
+            "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=prod,team=a%2Cb",
+        }
+    )
+    assert g.traces == tm.Export(endpoint="http://c:4317", protocol="grpc")
+    assert g.metrics == tm.Export(endpoint="http://m:9/custom", protocol="http/protobuf")
+    assert (g.sampler, g.sampler_arg) == ("parentbased_traceidratio", 0.25)
+    assert g.resource_attributes == {"deployment.environment": "prod", "team": "a,b"}
+    only = settings_from_env(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_METRICS_EXPORTER": "none"}
+    )
+    assert only.traces is not None and only.metrics is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://c"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"),
+        ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/json"),
+        ("OTEL_SDK_DISABLED", "maybe"),
+        ("OTEL_TRACES_SAMPLER", "sometimes"),
+        ("OTEL_TRACES_EXPORTER", "zipkin"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "a=1,novalue"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "-5"),
+    ],
+)
+def test_invalid_values_name_the_variable(name: str, value: str, monkeypatch):
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", name: value}
+    with pytest.raises(ConfigError, match=f"^{name}: "):
+        settings_from_env(env)
+    # The installer reads the environment when the app is built: start-up stops there.
+    for key, val in env.items():
+        monkeypatch.setenv(key, val)
+    with pytest.raises(ConfigError, match=f"^{name}: "):
+        build_app(tm_config(), installers=[install_telemetry])
+
+
+def test_sampler_arg_out_of_range():
+    with pytest.raises(ConfigError, match="^OTEL_TRACES_SAMPLER_ARG: "):
+        settings_from_env({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"})
+
+
+def test_endpoint_error_does_not_echo_credentials():
+    with pytest.raises(ConfigError) as info:
+        settings_from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": f"user:{SECRET}@collector"})
+    assert SECRET not in str(info.value)
+
+
+def tm_config():
+    from sidecar.config import load_config
+
+    return load_config(env={"SIDECAR_UPSTREAM_URL": "http://127.0.0.1:9"})
+
+
+# --- disabled: nothing on the request path -----------------------------------------------------------
+
+
+async def test_disabled_adds_nothing(fake_upstream: FakeUpstream, make_config, caplog):
+    caplog.set_level(logging.DEBUG)
+    config = make_config(fake_upstream.url)
+    bare = build_app(config, installers=[])
+    app = build_app(config, installers=[install_telemetry])
+    assert len(app.middlewares) == len(bare.middlewares)
+    assert len(app.cleanup_ctx) == len(bare.cleanup_ctx)
+    assert not app[tm.TELEMETRY].enabled and app[tm.TELEMETRY].tracer_provider is None
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                server.make_url("/v1/chat/completions"), data=chat_body(), headers=headers()
+            ) as r:
+                assert r.status == 200
+                await r.read()
+            async with http.get(server.make_url("/sidecar/health")) as r:
+                health = await r.json()
+    finally:
+        await server.close()
+    assert health["telemetry"]["enabled"] is False
+    # The agent's traceparent goes upstream as it came: we add no span of our own.
+    sent = dict(fake_upstream.received[-1].headers)
+    assert sent["traceparent"] == f"00-{AGENT_TRACE}-{AGENT_SPAN}-01"
+    assert not [r for r in caplog.records if r.name.startswith("opentelemetry")]
+
+
+# --- the span tree -----------------------------------------------------------------------------------
+
+
+async def post(sc: Sidecar, path: str, body: bytes, **extra: str) -> tuple[int, bytes, dict[str, str]]:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(sc.url(path), data=body, headers=headers(**extra)) as r:
+            return r.status, await r.read(), dict(r.headers)
+
+
+async def test_chat_request_span_tree(sidecar: Sidecar, fake_upstream: FakeUpstream):
+    status, _, resp_headers = await post(sidecar, "/v1/chat/completions?api-version=" + SECRET, chat_body())
+    assert status == 200
+    assert int(resp_headers["X-Sidecar-Tokens-Saved"]) > 0
+    spans = sidecar.finished()
+    assert {s.context.trace_id for s in spans} == {int(AGENT_TRACE, 16)}, "one trace, the agent's"
+    [server] = by_name(spans, "POST /v1/chat/completions")
+    prunes = by_name(spans, "prune")
+    [client] = by_name(spans, "chat gpt-test")
+    assert len(spans) == 4 and len(prunes) == 2
+
+    assert server.kind is SpanKind.SERVER and server.parent is not None
+    assert hexid(server.parent.span_id) == AGENT_SPAN
+    assert server.attributes["http.request.method"] == "POST"
+    assert server.attributes["url.path"] == "/v1/chat/completions"
+    assert server.attributes["http.response.status_code"] == 200
+    assert server.attributes["sidecar.tokens_saved"] == int(resp_headers["X-Sidecar-Tokens-Saved"])
+    assert server.attributes["sidecar.prune.backend"] == "heuristic"
+
+    for p in prunes:
+        assert p.parent is not None and p.parent.span_id == server.context.span_id
+        a = p.attributes
+        assert a["sidecar.prune.backend"] == "heuristic" and a["sidecar.prune.used_fallback"] is False
+        assert a["sidecar.prune.tokens_before"] > a["sidecar.prune.tokens_after"]
+        assert (
+            a["sidecar.prune.tokens_saved"]
+            == a["sidecar.prune.tokens_before"] - a["sidecar.prune.tokens_after"]
+        )
+        assert a["sidecar.prune.latency_ms"] > 0 and a["sidecar.prune.cost_usd"] == 0.0
+        assert a["sidecar.prune.cache_hit"] is False and a["sidecar.prune.source_type"] == "code"
+        assert a["sidecar.prune.warning_count"] == 0
+    assert (
+        sum(p.attributes["sidecar.prune.tokens_saved"] for p in prunes)
+        == server.attributes["sidecar.tokens_saved"]
+    )
+
+    assert client.kind is SpanKind.CLIENT and client.parent is not None
+    assert client.parent.span_id == server.context.span_id
+    usage = json.loads(fake_upstream.sent[-1])["usage"]
+    assert client.attributes == {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-test",
+        "gen_ai.response.model": "gpt-test",
+        "server.address": "127.0.0.1",
+        "server.port": fake_upstream.port,
+        "http.response.status_code": 200,
+        "gen_ai.usage.input_tokens": usage["prompt_tokens"],
+        "gen_ai.usage.output_tokens": usage["completion_tokens"],
+    }
+    # The upstream continues the trace under the client span.
+    sent = dict(fake_upstream.received[-1].headers)
+    assert sent["traceparent"] == f"00-{AGENT_TRACE}-{hexid(client.context.span_id)}-01"
+    assert client.start_time >= max(p.end_time for p in prunes)
+
+
+@pytest.mark.parametrize(
+    ("path", "style"), [("/v1/chat/completions", "openai"), ("/v1/messages", "anthropic")]
+)
+async def test_streaming_usage_is_read_from_the_stream(
+    sidecar: Sidecar, fake_upstream: FakeUpstream, path, style
+):
+    body = chat_body(stream=True) if style == "openai" else anthropic_body(stream=True)
+    status, raw, _ = await post(sidecar, path, body)
+    assert status == 200 and raw.startswith((b"data:", b"event:"))
+    [client] = [s for s in sidecar.finished() if s.kind is SpanKind.CLIENT]
+    model = "gpt-test" if style == "openai" else "claude-test"
+    assert client.name == f"chat {model}"
+    assert client.attributes["gen_ai.provider.name"] == style
+    expected_in = json.loads(fake_upstream.received[-1].body)  # the pruned body the upstream counted
+    assert client.attributes["gen_ai.usage.input_tokens"] == count_received_tokens(expected_in)
+    assert client.attributes["gen_ai.usage.output_tokens"] == estimate_tokens(
+        fake_upstream.reply(expected_in)
+    )
+    m = sidecar.metrics()
+    [(attrs, ttfb)] = m["sidecar.upstream.time_to_first_byte"]
+    assert attrs["gen_ai.provider.name"] == style and ttfb.count == 1
+    tokens = {a["gen_ai.token.type"]: p for a, p in m["gen_ai.client.token.usage"]}
+    assert tokens["input"].sum == client.attributes["gen_ai.usage.input_tokens"]
+    assert tokens["output"].sum == client.attributes["gen_ai.usage.output_tokens"]
+
+
+async def test_sse_usage_split_across_chunks():
+    """A usage line cut anywhere by the network still counts, and content lines are never decoded."""
+
+    class FakeRequest(dict):
+        pass
+
+    events = (
+        b'data: {"choices":[{"delta":{"content":"hi \\"usage\\" text"}}]}\n\n'
+        b'data: {"choices":[],"model":"m-1","usage":{"prompt_tokens":1234,"completion_tokens":56}}\n\n'
+        b"data: [DONE]\n\n"
+    )
+    tel = Telemetry(TelemetrySettings())
+    for cut in range(1, len(events)):
+        obs = tm.GenAIObserver(
+            tel, FakeRequest(), trace.set_span_in_context(trace.INVALID_SPAN), None, "openai"
+        )
+        obs._mode = tm._SSE
+        obs.chunk(events[:cut])
+        obs.chunk(events[cut:])
+        assert (obs._input, obs._output, obs._response_model) == (1234, 56, "m-1"), cut
+
+
+async def test_upstream_error_marks_the_client_span(sidecar: Sidecar, fake_upstream: FakeUpstream):
+    fake_upstream.inject("status=503")
+    status, _, _ = await post(sidecar, "/v1/chat/completions", chat_body())
+    assert status == 503
+    [client] = [s for s in sidecar.finished() if s.kind is SpanKind.CLIENT]
+    assert client.attributes["error.type"] == "503"
+    assert client.status.status_code is trace.StatusCode.ERROR
+    durations = sidecar.metrics()["gen_ai.client.operation.duration"]
+    assert [a.get("error.type") for a, _ in durations] == ["503"]
+
+
+async def test_unsampled_parent_records_nothing_but_propagates(sidecar: Sidecar, fake_upstream: FakeUpstream):
+    async with aiohttp.ClientSession() as http:
+        h = headers(traceparent=f"00-{AGENT_TRACE}-{AGENT_SPAN}-00")
+        async with http.post(sidecar.url("/v1/chat/completions"), data=chat_body(), headers=h) as r:
+            assert r.status == 200
+    assert sidecar.finished() == []
+    sent = dict(fake_upstream.received[-1].headers)["traceparent"]
+    assert sent.startswith(f"00-{AGENT_TRACE}-") and sent.endswith("-00")
+
+
+async def test_passthrough_and_own_endpoints(sidecar: Sidecar, fake_upstream: FakeUpstream):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(sidecar.url("/v1/models?key=" + SECRET)) as r:
+            assert r.status == 200
+        async with http.get(sidecar.url("/sidecar/health")) as r:
+            health = await r.json()
+    names = sorted(s.name for s in sidecar.finished())
+    assert names == ["GET", "GET /sidecar/health"], "no GenAI span for a non-chat path"
+    assert health["telemetry"] == {
+        "enabled": True,
+        "traces": True,
+        "metrics": True,
+        "protocol": None,
+        "service_name": "sidecar",
+        "sampler": "parentbased_always_on",
+    }
+
+
+# --- DeepInfra: server -> prune -> deepinfra.rerank --------------------------------------------------
+
+
+@pytest.fixture
+async def fake_deepinfra():
+    fake = FakeDeepInfra(api_key="di-" + SECRET)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+async def deepinfra_sidecar(fake_upstream, fake_deepinfra, make_config, monkeypatch) -> Sidecar:
+    monkeypatch.setenv("DEEPINFRA_API_KEY", "di-" + SECRET)
+    config = make_config(
+        fake_upstream.url,
+        KIMI_PRUNING_BACKEND="deepinfra",
+        DEEPINFRA_ENDPOINT_URL=fake_deepinfra.url,
+        SIDECAR_MIN_CHARS_TO_PRUNE="500",
+    )
+    return await start_sidecar(config)
+
+
+async def test_deepinfra_span_is_a_child_of_prune(fake_upstream, fake_deepinfra, make_config, monkeypatch):
+    sc = await deepinfra_sidecar(fake_upstream, fake_deepinfra, make_config, monkeypatch)
+    try:
+        status, _, resp_headers = await post(sc, "/v1/chat/completions", chat_body())
+        assert status == 200 and resp_headers["X-Sidecar-Backend"] == "deepinfra"
+        fake_deepinfra.fault = "500"
+        status, _, _ = await post(sc, "/v1/chat/completions", chat_body(salt="x"))
+    finally:
+        await sc.server.close()
+    spans = sc.finished()
+    servers = [s for s in spans if s.kind is SpanKind.SERVER]
+    assert len(servers) == 2
+    first, second = sorted(servers, key=lambda s: s.start_time)
+    for server, ok in ((first, True), (second, False)):
+        prunes = [s for s in spans if s.name == "prune" and s.parent.span_id == server.context.span_id]
+        assert len(prunes) == 2
+        for p in prunes:
+            [rerank] = [
+                s for s in spans if s.name == "deepinfra.rerank" and s.parent.span_id == p.context.span_id
+            ]
+            assert rerank.kind is SpanKind.CLIENT
+            assert rerank.attributes["server.address"] == "127.0.0.1"
+            assert rerank.attributes["sidecar.deepinfra.documents"] > 0
+            if ok:
+                assert p.attributes["sidecar.prune.backend"] == "deepinfra"
+                assert p.attributes["sidecar.prune.cost_usd"] > 0
+                assert rerank.attributes["http.response.status_code"] == 200
+                assert rerank.attributes["sidecar.deepinfra.input_tokens"] > 0
+            else:
+                assert p.attributes["sidecar.prune.used_fallback"] is True
+                assert p.attributes["sidecar.prune.backend"] == "heuristic"
+                assert p.attributes["sidecar.prune.warning_count"] >= 1
+                assert rerank.attributes["error.type"] == "http_500"
+                assert rerank.status.status_code is trace.StatusCode.ERROR
+
+
+# --- metrics agree with /sidecar/health --------------------------------------------------------------
+
+
+def total(points, **match) -> float:
+    return sum(p.value for a, p in points if all(a.get(k) == v for k, v in match.items()))
+
+
+async def test_metrics_match_health(fake_upstream, fake_deepinfra, make_config, monkeypatch):
+    sc = await deepinfra_sidecar(fake_upstream, fake_deepinfra, make_config, monkeypatch)
+    try:
+        await post(sc, "/v1/chat/completions", chat_body())  # 2 DeepInfra calls
+        await post(sc, "/v1/chat/completions", chat_body())  # 2 cache hits
+        fake_deepinfra.fault = "429"
+        await post(sc, "/v1/chat/completions", chat_body(stream=True, salt="x"))  # 2 fallbacks
+        async with aiohttp.ClientSession() as http:
+            async with http.get(sc.url("/sidecar/health")) as r:
+                health = await r.json()
+        m = sc.metrics()
+    finally:
+        await sc.server.close()
+    p = health["pruning"]
+    calls = m["sidecar.prune.calls"]
+    assert total(calls) == p["calls_total"] == 6
+    assert (
+        total(calls, **{"sidecar.prune.requested_backend": "deepinfra", "sidecar.prune.cache_hit": False})
+        == (p["calls_deepinfra"])
+    )
+    assert p["calls_deepinfra"] == 4
+    fallbacks = total(
+        calls,
+        **{
+            "sidecar.prune.requested_backend": "deepinfra",
+            "sidecar.prune.cache_hit": False,
+            "sidecar.prune.used_fallback": True,
+        },
+    )
+    assert fallbacks == p["fallbacks_deepinfra"] == 2
+    assert total(m["sidecar.prune.cache.hits"]) == p["cache_hits"] == 2
+    assert total(m["sidecar.prune.cache.misses"]) == p["cache_misses"] == 4
+    assert total(m["sidecar.prune.tokens_saved"]) == p["tokens_saved_total"] > 0
+    assert total(m["sidecar.prune.tokens_before"]) == p["tokens_before_total"]
+    assert (
+        total(m["sidecar.prune.cost"]) == pytest.approx(p["cost_estimated_total_usd"])
+        and p["cost_estimated_total_usd"] > 0
+    )
+    assert sum(pt.count for _, pt in m["sidecar.prune.duration"]) == 6
+    proxy = health["proxy"]
+    assert total(m["sidecar.upstream.requests"]) == proxy["upstream_requests"] == 3
+    assert total(m["sidecar.requests"]) == proxy["requests_total"] == 4
+
+
+# --- privacy -----------------------------------------------------------------------------------------
+
+
+async def test_no_sentinel_in_any_span_metric_or_log(fake_deepinfra, make_config, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    upstream = FakeUpstream(reply=lambda _doc: f"Here you go: {SECRET}\n")
+    await upstream.start()
+    sc = await deepinfra_sidecar(upstream, fake_deepinfra, make_config, monkeypatch)
+    goal = {"X-Sidecar-Goal": f"find {SECRET}"}
+    try:
+        await post(sc, f"/v1/chat/completions?key={SECRET}", chat_body())
+        await post(sc, "/v1/chat/completions", chat_body(stream=True, salt="s"), **goal)
+        await post(sc, "/v1/messages", anthropic_body(stream=True))
+        await post(sc, "/v1/messages", anthropic_body(stream=False), **{"x-api-key": SECRET})
+        fake_deepinfra.fault = "invalid_json"
+        await post(sc, "/v1/chat/completions", chat_body(salt="f"))
+        fake_deepinfra.fault = "drop"
+        await post(sc, "/v1/chat/completions", chat_body(salt="g"))
+        upstream.inject("status=500")
+        await post(sc, "/v1/chat/completions", chat_body())
+    finally:
+        await sc.server.close()
+        await upstream.stop()
+    spans = sc.finished()
+    assert {"prune", "deepinfra.rerank", "chat gpt-test", "chat claude-test"} <= {s.name for s in spans}
+    exported = [s.to_json() for s in spans]
+    assert exported and all(SECRET not in doc for doc in exported)
+    metrics_json = sc.reader.get_metrics_data().to_json()
+    assert "gen_ai.client.token.usage" in metrics_json and SECRET not in metrics_json
+    logs = [(r.name, r.getMessage()) for r in caplog.records]
+    assert any(name == "sidecar.manager" for name, _ in logs), "the fallbacks were logged"
+    assert all(SECRET not in msg for _, msg in logs)
