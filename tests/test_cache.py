@@ -56,7 +56,7 @@ def test_key_accepts_lone_surrogates():
 
 
 class Timer:
-    def __init__(self):
+    def __init__(self) -> None:
         self.now = 0.0
 
     def __call__(self):
@@ -69,7 +69,8 @@ async def test_get_set_and_ttl_expiry():
     key = b"k" * 32
     assert await cache.get(key) is None
     await cache.set(key, outcome("v"))
-    assert (await cache.get(key)).pruned_text == "v"
+    got = await cache.get(key)
+    assert got is not None and got.pruned_text == "v"
     timer.now = 9.9
     assert await cache.get(key) is not None
     timer.now = 10.1
@@ -182,7 +183,7 @@ async def test_different_keys_run_separately():
     flight: SingleFlight[str] = SingleFlight()
     runs = []
 
-    async def work(name):
+    async def work(name: str) -> str:
         runs.append(name)
         await asyncio.sleep(0.01)
         return name

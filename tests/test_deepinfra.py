@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import httpx
 import pytest
@@ -17,15 +19,20 @@ from sidecar.backends.deepinfra import (
 )
 from sidecar.errors import BackendError
 
+Reply = Callable[[httpx.Request, dict[str, Any]], httpx.Response]
+Handler = (
+    Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
+)
 URL = "https://api.deepinfra.test/v1/inference/Qwen/Qwen3-Reranker-0.6B"
 
 
 class Recorder:
     """A MockTransport handler answering with a configurable reply and recording requests."""
 
-    def __init__(self, reply=None, *, delay: float = 0.0):
+    def __init__(self, reply: Reply | httpx.Response | None = None, *, delay: float = 0.0) -> None:
         self.requests: list[httpx.Request] = []
-        self.bodies: list[dict] = []
+        self.bodies: list[dict[str, Any]] = []
         self.reply = reply
         self.delay = delay
         self.in_flight = 0
@@ -54,7 +61,7 @@ class Recorder:
             self.in_flight -= 1
 
 
-def make_client(handler, timeout_ms: int = 800) -> DeepInfraClient:
+def make_client(handler: Handler, timeout_ms: int = 800) -> DeepInfraClient:
     return DeepInfraClient(
         endpoint_url=URL, api_key="k-123", timeout_ms=timeout_ms, transport=httpx.MockTransport(handler)
     )
@@ -139,7 +146,7 @@ def test_input_tokens_fall_back_to_inference_status_then_estimate():
     assert parse_rerank_response(b'{"scores": [0.2], "input_tokens": 5, "extra": 1}', 1, 99).input_tokens == 5
 
 
-def _request(text: str, goal: str = "find the needle", **options) -> PruneRequest:
+def _request(text: str, goal: str = "find the needle", **options: Any) -> PruneRequest:
     return PruneRequest(
         text=text,
         goal=goal,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from typing import IO
 
 import httpx
 import pytest
@@ -12,6 +13,11 @@ import pytest
 from sidecar.backends.deepinfra import DeepInfraClient
 from sidecar.errors import BackendError
 from sidecar.fake_deepinfra import FAULT_HEADER, FakeDeepInfra, relevance, terms
+
+
+def _pipe(proc: subprocess.Popen[str]) -> IO[str]:
+    assert proc.stdout is not None
+    return proc.stdout
 
 
 @pytest.fixture
@@ -167,7 +173,7 @@ def test_cli_serves_until_sigterm():
         text=True,
     )
     try:
-        line = proc.stdout.readline()
+        line = _pipe(proc).readline()
         assert line.startswith("fake-deepinfra listening on http://127.0.0.1:")
         url = line.rsplit(" ", 1)[1].strip()
         response = httpx.post(
@@ -180,4 +186,4 @@ def test_cli_serves_until_sigterm():
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
-        proc.stdout.close()
+        _pipe(proc).close()

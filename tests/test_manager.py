@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import msgspec
 import pytest
 
 from sidecar.backends.base import PruneOptions, PruneRequest, Selection
-from sidecar.config import Config, DeepInfraConfig, PruningConfig
+from sidecar.config import BackendName, Config, DeepInfraConfig, PruningConfig
 from sidecar.errors import BackendError
 from sidecar.fake_deepinfra import FakeDeepInfra
 from sidecar.manager import CircuitBreaker, PruningBackendManager
@@ -25,7 +27,9 @@ TEXT = (
 GOAL = "retry the upload with backoff"
 
 
-def di_config(backend="deepinfra", url="http://127.0.0.1:9/v1/inference/m", **deepinfra) -> Config:
+def di_config(
+    backend: BackendName = "deepinfra", url: str = "http://127.0.0.1:9/v1/inference/m", **deepinfra: Any
+) -> Config:
     return Config(
         pruning=PruningConfig(backend=backend),
         deepinfra=DeepInfraConfig(endpoint_url=url, **deepinfra),
@@ -45,7 +49,7 @@ def request(timeout_ms: int = 1500) -> PruneRequest:
 class Counting:
     """MockTransport handler: counts calls, answers per a mode."""
 
-    def __init__(self, mode="ok"):
+    def __init__(self, mode: str | int = "ok") -> None:
         self.mode = mode
         self.calls = 0
 
@@ -60,7 +64,7 @@ class Counting:
 
 
 @pytest.fixture
-async def fake():
+async def fake() -> AsyncIterator[FakeDeepInfra]:
     server = FakeDeepInfra(api_key="test-key")
     await server.start()
     yield server
@@ -162,7 +166,7 @@ async def test_request_deadline_bounds_a_slow_reranker(fake):
 class Exploding:
     name = "deepinfra"
 
-    def __init__(self, exc=None, keep=None):
+    def __init__(self, exc: Exception | None = None, keep: list[bool] | None = None) -> None:
         self.exc = exc
         self.keep = keep
         self.calls = 0
@@ -171,7 +175,7 @@ class Exploding:
         self.calls += 1
         if self.exc is not None:
             raise self.exc
-        return Selection(keep=self.keep, backend="deepinfra")
+        return Selection(keep=self.keep or [], backend="deepinfra")
 
     async def aclose(self):
         pass
@@ -222,8 +226,12 @@ async def test_custom_key_env_name():
     assert not PruningBackendManager(config, env=KEY_ENV).deepinfra_usable
 
 
+def is_open(manager: PruningBackendManager) -> bool:
+    return manager.breaker.is_open
+
+
 class Clock:
-    def __init__(self):
+    def __init__(self) -> None:
         self.now = 1000.0
 
     def __call__(self):
@@ -242,7 +250,7 @@ async def test_breaker_calls_a_dead_endpoint_once_per_cooldown():
     for _ in range(2):
         assert (await manager.prune(request())).deepinfra_called
     assert handler.calls == 2
-    assert manager.breaker.is_open
+    assert is_open(manager)
     for _ in range(5):
         decision = await manager.prune(request())
         assert decision.used_fallback and not decision.deepinfra_called
@@ -258,7 +266,7 @@ async def test_breaker_calls_a_dead_endpoint_once_per_cooldown():
     handler.mode = "ok"
     decision = await manager.prune(request())
     assert not decision.used_fallback and decision.backend == "deepinfra"
-    assert not manager.breaker.is_open
+    assert not is_open(manager)
     for _ in range(3):
         await manager.prune(request())
     assert handler.calls == 7
@@ -275,9 +283,9 @@ async def test_breaker_counts_consecutive_failures_only():
     await manager.prune(request())
     handler.mode = 503
     await manager.prune(request())
-    assert not manager.breaker.is_open
+    assert not is_open(manager)
     await manager.prune(request())
-    assert manager.breaker.is_open
+    assert is_open(manager)
     await manager.aclose()
 
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -33,6 +34,11 @@ def code_text(n: int = 60) -> str:
         "        return response",
     )
     return "\n\n".join(blocks) + "\n"
+
+
+def _pipe(proc: subprocess.Popen[str]) -> IO[str]:
+    assert proc.stdout is not None
+    return proc.stdout
 
 
 @pytest.fixture
@@ -149,11 +155,11 @@ def fake_server():
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "--port", "0", "--api-key", "cli-key"], stdout=subprocess.PIPE, text=True
     )
-    url = proc.stdout.readline().rsplit(" ", 1)[1].strip()
+    url = _pipe(proc).readline().rsplit(" ", 1)[1].strip()
     yield url
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=10)
-    proc.stdout.close()
+    _pipe(proc).close()
 
 
 def test_deepinfra_backend_through_the_fake_server(source, fake_server, monkeypatch, capsysbinary):

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import time
+from typing import Any
 
 import msgspec
 import pytest
@@ -46,7 +47,7 @@ TEXT = code_text()
 OPTS = PruneOptions(keep_ratio=0.3)
 
 
-def di_config(url: str, **deepinfra) -> Config:
+def di_config(url: str, **deepinfra: Any) -> Config:
     return Config(
         pruning=PruningConfig(backend="deepinfra"), deepinfra=DeepInfraConfig(endpoint_url=url, **deepinfra)
     )

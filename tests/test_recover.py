@@ -12,14 +12,14 @@ TEXT = "\n".join(f"line {i}" for i in range(1, 11))  # 10 lines
 
 
 class Clock:
-    def __init__(self):
+    def __init__(self) -> None:
         self.now = 0.0
 
     def __call__(self):
         return self.now
 
 
-def r(start, end):
+def r(start: int, end: int) -> LineRange:
     return LineRange(start_line=start, end_line=end)
 
 
