@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
@@ -266,11 +267,20 @@ def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = Non
         key = _key_path(msg)
         reason = msg.split(" - at ")[0]
         if key is not None and key in from_env:
-            raise ConfigError(f"{from_env[key]}: {reason} (got {env[from_env[key]]!r})") from exc
+            name = from_env[key]
+            if reason.startswith("Invalid enum value"):
+                reason = f"expected one of {_choices(key)}"
+            raise ConfigError(f"{name}: {reason} (got {env[name]!r})") from exc
         where = f"{origin}: {key}" if key else origin
         raise ConfigError(f"{where}: {reason}") from exc
     _check_modes(config, origin)
     return config
+
+
+def _choices(dotted: str) -> str:
+    section, key = dotted.split(".", 1)
+    hint = typing.get_type_hints(type(getattr(Config(), section)))[key]
+    return ", ".join(str(arg) for arg in typing.get_args(hint))
 
 
 def _check_modes(config: Config, origin: str) -> None:
