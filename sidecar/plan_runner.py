@@ -486,7 +486,7 @@ class _Runner:
         except OSError as exc:
             result.status, result.error = "failed", f"cannot write output: {type(exc).__name__}"
         except asyncio.CancelledError:
-            result.status, result.error = "cancelled", "cancelled"
+            result.status = "cancelled"
             raise
         finally:
             result.ended_at, result.end_s = _now(), self.elapsed()

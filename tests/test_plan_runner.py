@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -487,3 +488,33 @@ async def test_cli_reports_an_invalid_plan(tmp_path: Path) -> None:
     _, stderr = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
     assert "$.steps[0].complexity: expected ≤ 1, got 2" in stderr.decode()
+
+
+async def test_cli_ctrl_c_cancels_and_writes_a_partial_summary(
+    llm: tuple[FakeLLM, str], tmp_path: Path
+) -> None:
+    fake, url = llm
+    fake.latency_by_step = {"step_1": 0.05, "step_2": 30}
+    plan = write_plan(tmp_path / "plan.json", step(1), step(2), step(3, (2,)))
+    out = tmp_path / "out"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sidecar", "plan", "run", str(plan), "--base-url", url, "--out", str(out),
+        stdout=PIPE, stderr=PIPE,
+        # A runner that starts tests in the background ignores SIGINT, and children inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    for _ in range(400):
+        if len(fake.calls) == 2 and fake.calls_for("step_1")[0].end:
+            break
+        await asyncio.sleep(0.025)
+    await asyncio.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 130, stderr.decode()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "cancelled"
+    assert {s["id"]: s["status"] for s in summary["steps"]} == {
+        "step_1": "done",
+        "step_2": "cancelled",
+        "step_3": "pending",
+    }
