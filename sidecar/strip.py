@@ -27,7 +27,7 @@ _PROGRESS = re.compile(
     r"|[█▉▊▋▌▍▎▏#=━─>■]{3,}.{0,40}?\d{1,3}(?:\.\d+)?\s?%"
     r"|\b\d+(?:\.\d+)?\s?(?:it/s|s/it|[kKMG]i?B/s)\b"
     r"|\[[=#>.\- ]{8,}\]"
-    r"|^\s*[⠁-⣿◐◓◑◒|/\\-]\s*$)"
+    r"|^\s*[⠁-⣿◐◓◑◒|/\\-]\s*$|^\s*[⠁-⣿]\s)"
 )
 _CODE_LINE = re.compile(
     r"[;{}]\s*$|==|=>|->|\)\s*:\s*$"
@@ -44,7 +44,8 @@ _START = r"(?:^|(?<=[.!?:;] ))"
 # Whole sentences that carry no instruction.
 _COURTESY_SENTENCE = re.compile(
     r"^(?:"
-    r"(?:hi|hello|hey|greetings|dear \w+)(?: there| team| all| everyone| folks)?"
+    r"(?:hi|hello|hey|greetings|dear \w+|good (?:morning|afternoon|evening))"
+    r"(?: there| team| all| everyone| folks)?"
     r"|(?:many |a lot of )?thanks?(?: you)?(?: so much| very much| a lot| a ton)?(?: again)?(?: in advance)?"
     r"(?: for (?:your|the|all your|all the|any) (?:help|time|assistance|patience|support|suggestions)"
     r"(?: and (?:help|time|patience|support))?)?"
@@ -74,7 +75,8 @@ _COURTESY_SENTENCE = re.compile(
 _COURTESY_PHRASES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(p, re.IGNORECASE | re.MULTILINE), " ")
     for p in (
-        _START + r"(?:hi|hello|hey)(?: there| team| all| everyone)?\s*[,!]+\s*",
+        _START + r"(?:hi|hello|hey|good (?:morning|afternoon|evening))"
+        r"(?: there| team| all| everyone)?\s*[,!]+\s*",
         r"\bi hope you(?:'re| are) (?:doing )?(?:well|fine|good|great)(?: today)?\s*[.!,]*\s*",
         _START + r"(?:i was wondering if|i(?:'d| would) (?:really |greatly )?appreciate (?:it )?if) "
         r"you (?:could|can|would) (?:please )?",
@@ -88,16 +90,23 @@ _COURTESY_PHRASES: list[tuple[re.Pattern[str], str]] = [
         r"\bplease\b,?\s*",
         r"\bkindly\s+",
         r",?\s*\bs" + _AP + r"il (?:vous|te) pla[iî]t\b,?",
-        r"\b(?:svp|stp)\b\s*,?",
+        r",?\s*\b(?:svp|stp)\b,?",
         _START + r"(?:est-ce que )?(?:vous pourriez|tu pourrais|pourriez-vous|pourrais-tu|"
         r"vous pouvez|tu peux|peux-tu|pouvez-vous)(?: s" + _AP + r"il (?:vous|te) pla[iî]t)?\s+",
-        _START + r"(?:auriez-vous|aurais-tu) l" + _AP + r"amabilité de\s+",
-        _START + r"(?:je vous prie de|merci de (?=[a-zé]+er\b))\s*",
+        _START + r"(?:auriez-vous|aurais-tu) l" + _AP + r"amabilité (?:de\s+|d" + _AP + ")",
+        _START + r"(?:je vous prie de"
+        r"|merci de (?=(?:ne pas |ne jamais |toujours |bien )?[a-zé]+(?:er|ir|re)\b)"
+        r"|merci d['’](?=[a-zé]+(?:er|ir|re)\b))\s*",
         r",?\s*si (?:possible|cela ne vous dérange pas|ça ne te dérange pas)\s*(?=[,.!?]|$)",
         r"\bgentiment\s+",
     )
 ]
 _BAR_LABEL = re.compile(r"[^\d█▉▊▋▌▍▎▏#=━─>■\[|]*")
+_QUESTION_OPENER = re.compile(
+    r"\s*(?:(?:could|can|would|will) you|(?:est-ce que )?(?:vous pourriez|tu pourrais|vous pouvez|tu peux)"
+    r"|pourriez-vous|pourrais-tu|peux-tu|pouvez-vous|auriez-vous|aurais-tu)\b",
+    re.IGNORECASE,
+)
 _PLACEHOLDER = re.compile("\x00(\\d+)\x00")
 
 
@@ -147,7 +156,7 @@ def _redraw(line: str) -> str:
 
 
 def _bar_label(line: str) -> str:
-    match = _BAR_LABEL.match(line.strip())
+    match = _BAR_LABEL.match(line.strip().lstrip("⠁⠂⠄⡀⢀⠠⠐⠈⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "))
     return match.group(0) if match else ""
 
 
@@ -162,6 +171,9 @@ def _strip_courtesy(sentence_line: str) -> str:
         if new != sentence:
             new = re.sub(r"^[\s,;]+", "", new)
             new = re.sub(r"\s+([,.!?])", r"\1", re.sub(r"\s{2,}", " ", new)).strip()
+            new = re.sub(r",+([.!?])", r"\1", new)
+            if _QUESTION_OPENER.match(sentence) and new.endswith("?"):
+                new = new[:-1].rstrip() + "."  # the question was a request: now an instruction
             if new and sentence.lstrip()[:1].isupper():
                 new = new[0].upper() + new[1:]
             if not re.search(r"\w", new):
@@ -228,7 +240,8 @@ class Stripper:
         kept: list[str] = []
         for sentence in _SENTENCE_SPLIT.split(line):
             key = _normalise(sentence)
-            if len(key.split()) >= 4 and not _NOT_PROSE.search(sentence):
+            # Short sentences repeat naturally ("Yes."); two words and a dozen letters are an instruction.
+            if len(key.split()) >= 2 and len(key) >= 12 and not _NOT_PROSE.search(sentence):
                 if key in self.seen:
                     continue
                 self.seen.add(key)
