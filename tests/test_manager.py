@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from sidecar.config import BackendName, Config, DeepInfraConfig, PruningConfig
 from sidecar.errors import BackendError
 from sidecar.fake_deepinfra import FakeDeepInfra
 from sidecar.manager import CircuitBreaker, PruningBackendManager
+from sidecar.tasks import spawn
 
 KEY_ENV = {"DEEPINFRA_API_KEY": "test-key"}
 TEXT = (
@@ -301,3 +303,56 @@ def test_breaker_half_open_lets_one_trial_through():
     assert breaker.allow(), "a cancelled trial frees the slot"
     breaker.record_success()
     assert breaker.allow() and breaker.allow()
+
+
+def big_code(n_chars: int) -> str:
+    block = "def handler(request):\n    value = compute(request)\n    return value\n\n"
+    return block * (n_chars // len(block) + 1)
+
+
+async def test_large_texts_run_the_heuristic_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sidecar.backends.heuristic import HeuristicBackend
+
+    threads: list[int] = []
+    original = HeuristicBackend.prune
+
+    async def recording(self: HeuristicBackend, req: PruneRequest) -> Selection:
+        threads.append(threading.get_ident())
+        return await original(self, req)
+
+    monkeypatch.setattr(HeuristicBackend, "prune", recording)
+    manager = PruningBackendManager(Config(), env={}, thread_min_chars=10_000)
+    small = PruneRequest(text=TEXT, goal=GOAL, source_type="code", options=PruneOptions(), prune_id="x" * 26)
+    large = msgspec.structs.replace(small, text=big_code(20_000))
+    await manager.prune(small)
+    decision = await manager.prune(large)
+    assert threads[0] == threading.get_ident(), "short texts stay on the loop"
+    assert threads[1] != threading.get_ident(), "long texts go to a worker thread"
+    assert len(decision.keep) == len(large.text.split("\n"))
+
+
+async def test_event_loop_stays_responsive_during_a_large_prune() -> None:
+    manager = PruningBackendManager(Config(), env={})
+    req = PruneRequest(
+        text=big_code(1_000_000), goal=GOAL, source_type="code", options=PruneOptions(), prune_id="x" * 26
+    )
+    loop = asyncio.get_running_loop()
+    gaps: list[float] = []
+    done = False
+
+    async def ticker() -> None:
+        last = loop.time()
+        while not done:
+            await asyncio.sleep(0.001)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    tick = spawn(ticker())
+    started = loop.time()
+    await manager.prune(req)
+    took = loop.time() - started
+    done = True
+    await tick
+    assert took > 0.02
+    assert max(gaps) < took / 2, f"loop stalled {max(gaps) * 1000:.0f} ms of a {took * 1000:.0f} ms prune"
