@@ -405,8 +405,13 @@ class _Runner:
                     self.add_step(item)
                 else:
                     self.complete(item)
+            if not self.plan_complete:  # read_streaming always ends with the Plan; never hang if not
+                self.plan_error = PlanError(["$: the plan stream ended without a plan"])
         except PlanError as exc:
             self.plan_error = exc
+        except (OSError, ValueError) as exc:  # e.g. stdin closed under us: metadata only
+            self.plan_error = PlanError([f"$: cannot read the plan: {type(exc).__name__}"])
+        finally:
             self.wake.set()
 
     # --- scheduling -----------------------------------------------------------------------------
@@ -485,6 +490,8 @@ class _Runner:
             result.http_status = exc.status if exc.status is not None else result.http_status
         except OSError as exc:
             result.status, result.error = "failed", f"cannot write output: {type(exc).__name__}"
+        except Exception as exc:  # a bug must fail this step, not leave it "running" forever
+            result.status, result.error = "failed", f"internal error: {type(exc).__name__}"
         except asyncio.CancelledError:
             result.status = "cancelled"
             raise
