@@ -117,7 +117,8 @@ def main() -> None:
                 gold = gold_lines(lines, new.splitlines())
                 if not (1 <= len(gold) <= 30):
                     continue
-                print(json.dumps({"id": f"debian/{name}:{entry}:{p}", "repo": f"debian/{name}", "commit": entry,
+                print(json.dumps({"id": f"debian/{name}:{entry}:{p}", "repo": f"debian/{name}",
+                                  "commit": entry,
                                   "path": p, "goal": goal, "text": old, "gold_lines": gold}))
 
 

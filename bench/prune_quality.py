@@ -88,7 +88,9 @@ def cmd_pruner(cmd: str) -> Pruner:
     return run
 
 
-def score(ev: ModuleType, cases: Sequence[Case], prune: Pruner, keep: float | None) -> tuple[float, float, float]:
+def score(
+    ev: ModuleType, cases: Sequence[Case], prune: Pruner, keep: float | None
+) -> tuple[float, float, float]:
     """Return mean recall, full-recall share and mean kept share, as prune_eval.py computes them."""
     rs, full, ks = [], 0, []
     for c in cases:

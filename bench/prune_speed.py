@@ -63,7 +63,8 @@ def log_corpus(size: int) -> str:
         elif r < 0.7:
             line = f"{ts} DEBUG [{svc}] request id={rnd.getrandbits(64):016x} user={rnd.randint(1, 999)} ok"
         elif r < 0.8:
-            line = f"\x1b[32m{ts} INFO\x1b[0m  [{svc}] processed batch {rnd.randint(1, 10**6)} in {rnd.random():.3f}s"
+            batch = rnd.randint(1, 10**6)
+            line = f"\x1b[32m{ts} INFO\x1b[0m  [{svc}] processed batch {batch} in {rnd.random():.3f}s"
         elif r < 0.9:
             pct = rnd.randint(0, 100)
             line = f"Downloading layer {rnd.getrandbits(32):08x}: [{'#' * (pct // 5):<20}] {pct}%"
@@ -86,7 +87,7 @@ def log_corpus(size: int) -> str:
 
 def time_one(text: str, source_type: SourceType, runs: int, keep: float | None) -> list[float]:
     backend = HeuristicBackend()
-    req = PruneRequest(text=text, goal=GOAL, source_type=source_type, prune_id="0123456789abcdef0123456789abcdef",
+    req = PruneRequest(text=text, goal=GOAL, source_type=source_type, prune_id="0" * 32,
                        options=PruneOptions(keep_ratio=keep))
     out = []
     for _ in range(runs):
@@ -110,7 +111,8 @@ def main() -> None:
             p50 = statistics.median(ts)
             p90 = ts[min(len(ts) - 1, int(len(ts) * 0.9))]
             lines = text.count("\n") + 1
-            print(f"{kind:<6} {label:>6} {lines:>7} {p50:>8.1f} {p90:>8.1f} {p50 * 100_000 / len(text):>9.1f}")
+            per = p50 * 100_000 / len(text)
+            print(f"{kind:<6} {label:>6} {lines:>7} {p50:>8.1f} {p90:>8.1f} {per:>9.1f}")
 
 
 if __name__ == "__main__":

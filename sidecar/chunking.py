@@ -34,7 +34,9 @@ _LOG_START = re.compile(
     r"(?:\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\[?\d\d:\d\d:\d\d|\[?[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d|"
     r"\[?(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|SEVERE)\b|\d{10}(?:\.\d+)?\b)"
 )
-_EXC_LINE = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault)\b|[A-Za-z_][\w.]*:\s")
+_EXC_LINE = re.compile(
+    r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault)\b|[A-Za-z_][\w.]*:\s"
+)
 _HEADING = re.compile(r"#{1,6}\s|=+\s*$|-+\s*$")
 
 

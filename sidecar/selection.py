@@ -32,11 +32,15 @@ DEFAULT_MIN_SHARE = 0.25
 DEFAULT_MAX_SHARE = 0.7
 UNIT_TOKENS = 64  # selection unit size: whole units keep markers few
 CONSOLIDATE_ROUNDS = 50
-ORIENT_SCAN = 0  # measured: orienting lines cost recall at tight budgets; 0 disables  # how far up to look for the definition enclosing a kept run
+ORIENT_MIN_RATIO = 0.4  # below this budget a signature line costs more recall than it orients (measured)
+ORIENT_SCAN = 400  # how far up to look for the definition enclosing a kept run
 
 
 def _finite(scores: Sequence[float]) -> list[float]:
-    return [s if math.isfinite(s) else (1e9 if s > 0 else -1e9) for s in scores]
+    """Map NaN to the lowest finite score and infinities just past the finite range."""
+    finite = [s for s in scores if math.isfinite(s)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
+    return [s if math.isfinite(s) else (hi + 1.0 if s > 0 else lo - 1.0) for s in scores]
 
 
 class _State:
@@ -105,7 +109,7 @@ def _default_share(scores: list[float]) -> float:
     """Pick how much to keep when the caller set no ratio: what stands clearly above the rest."""
     ordered = sorted(scores)
     n = len(ordered)
-    top = ordered[max(0, n - 1 - n // 50)]  # ignore the very top 2% so one outlier cannot set the scale
+    top = ordered[-1]
     mid = ordered[n // 2]
     if top <= mid:
         return 1.0
@@ -271,7 +275,8 @@ def _trim(lines: Sequence[str], state: _State, order: list[int], target: int, re
 
 def _orient(lines: Sequence[str], state: _State, request: PruneRequest) -> None:
     """Keep the definition line (and its enclosing class line) above each kept run."""
-    if request.source_type != "code":
+    ratio = request.options.keep_ratio
+    if request.source_type != "code" or (ratio is not None and ratio < ORIENT_MIN_RATIO):
         return
     keep, n = state.keep, state.n
     starts = [i for i in range(n) if keep[i] and (i == 0 or not keep[i - 1])]

@@ -22,19 +22,19 @@ import math
 import re
 from collections.abc import Sequence
 
-from ..chunking import COMMENT_PREFIXES, DEF_PREFIXES, IMPORT_PREFIXES, Chunk, chunk_lines
-from ..selection import select_lines
+from sidecar.chunking import COMMENT_PREFIXES, DEF_PREFIXES, IMPORT_PREFIXES, Chunk, chunk_lines
+from sidecar.selection import select_lines
+
 from .base import PruneRequest, Selection, SourceType
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{80,}")
-_LEVEL_ERR = re.compile(r"\b(?:ERROR|ERR|FATAL|CRITICAL|SEVERE|PANIC|Traceback|Exception|Error|FAILED|FAIL|"
-                        r"panic|fatal|error|failed|failure|exception)\b")
-_LEVEL_WARN = re.compile(r"\b(?:WARN|WARNING|Warning|warning|deprecated|DEPRECATED)\b")
+_ERROR_WORDS = ("error", "fatal", "critical", "severe", "panic", "traceback", "exception", "fail")
+_WARN_WORDS = ("warn", "deprecat")
 _PROGRESS = re.compile(r"\d{1,3}%|[#=>█▏▎▍▌▋▊▉-]{10,}|\r.")
-_NUM = re.compile(r"\d+|0x[0-9a-fA-F]+|[0-9a-f]{8,}")
+_NUM = re.compile(r"\d[0-9a-fx]*")
 
 STOP = frozenset("""
 a an the and or but if then else of to in on at by for with from into onto over under as is are was were be
@@ -94,7 +94,9 @@ def goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
     return terms
 
 
-def _match_lines(text: str, low: str, offsets: list[int], literal: str, suffixes: tuple[str, ...]) -> list[int]:
+def _match_lines(
+    text: str, low: str, offsets: list[int], literal: str, suffixes: tuple[str, ...]
+) -> list[int]:
     """Return the line index of every boundary-respecting occurrence of ``literal``."""
     out: list[int] = []
     n = len(text)
@@ -127,9 +129,21 @@ def _match_lines(text: str, low: str, offsets: list[int], literal: str, suffixes
 
 
 
-def _lines_of(text: str, offsets: list[int], pattern: re.Pattern[str]) -> set[int]:
-    """Return the indices of the lines where ``pattern`` matches (one scan of the whole text)."""
-    return {bisect.bisect_right(offsets, m.start()) - 1 for m in pattern.finditer(text)}
+def _keyword_lines(low: str, offsets: list[int], words: Sequence[str]) -> set[int]:
+    """Return the indices of the lines containing any of ``words`` (a C-speed scan per word)."""
+    out: set[int] = set()
+    for w in words:
+        pos = low.find(w)
+        while pos >= 0:
+            line = bisect.bisect_right(offsets, pos) - 1
+            out.add(line)
+            pos = low.find(w, offsets[line + 1] if line + 1 < len(offsets) else len(low))
+    return out
+
+
+def _blob_lines(lines: Sequence[str]) -> list[int]:
+    """Return the long lines that carry a base64/hash/minified blob."""
+    return [i for i, line in enumerate(lines) if len(line) > 200 and _BLOB.search(line)]
 
 
 def _def_extents(lines: Sequence[str], stripped: list[str]) -> list[tuple[int, int]]:
@@ -165,7 +179,8 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
         return [], []
     text = "\n".join(lines)
     if source_type == "logs" and "\x1b" in text:
-        text = _ANSI.sub(lambda m: " " * len(m.group()), text)  # same length: offsets stay valid
+        for code in sorted(set(_ANSI.findall(text))):
+            text = text.replace(code, " " * len(code))  # same length: offsets stay valid
     low = text.lower()
     offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
     stripped = [line.strip() for line in lines]
@@ -208,7 +223,7 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
             if i + d < n:
                 scores[i + d] += v * f
     if source_type == "logs":
-        _log_priors(lines, text, offsets, stripped, scores, chunk_of)
+        _log_priors(lines, low, offsets, stripped, scores, chunk_of)
     else:
         _code_priors(lines, text, offsets, stripped, scores, line_terms, source_type)
     return scores, chunks
@@ -255,7 +270,8 @@ def _code_priors(
             scores[d_line] += 0.5 * value
         doc = _docstring_lines(text, offsets, n)
         scores[:] = [
-            (s + DEF_LIFT * lift) * (DOC_FACTOR if d else 1.0) for s, lift, d in zip(scores, lifts, doc, strict=True)
+            (s + DEF_LIFT * lift) * (DOC_FACTOR if d else 1.0)
+            for s, lift, d in zip(scores, lifts, doc, strict=True)
         ]
     header_end = 0
     for i in range(min(n, 60)):
@@ -274,7 +290,7 @@ def _code_priors(
     for i in range(min(n, 200)):
         if stripped[i].startswith(IMPORT_PREFIXES):
             scores[i] += imp
-    for i in _lines_of(text, offsets, _BLOB):
+    for i in _blob_lines(lines):
         scores[i] -= 0.5 * unit
 
 
@@ -289,7 +305,7 @@ COMMENT_FACTOR = 0.6
 
 def _log_priors(
     lines: Sequence[str],
-    text: str,
+    low: str,
     offsets: list[int],
     stripped: list[str],
     scores: list[float],
@@ -297,20 +313,20 @@ def _log_priors(
 ) -> None:
     n = len(lines)
     unit = max(max(scores), 1.0)
-    errors = _lines_of(text, offsets, _LEVEL_ERR)
-    warns = _lines_of(text, offsets, _LEVEL_WARN) - errors
+    errors = _keyword_lines(low, offsets, _ERROR_WORDS)
+    warns = _keyword_lines(low, offsets, _WARN_WORDS) - errors
     for i in errors:
         scores[i] += 1.0 * unit
     for i in warns:
         scores[i] += 0.4 * unit
-    for i in _lines_of(text, offsets, _PROGRESS):
-        if len(_WORD.findall(lines[i])) < 6:
+    for i in _keyword_lines(low, offsets, ("%", "###", "===", "\r", "\u2588")):
+        if _PROGRESS.search(lines[i]) and len(_WORD.findall(lines[i])) < 6:
             scores[i] -= 0.6 * unit
-    for i in _lines_of(text, offsets, _BLOB):
+    for i in _blob_lines(lines):
         scores[i] -= 0.5 * unit
     # Repeated lines (numbers, ids and hashes aside) are noise after their first few occurrences.
     seen: dict[str, int] = {}
-    for i, key in enumerate(_NUM.sub("0", text).split("\n")):
+    for i, key in enumerate(_NUM.sub("0", low).split("\n")):
         count = seen.get(key, 0)
         seen[key] = count + 1
         if count:

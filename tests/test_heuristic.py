@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import asyncio
+
+from sidecar.backends.base import Backend, PruneOptions, PruneRequest
+from sidecar.backends.heuristic import HeuristicBackend, goal_terms, score_lines
+from sidecar.render import render
+from sidecar.tokens import estimate_tokens
+
+PID = "0123456789abcdef0123456789abcdef"
+
+
+def _module() -> str:
+    parts = ['"""A module."""', "import os", "import time", ""]
+    for k in range(40):
+        parts += [f"def unrelated_{k}(a, b):", f"    total = a * {k} + b", "    for i in range(b):",
+                  "        total += i", "    return total", ""]
+    parts += ["def read_chunk(stream, chunkSize=None):", "    if chunkSize is None:",
+              "        chunkSize = DEFAULT_CHUNK_SIZE", "    return stream.read(chunkSize)", ""]
+    parts += ["def resize(img):", "    return img", ""]
+    return "\n".join(parts)
+
+
+def _req(text: str, goal: str, source_type="code", **opts) -> PruneRequest:
+    opts_ = PruneOptions(**opts)
+    return PruneRequest(text=text, goal=goal, source_type=source_type, prune_id=PID, options=opts_)
+
+
+def test_goal_terms_split_identifiers_and_drop_stop_words() -> None:
+    terms = goal_terms("Allow None value for chunk_size in HTTPAdapter")
+    assert {"chunk_size", "chunk", "siz", "http", "adapter", "httpadapter", "non"} <= set(terms)
+    assert "for" not in terms and "in" not in terms
+
+
+def test_identifier_aware_matching() -> None:
+    lines = ["x = chunkSize", "y = CHUNK_SIZE", "z = resize(1)", "w = sizeof(2)"]
+    s = score_lines(lines, "chunk size", "code")
+    assert s[0] > s[2] and s[1] > s[2] and s[0] > s[3]
+
+
+async def test_goal_relevant_function_survives_a_tight_budget() -> None:
+    text = _module()
+    backend: Backend = HeuristicBackend()
+    sel = await backend.prune(_req(text, "Allow None value for chunk_size again", keep_ratio=0.2))
+    lines = text.split("\n")
+    assert sel.backend == "heuristic" and len(sel.keep) == len(lines)
+    start = lines.index("def read_chunk(stream, chunkSize=None):")
+    assert all(sel.keep[start : start + 4])
+    out = render(lines, sel.keep, PID, annotate_lines=False, include_markers=True).text
+    assert 0.15 <= estimate_tokens(out) / estimate_tokens(text) <= 0.2
+    await backend.aclose()
+
+
+async def test_logs_keep_errors_and_traceback_drop_repeats() -> None:
+    lines = ["2024-01-01 10:00:00 INFO service starting"]
+    for i in range(300):
+        lines.append(f"2024-01-01 10:{i // 60:02d}:{i % 60:02d} INFO GET /healthz 200 {i % 9}ms")
+        if i == 150:
+            lines += ["2024-01-01 10:02:30 ERROR payment failed for order 42",
+                      "Traceback (most recent call last):", '  File "pay.py", line 9, in charge',
+                      "    gateway.charge(order)", "TimeoutError: gateway did not answer"]
+        if i % 50 == 0:
+            lines.append(f"Downloading: [{'#' * (i // 20)}] {i // 3}%")
+    text = "\n".join(lines)
+    sel = await HeuristicBackend().prune(_req(text, "why did the payment fail", source_type="logs"))
+    err = lines.index("2024-01-01 10:02:30 ERROR payment failed for order 42")
+    assert all(sel.keep[err : err + 5])
+    assert sum(sel.keep) < len(lines) * 0.6
+    assert sel.keep[-1]  # the tail orients a reader of logs
+
+
+async def test_output_is_deterministic_and_concurrency_safe() -> None:
+    text = _module()
+    backend = HeuristicBackend()
+    reqs = [_req(text, "read chunk size", keep_ratio=0.3), _req(text, "unrelated total", keep_ratio=0.5)] * 4
+    results = await asyncio.gather(*(backend.prune(r) for r in reqs))
+    assert all(r.keep == results[i % 2].keep for i, r in enumerate(results))
+    assert results[0].keep != results[1].keep
+
+
+async def test_default_policy_prunes_a_big_file_but_not_everything() -> None:
+    text = _module()
+    sel = await HeuristicBackend().prune(_req(text, "read chunk size"))
+    share = sum(sel.keep) / len(sel.keep)
+    assert 0.1 < share < 0.8
+
+
+async def test_degenerate_inputs() -> None:
+    backend = HeuristicBackend()
+    for text in ("", "\n", "one line", "\n\n\n\n\n\n\n\n\n\n\n\n", "x" * 100_000):
+        sel = await backend.prune(_req(text, "", keep_ratio=0.3))
+        assert len(sel.keep) == len(text.split("\n"))

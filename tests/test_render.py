@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from sidecar.render import marker_line, render
+
+PID = "abcDEF0123456789abcDEF"
+
+
+def test_marker_line_is_one_short_ascii_line_with_id_and_range() -> None:
+    m = marker_line(PID, 120, 180, indent="    ")
+    assert "\n" not in m and m.isascii()
+    assert m.startswith("    ... [")
+    assert "120-180" in m and f"prune_id={PID}" in m and "recover_text" in m
+    assert len(m) < 90
+    assert "line 7 pruned" in marker_line(PID, 7, 7)
+
+
+def test_render_keeps_lines_verbatim_and_one_marker_per_run() -> None:
+    lines = [f"line {i}" for i in range(1, 11)]
+    keep = [True, True, False, False, True, False, True, True, False, False]
+    r = render(lines, keep, PID, annotate_lines=False, include_markers=True)
+    out = r.text.split("\n")
+    assert out[0] == "line 1" and out[1] == "line 2" and out[3] == "line 5"
+    assert [(b.start_line, b.end_line, b.count) for b in r.blocks] == [(3, 4, 2), (6, 6, 1), (9, 10, 2)]
+    assert out[2] == r.blocks[0].marker == marker_line(PID, 3, 4)
+    assert len(out) == 5 + 3
+
+
+def test_render_without_markers_and_with_line_numbers() -> None:
+    lines = ["a", "b", "c", "d"]
+    r = render(lines, [True, False, False, True], PID, annotate_lines=True, include_markers=False)
+    assert r.text == "1\ta\n4\td"
+    assert r.blocks[0].marker == "" and r.blocks[0].count == 2
+
+
+def test_render_keeps_crlf_and_trailing_newline() -> None:
+    text = "a\r\nb\r\nc\r\nd\r\n"
+    lines = text.split("\n")
+    r = render(lines, [True, False, False, True, False], PID, annotate_lines=False, include_markers=True)
+    assert r.text.endswith("d\r\n")
+    assert r.text.split("\n")[1] == marker_line(PID, 2, 3) + "\r"
+    everything = render(lines, [True] * 5, PID, annotate_lines=False, include_markers=True)
+    assert everything.text == text and everything.blocks == []
+
+
+def test_render_marker_takes_indent_of_pruned_code() -> None:
+    lines = ["def f():", "        x = 1", "        y = 2", "    return x"]
+    r = render(lines, [True, False, False, True], PID, annotate_lines=False, include_markers=True)
+    assert r.text.split("\n")[1].startswith("        ... [")

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from sidecar.backends.base import PruneOptions, PruneRequest
+from sidecar.render import render
+from sidecar.selection import select_lines
+from sidecar.tokens import estimate_tokens
+
+PID = "0123456789abcdef0123456789abcdef"
+
+
+def _text(n: int = 400, seed: int = 1) -> str:
+    rnd = random.Random(seed)
+    rows = [f"    value_{i} = compute({rnd.randint(0, 10**6)}, '{'x' * rnd.randint(0, 40)}')" for i in range(n)]
+    return "\n".join(rows)
+
+
+def _req(text: str, **opts) -> PruneRequest:
+    return PruneRequest(text=text, goal="g", source_type="code", prune_id=PID, options=PruneOptions(**opts))
+
+
+def _rendered_ratio(text: str, keep: list[bool]) -> float:
+    out = render(text.split("\n"), keep, PID, annotate_lines=False, include_markers=True).text
+    return estimate_tokens(out) / estimate_tokens(text)
+
+
+@pytest.mark.parametrize("ratio", [0.5, 0.3, 0.2, 0.1])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_keep_ratio_is_met_on_the_rendered_text(ratio: float, seed: int) -> None:
+    text = _text(seed=seed)
+    lines = text.split("\n")
+    rnd = random.Random(seed)
+    scores = [rnd.random() for _ in lines]  # a scattered score source: worst case for markers
+    keep = select_lines(lines, scores, _req(text, keep_ratio=ratio))
+    got = _rendered_ratio(text, keep)
+    assert ratio - 0.05 <= got <= ratio + 1e-9
+
+
+def test_high_scores_are_kept_first_in_one_block() -> None:
+    text = _text()
+    lines = text.split("\n")
+    scores = [1.0 if 200 <= i < 240 else 0.0 for i in range(len(lines))]
+    keep = select_lines(lines, scores, _req(text, keep_ratio=0.2))
+    assert all(keep[200:240])
+
+
+def test_any_score_source_works_even_nan_and_inf() -> None:
+    text = _text(50)
+    lines = text.split("\n")
+    scores = [math.nan, math.inf, -math.inf, -5.0, 1e300] * 10
+    keep = select_lines(lines, scores, _req(text, keep_ratio=0.5))
+    assert len(keep) == len(lines)
+    assert 0.45 <= _rendered_ratio(text, keep) <= 0.5
+    ranked = select_lines(lines, [math.nan] * 25 + [math.inf] * 25, _req(text, keep_ratio=0.4))
+    assert sum(ranked[25:]) > 15 and sum(ranked[:25]) < 5  # +inf ranks above NaN
+
+
+def test_tiny_gaps_are_filled_because_a_marker_costs_more() -> None:
+    text = _text(100)
+    lines = text.split("\n")
+    scores = [0.0 if i % 3 == 0 else 1.0 for i in range(len(lines))]
+    keep = select_lines(lines, scores, _req(text, keep_ratio=0.9))
+    r = render(lines, keep, PID, annotate_lines=False, include_markers=True)
+    assert all(b.count > 1 or len(lines[b.start_line - 1]) + 1 > len(b.marker) for b in r.blocks)
+    assert len(r.blocks) <= 8
+
+
+def test_min_keep_lines_and_short_texts() -> None:
+    text = "a\nb\nc"
+    assert select_lines(text.split("\n"), [0.0, 0.0, 0.0], _req(text, keep_ratio=0.01)) == [True] * 3
+    big = _text(200)
+    keep = select_lines(big.split("\n"), [0.0] * 200, _req(big, keep_ratio=0.001, min_keep_lines=12))
+    assert sum(keep) >= 12
+
+
+def test_default_policy_respects_max_prune_ratio() -> None:
+    text = _text(300)
+    lines = text.split("\n")
+    scores = [10.0 if i < 5 else 0.0 for i in range(len(lines))]
+    keep = select_lines(lines, scores, _req(text, max_prune_ratio=0.5))
+    assert sum(keep) >= 150
+    keep = select_lines(lines, scores, _req(text, max_prune_ratio=0.95))
+    assert sum(keep) < 300 * 0.8
+
+
+def test_default_policy_keeps_everything_when_scores_are_flat() -> None:
+    text = _text(100)
+    keep = select_lines(text.split("\n"), [1.0] * 100, _req(text))
+    assert all(keep)
+
+
+def test_trailing_newline_survives() -> None:
+    text = _text(100) + "\n"
+    lines = text.split("\n")
+    keep = select_lines(lines, [float(i % 7) for i in range(len(lines))], _req(text, keep_ratio=0.3))
+    assert keep[-1]
+    assert render(lines, keep, PID, annotate_lines=False, include_markers=True).text.endswith("\n")
+
+
+def test_annotated_output_also_meets_the_ratio() -> None:
+    text = _text(300)
+    lines = text.split("\n")
+    scores = [random.Random(5).random() for _ in lines]
+    keep = select_lines(lines, scores, _req(text, keep_ratio=0.3, annotate_lines=True))
+    out = render(lines, keep, PID, annotate_lines=True, include_markers=True).text
+    assert estimate_tokens(out) <= 0.3 * estimate_tokens(text) + 1
+
+
+def test_selection_is_deterministic() -> None:
+    text = _text(500)
+    lines = text.split("\n")
+    scores = [float((i * 7919) % 101) for i in range(len(lines))]
+    req = _req(text, keep_ratio=0.25)
+    assert select_lines(lines, scores, req) == select_lines(lines, list(scores), req)
+
+
+def test_score_count_must_match() -> None:
+    with pytest.raises(ValueError):
+        select_lines(["a", "b"], [1.0], _req("a\nb"))
