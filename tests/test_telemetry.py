@@ -1,4 +1,4 @@
-"""Telemetry: OTEL_* settings, the span tree and its attributes, metrics against health, privacy, OTLP export."""
+"""Telemetry: OTEL_* settings, span tree and attributes, metrics against health, privacy, OTLP export."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import aiohttp
-import msgspec
 import pytest
+import rotel
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from opentelemetry import trace
@@ -362,6 +362,9 @@ async def test_streaming_usage_is_read_from_the_stream(
     [(attrs, ttfb)] = m["sidecar.upstream.time_to_first_byte"]
     assert attrs["gen_ai.provider.name"] == style and ttfb.count == 1
     tokens = {a["gen_ai.token.type"]: p for a, p in m["gen_ai.client.token.usage"]}
+    assert tuple(tokens["input"].explicit_bounds) == TOKEN_BUCKETS
+    [(_, duration)] = m["gen_ai.client.operation.duration"]
+    assert tuple(duration.explicit_bounds) == DURATION_BUCKETS and duration.count == 1
     assert tokens["input"].sum == client.attributes["gen_ai.usage.input_tokens"]
     assert tokens["output"].sum == client.attributes["gen_ai.usage.output_tokens"]
 
@@ -570,3 +573,203 @@ async def test_no_sentinel_in_any_span_metric_or_log(fake_deepinfra, make_config
     logs = [(r.name, r.getMessage()) for r in caplog.records]
     assert any(name == "sidecar.manager" for name, _ in logs), "the fallbacks were logged"
     assert all(SECRET not in msg for _, msg in logs)
+
+
+# --- integration: OTLP to a real collector process ---------------------------------------------------
+
+ROTEL = Path(rotel.__file__).parent / "rotel-agent"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Sink:
+    """What the collector forwarded to us over OTLP/HTTP, decoded with opentelemetry-proto."""
+
+    def __init__(self) -> None:
+        self.raw: list[bytes] = []
+        self.traces: list[ExportTraceServiceRequest] = []
+        self.metrics: list[ExportMetricsServiceRequest] = []
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/traces", self.on_traces)
+        app.router.add_post("/v1/metrics", self.on_metrics)
+        return app
+
+    async def on_traces(self, request: web.Request) -> web.Response:
+        body = await request.read()  # aiohttp inflates the collector's gzip
+        self.raw.append(body)
+        self.traces.append(ExportTraceServiceRequest.FromString(body))
+        return web.Response(body=b"", content_type="application/x-protobuf")
+
+    async def on_metrics(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.raw.append(body)
+        self.metrics.append(ExportMetricsServiceRequest.FromString(body))
+        return web.Response(body=b"", content_type="application/x-protobuf")
+
+    def spans(self):
+        return [
+            (rs.resource, span)
+            for req in self.traces
+            for rs in req.resource_spans
+            for ss in rs.scope_spans
+            for span in ss.spans
+        ]
+
+    def metric_names(self) -> set[str]:
+        return {
+            m.name
+            for req in self.metrics
+            for rm in req.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+        }
+
+
+async def wait_for(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the collector")
+        await asyncio.sleep(0.05)
+
+
+async def wait_port(port: int, proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, "the collector exited"
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+
+
+@pytest.fixture
+async def collector(aiohttp_server, tmp_path: Path):
+    """rotel (a real OTLP collector) on loopback, forwarding everything to a Sink over OTLP/HTTP."""
+    sink = Sink()
+    sink_server = await aiohttp_server(sink.app(), host="127.0.0.1")
+    grpc_port, http_port = free_port(), free_port()
+    log_path = tmp_path / "rotel.out"
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                str(ROTEL),
+                "start",
+                "--otlp-grpc-endpoint",
+                f"127.0.0.1:{grpc_port}",
+                "--otlp-http-endpoint",
+                f"127.0.0.1:{http_port}",
+                "--exporter",
+                "otlp",
+                "--otlp-exporter-protocol",
+                "http",
+                "--otlp-exporter-endpoint",
+                str(sink_server.make_url("")).rstrip("/"),
+                "--batch-timeout",
+                "50ms",
+                "--pid-file",
+                str(tmp_path / "rotel.pid"),
+                "--log-file",
+                str(tmp_path / "rotel.log"),
+            ],  # fmt: skip
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={"PATH": os.environ.get("PATH", "")},
+        )
+    try:
+        await wait_port(http_port, proc)
+        await wait_port(grpc_port, proc)
+        yield (
+            sink,
+            {"grpc": f"http://127.0.0.1:{grpc_port}", "http/protobuf": f"http://127.0.0.1:{http_port}"},
+        )
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+async def test_otlp_export_through_a_real_collector(
+    collector, fake_upstream, fake_deepinfra, make_config, monkeypatch, caplog, protocol
+):
+    caplog.set_level(logging.DEBUG)
+    sink, endpoints = collector
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoints[protocol])
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "sidecar-it")
+    monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "200")
+    monkeypatch.setenv("DEEPINFRA_API_KEY", "di-" + SECRET)
+    config = make_config(
+        fake_upstream.url,
+        KIMI_PRUNING_BACKEND="deepinfra",
+        DEEPINFRA_ENDPOINT_URL=fake_deepinfra.url,
+        SIDECAR_MIN_CHARS_TO_PRUNE="500",
+    )
+    app = build_app(config, installers=[install_telemetry, install_pruner, install_pruning])
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server(access_log=None)
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = server.make_url("/v1/chat/completions")
+            async with http.post(url, data=chat_body(stream=True), headers=headers()) as r:
+                assert r.status == 200 and r.headers["X-Sidecar-Backend"] == "deepinfra"
+                await r.read()
+        await wait_for(lambda: "sidecar.prune.calls" in sink.metric_names())  # periodic export, while running
+    finally:
+        await server.close()  # flushes the spans and the last metrics
+    await wait_for(lambda: len(sink.spans()) >= 6)
+
+    spans = sink.spans()
+    names = sorted(span.name for _, span in spans)
+    assert names == [
+        "POST /v1/chat/completions",
+        "chat gpt-test",
+        "deepinfra.rerank",
+        "deepinfra.rerank",
+        "prune",
+        "prune",
+    ]
+    resource = {a.key: a.value.string_value for a in spans[0][0].attributes}
+    assert resource["service.name"] == "sidecar-it"
+    by = {span.name: span for _, span in spans}
+    server_span, client = by["POST /v1/chat/completions"], by["chat gpt-test"]
+    assert {span.trace_id.hex() for _, span in spans} == {AGENT_TRACE}
+    assert server_span.parent_span_id.hex() == AGENT_SPAN
+    assert server_span.kind == server_span.SPAN_KIND_SERVER and client.kind == client.SPAN_KIND_CLIENT
+    assert client.parent_span_id == server_span.span_id
+    prunes = [span for _, span in spans if span.name == "prune"]
+    assert all(p.parent_span_id == server_span.span_id for p in prunes)
+    reranks = [span for _, span in spans if span.name == "deepinfra.rerank"]
+    assert sorted(r.parent_span_id for r in reranks) == sorted(p.span_id for p in prunes)
+    attrs = {a.key: a.value for a in client.attributes}
+    assert (
+        attrs["gen_ai.usage.input_tokens"].int_value > 0 and attrs["gen_ai.usage.output_tokens"].int_value > 0
+    )
+    assert (
+        dict(fake_upstream.received[-1].headers)["traceparent"]
+        == f"00-{AGENT_TRACE}-{client.span_id.hex()}-01"
+    )
+
+    assert {
+        "gen_ai.client.operation.duration",
+        "gen_ai.client.token.usage",
+        "sidecar.prune.tokens_saved",
+    } <= (sink.metric_names())
+    assert all(SECRET.encode() not in raw for raw in sink.raw)
+    assert all(SECRET not in r.getMessage() for r in caplog.records)
