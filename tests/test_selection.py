@@ -15,7 +15,8 @@ PID = "0123456789abcdef0123456789abcdef"
 
 def _text(n: int = 400, seed: int = 1) -> str:
     rnd = random.Random(seed)
-    rows = [f"    value_{i} = compute({rnd.randint(0, 10**6)}, '{'x' * rnd.randint(0, 40)}')" for i in range(n)]
+    rows = [f"    value_{i} = compute({rnd.randint(0, 10**6)}, '{'x' * rnd.randint(0, 40)}')"
+            for i in range(n)]
     return "\n".join(rows)
 
 
