@@ -13,6 +13,7 @@ import pytest
 from sidecar.backends.base import PruneOptions, PruneRequest
 from sidecar.backends.deepinfra import (
     MAX_DOC_CHARS,
+    THREAD_MIN_CHARS,
     DeepInfraClient,
     DeepInfraPruningEngine,
     parse_rerank_response,
@@ -229,3 +230,16 @@ async def test_engine_blank_text_makes_no_call():
     assert rec.requests == []
     assert selection.reranker_input_tokens == 0
     assert len(selection.keep) == 4
+
+
+async def test_engine_large_text_goes_through_worker_threads() -> None:
+    rec = Recorder()
+    engine = DeepInfraPruningEngine(make_client(rec), max_docs=1024)
+    text = _paragraphs(2500, needle_at=1234)
+    assert len(text) >= THREAD_MIN_CHARS
+    selection = await engine.prune(_request(text, keep_ratio=0.2))
+    await engine.aclose()
+    lines = text.split("\n")
+    assert len(selection.keep) == len(lines)
+    assert selection.keep[next(i for i, line in enumerate(lines) if "needle" in line)]
+    assert len(rec.requests) >= 2

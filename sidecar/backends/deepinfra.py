@@ -24,7 +24,6 @@ import asyncio
 import math
 import re
 from collections.abc import Sequence
-from typing import Protocol
 
 import httpx
 import msgspec
@@ -33,14 +32,17 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from sidecar.backends.base import PruneRequest, Selection
 from sidecar.backends.heuristic import score_lines
-from sidecar.chunking import chunk_lines
+from sidecar.chunking import Chunk, chunk_lines
 from sidecar.errors import BackendError
 from sidecar.selection import select_lines
+from sidecar.tasks import spawn
 from sidecar.tokens import estimate_tokens
 
 # Documents longer than this are cut before sending: chunks are bounded in tokens, but a single
 # minified line can be megabytes, and the reranker only needs its start to judge relevance.
 MAX_DOC_CHARS = 4096
+# Texts at least this long chunk and select on a worker thread (same threshold as the manager's).
+THREAD_MIN_CHARS = 128 * 1024
 _NON_FINITE = re.compile(rb"\b(?:NaN|Infinity)\b")
 _tracer = trace.get_tracer("sidecar")  # a no-op until sidecar.telemetry sets a provider
 
@@ -204,6 +206,37 @@ class DeepInfraPruningEngine:
     async def prune(self, request: PruneRequest) -> Selection:
         """Score chunks with the reranker and select lines within the request's budget."""
         lines = request.text.split("\n")
+        # CPU steps go to a worker thread on large texts, so the event loop keeps serving meanwhile.
+        large = len(request.text) >= THREAD_MIN_CHARS
+        if large:
+            chunks, documents, sent = await asyncio.to_thread(self._documents, lines, request)
+        else:
+            chunks, documents, sent = self._documents(lines, request)
+        # The heuristic's line scores do not depend on the reranker: compute them while it answers.
+        local: asyncio.Task[list[float]] | None = None
+        if self._heuristic_weight > 0.0:
+            local = spawn(asyncio.to_thread(score_lines, lines, request.goal, request.source_type))
+        try:
+            results = await self._rerank_all(request.goal, documents) if documents else []
+        except BaseException:
+            if local is not None:
+                local.cancel()
+            raise
+        chunk_scores = [0.0] * len(chunks)
+        scores = [score for result in results for score in result.scores]
+        for index, score in zip(sent, scores, strict=True):
+            chunk_scores[index] = score
+        line_scores = self._line_scores(
+            lines, chunks, chunk_scores, await local if local is not None else None
+        )
+        if large:
+            keep = await asyncio.to_thread(select_lines, lines, line_scores, request)
+        else:
+            keep = select_lines(lines, line_scores, request)
+        tokens = sum(result.input_tokens for result in results)
+        return Selection(keep=keep, backend=self.name, reranker_input_tokens=tokens)
+
+    def _documents(self, lines: list[str], request: PruneRequest) -> tuple[list[Chunk], list[str], list[int]]:
         chunks = chunk_lines(lines, request.source_type, max_tokens=self._chunk_tokens)
         documents: list[str] = []
         sent: list[int] = []  # chunk index of each document sent
@@ -212,17 +245,7 @@ class DeepInfraPruningEngine:
             if doc.strip():  # blank runs carry nothing to rank: do not pay for them
                 documents.append(doc[:MAX_DOC_CHARS])
                 sent.append(index)
-        chunk_scores = [0.0] * len(chunks)
-        tokens = 0
-        if documents:
-            results = await self._rerank_all(request.goal, documents)
-            scores = [score for result in results for score in result.scores]
-            tokens = sum(result.input_tokens for result in results)
-            for index, score in zip(sent, scores, strict=True):
-                chunk_scores[index] = score
-        line_scores = self._line_scores(lines, chunks, chunk_scores, request)
-        keep = select_lines(lines, line_scores, request)
-        return Selection(keep=keep, backend=self.name, reranker_input_tokens=tokens)
+        return chunks, documents, sent
 
     async def _rerank_all(self, goal: str, documents: list[str]) -> list[RerankResult]:
         batches = _batches(documents, self._max_docs)
@@ -240,35 +263,18 @@ class DeepInfraPruningEngine:
         return [task.result() for task in tasks]
 
     def _line_scores(
-        self,
-        lines: list[str],
-        chunks: Sequence[_ChunkLike],
-        chunk_scores: list[float],
-        request: PruneRequest,
+        self, lines: list[str], chunks: Sequence[Chunk], chunk_scores: list[float], local: list[float] | None
     ) -> list[float]:
         scores = [0.0] * len(lines)
         for chunk, score in zip(chunks, chunk_scores, strict=True):
             for i in range(chunk.start, min(chunk.end, len(lines))):
                 scores[i] = score
+        top = max(local, default=0.0) if local is not None else 0.0
+        if local is None or top <= 0.0:
+            return scores
         weight = self._heuristic_weight
-        if weight <= 0.0:
-            return scores
-        local = score_lines(lines, request.goal, request.source_type)
-        top = max(local, default=0.0)
-        if top <= 0.0:
-            return scores
         return [(1.0 - weight) * s + weight * (h / top) for s, h in zip(scores, local, strict=True)]
 
     async def aclose(self) -> None:
         """Close the underlying client."""
         await self._client.aclose()
-
-
-class _ChunkLike(Protocol):
-    """What this module needs of ``sidecar.chunking.Chunk`` (0-based ``start``, exclusive ``end``)."""
-
-    @property
-    def start(self) -> int: ...
-
-    @property
-    def end(self) -> int: ...
