@@ -71,14 +71,14 @@ class _Choice(msgspec.Struct):
 
 class _Completion(msgspec.Struct):
     choices: list[_Choice] = msgspec.field(default_factory=list)
-    usage: msgspec.Raw | None = None
+    usage: msgspec.Raw = msgspec.Raw()  # empty when absent (msgspec has no optional Raw)
     id: str | None = None
     model: str | None = None
     created: int | None = None
 
 
 _decode_completion = msgspec.json.Decoder(_Completion)
-_decode_verdict = msgspec.json.Decoder(dict[str, JsonValue])
+_decode_verdict = msgspec.json.Decoder(dict[str, object])
 
 
 def answer_text(raw: bytes) -> str | None:
@@ -175,7 +175,8 @@ async def run_audit(
     if text is None:
         return error("invalid_response", sent.attempts)
     try:
-        usage = _decode_completion.decode(raw).usage
+        found = _decode_completion.decode(raw).usage
+        usage = found if len(found) else None
     except (msgspec.DecodeError, msgspec.ValidationError):
         usage = None
     verdict = parse_verdict(text, auditor.label)
