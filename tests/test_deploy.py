@@ -508,7 +508,7 @@ def test_constraints_pin_the_runtime_dependencies_only() -> None:
 
 
 _IMPORTS_OF_SERVE = """
-import asyncio, json, sys
+import asyncio, importlib, json, sys
 import msgspec
 from importlib.metadata import packages_distributions
 from sidecar.config import load_config
@@ -527,6 +527,10 @@ async def main() -> None:
     await asyncio.gather(serve(config, ready=ready, stop=stop), stop_when_ready())
 
 asyncio.run(main())
+# `sidecar --help` imports every subcommand's module: each must import with the image's packages too.
+from sidecar.cli import COMMANDS, PLAN_COMMANDS
+for module, _ in [*COMMANDS.values(), *PLAN_COMMANDS.values()]:
+    importlib.import_module(module)
 dists = packages_distributions()
 # _distutils_hack: setuptools' .pth shim, loaded by every interpreter of the venv, not by the sidecar.
 top = {name.split(".")[0] for name in list(sys.modules)} - set(sys.stdlib_module_names) - {"_distutils_hack"}
@@ -567,7 +571,7 @@ def test_serving_imports_only_pinned_packages(
     }
     assert "aiohttp" in loaded
     missing = sorted(loaded - pinned - {"sidecar"})
-    assert not missing, f"imported by `sidecar serve` but not in the image: {missing}"
+    assert not missing, f"imported by `sidecar serve` or a CLI module, but not in the image: {missing}"
 
 
 # --- the pod's sidecar command line, run for real -----------------------------------------------------
