@@ -41,7 +41,8 @@ def write_config(
     for name, limit in {**PROVIDERS, **(limits or {})}.items():
         url = (urls or {}).get(name, f"{fake_url}/p/{name}/v1")
         lines.append(
-            f'[providers.{name}]\nbase_url = "{url}"\napi_key_env = "{key_env(name)}"\nmax_concurrent = {limit}\n'
+            f'[providers.{name}]\nbase_url = "{url}"\napi_key_env = "{key_env(name)}"\n'
+            f"max_concurrent = {limit}\n"
             + ("supports_json_response_format = false\n" if name == "codestral" else "")
         )
     lines.append(f"[routing]\n{routing}\n")
@@ -143,7 +144,8 @@ async def test_build_mode_picks_small_executor_only_for_small_requests(sidecar, 
     client = sdk(sidecar, **{"X-Sidecar-Mode": "build"})
     big = "explain this module\n" + "x = compute(x)\n" * 600  # ~2,300 tokens > small_request_max_tokens
     raw = await client.chat.completions.with_raw_response.create(model="m", messages=user(big))
-    assert (raw.headers["X-Sidecar-Provider"], raw.headers["X-Sidecar-Model"]) == ("deepseek", "deepseek-chat")
+    assert raw.headers["X-Sidecar-Provider"] == "deepseek"
+    assert raw.headers["X-Sidecar-Model"] == "deepseek-chat"
     raw = await client.chat.completions.with_raw_response.create(model="m", messages=user(), max_tokens=8000)
     assert raw.headers["X-Sidecar-Provider"] == "deepseek"  # asks for a large output: not small
     raw = await client.chat.completions.with_raw_response.create(model="m", messages=user(), max_tokens=500)
@@ -212,7 +214,8 @@ async def test_missing_key_is_a_clear_error_on_first_routed_request(
     ok = await sdk(client, **{"X-Sidecar-Mode": "fast"}).chat.completions.create(model="m", messages=user())
     assert ok.choices[0].message.content
     with pytest.raises(openai.InternalServerError) as info:
-        await sdk(client, **{"X-Sidecar-Mode": "double-check"}).chat.completions.create(model="m", messages=user())
+        checked = sdk(client, **{"X-Sidecar-Mode": "double-check"})
+        await checked.chat.completions.create(model="m", messages=user())
     assert info.value.status_code == 500
     assert key_env("deepseek") in info.value.body["message"]
     assert info.value.body["code"] == "provider_key_missing"
