@@ -74,16 +74,20 @@ class _ErrorBody(msgspec.Struct, omit_defaults=True):
     data: dict[str, str] | None = None
 
 
-class _Error(msgspec.Struct):
+class _Error(msgspec.Struct, kw_only=True):
+    jsonrpc: str = "2.0"
     id: RequestId | None
     error: _ErrorBody
+
+
+class _Result(msgspec.Struct, kw_only=True):
     jsonrpc: str = "2.0"
-
-
-class _Result(msgspec.Struct):
     id: RequestId
     result: msgspec.Raw
-    jsonrpc: str = "2.0"
+
+
+def _err(code: int, message: str, id: RequestId | None = None, data: dict[str, str] | None = None) -> _Error:
+    return _Error(id=id, error=_ErrorBody(code=code, message=message, data=data))
 
 
 Reply = _Error | _Result
@@ -102,7 +106,7 @@ class Decoded(msgspec.Struct):
 
 def error_reply(code: int, message: str, id: RequestId | None = None) -> bytes:
     """Encode a JSON-RPC error response (for transport-level failures)."""
-    return msgspec.json.encode(_Error(id=id, error=_ErrorBody(code=code, message=message)))
+    return msgspec.json.encode(_err(code, message, id))
 
 
 def decode(body: bytes) -> Decoded:
@@ -112,10 +116,7 @@ def decode(body: bytes) -> Decoded:
         try:
             raws = msgspec.json.decode(stripped, type=list[msgspec.Raw])
         except msgspec.DecodeError:
-            return Decoded(
-                items=[_Error(id=None, error=_ErrorBody(code=PARSE_ERROR, message="parse error"))],
-                batch=False,
-            )
+            return Decoded(items=[_err(PARSE_ERROR, "parse error")], batch=False)
         if not raws:
             return Decoded(items=[_invalid("empty batch")], batch=False)
         return Decoded(items=[_decode_one(raw) for raw in raws], batch=True)
@@ -128,7 +129,7 @@ def _decode_one(raw: bytes | msgspec.Raw) -> Message | _Error:
     except msgspec.ValidationError as exc:
         return _invalid(f"invalid request: {_reason(exc, '')}")
     except msgspec.DecodeError:
-        return _Error(id=None, error=_ErrorBody(code=PARSE_ERROR, message="parse error"))
+        return _err(PARSE_ERROR, "parse error")
     if message.jsonrpc != "2.0":
         return _invalid('invalid request: jsonrpc must be "2.0"', message.id)
     if message.method is UNSET and message.result is UNSET and message.error is UNSET:
@@ -139,7 +140,7 @@ def _decode_one(raw: bytes | msgspec.Raw) -> Message | _Error:
 
 
 def _invalid(message: str, id: RequestId | None | UnsetType = None) -> _Error:
-    return _Error(id=None if id is UNSET else id, error=_ErrorBody(code=INVALID_REQUEST, message=message))
+    return _err(INVALID_REQUEST, message, None if isinstance(id, UnsetType) else id)
 
 
 def _reason(exc: msgspec.ValidationError, prefix: str) -> str:
@@ -350,12 +351,7 @@ class McpDispatcher:
                 "prune_text", "Prune text for a goal", _PRUNE_DOC, PruneTextArgs, PruneTextResult, self._prune
             ),
             Tool(
-                "recover_text",
-                "Recover pruned lines",
-                _RECOVER_DOC,
-                RecoverTextArgs,
-                RecoverResult,
-                self._recover,
+                "recover_text", "Recover lines", _RECOVER_DOC, RecoverTextArgs, RecoverResult, self._recover
             ),
             Tool("health", "Pruning health", _HEALTH_DOC, HealthArgs, PruningHealth, self._health),
         ]
@@ -388,7 +384,7 @@ class McpDispatcher:
         except RpcError as exc:
             if isinstance(id_, UnsetType):
                 return None
-            return _Error(id=id_, error=_ErrorBody(code=exc.code, message=exc.message, data=exc.data))
+            return _err(exc.code, exc.message, id_, exc.data)
         if isinstance(id_, UnsetType) or id_ is None:
             return None
         return _Result(id=id_, result=msgspec.Raw(result if result is not None else b"{}"))
