@@ -31,6 +31,8 @@ from typing import Literal, cast
 
 import msgspec
 
+from .errors import SidecarError
+
 StepType = Literal["code_generation", "refactoring", "analysis", "patch"]
 STEP_TYPES: tuple[StepType, ...] = ("code_generation", "refactoring", "analysis", "patch")
 _STEP_KEYS = frozenset(
@@ -48,7 +50,7 @@ _STEP_KEYS = frozenset(
 _ID_PREFIX = "step_"
 
 
-class PlanError(Exception):
+class PlanError(SidecarError):
     """An invalid plan; ``errors`` holds one line per problem, each starting with its JSON path."""
 
     def __init__(self, errors: Sequence[str]) -> None:
