@@ -6,7 +6,7 @@ Each Debian source package carries ``debian/patches/*.patch`` with a DEP-3 heade
 the series in order, each patch gives cases exactly like ``../shared/bench/make_prune_cases.py``:
 goal = the patch description, text = a source file just before the patch, gold = the lines the
 patch changed (for a pure insertion, the line before it), trivial lines excluded, 150-2500 lines,
-1-30 gold lines, test files skipped.
+1-30 gold lines, test files skipped, at most 3 files per patch.
 
 usage: make_extra_cases.py UPSTREAM.tar.gz DEBIAN.debian.tar.xz NAME > cases.jsonl
 
@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 EXTS = (".py", ".js", ".ts", ".rs", ".go")
+PER_PATCH = 3
 FIELDS = re.compile(r"^(Origin|Bug|Bug-Debian|Bug-Ubuntu|Author|From|Forwarded|Last-Update|Applied-Upstream|"
                     r"Reviewed-by|Acked-by|Signed-off-by|Date|Index|Co-authored-by|CVE|Backported-by|Comment)"
                     r"\s*:", re.I)
@@ -40,20 +41,22 @@ def trivial(line: str) -> bool:
 
 
 def goal_of(header: str) -> str:
+    """Return the Description/Subject text of a DEP-3 or git format-patch header, other fields dropped."""
     out: list[str] = []
-    keep = False
+    field = ""
     for line in header.splitlines():
-        m = re.match(r"^(Description|Subject)\s*:\s*(.*)", line, re.I)
-        if m:
-            keep = True
-            out.append(re.sub(r"^\[PATCH[^\]]*\]\s*", "", m.group(2)))
+        m = re.match(r"^([A-Za-z][\w-]*):\s*(.*)", line)
+        if m and not line[:1].isspace():
+            field = m.group(1).lower()
+            if field in ("description", "subject"):
+                out.append(re.sub(r"^\[PATCH[^\]]*\]\s*", "", m.group(2)))
             continue
-        if FIELDS.match(line) or line.startswith("---"):
-            keep = False
-            continue
-        if keep or (not out and line.strip() and ":" not in line[:20]):
-            out.append(line.strip())
-    goal = "\n".join(x for x in out).strip()
+        if line.startswith("---"):
+            break
+        text = line.strip()
+        if field in ("description", "subject") and not FIELDS.match(text):
+            out.append("" if text == "." else text)
+    goal = "\n".join(out).strip()
     goal = re.sub(r"\n{3,}", "\n\n", goal)
     return goal[:600]
 
@@ -109,7 +112,10 @@ def main() -> None:
                                  capture_output=True, text=True)
             if res.returncode != 0 or len(goal) < 15:
                 continue
+            taken = 0
             for p, old in before.items():
+                if taken >= PER_PATCH:
+                    break  # spread cases over patches, as make_prune_cases.py spreads them over files
                 new = (root / p).read_text(errors="replace")
                 lines = old.splitlines()
                 if not (150 <= len(lines) <= 2500):
@@ -117,6 +123,7 @@ def main() -> None:
                 gold = gold_lines(lines, new.splitlines())
                 if not (1 <= len(gold) <= 30):
                     continue
+                taken += 1
                 print(json.dumps({"id": f"debian/{name}:{entry}:{p}", "repo": f"debian/{name}",
                                   "commit": entry,
                                   "path": p, "goal": goal, "text": old, "gold_lines": gold}))
