@@ -38,7 +38,7 @@ import msgspec
 from aiohttp import web
 
 from .config import Config, McpConfig
-from .keys import CONFIG, PRUNER
+from .keys import CONFIG, HEALTH_SOURCES, PRUNER
 from .mcp_protocol import (
     INVALID_REQUEST,
     PROTOCOL_VERSIONS,
@@ -129,6 +129,15 @@ def prefers_sse(accept: str) -> bool:
     return sse[0] > 0 and sse > json_
 
 
+class McpHealth(msgspec.Struct, frozen=True, kw_only=True):
+    """The "mcp" section of /sidecar/health."""
+
+    auth: str  # open | token | refuse
+    sessions: int
+    requests_total: int
+    refused_total: int
+
+
 class _Session:
     __slots__ = ("state", "seen")
 
@@ -153,8 +162,24 @@ class McpHttp:
         self.allowed_origins = list(config.allowed_origins)
         self.policy = policy
         self.sessions: OrderedDict[str, _Session] = OrderedDict()
+        self.requests_total = self.refused_total = 0
+
+    def health(self) -> McpHealth:
+        """Return the endpoint's counters."""
+        return McpHealth(
+            auth=self.policy.mode,
+            sessions=len(self.sessions),
+            requests_total=self.requests_total,
+            refused_total=self.refused_total,
+        )
 
     def _check(self, request: web.Request) -> web.Response | None:
+        self.requests_total += 1
+        refused = self._refusal(request)
+        self.refused_total += refused is not None
+        return refused
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
         origin = request.headers.get("Origin")
         if origin is not None and not origin_allowed(origin, self.allowed_origins):
             log.warning("mcp: origin refused")
@@ -269,6 +294,7 @@ def install_mcp(app: web.Application) -> None:
                 config.mcp.token_env,
             )
         app[MCP_HTTP] = endpoint = McpHttp(McpDispatcher(app[PRUNER]), config.mcp, policy)
+        app[HEALTH_SOURCES]["mcp"] = endpoint.health
         try:
             yield
         finally:

@@ -123,7 +123,10 @@ async def test_sdk_client_over_streamable_http(aiohttp_server):
     assert health["calls_total"] == 1  # the round trip's prune; the refused call never reached the pruner
     async with aiohttp.ClientSession() as http:
         async with http.get(server.make_url("/sidecar/health")) as resp:
-            section = (await resp.json())["pruning"]
+            doc = await resp.json()
+    section = doc["pruning"]
+    assert doc["mcp"]["auth"] == "open" and doc["mcp"]["requests_total"] >= 8
+    assert doc["mcp"]["sessions"] == 0  # the SDK client ended its session with DELETE on exit
     for key in ("calls_total", "calls_deepinfra", "fallbacks_deepinfra", "cost_estimated_total_usd"):
         assert health[key] == section[key]
 
@@ -221,6 +224,13 @@ async def test_plain_json_post_works_like_curl(mcp_url):
             assert resp.status == 204
         async with http.post(mcp_url, json=call, headers=headers) as resp:
             assert resp.status == 404  # the session is gone: initialize again
+
+
+async def test_disabled_endpoint_is_not_found(aiohttp_server):
+    _, url = await start(aiohttp_server, "[mcp]\nenabled = false\n")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json=INIT) as resp:
+            assert resp.status == 404
 
 
 async def test_session_is_required_after_initialize(mcp_url):
