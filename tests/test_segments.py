@@ -9,9 +9,7 @@ import pytest
 
 from sidecar.segments import SegmentError, parse_chat, rewrite
 
-BIG = "\n".join(
-    f"def handler_{i}(request):\n    return respond(request, {i})  # \"q\" \\ é" for i in range(80)
-)
+BIG = "\n".join(f'def handler_{i}(request):\n    return respond(request, {i})  # "q" \\ é' for i in range(80))
 assert len(BIG) > 2000
 
 
@@ -82,8 +80,18 @@ def anthropic_doc() -> dict:
                 "role": "assistant",
                 "content": [
                     {"type": "text", "text": "Looking."},
-                    {"type": "tool_use", "id": "tu_1", "name": "Read", "input": {"file_path": "/r/README.md"}},  # noqa: E501
-                    {"type": "tool_use", "id": "tu_2", "name": "Grep", "input": {"pattern": "trailing_comma"}},  # noqa: E501
+                    {
+                        "type": "tool_use",
+                        "id": "tu_1",
+                        "name": "Read",
+                        "input": {"file_path": "/r/README.md"},
+                    },
+                    {
+                        "type": "tool_use",
+                        "id": "tu_2",
+                        "name": "Grep",
+                        "input": {"pattern": "trailing_comma"},
+                    },
                 ],
             },
             {
@@ -164,7 +172,7 @@ def test_goal_header_and_min_chars_and_user_text() -> None:
 def _check_rewrite(body: bytes, style: str) -> None:
     chat = parse_chat(body, style, min_chars=2000)  # type: ignore[arg-type]
     assert chat.segments
-    new_texts = [f"kept {i}\n... [pruned] é \"x\"" for i in range(len(chat.segments))]
+    new_texts = [f'kept {i}\n... [pruned] é "x"' for i in range(len(chat.segments))]
     out = rewrite(chat, list(zip(chat.segments, new_texts, strict=True)))
     expected = json.loads(body)
     for seg, text in zip(chat.segments, new_texts, strict=True):
@@ -268,9 +276,7 @@ def test_source_type_hints() -> None:
                 {"role": "user", "content": "task"},
                 {
                     "role": "assistant",
-                    "tool_calls": [
-                        {"id": "c", "function": {"name": name, "arguments": json.dumps(args)}}
-                    ],
+                    "tool_calls": [{"id": "c", "function": {"name": name, "arguments": json.dumps(args)}}],
                 },
                 {"role": "tool", "tool_call_id": "c", "content": BIG},
             ]
