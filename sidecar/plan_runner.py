@@ -60,6 +60,7 @@ class StepResult(msgspec.Struct, kw_only=True):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     retries: int = 0
+    audit: str | None = None  # DOUBLE-CHECK's verdict (X-Sidecar-Audit), e.g. "pass" or "fail; issues=2"
     http_status: int | None = None
     error: str | None = None
     output: str | None = None
@@ -209,7 +210,8 @@ def _describe(r: StepResult) -> str:
             f" {r.prompt_tokens or 0}+{r.completion_tokens or 0} tok" if r.prompt_tokens is not None else ""
         )
         retries = f" {r.retries} retries" if r.retries else ""
-        return f"done in {r.duration_s or 0:.2f}s{' ' + via if via else ''}{tokens}{retries}"
+        audit = f" audit: {r.audit}" if r.audit else ""
+        return f"done in {r.duration_s or 0:.2f}s{' ' + via if via else ''}{tokens}{retries}{audit}"
     if r.status == "already_done":
         return "already done (previous run)"
     if r.status == "skipped_dependency_failed":
@@ -527,6 +529,8 @@ class _Runner:
                     if resp.status >= 400:
                         raise StepFailed(f"HTTP {resp.status}", resp.status)
                     result.provider = resp.headers.get("X-Sidecar-Provider")
+                    result.model = resp.headers.get("X-Sidecar-Model")
+                    result.audit = resp.headers.get("X-Sidecar-Audit")
                     attempts = resp.headers.get("X-Sidecar-Attempts", "")
                     if attempts.isdigit():
                         result.retries += max(0, int(attempts) - 1)
@@ -553,7 +557,7 @@ def _parse_response(raw: bytes, result: StepResult) -> str:
         doc = msgspec.json.decode(raw, type=_ChatResponse)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise StepFailed("invalid response body") from exc
-    result.model = doc.model
+    result.model = doc.model or result.model
     if doc.usage is not None:
         result.prompt_tokens, result.completion_tokens = doc.usage.prompt_tokens, doc.usage.completion_tokens
     content = doc.choices[0].message.content if doc.choices else None

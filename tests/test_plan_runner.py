@@ -526,3 +526,45 @@ async def test_cli_ctrl_c_cancels_and_writes_a_partial_summary(
         "step_2": "cancelled",
         "step_3": "pending",
     }
+
+
+async def test_through_a_real_sidecar_with_routing(
+    aiohttp_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sidecar.app import build_app
+    from sidecar.config import load_config
+    from sidecar.fake_upstream import FakeUpstream, Profile, routing_reply
+    from sidecar.routing import install_routing
+
+    names = ("deepseek", "groq", "gemini", "codestral")
+    fake = FakeUpstream(profiles={n: Profile(latency_ms=20) for n in names}, reply=routing_reply)
+    await fake.start()
+    try:
+        lines = []
+        for name in names:
+            monkeypatch.setenv(f"PLAN_TEST_{name.upper()}_KEY", f"sk-{name}")
+            lines.append(
+                f'[providers.{name}]\nbase_url = "{fake.url}/p/{name}/v1"\n'
+                f'api_key_env = "PLAN_TEST_{name.upper()}_KEY"\n'
+            )
+        (tmp_path / "config.toml").write_text(f'[upstream]\nurl = "{fake.url}"\n' + "\n".join(lines))
+        config = load_config(cli_path=str(tmp_path / "config.toml"), env={})
+        client = await aiohttp_client(build_app(config, installers=[install_routing]))
+        url = str(client.make_url("/v1"))
+        plan = write_plan(tmp_path / "plan.json", step(1), step(2, (1,), type="analysis"))
+
+        fake.inject("status=429;retry-after=0")  # the sidecar retries it: one attempt more
+        summary = await run_plan(plan, base_url=url, out_dir=tmp_path / "dc", mode="DOUBLE-CHECK")
+        results = by_id(summary)
+        assert summary.status == "succeeded"
+        assert results["step_1"].provider == "deepseek" and results["step_1"].model == "deepseek-chat"
+        assert results["step_1"].retries == 1
+        assert (results["step_1"].audit or "").startswith("pass")
+        assert results["step_2"].retries == 0
+
+        summary = await run_plan(plan, base_url=url, out_dir=tmp_path / "fast", mode="fast")
+        assert {r.provider for r in summary.steps} == {"groq"}
+        # The fake answers code only when the request asks for code only.
+        assert (tmp_path / "fast" / "step_1.md").read_text().startswith("```python")
+    finally:
+        await fake.stop()
