@@ -332,6 +332,7 @@ class _Runner:
         sequential: bool,
         max_parallel: int,
         api_key: str | None,
+        extra_headers: Mapping[str, str],
         retries: int,
         prompt_style: PromptStyle,
         input_chars: int,
@@ -341,7 +342,7 @@ class _Runner:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.mode, self.model, self.out_dir = mode, model, out_dir
         self.cap = 1 if sequential else max(1, max_parallel)
-        self.api_key, self.retries = api_key, retries
+        self.api_key, self.retries, self.extra_headers = api_key, retries, dict(extra_headers)
         self.prompt_style, self.input_chars = prompt_style, input_chars
         self.progress, self.summary = progress, summary
         self.t0 = time.monotonic()
@@ -511,7 +512,11 @@ class _Runner:
     ) -> tuple[str, bytes]:
         assert self.session is not None
         body = msgspec.json.encode({"model": self.model, "messages": messages, "stream": False})
-        headers = {"Content-Type": "application/json", "X-Sidecar-Output": output_kind(step)}
+        headers = {
+            **self.extra_headers,
+            "Content-Type": "application/json",
+            "X-Sidecar-Output": output_kind(step),
+        }
         if self.mode:
             headers["X-Sidecar-Mode"] = self.mode
         if self.api_key:
@@ -593,6 +598,7 @@ async def run_plan(
     max_parallel: int = 16,
     model: str = DEFAULT_MODEL,
     api_key: str | None = None,
+    extra_headers: Mapping[str, str] | None = None,
     timeout_s: float = 600.0,
     retries: int = 1,
     prompt_style: PromptStyle = "stripped",
@@ -631,6 +637,7 @@ async def run_plan(
         sequential=sequential,
         max_parallel=max_parallel,
         api_key=api_key,
+        extra_headers=extra_headers or {},
         retries=retries,
         prompt_style=prompt_style,
         input_chars=input_chars,
@@ -676,6 +683,13 @@ def _mode_arg(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _header_arg(value: str) -> tuple[str, str]:
+    name, sep, content = value.partition(":")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError("expected NAME:VALUE")
+    return name.strip(), content.strip()
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -699,6 +713,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="plan-out", help="output directory; re-runs skip steps done there")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="model name sent in each request")
     parser.add_argument("--api-key", help="bearer token (default: $SIDECAR_API_KEY, then $OPENAI_API_KEY)")
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        type=_header_arg,
+        metavar="NAME:VALUE",
+        help="extra request header, repeatable (e.g. 'X-Sidecar-Strip: on')",
+    )
     parser.add_argument("--max-parallel", type=_positive_int, default=16, help="steps in flight at most (16)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per request (600)")
     parser.add_argument("--retries", type=int, default=1, help="retries on 429/5xx/connection errors (1)")
@@ -728,6 +750,7 @@ def run(args: argparse.Namespace) -> int:
                 max_parallel=args.max_parallel,
                 model=args.model,
                 api_key=api_key,
+                extra_headers=dict(args.header),
                 timeout_s=args.timeout,
                 retries=args.retries,
                 prompt_style=args.prompt_style,

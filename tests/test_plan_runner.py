@@ -387,7 +387,13 @@ async def test_request_headers_body_outputs_and_summary(llm: tuple[FakeLLM, str]
     )
     out = tmp_path / "out"
     summary = await run_plan(
-        plan, base_url=url, out_dir=out, mode="DOUBLE-CHECK", api_key="k-123", model="m1"
+        plan,
+        base_url=url,
+        out_dir=out,
+        mode="DOUBLE-CHECK",
+        api_key="k-123",
+        model="m1",
+        extra_headers={"X-Sidecar-Strip": "on"},
     )
     headers = {c.step: c.headers for c in fake.calls}
     assert headers["step_1"]["X-Sidecar-Mode"] == "double-check"
@@ -397,6 +403,7 @@ async def test_request_headers_body_outputs_and_summary(llm: tuple[FakeLLM, str]
         "code",
     ]
     assert headers["step_1"]["Authorization"] == "Bearer k-123"
+    assert headers["step_3"]["X-Sidecar-Strip"] == "on"
     body = fake.calls_for("step_1")[0].body
     assert body["model"] == "m1" and body["stream"] is False
     prompt = body["messages"][-1]["content"]  # type: ignore[index]
