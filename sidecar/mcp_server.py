@@ -11,8 +11,9 @@ HTTP (``install_mcp``), in the order a POST is checked:
               so the SDK's "application/json, text/event-stream" and curl's "*/*" get plain JSON)
 GET has no server-initiated stream (405); DELETE ends a session.
 
-Caller identity: the bearer credential (the MCP token, or any API key a client sends as a bearer or
-``x-api-key``) is hashed and passed to the pruner, so a prune id recovers only for the same credential.
+Caller identity: the credential a client sends (the MCP token, or an API key as a bearer or
+``x-api-key``) is hashed exactly as the pruning middleware hashes API keys, and passed to the pruner:
+a prune id recovers only for the same credential, whether it was pruned through the proxy or MCP.
 
 stdio: newline-delimited JSON-RPC on stdin/stdout, requests answered concurrently, logs on stderr only.
 """
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import hmac
 import ipaddress
 import logging
@@ -47,6 +47,7 @@ from .mcp_protocol import (
     decode,
     error_reply,
 )
+from .middleware import caller_identity  # one identity for a key, whether it prunes via the proxy or MCP
 from .tasks import spawn
 
 log = logging.getLogger("sidecar.mcp")
@@ -96,15 +97,6 @@ def origin_allowed(origin: str, allowed: Sequence[str]) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and host is not None and is_loopback_host(host)
-
-
-def caller_identity(headers: Mapping[str, str]) -> str | None:
-    """Return a hash of the credential that identifies the caller (bearer or x-api-key), if any."""
-    scheme, _, credential = headers.get("Authorization", "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not credential.strip():
-        credential = headers.get("x-api-key", "")
-    credential = credential.strip()
-    return hashlib.sha256(credential.encode("utf-8")).hexdigest()[:32] if credential else None
 
 
 def prefers_sse(accept: str) -> bool:
