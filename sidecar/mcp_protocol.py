@@ -245,15 +245,18 @@ def json_schema(type_: type[msgspec.Struct]) -> Schema:
     """Return a self-contained JSON Schema object for a struct (references inlined, titles dropped)."""
     (root,), defs = msgspec.json.schema_components([type_], ref_template="#/$defs/{name}")
 
-    def inline(node: JsonValue) -> JsonValue:
+    def inline(node: JsonValue, fields: bool = False) -> JsonValue:
+        # ``fields``: node maps field names to schemas (a "properties" object), where "title" is a name.
         if isinstance(node, list):
             return [inline(item) for item in node]
         if not isinstance(node, dict):
             return node
         ref = node.get("$ref")
-        if isinstance(ref, str):
+        if isinstance(ref, str) and not fields:
             return inline(defs[ref.rsplit("/", 1)[1]])
-        return {k: inline(v) for k, v in node.items() if k != "title"}
+        return {
+            k: inline(v, not fields and k == "properties") for k, v in node.items() if fields or k != "title"
+        }
 
     schema = inline(root)
     assert isinstance(schema, dict)

@@ -338,3 +338,18 @@ async def test_tool_failure_is_a_tool_error_result(dispatcher, monkeypatch):
     result = (await call(dispatcher, SessionState(), "health", {}))["result"]
     assert result["isError"] is True
     assert result["content"][0]["text"] == "health failed: RuntimeError"
+
+
+def test_json_schema_inlines_references_and_keeps_a_field_named_title():
+    class Inner(msgspec.Struct):
+        title: str
+
+    class Outer(msgspec.Struct):
+        title: Inner
+        more: list[Inner] = []
+
+    schema = json_schema(Outer)
+    assert "$defs" not in schema and "title" not in schema
+    assert schema["properties"]["title"]["properties"]["title"] == {"type": "string"}
+    assert schema["properties"]["more"]["items"]["required"] == ["title"]
+    jsonschema.validate({"title": {"title": "x"}, "more": [{"title": "y"}]}, schema)
