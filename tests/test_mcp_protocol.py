@@ -340,14 +340,16 @@ async def test_tool_failure_is_a_tool_error_result(dispatcher, monkeypatch):
     assert result["content"][0]["text"] == "health failed: RuntimeError"
 
 
+class Inner(msgspec.Struct):
+    title: str
+
+
+class Outer(msgspec.Struct):
+    title: Inner
+    more: list[Inner] = []
+
+
 def test_json_schema_inlines_references_and_keeps_a_field_named_title():
-    class Inner(msgspec.Struct):
-        title: str
-
-    class Outer(msgspec.Struct):
-        title: Inner
-        more: list[Inner] = []
-
     schema = json_schema(Outer)
     assert "$defs" not in schema and "title" not in schema
     assert schema["properties"]["title"]["properties"]["title"] == {"type": "string"}
