@@ -279,7 +279,9 @@ def install_mcp(app: web.Application) -> None:
     async def mcp_ctx(app: web.Application) -> AsyncIterator[None]:
         token = os.environ.get(config.mcp.token_env) or None
         policy = auth_policy(config.server.host, token)
-        if policy.mode == "refuse" and config.mcp.enabled:
+        if PRUNER not in app:
+            raise RuntimeError("install_mcp needs install_pruner before it in the installers")
+        if policy.mode == "refuse":
             log.warning(
                 "mcp: bound to %s without $%s: MCP over HTTP is refused",
                 config.server.host,
