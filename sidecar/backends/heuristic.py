@@ -72,12 +72,20 @@ def _stem(word: str) -> tuple[str, tuple[str, ...]]:
     return w, _SUFFIXES
 
 
+_URL = re.compile(r"\S+://\S+|\S+@\S+\.\w+|\b[0-9a-f]{7,40}\b|\bcherry picked from commit\b", re.I)
+
+
 def goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
     """Return the goal's search literals with their goal-side weights and allowed suffixes."""
     terms: dict[str, tuple[float, tuple[str, ...]]] = {}
-    subject = goal.split("\n", 1)[0]
-    for k, part in enumerate((subject, goal[len(subject):])):
-        base = 1.0 if k == 0 else BODY_WEIGHT
+    goal = _URL.sub(" ", goal)  # links, e-mail addresses and commit hashes say nothing about the text
+    subject = goal.strip().split("\n", 1)[0]
+    body = goal.strip()[len(subject) :]
+    n_body = len(_WORD.findall(body))
+    # A long body is mostly narrative: its words share a fixed total weight.
+    body_weight = BODY_WEIGHT * min(1.0, BODY_WORDS / max(n_body, 1))
+    for k, part in enumerate((subject, body)):
+        base = 1.0 if k == 0 else body_weight
         for tok in _WORD.findall(part):
             pieces = [p.lower() for p in _PARTS.findall(tok)]
             compound = len(pieces) > 1
@@ -193,18 +201,23 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
     # Term matches, weighted by rarity over chunks.
     line_terms: dict[int, dict[str, float]] = {}
     chunk_terms: dict[int, dict[str, float]] = {}
-    for literal, (gw, sufs) in goal_terms(goal).items():
+
+    def add_term(literal: str, gw: float, sufs: tuple[str, ...]) -> None:
         hits = _match_lines(text, low, offsets, literal, sufs)
         if not hits:
-            continue
+            return
         df = len({chunk_of[i] for i in hits})
         idf = math.log((n_chunks + 1) / (df + 0.5))
         if idf <= 0.05:
-            continue
+            return
         w = idf * gw
         for i in hits:
             line_terms.setdefault(i, {})[literal] = w
             chunk_terms.setdefault(chunk_of[i], {})[literal] = w
+
+    terms = goal_terms(goal)
+    for literal, (gw, sufs) in terms.items():
+        add_term(literal, gw, sufs)
 
     raw = [0.0] * n
     for i, ts in line_terms.items():
@@ -215,9 +228,10 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
         chunk_score[c] = sum(ts.values()) * (1.0 + 0.25 * (len(ts) - 1)) / (1.0 + size / 40.0) ** 0.5
     scores = [r + CHUNK_W * chunk_score[c] for r, c in zip(raw, chunk_of, strict=True)]
     # Neighbours share a decaying part of a line's own matches.
+    spread = [(d, SPREAD_DECAY**d) for d in range(1, SPREAD_REACH + 1)]
     for i in line_terms:
         v = raw[i]
-        for d, f in SPREAD:
+        for d, f in spread:
             if i - d >= 0:
                 scores[i - d] += v * f
             if i + d < n:
@@ -292,12 +306,18 @@ def _code_priors(
             scores[i] += imp
     for i in _blob_lines(lines):
         scores[i] -= 0.5 * unit
+    # With little signal, keep one contiguous stretch from the top rather than scattered bits.
+    pos = POS_W * unit / n
+    scores[:] = [sc + pos * (n - i) for i, sc in enumerate(scores)]
 
 
 CHUNK_TOKENS = 64
+BODY_WORDS = 30
+POS_W = 0.05
 DEF_LIFT = 0.5
 CHUNK_W = 0.6
-SPREAD = ((1, 0.5), (2, 0.3), (3, 0.2), (4, 0.1))
+SPREAD_DECAY = 0.7
+SPREAD_REACH = 4
 BODY_WEIGHT = 0.5
 DOC_FACTOR = 0.5
 COMMENT_FACTOR = 0.6
@@ -365,4 +385,5 @@ class HeuristicBackend:
 
     async def aclose(self) -> None:
         """Release nothing: the heuristic holds no resources."""
+
 
