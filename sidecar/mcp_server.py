@@ -385,5 +385,8 @@ async def _stdin_reader(limit: int) -> asyncio.StreamReader:
 
 def _write_stdout(data: bytes) -> None:
     # One write per message from the loop thread: replies never interleave.
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except (BrokenPipeError, ValueError):  # the client closed our stdout: nobody is left to answer
+        log.info("mcp: stdout closed, reply dropped")
