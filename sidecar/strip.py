@@ -22,13 +22,11 @@ from .tokens import estimate_tokens
 _OPEN_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 _INLINE_CODE = re.compile(r"(`+)[^`\n]+?\1")
-_PROGRESS = re.compile(
-    r"(\d{1,3}(?:\.\d+)?\s?%.{0,40}?[█▉▊▋▌▍▎▏#=━─>■]{3,}"
-    r"|[█▉▊▋▌▍▎▏#=━─>■]{3,}.{0,40}?\d{1,3}(?:\.\d+)?\s?%"
-    r"|\b\d+(?:\.\d+)?\s?(?:it/s|s/it|[kKMG]i?B/s)\b"
-    r"|\[[=#>.\- ]{8,}\]"
-    r"|^\s*[⠁-⣿◐◓◑◒|/\\-]\s*$|^\s*[⠁-⣿]\s)"
-)
+_BAR_RUN = re.compile(r"[█▉▊▋▌▍▎▏#=━─>■]{3,}")
+_PERCENT = re.compile(r"\d{1,3}(?:\.\d+)?\s?%")
+_RATE = re.compile(r"\b\d+(?:\.\d+)?\s?(?:it/s|s/it|[kKMG]i?B/s)\b")
+_BRACKET_BAR = re.compile(r"\[[=#>.\- ]{8,}\]")
+_SPINNER = frozenset("⠁⠂⠄⡀⢀⠠⠐⠈⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏◐◓◑◒")
 _CODE_LINE = re.compile(
     r"[;{}]\s*$|==|=>|->|\)\s*:\s*$"
     r"|^(?:def|class|import|from \S+ import|return|if .*:$|for .*:$|#include|function|const|let|var)\b"
@@ -155,6 +153,19 @@ def _redraw(line: str) -> str:
     return parts[-1] if parts else ""
 
 
+def _is_progress(line: str) -> bool:
+    """Tell a terminal progress line (bar with a percentage, transfer rate, spinner) from text."""
+    # Cheap character tests first: this runs on every prose line.
+    if "%" in line and _PERCENT.search(line) and _BAR_RUN.search(line):
+        return True
+    if "/s" in line and _RATE.search(line):
+        return True
+    if "[" in line and _BRACKET_BAR.search(line):
+        return True
+    head = line.lstrip()[:2]
+    return bool(head) and head[0] in _SPINNER and (len(head) == 1 or head[1] == " ")
+
+
 def _bar_label(line: str) -> str:
     match = _BAR_LABEL.match(line.strip().lstrip("⠁⠂⠄⡀⢀⠠⠐⠈⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "))
     return match.group(0) if match else ""
@@ -200,7 +211,7 @@ class Stripper:
         progress_run = ""
         for raw in text.split("\n"):
             line = _redraw(raw)
-            if _PROGRESS.search(line):
+            if _is_progress(line):
                 # A run of redraws of one bar keeps only its last state; another bar starts a new run.
                 if progress_run and _bar_label(progress_run) != _bar_label(line):
                     lines.append(progress_run.strip())
