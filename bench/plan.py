@@ -7,28 +7,35 @@ Provider latencies are real-world seconds for one ~800-token code step (time to 
 at the provider's usual rate), multiplied by --scale so the whole bench takes a minute or two.
 Ratios do not depend on the scale; absolute times are reported scaled (multiply by 1/scale).
 
-Modes: with --via-sidecar (auto: when the sidecar has routing), the runner talks to a real in-process
-sidecar whose providers are FakeUpstream profiles, and X-Sidecar-Mode picks them. Without it, each mode
-row points the runner straight at the fake profile the mode would route to (DOUBLE-CHECK: a profile
-whose latency is the executor's plus the auditor's).
+Sequential/parallel and streaming rows go straight to the fake provider profile (DeepSeek-V3 for BUILD,
+Groq for FAST). Mode and prompt rows go through a real in-process sidecar with routing (``--via-sidecar
+auto``, the default, when sidecar.routing exists): providers are FakeUpstream profiles answering like a
+model that follows output instructions (``routing_reply``), X-Sidecar-Mode picks them, and BUILD sends
+small requests to Codestral as configured. With ``--via-sidecar no`` each mode row points the runner
+straight at the profile the mode would use (DOUBLE-CHECK: executor plus auditor latency).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sidecar.fake_upstream import FakeUpstream, Profile  # noqa: E402
+from aiohttp import web  # noqa: E402
+
+from sidecar.fake_upstream import FakeUpstream, Profile, routing_reply  # noqa: E402
 from sidecar.plan import parse_plan  # noqa: E402
 from sidecar.plan_runner import RunSummary, run_plan  # noqa: E402
 
@@ -67,15 +74,40 @@ class Bench:
         profiles = {name: Profile(latency_ms=s * scale * 1000) for name, s in PROVIDER_S.items()}
         dc = (PROVIDER_S["deepseek"] + PROVIDER_S["gemini"]) * scale * 1000
         profiles["double-check"] = Profile(latency_ms=dc)
-        self.fake = FakeUpstream(profiles=profiles, record=False)
+        self.fake = FakeUpstream(profiles=profiles, record=False, reply=routing_reply)
         self.tmp = Path(tempfile.mkdtemp(prefix="bench-plan-"))
         self.rows: list[tuple[str, str, list[float], str]] = []
         self.sidecar_url: str | None = None
-        self._sidecar_close: Callable[[], Awaitable[None]] | None = None
+        self.sidecar: web.AppRunner | None = None
         self.n = 0
 
     def url(self, mode: str = "build") -> str:
         return f"{self.fake.url}/p/{MODE_PROFILE[mode]}/v1"
+
+    async def start_sidecar(self) -> None:
+        """Start a real sidecar with routing in front of the fake providers."""
+        from sidecar.app import build_app, default_installers
+        from sidecar.config import load_config
+        from sidecar.routing import install_routing
+
+        lines = [f'[upstream]\nurl = "{self.fake.url}"\n']
+        for name in PROVIDER_S:
+            os.environ[f"BENCH_PLAN_{name.upper()}_KEY"] = "sk-bench-not-a-secret"
+            lines.append(
+                f'[providers.{name}]\nbase_url = "{self.fake.url}/p/{name}/v1"\n'
+                f'api_key_env = "BENCH_PLAN_{name.upper()}_KEY"\nmax_concurrent = 16\n'
+            )
+        path = self.tmp / "config.toml"
+        path.write_text("\n".join(lines))
+        installers = default_installers()
+        if install_routing not in installers:
+            installers.append(install_routing)
+        self.sidecar = web.AppRunner(build_app(load_config(str(path), env={}), installers), access_log=None)
+        await self.sidecar.setup()
+        site = web.TCPSite(self.sidecar, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.sidecar_url = f"http://127.0.0.1:{port}/v1"
 
     async def once(self, source: bytes | Path, **kw: object) -> RunSummary:
         self.n += 1
@@ -88,29 +120,30 @@ class Bench:
         return await run_plan(source, out_dir=out, notice=lambda _m: None, **kw)  # type: ignore[arg-type]
 
     async def timed(
-        self, label: str, variant: str, note: str, fn: Callable[[], Awaitable[object]]
-    ) -> list[float]:
+        self, label: str, variant: str, fn: Callable[[], Awaitable[RunSummary]]
+    ) -> tuple[list[float], RunSummary]:
+        """Run ``fn`` --reps times; add a row (notes filled in by the caller); return times and a summary."""
         times: list[float] = []
         for _ in range(self.reps):
             t0 = time.monotonic()
-            await fn()
+            summary = await fn()
             times.append(time.monotonic() - t0)
-        self.rows.append((label, variant, times, note))
-        return times
+            assert summary.status == "succeeded", summary.counts
+        self.rows.append((label, variant, times, ""))
+        return times, summary
+
+    def note(self, text: str) -> None:
+        self.rows[-1] = (*self.rows[-1][:3], text)
 
     async def parallelism(self) -> None:
         for name, data in (
             ("5 independent files", five_file_plan()),
             ("example plan (8 steps)", EXAMPLE.read_bytes()),
         ):
-            seq = await self.timed(
-                name, "sequential", "BUILD profile", lambda d=data: self.once(d, sequential=True)
-            )
-            par = await self.timed(name, "parallel", "", lambda d=data: self.once(d))
-            self.rows[-1] = (
-                *self.rows[-1][:3],
-                f"{statistics.median(seq) / statistics.median(par):.2f}x faster",
-            )
+            seq, _ = await self.timed(name, "sequential", partial(self.once, data, sequential=True))
+            self.note("BUILD profile (DeepSeek-V3 latency)")
+            par, _ = await self.timed(name, "parallel", partial(self.once, data))
+            self.note(f"{statistics.median(seq) / statistics.median(par):.2f}x faster")
         step = PROVIDER_S["deepseek"] * self.scale
         self.rows.append(
             ("example plan (8 steps)", "critical-path bound", [4 * step], "4 steps on the longest chain")
@@ -129,57 +162,72 @@ class Bench:
                     fh.flush()
                     await asyncio.sleep(write_s / pieces)
 
+        async def whole(mode: str) -> RunSummary:
+            self.n += 1
+            path = self.tmp / f"plan{self.n}.json"
+            await write_slowly(path)
+            return await self.once(path, base_url=self.url(mode))
+
+        async def streamed(mode: str) -> RunSummary:
+            self.n += 1
+            path = self.tmp / f"plan{self.n}.json"
+            writer = asyncio.get_running_loop().create_task(write_slowly(path))  # noqa: TID251
+            summary = await self.once(path, streaming=True, base_url=self.url(mode))
+            await writer
+            return summary
+
         for mode in ("build", "fast"):
-
-            async def whole(m: str = mode) -> None:
-                self.n += 1
-                path = self.tmp / f"plan{self.n}.json"
-                await write_slowly(path)
-                await self.once(path, base_url=self.url(m))
-
-            async def streamed(m: str = mode) -> None:
-                self.n += 1
-                path = self.tmp / f"plan{self.n}.json"
-                writer = asyncio.get_running_loop().create_task(write_slowly(path))  # noqa: TID251
-                await self.once(path, streaming=True, base_url=self.url(m))
-                await writer
-
             label = f"plan written, then run ({mode.upper()})"
-            note = f"plan written over {write_s:.2f}s ({PLANNER_TOKENS_PER_S:g} tok/s)"
-            base = await self.timed(label, "wait for whole plan", note, whole)
-            fast = await self.timed(label, "--streaming", "", streamed)
+            base, _ = await self.timed(label, "wait for whole plan", partial(whole, mode))
+            self.note(f"plan written over {write_s:.2f}s ({PLANNER_TOKENS_PER_S:g} tok/s)")
+            fast, summary = await self.timed(label, "--streaming", partial(streamed, mode))
             gain = 1 - statistics.median(fast) / statistics.median(base)
-            self.rows[-1] = (*self.rows[-1][:3], f"{gain:.0%} less time")
+            first = summary.first_step_start_s or 0.0
+            self.note(f"{gain:.0%} less time; first step sent {first:.2f}s after the first byte")
 
     async def modes(self) -> None:
         data = EXAMPLE.read_bytes()
-        via = (
-            "real sidecar, X-Sidecar-Mode" if self.sidecar_url else "direct to the fake profile (no routing)"
-        )
         for mode in ("fast", "build", "double-check"):
-            base = f"{self.sidecar_url}/v1" if self.sidecar_url else self.url(mode)
-            note = via if mode == "fast" else ""
-            await self.timed(
-                "mode, example plan",
-                mode.upper(),
-                note,
-                lambda m=mode, b=base: self.once(data, mode=m, base_url=b),
+            base = self.sidecar_url or self.url(mode)
+            _, summary = await self.timed(
+                "mode, example plan", mode.upper(), partial(self.once, data, mode=mode, base_url=base)
+            )
+            providers = "+".join(sorted({r.provider or "direct" for r in summary.steps}))
+            audits = sum(1 for r in summary.steps if r.audit)
+            self.note(
+                f"{providers}, {summary.completion_tokens} completion tok"
+                + (f", {audits} audits" if audits else "")
             )
 
     async def prompts(self) -> None:
         data = EXAMPLE.read_bytes()
-        tokens: dict[str, int] = {}
-        for style in ("verbose", "stripped"):
-            last: list[RunSummary] = []
-
-            async def run(s: str = style, sink: list[RunSummary] = last) -> None:
-                sink.append(await self.once(data, prompt_style=s))
-
-            await self.timed("prompt style, example plan", style, "", run)
-            tokens[style] = last[-1].prompt_tokens
-            self.rows[-1] = (*self.rows[-1][:3], f"{tokens[style]} prompt tokens sent")
-        saved = 1 - tokens["stripped"] / tokens["verbose"]
-        self.rows[-1] = (*self.rows[-1][:3], f"{tokens['stripped']} prompt tokens sent ({saved:.0%} fewer)")
+        # (variant, prompt style, X-Sidecar-Strip, output constraint): the seed's "before", then each gain.
+        variants = [
+            ("verbose, unconstrained", "verbose", "off", False),
+            ("verbose + constraint", "verbose", "off", True),
+            ("stripped + constraint", "stripped", "off", True),
+        ]
+        if self.sidecar_url:
+            variants.insert(2, ("verbose + sidecar strip", "verbose", "on", True))
+        first: RunSummary | None = None
+        for variant, style, strip, constrain in variants:
+            via: dict[str, str] = {"mode": "build", "base_url": self.sidecar_url} if self.sidecar_url else {}
+            run = partial(
+                self.once,
+                data,
+                prompt_style=style,
+                extra_headers={"X-Sidecar-Strip": strip},
+                constrain_output=constrain,
+                **via,
+            )
+            _, summary = await self.timed("prompts, BUILD", variant, run)
+            first = first or summary
+            note = f"{summary.prompt_tokens} prompt + {summary.completion_tokens} completion tok"
+            if summary is not first:
+                p = 1 - summary.prompt_tokens / first.prompt_tokens
+                c = 1 - summary.completion_tokens / max(1, first.completion_tokens)
+                note += f" ({p:.0%} / {c:.0%} fewer)"
+            self.note(note)
 
     def table(self) -> str:
         lines = [
@@ -197,18 +245,34 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--scale", type=float, default=0.02, help="time scale for provider latencies")
+    parser.add_argument("--via-sidecar", choices=["auto", "yes", "no"], default="auto")
     args = parser.parse_args()
+    routing = importlib.util.find_spec("sidecar.routing") is not None
     parse_plan(EXAMPLE.read_bytes())  # fail fast on a broken example
     bench = Bench(args.scale, args.reps)
     await bench.fake.start()
+    if args.via_sidecar == "yes" or (args.via_sidecar == "auto" and routing):
+        await bench.start_sidecar()
     try:
         await bench.parallelism()
         await bench.streaming()
         await bench.modes()
         await bench.prompts()
     finally:
+        if bench.sidecar is not None:
+            await bench.sidecar.cleanup()
         await bench.fake.stop()
+    via = (
+        f"modes and prompts through a real sidecar ({bench.sidecar_url})"
+        if bench.sidecar_url
+        else "no sidecar"
+    )
     print(bench.table())
+    print(
+        f"({via}; provider latencies x{args.scale:g}: "
+        + ", ".join(f"{n} {s * args.scale:.3f}s" for n, s in PROVIDER_S.items())
+        + ")"
+    )
 
 
 if __name__ == "__main__":

@@ -137,9 +137,18 @@ def _clip(text: str, limit: int) -> str:
 
 
 def build_messages(
-    step: Step, inputs: Mapping[str, str], *, style: PromptStyle = "stripped", input_chars: int = 4000
+    step: Step,
+    inputs: Mapping[str, str],
+    *,
+    style: PromptStyle = "stripped",
+    input_chars: int = 4000,
+    constrain: bool = True,
 ) -> list[dict[str, str]]:
-    """Build the chat messages for one step: compact by default, the seed's verbose style on request."""
+    """Build the chat messages for one step: compact by default, the seed's verbose style on request.
+
+    ``constrain`` adds a one-line output constraint (code or JSON only) for providers reached directly;
+    through the sidecar, ``X-Sidecar-Output`` asks for the same.
+    """
     kind = output_kind(step)
     ctx = step.context
     if style == "verbose":
@@ -157,7 +166,8 @@ def build_messages(
     for dep in step.dependencies:
         if dep in inputs:
             lines.append(f"Output of {dep}:\n{_clip(inputs[dep], input_chars)}")
-    return [{"role": "system", "content": constraint}, {"role": "user", "content": "\n".join(lines)}]
+    user = {"role": "user", "content": "\n".join(lines)}
+    return [{"role": "system", "content": constraint}, user] if constrain else [user]
 
 
 def _verbose_messages(step: Step, inputs: Mapping[str, str], kind: str) -> list[dict[str, str]]:
@@ -336,6 +346,7 @@ class _Runner:
         retries: int,
         prompt_style: PromptStyle,
         input_chars: int,
+        constrain: bool,
         progress: Progress,
         summary: RunSummary,
     ) -> None:
@@ -343,7 +354,7 @@ class _Runner:
         self.mode, self.model, self.out_dir = mode, model, out_dir
         self.cap = 1 if sequential else max(1, max_parallel)
         self.api_key, self.retries, self.extra_headers = api_key, retries, dict(extra_headers)
-        self.prompt_style, self.input_chars = prompt_style, input_chars
+        self.prompt_style, self.input_chars, self.constrain = prompt_style, input_chars, constrain
         self.progress, self.summary = progress, summary
         self.t0 = time.monotonic()
         self.steps: dict[str, Step] = {}
@@ -483,7 +494,11 @@ class _Runner:
         self.progress.step_started(result)
         try:
             messages = build_messages(
-                step, self.outputs, style=self.prompt_style, input_chars=self.input_chars
+                step,
+                self.outputs,
+                style=self.prompt_style,
+                input_chars=self.input_chars,
+                constrain=self.constrain,
             )
             text, raw = await self._call(step, messages, result)
             await asyncio.to_thread(_write_outputs, self.out_dir, step.id, raw, text)
@@ -515,8 +530,9 @@ class _Runner:
         headers = {
             **self.extra_headers,
             "Content-Type": "application/json",
-            "X-Sidecar-Output": output_kind(step),
         }
+        if self.constrain:
+            headers["X-Sidecar-Output"] = output_kind(step)
         if self.mode:
             headers["X-Sidecar-Mode"] = self.mode
         if self.api_key:
@@ -603,6 +619,7 @@ async def run_plan(
     retries: int = 1,
     prompt_style: PromptStyle = "stripped",
     input_chars: int = 4000,
+    constrain_output: bool = True,
     idle_timeout_s: float = 60.0,
     progress: Progress | None = None,
     notice: Callable[[str], None] | None = None,
@@ -641,6 +658,7 @@ async def run_plan(
         retries=retries,
         prompt_style=prompt_style,
         input_chars=input_chars,
+        constrain=constrain_output,
         progress=progress or Progress(),
         summary=summary,
     )
@@ -726,6 +744,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=int, default=1, help="retries on 429/5xx/connection errors (1)")
     parser.add_argument("--prompt-style", choices=["stripped", "verbose"], default="stripped")
     parser.add_argument(
+        "--no-output-constraint",
+        dest="constrain_output",
+        action="store_false",
+        help="let steps answer with prose (no X-Sidecar-Output, no code/JSON-only line)",
+    )
+    parser.add_argument(
         "--idle-timeout",
         type=float,
         default=60.0,
@@ -754,6 +778,7 @@ def run(args: argparse.Namespace) -> int:
                 timeout_s=args.timeout,
                 retries=args.retries,
                 prompt_style=args.prompt_style,
+                constrain_output=args.constrain_output,
                 idle_timeout_s=args.idle_timeout,
                 progress=progress,
             )

@@ -437,6 +437,8 @@ def test_prompt_is_compact_and_truncates_inputs() -> None:
     messages = build_messages(plan.steps[1], {"step_1": "x" * 10_000}, input_chars=100)
     user = messages[-1]["content"]
     assert "[... 9900 more characters]" in user and len(user) < 400
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert [m["role"] for m in build_messages(plan.steps[1], {}, constrain=False)] == ["user"]
     verbose = build_messages(plan.steps[1], {"step_1": "x" * 10_000}, style="verbose")
     assert sum(len(m["content"]) for m in verbose) > 10_000
 
@@ -575,3 +577,11 @@ async def test_through_a_real_sidecar_with_routing(
         assert (tmp_path / "fast" / "step_1.md").read_text().startswith("```python")
     finally:
         await fake.stop()
+
+
+async def test_no_output_constraint(llm: tuple[FakeLLM, str], tmp_path: Path) -> None:
+    fake, url = llm
+    plan = write_plan(tmp_path / "plan.json", step(1))
+    await run_plan(plan, base_url=url, out_dir=tmp_path / "out", constrain_output=False)
+    assert "X-Sidecar-Output" not in fake.calls[0].headers
+    assert [m["role"] for m in fake.calls[0].body["messages"]] == ["user"]  # type: ignore[union-attr]
