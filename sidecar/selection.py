@@ -15,6 +15,7 @@ as text are filled, and the result is trimmed against the exact rendered size.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import re
@@ -25,11 +26,13 @@ from .chunking import DEF_PREFIXES, Chunk, chunk_lines
 from .render import marker_cost, render
 from .tokens import CHARS_PER_TOKEN, estimate_tokens
 
-# Without a keep ratio, keep lines scoring at least this share of the way from the typical line
-# to the best one, and at least DEFAULT_MIN_SHARE of the text.
+# Without a keep ratio: keep what scores well above the typical line (at least DEFAULT_THRESHOLD of the
+# way from the median to the best), plus a base share for reading context; logs get no base share.
 DEFAULT_THRESHOLD = 0.35
-DEFAULT_MIN_SHARE = 0.25
-DEFAULT_MAX_SHARE = 0.7
+DEFAULT_BASE = {"code": 0.42, "docs": 0.42, "logs": 0.0}
+DEFAULT_MIN_SHARE = {"code": 0.45, "docs": 0.45, "logs": 0.05}
+DEFAULT_MAX_SHARE = 0.6
+UNIT_MAX_W = 0.0
 UNIT_TOKENS = 64  # selection unit size: whole units keep markers few
 CONSOLIDATE_ROUNDS = 50
 ORIENT_MIN_RATIO = 0.4  # below this budget a signature line costs more recall than it orients (measured)
@@ -105,7 +108,7 @@ def _target_chars(lines: Sequence[str], request: PruneRequest) -> int:
     return int(max(0.0, ratio) * before * CHARS_PER_TOKEN)
 
 
-def _default_share(scores: list[float]) -> float:
+def _default_share(scores: list[float], source_type: str) -> float:
     """Pick how much to keep when the caller set no ratio: what stands clearly above the rest."""
     ordered = sorted(scores)
     n = len(ordered)
@@ -114,8 +117,9 @@ def _default_share(scores: list[float]) -> float:
     if top <= mid:
         return 1.0
     cut = mid + DEFAULT_THRESHOLD * (top - mid)
-    above = sum(1 for s in scores if s >= cut) / n
-    return min(DEFAULT_MAX_SHARE, max(DEFAULT_MIN_SHARE, above * 1.2))
+    above = (n - bisect.bisect_left(ordered, cut)) / n
+    share = DEFAULT_BASE.get(source_type, 0.35) + above
+    return min(DEFAULT_MAX_SHARE, max(DEFAULT_MIN_SHARE.get(source_type, 0.4), share))
 
 
 def select_lines(
@@ -143,7 +147,7 @@ def select_lines(
         if target >= total_chars:
             return [True] * n
     else:
-        share = _default_share(vals)
+        share = _default_share(vals, request.source_type)
         if share >= 1.0:
             return [True] * n
         target = int(share * total_chars)
@@ -182,7 +186,7 @@ def _greedy_units(state: _State, units: Sequence[Chunk], vals: list[float], targ
     ranked = []
     for u in units:
         seg = vals[u.start : u.end]
-        ranked.append((-(sum(seg) / len(seg)), u.start, u.end))
+        ranked.append((-((1.0 - UNIT_MAX_W) * sum(seg) / len(seg) + UNIT_MAX_W * max(seg)), u.start, u.end))
     ranked.sort()
     for _, a, b in ranked:
         size = sum(costs[k] for k in range(a, b) if not keep[k])
@@ -303,4 +307,5 @@ def _rendered_chars(lines: Sequence[str], keep: list[bool], request: PruneReques
     out = render(lines, keep, request.prune_id, annotate_lines=opts.annotate_lines,
                  include_markers=opts.include_markers)
     return len(out.text)
+
 

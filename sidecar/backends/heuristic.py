@@ -210,7 +210,7 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
         idf = math.log((n_chunks + 1) / (df + 0.5))
         if idf <= 0.05:
             return
-        w = idf * gw
+        w = idf**IDF_POW * gw
         for i in hits:
             line_terms.setdefault(i, {})[literal] = w
             chunk_terms.setdefault(chunk_of[i], {})[literal] = w
@@ -312,6 +312,7 @@ def _code_priors(
 
 
 CHUNK_TOKENS = 64
+IDF_POW = 1.5
 BODY_WORDS = 30
 POS_W = 0.05
 DEF_LIFT = 0.5
