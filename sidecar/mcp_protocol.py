@@ -315,9 +315,9 @@ class _CallParams(msgspec.Struct, kw_only=True):
     arguments: msgspec.Raw | UnsetType = UNSET
 
 
-class _Text(msgspec.Struct):
-    text: str
+class _Text(msgspec.Struct, kw_only=True):
     type: str = "text"
+    text: str
 
 
 class _ToolResult(msgspec.Struct, omit_defaults=True):
@@ -437,14 +437,16 @@ class McpDispatcher:
             raise
         except Exception as exc:  # noqa: BLE001 - a tool failure is a tool result, not a protocol error
             log.warning("mcp %s failed: %s", tool.name, type(exc).__name__)
-            failed = _ToolResult(content=[_Text(f"{tool.name} failed: {type(exc).__name__}")], isError=True)
+            failed = _ToolResult(
+                content=[_Text(text=f"{tool.name} failed: {type(exc).__name__}")], isError=True
+            )
             return msgspec.json.encode(failed)
         payload = msgspec.json.encode(output)
         elapsed_ms = (time.perf_counter() - started) * 1e3
         log.debug("mcp %s: %d bytes in %.1f ms", tool.name, len(payload), elapsed_ms)
         structured = (state.protocol_version or LATEST_VERSION) in _STRUCTURED_VERSIONS
         result = _ToolResult(
-            content=[_Text(payload.decode("utf-8"))],
+            content=[_Text(text=payload.decode("utf-8"))],
             structuredContent=msgspec.Raw(payload) if structured else UNSET,
         )
         return msgspec.json.encode(result)
