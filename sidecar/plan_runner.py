@@ -719,18 +719,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``sidecar plan run`` arguments."""
     parser.add_argument("plan", help="plan.json path, or - to read stdin")
     parser.add_argument(
-        "--mode", type=_mode_arg, help="FAST, BUILD or DOUBLE-CHECK (sent as X-Sidecar-Mode; default: none)"
+        "--mode",
+        type=_mode_arg,
+        metavar="FAST|BUILD|DOUBLE-CHECK",
+        help="sent as X-Sidecar-Mode (case-insensitive); without it the sidecar uses its upstream as is",
     )
     parser.add_argument(
-        "--streaming", action="store_true", help="start steps while the plan is being written"
+        "--streaming", action="store_true", help="start steps while the plan is still being written"
     )
     parser.add_argument("--sequential", action="store_true", help="run one step at a time")
+    parser.add_argument("--base-url", default=DEFAULT_BASE_URL, metavar="URL", help="default: %(default)s")
     parser.add_argument(
-        "--base-url", default=DEFAULT_BASE_URL, help=f"OpenAI-style base URL ({DEFAULT_BASE_URL})"
+        "--out", default="plan-out", metavar="DIR", help="outputs and summary.json; a re-run skips done steps"
     )
-    parser.add_argument("--out", default="plan-out", help="output directory; re-runs skip steps done there")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="model name sent in each request")
-    parser.add_argument("--api-key", help="bearer token (default: $SIDECAR_API_KEY, then $OPENAI_API_KEY)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="model name in each request (%(default)s)")
+    parser.add_argument(
+        "--api-key", metavar="KEY", help="bearer token (default: $SIDECAR_API_KEY, then $OPENAI_API_KEY)"
+    )
     parser.add_argument(
         "--header",
         action="append",
@@ -739,10 +744,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NAME:VALUE",
         help="extra request header, repeatable (e.g. 'X-Sidecar-Strip: on')",
     )
-    parser.add_argument("--max-parallel", type=_positive_int, default=16, help="steps in flight at most (16)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per request (600)")
-    parser.add_argument("--retries", type=int, default=1, help="retries on 429/5xx/connection errors (1)")
-    parser.add_argument("--prompt-style", choices=["stripped", "verbose"], default="stripped")
+    parser.add_argument(
+        "--max-parallel", type=_positive_int, default=16, metavar="N", help="steps in flight (%(default)s)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, metavar="S", help="per request (%(default)g s)"
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        metavar="N",
+        help="on 429/502/503/504 and connection errors (%(default)s)",
+    )
+    parser.add_argument(
+        "--prompt-style", choices=["stripped", "verbose"], default="stripped", help="verbose: for benchmarks"
+    )
     parser.add_argument(
         "--no-output-constraint",
         dest="constrain_output",
@@ -753,7 +770,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--idle-timeout",
         type=float,
         default=60.0,
-        help="with --streaming: give up on a plan file idle this long",
+        metavar="S",
+        help="with --streaming: give up on a plan that stops growing (%(default)g s)",
     )
 
 
