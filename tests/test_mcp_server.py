@@ -397,3 +397,21 @@ async def test_ids_pruned_by_the_proxy_recover_over_mcp_for_the_same_key(
         with pytest.raises(MCPError) as refused:
             await anonymous.call_tool("recover_text", everything)
         assert refused.value.code == -32004
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", "2025-06-18", "2025-03-26"])
+async def test_each_version_over_http(mcp_url, version):
+    init = {**INIT, "params": {**INIT["params"], "protocolVersion": version}}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            mcp_url, json=init, headers={"Accept": "application/json, text/event-stream"}
+        ) as resp:
+            assert (await resp.json())["result"]["protocolVersion"] == version
+            headers = {"Mcp-Session-Id": resp.headers["Mcp-Session-Id"], "MCP-Protocol-Version": version}
+        if version == "2025-03-26":
+            del headers["MCP-Protocol-Version"]  # that version has no such header
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        async with http.post(mcp_url, json=listing, headers=headers) as resp:
+            tools = (await resp.json())["result"]["tools"]
+    assert [t["name"] for t in tools] == ["prune_text", "recover_text", "health"]
+    assert all(("outputSchema" in t) == (version != "2025-03-26") for t in tools)
