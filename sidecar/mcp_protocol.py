@@ -307,7 +307,7 @@ class SessionState:
 
 
 class _InitializeParams(msgspec.Struct, kw_only=True):
-    protocolVersion: str  # noqa: N815 - wire name
+    protocolVersion: str  # wire name
 
 
 class _CallParams(msgspec.Struct, kw_only=True):
@@ -322,8 +322,8 @@ class _Text(msgspec.Struct, kw_only=True):
 
 class _ToolResult(msgspec.Struct, omit_defaults=True):
     content: list[_Text]
-    structuredContent: msgspec.Raw | UnsetType = UNSET  # noqa: N815 - wire name
-    isError: bool = False  # noqa: N815 - wire name
+    structuredContent: msgspec.Raw | UnsetType = UNSET  # wire name
+    isError: bool = False  # wire name
 
 
 _PRUNE_DOC = (
