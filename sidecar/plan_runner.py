@@ -114,9 +114,34 @@ class _PreviousRun(msgspec.Struct):
 class StepFailed(Exception):
     """A step's request failed; the message is metadata only (a status or an error class)."""
 
-    def __init__(self, reason: str, status: int | None = None) -> None:
+    def __init__(self, reason: str, status: int | None = None, body: bytes | None = None) -> None:
         super().__init__(reason)
-        self.status = status
+        self.status, self.body = status, body
+
+
+class _ErrorDetail(msgspec.Struct):
+    code: str | int | None = None
+    type: str | None = None
+
+
+class _ErrorBody(msgspec.Struct):
+    error: _ErrorDetail | None = None
+
+
+def _error_code(raw: bytes) -> str:
+    """The ``error.code`` (or ``type``) of an OpenAI-style error body, when it is a short identifier.
+
+    Never the message: a provider may quote the request in it.
+    """
+    try:
+        detail = msgspec.json.decode(raw, type=_ErrorBody).error
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return ""
+    for value in (detail.code, detail.type) if detail else ():
+        text = str(value) if value is not None else ""
+        if 0 < len(text) <= 64 and text.replace("_", "").replace("-", "").replace(".", "").isalnum():
+            return f" ({text})"
+    return ""
 
 
 def normalize_mode(value: str) -> str:
@@ -506,6 +531,10 @@ class _Runner:
         except StepFailed as exc:
             result.status, result.error = "failed", str(exc)
             result.http_status = exc.status if exc.status is not None else result.http_status
+            if exc.body is not None:  # the error body, for the user to read (never logged)
+                path = self.out_dir / f"{step.id}.response.json"
+                with contextlib.suppress(OSError):
+                    await asyncio.to_thread(_write_atomic, path, exc.body)
         except OSError as exc:
             result.status, result.error = "failed", f"cannot write output: {type(exc).__name__}"
         except Exception as exc:  # a bug must fail this step, not leave it "running" forever
@@ -548,7 +577,7 @@ class _Runner:
                         await asyncio.sleep(_retry_delay(resp.headers.get("Retry-After"), attempt))
                         continue
                     if resp.status >= 400:
-                        raise StepFailed(f"HTTP {resp.status}", resp.status)
+                        raise StepFailed(f"HTTP {resp.status}{_error_code(raw)}", resp.status, raw)
                     result.provider = resp.headers.get("X-Sidecar-Provider")
                     result.model = resp.headers.get("X-Sidecar-Model")
                     result.audit = resp.headers.get("X-Sidecar-Audit")

@@ -73,7 +73,9 @@ class FakeLLM:
             if statuses:
                 status = statuses.pop(0)
                 return web.json_response(
-                    {"error": {"message": "no"}}, status=status, headers={"Retry-After": "0"}
+                    {"error": {"message": "SECRET prompt echo", "code": "server_error"}},
+                    status=status,
+                    headers={"Retry-After": "0"},
                 )
             doc = {
                 "id": "chatcmpl-1",
@@ -260,7 +262,10 @@ async def test_failed_step_fails_its_dependents_and_others_continue(
     summary = await run_plan(plan, base_url=url, out_dir=tmp_path / "out")
     results = by_id(summary)
     assert summary.status == "failed"
-    assert results["step_2"].status == "failed" and results["step_2"].error == "HTTP 500"
+    assert results["step_2"].status == "failed" and results["step_2"].error == "HTTP 500 (server_error)"
+    assert "SECRET" not in (tmp_path / "out" / "summary.json").read_text()
+    assert "SECRET" in (tmp_path / "out" / "step_2.response.json").read_text()  # kept for the user
+    assert not (tmp_path / "out" / "step_2.md").exists()
     assert results["step_2"].http_status == 500
     assert results["step_3"].status == "skipped_dependency_failed"
     assert results["step_4"].status == "skipped_dependency_failed"
