@@ -14,8 +14,9 @@ Prune ids are HMAC-SHA256(secret, cache key), 128 bits in lower-case base32 (26 
 unguessable without the text, yet the same text, goal, options and backend always get the same
 id (and, the heuristic being deterministic, the same pruned text), even after the cache entry
 expired. The proxy relies on that to rewrite a segment byte-identically on every turn, which keeps
-the provider's prompt cache warm. The secret is random per process, or ``SIDECAR_PRUNE_ID_SECRET``
-so that replicas agree.
+the provider's prompt cache warm. The secret is ``SIDECAR_PRUNE_ID_SECRET``, else the one shared
+through Redis when ``cache.url`` selects it (sidecar.redis_store: the first replica's wins), else
+random per process.
 
 Outcomes are cached whether or not they fell back (not failures that kept the text whole): a
 segment is then rewritten the same way on every turn while its entry lives, which is worth more
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .manager import Decision, PruningBackendManager
     from .recover import RecoverStore
+    from .redis_store import RedisLink
 
 log = logging.getLogger("sidecar.pruning")
 _tracer: Tracer | None = None
@@ -142,6 +144,9 @@ class PruningHealth(msgspec.Struct, frozen=True, kw_only=True):
     recover_store_entries: int
     recover_store_bytes: int
     deepinfra_circuit_open: bool
+    cache_backend: str = "memory"  # "redis" when cache.url selects the shared store
+    redis_errors: int = 0  # failed Redis operations (each served by the in-process stores)
+    redis_fallback_active: bool = False  # Redis is down: in-process stores only, retried after a back-off
 
 
 Observer = Callable[[PruneOutcome], None]
@@ -176,6 +181,7 @@ class Pruner:
         cache: ResultCache | None = None,
         recover_store: RecoverStore | None = None,
         manager: PruningBackendManager | None = None,
+        redis: RedisLink | None = None,
     ) -> None:
         # Imported here: these modules import this one's result types.
         from .cache import MemoryResultCache, SingleFlight
@@ -186,29 +192,50 @@ class Pruner:
         self._config = config
         secret = env.get(PRUNE_ID_SECRET_ENV)
         self._secret = secret.encode("utf-8") if secret else _PROCESS_SECRET
+        self._secret_fixed = bool(secret)  # an operator's secret wins over the one shared in Redis
+        self._secret_synced = -1  # the RedisLink generation the secret was last agreed in
         self.manager = manager or PruningBackendManager(
             config, env=env, deepinfra_transport=deepinfra_transport
         )
-        self.cache: ResultCache = cache or MemoryResultCache(
+        memory_cache = MemoryResultCache(
             ttl_s=config.cache.ttl_s, max_entries=config.cache.max_entries, max_bytes=config.cache.max_bytes
         )
-        self.recover_store: RecoverStore = recover_store or MemoryRecoverStore(
-            ttl_s=config.recover.ttl_s, max_bytes=config.recover.max_bytes
-        )
+        memory_store = MemoryRecoverStore(ttl_s=config.recover.ttl_s, max_bytes=config.recover.max_bytes)
+        url = config.cache.url
+        if redis is None and url and (cache is None or recover_store is None):
+            from .redis_store import RedisLink, is_redis_url
+
+            if is_redis_url(url):
+                redis = RedisLink(url)
+            else:
+                log.warning("cache.url is not a redis://, rediss:// or unix:// URL: in-process cache used")
+        self.redis = redis
+        if redis is not None:
+            from .redis_store import RedisRecoverStore, RedisResultCache
+
+            cache = cache or RedisResultCache(redis, memory_cache, ttl_s=config.cache.ttl_s)
+            recover_store = recover_store or RedisRecoverStore(
+                redis, memory_store, ttl_s=config.recover.ttl_s
+            )
+        self.cache: ResultCache = cache or memory_cache
+        self.recover_store: RecoverStore = recover_store or memory_store
         self._flight: SingleFlight[PruneOutcome] = SingleFlight()
         self._observers: list[Observer] = []
         self._totals = _Totals()
         self._price = config.deepinfra.price_usd_per_million_tokens
 
     async def start(self) -> None:
-        """Open clients; log the no-key warning once."""
+        """Open clients; log the no-key warning once; agree on the prune id secret through Redis."""
         await self.manager.start()
+        await self._sync_secret()
 
     async def aclose(self) -> None:
         """Close backends and stores."""
         await self.manager.aclose()
         await self.cache.aclose()
         await self.recover_store.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
 
     def add_observer(self, observer: Observer) -> None:
         """Call ``observer(outcome)`` after every prune (telemetry hook)."""
@@ -256,6 +283,8 @@ class Pruner:
         caller: str | None,
     ) -> PruneOutcome:
         started = time.perf_counter()
+        if self.redis is not None and self._secret_synced != self.redis.generation:
+            await self._sync_secret()  # not agreed yet, or Redis came back (perhaps empty)
         opts = options if options is not None else self.default_options()
         declared = source_type or self._config.pruning.default_source_type
         # An undeclared type is keyed as "auto": detection is a function of the text, and a cache hit
@@ -281,7 +310,8 @@ class Pruner:
         outcome = msgspec.structs.replace(
             outcome, stats=msgspec.structs.replace(stats, latency_ms=round(latency_ms, 3))
         )
-        await self._remember(prune_id, text, caller)
+        # The id in the text the caller sees: another replica's, for a hit it pruned before agreeing.
+        await self._remember(outcome.prune_id, text, caller)
         self._count(outcome, hit)
         self._notify(outcome)
         return outcome
@@ -318,7 +348,22 @@ class Pruner:
             recover_store_entries=entries,
             recover_store_bytes=size,
             deepinfra_circuit_open=self.manager.breaker.is_open,
+            cache_backend="memory" if self.redis is None else "redis",
+            redis_errors=0 if self.redis is None else self.redis.errors,
+            redis_fallback_active=self.redis is not None and self.redis.fallback_active,
         )
+
+    async def _sync_secret(self) -> None:
+        """Adopt the replicas' prune id secret from Redis, proposing ours when there is none yet."""
+        if self.redis is None or self._secret_fixed:
+            return
+        from .redis_store import RedisUnavailable
+
+        try:
+            self._secret = await self.redis.shared_secret(self._secret)
+        except RedisUnavailable:
+            return  # the local secret serves until Redis answers
+        self._secret_synced = self.redis.generation
 
     def _key(self, text: str, goal: str, source_type: str, options: PruneOptions) -> bytes:
         from .cache import cache_key

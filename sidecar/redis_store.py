@@ -1,0 +1,312 @@
+"""The shared store on Redis: pruning results and originals shared by every replica.
+
+    SIDECAR_CACHE_URL=redis://host:6379/0 (or rediss://, unix://)
+      sidecar:v1:result:<key hex>    msgpack PruneOutcome          PX cache.ttl_s
+      sidecar:v1:recover:<prune id>  hash t=text, p=public, c:<caller>  PX recover.ttl_s (refreshed)
+      sidecar:v1:prune-id-secret     the replicas' shared prune id secret (SET NX, no expiry)
+
+Redis is an optimisation like the cache itself: every store writes through to the in-process store
+it wraps and reads it when Redis misses or fails, so an outage keeps recent entries and costs no
+request. :class:`RedisLink` bounds each Redis operation (connect, pool wait, round trip) by one
+tight timeout, 50 ms by default (a LAN round trip is well under 1 ms, and a Redis slower than that
+is no better than recomputing; ``?socket_timeout=`` in the URL overrides it). The first failure
+opens a back-off (1 s, doubling to 30 s) during which Redis is not tried at all; then one call
+probes it. One warning is logged per outage, with the error's class name only (never the URL,
+which may hold a password).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from .cache import MemoryResultCache
+from .pruning import PruneOutcome
+from .recover import MemoryRecoverStore
+
+T = TypeVar("T")
+
+log = logging.getLogger("sidecar.redis")
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+NAMESPACE = "sidecar:v1"
+MAX_VALUE_BYTES = 8 * 1024 * 1024  # larger values stay in process: one must not stall Redis for all
+_PUBLIC = b"p"
+_TEXT = b"t"
+
+
+def is_redis_url(url: str | None) -> bool:
+    """Return True when ``url`` selects the Redis store."""
+    return bool(url) and str(url).lower().startswith(REDIS_SCHEMES)
+
+
+class RedisUnavailable(Exception):
+    """Redis was skipped (back-off) or failed: use the in-process store."""
+
+
+class RedisLink:
+    """One Redis client shared by the stores: a tight timeout per operation, a back-off after failure."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        op_timeout_s: float = 0.05,
+        backoff_s: float = 1.0,
+        max_backoff_s: float = 30.0,
+        max_connections: int = 64,
+        namespace: str = NAMESPACE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        query = parse_qs(urlsplit(url).query)
+        if "socket_timeout" in query:
+            op_timeout_s = float(query["socket_timeout"][-1])
+        self.op_timeout_s = op_timeout_s
+        self.namespace = namespace
+        self.errors = 0
+        self.outages = 0
+        self.generation = 0  # bumped when Redis is reachable again: a restarted Redis may be empty
+        self._backoff_min = backoff_s
+        self._backoff_max = max_backoff_s
+        self._backoff = backoff_s
+        self._retry_at = 0.0
+        self._down = False
+        self._probing = False
+        self._clock = clock
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=op_timeout_s,
+            socket_timeout=op_timeout_s,
+            socket_connect_timeout=op_timeout_s,
+            retry=Retry(NoBackoff(), 0),  # redis-py's default retries with sleeps: never on a request
+        )
+        self._client: Redis = Redis.from_pool(pool)
+        self._closed = False
+
+    @property
+    def fallback_active(self) -> bool:
+        """True while Redis is considered down and the in-process stores serve alone."""
+        return self._down
+
+    def key(self, kind: str, name: str) -> str:
+        """Return the namespaced key ``<namespace>:<kind>:<name>``."""
+        return f"{self.namespace}:{kind}:{name}"
+
+    async def run(self, op: Callable[[Redis], Awaitable[T]]) -> T:
+        """Run ``op`` on the client; raise RedisUnavailable when backing off or on any Redis failure."""
+        if self._down:
+            if self._probing or self._clock() < self._retry_at:
+                raise RedisUnavailable
+            self._probing = True
+        try:
+            async with asyncio.timeout(self.op_timeout_s):
+                result = await op(self._client)
+        except (RedisError, OSError, TimeoutError) as exc:  # a cancelled caller is not a Redis failure
+            self._failed(exc)
+            raise RedisUnavailable from exc
+        finally:
+            self._probing = False
+        if self._down:
+            self._down = False
+            self._backoff = self._backoff_min
+            self.generation += 1
+            log.info("redis reachable again: shared cache in use (%d errors so far)", self.errors)
+        return result
+
+    def _failed(self, exc: BaseException) -> None:
+        self.errors += 1
+        if self._down:
+            self._backoff = min(self._backoff * 2, self._backoff_max)
+            log.debug("redis still unavailable: %s", type(exc).__name__)
+        else:
+            self._down = True
+            self.outages += 1
+            self._backoff = self._backoff_min
+            log.warning(
+                "redis unavailable (%s): using the in-process cache, retrying in %.1f s",
+                type(exc).__name__,
+                self._backoff,
+            )
+        self._retry_at = self._clock() + self._backoff
+
+    async def shared_secret(self, proposal: bytes) -> bytes:
+        """Store ``proposal`` as the replicas' prune id secret unless one exists; return the one stored."""
+        name = self.key("prune-id-secret", "hmac")
+
+        async def op(client: Redis) -> bytes | None:
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.set(name, proposal, nx=True)
+                pipe.get(name)
+                _, value = await pipe.execute()
+            return value if isinstance(value, bytes) else None
+
+        value = await self.run(op)
+        if not value:
+            raise RedisUnavailable
+        return value
+
+    async def aclose(self) -> None:
+        """Close the client and its connections (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            await self._client.aclose()
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(PruneOutcome)
+
+
+class RedisResultCache:
+    """Pruning outcomes in Redis, written through to (and read back from) an in-process cache."""
+
+    def __init__(
+        self,
+        link: RedisLink,
+        local: MemoryResultCache,
+        *,
+        ttl_s: float,
+        max_value_bytes: int = MAX_VALUE_BYTES,
+    ) -> None:
+        self.link = link
+        self.local = local
+        self._ttl_ms = max(1, int(ttl_s * 1000))
+        self._max_value = max_value_bytes
+
+    async def get(self, key: bytes) -> PruneOutcome | None:
+        """Return the outcome from Redis, else from the in-process cache, else None."""
+        name = self.link.key("result", key.hex())
+
+        async def op(client: Redis) -> bytes | None:
+            value = await client.get(name)
+            return value if isinstance(value, bytes) else None
+
+        try:
+            raw = await self.link.run(op)
+        except RedisUnavailable:
+            raw = None
+        if raw is not None:
+            try:
+                outcome = _decoder.decode(raw)
+            except msgspec.DecodeError:
+                log.debug("undecodable cache entry ignored")
+            else:
+                await self.local.set(key, outcome)  # kept for an outage
+                return outcome
+        return await self.local.get(key)
+
+    async def set(self, key: bytes, outcome: PruneOutcome) -> None:
+        """Store ``outcome`` in process and, unless it is over the size cap, in Redis."""
+        await self.local.set(key, outcome)
+        raw = _encoder.encode(outcome)
+        if len(raw) > self._max_value:
+            return
+        name = self.link.key("result", key.hex())
+
+        async def op(client: Redis) -> None:
+            await client.set(name, raw, px=self._ttl_ms)
+
+        try:
+            await self.link.run(op)
+        except RedisUnavailable:
+            pass
+
+    def __len__(self) -> int:
+        """Return the entries held in process (Redis holds the replicas' union)."""
+        return len(self.local)
+
+    async def aclose(self) -> None:
+        """Drop the in-process entries (the Pruner closes the shared link)."""
+        await self.local.aclose()
+
+
+class RedisRecoverStore:
+    """Originals by prune id in Redis, with the callers allowed to recover them; written through."""
+
+    def __init__(
+        self,
+        link: RedisLink,
+        local: MemoryRecoverStore,
+        *,
+        ttl_s: float,
+        max_value_bytes: int = MAX_VALUE_BYTES,
+    ) -> None:
+        self.link = link
+        self.local = local
+        self._ttl_ms = max(1, int(ttl_s * 1000))
+        self._max_value = max_value_bytes
+
+    async def put(self, prune_id: str, text: str, caller: str | None) -> None:
+        """Store (or refresh) the original of ``prune_id`` and remember ``caller``, here and in Redis."""
+        await self.local.put(prune_id, text, caller)
+        data = text.encode("utf-8", "surrogatepass")
+        if len(data) > self._max_value:
+            return
+        name = self.link.key("recover", prune_id)
+        field = _PUBLIC if caller is None else b"c:" + caller.encode()
+        ttl = self._ttl_ms
+
+        async def op(client: Redis) -> None:
+            # Refresh and mark first; send the (possibly large) text only when Redis lacks it.
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.hset(name, field, b"1")
+                pipe.pexpire(name, ttl)
+                pipe.hexists(name, _TEXT)
+                _, _, has_text = await pipe.execute()
+            if not has_text:
+                async with client.pipeline(transaction=True) as pipe:
+                    pipe.hset(name, _TEXT, data)
+                    pipe.pexpire(name, ttl)
+                    await pipe.execute()
+
+        try:
+            await self.link.run(op)
+        except RedisUnavailable:
+            pass
+
+    async def get(self, prune_id: str, caller: str | None) -> str:
+        """Return the original from Redis or the in-process store; raise PruneIdNotFound otherwise."""
+        name = self.link.key("recover", prune_id)
+        fields = [_TEXT, _PUBLIC] + ([] if caller is None else [b"c:" + caller.encode()])
+
+        async def op(client: Redis) -> list[bytes | None]:
+            values = await client.hmget(name, fields)
+            return [v if isinstance(v, bytes) else None for v in values]
+
+        try:
+            text, *allowed = await self.link.run(op)
+        except RedisUnavailable:
+            text, allowed = None, []
+        if text is not None and any(v is not None for v in allowed):
+            return text.decode("utf-8", "surrogatepass")
+        # Absent or not this caller's in Redis: the in-process store may still have it (written
+        # during an outage, or evicted from Redis), and applies the same caller rule.
+        return await self.local.get(prune_id, caller)
+
+    def stats(self) -> tuple[int, int]:
+        """Return (entries, approximate bytes) held in process."""
+        return self.local.stats()
+
+    async def aclose(self) -> None:
+        """Drop the in-process entries (the Pruner closes the shared link)."""
+        await self.local.aclose()
+
+
+__all__ = [
+    "MAX_VALUE_BYTES",
+    "RedisLink",
+    "RedisRecoverStore",
+    "RedisResultCache",
+    "RedisUnavailable",
+    "is_redis_url",
+]
