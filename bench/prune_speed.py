@@ -6,7 +6,8 @@ usage: prune_speed.py [--runs N] [--keep R]
 Code is real Python taken from the installed packages (the venv's site-packages, sorted paths,
 so the input is the same on every run); logs are generated deterministically (seeded): service
 records with timestamps and levels, repeated health checks, progress bars, ANSI colours, a few
-warnings and Python tracebacks. Prints p50 and p90 in ms per size and ms per 100 KB (flat = linear).
+warnings and Python tracebacks. Prints wall p50/p90 and CPU p50 in ms per size, and wall ms per 100 KB
+(flat = linear). On a shared machine the CPU column is the fairer one-core figure.
 """
 
 from __future__ import annotations
@@ -85,16 +86,19 @@ def log_corpus(size: int) -> str:
     return "\n".join(lines)[:size]
 
 
-def time_one(text: str, source_type: SourceType, runs: int, keep: float | None) -> list[float]:
+def time_one(
+    text: str, source_type: SourceType, runs: int, keep: float | None
+) -> tuple[list[float], list[float]]:
     backend = HeuristicBackend()
     req = PruneRequest(text=text, goal=GOAL, source_type=source_type, prune_id="0" * 32,
                        options=PruneOptions(keep_ratio=keep))
-    out = []
+    wall, cpu = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         asyncio.run(backend.prune(req))
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    return wall, cpu
 
 
 def main() -> None:
@@ -102,17 +106,19 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=11)
     ap.add_argument("--keep", type=float, default=None)
     a = ap.parse_args()
-    print(f"{'input':<6} {'size':>6} {'lines':>7} {'p50 ms':>8} {'p90 ms':>8} {'ms/100KB':>9}")
+    print(f"{'input':<6} {'size':>6} {'lines':>7} {'p50 ms':>8} {'p90 ms':>8} {'cpu p50':>8} {'ms/100KB':>9}")
     for kind, make in (("code", code_corpus), ("logs", log_corpus)):
         for label, size in SIZES.items():
             text = make(size)
             runs = a.runs if size < 1_000_000 else max(5, a.runs // 2)
-            ts = sorted(time_one(text, "code" if kind == "code" else "logs", runs, a.keep))
+            wall, cpu = time_one(text, "code" if kind == "code" else "logs", runs, a.keep)
+            ts = sorted(wall)
             p50 = statistics.median(ts)
+            c50 = statistics.median(cpu)
             p90 = ts[min(len(ts) - 1, int(len(ts) * 0.9))]
             lines = text.count("\n") + 1
             per = p50 * 100_000 / len(text)
-            print(f"{kind:<6} {label:>6} {lines:>7} {p50:>8.1f} {p90:>8.1f} {per:>9.1f}")
+            print(f"{kind:<6} {label:>6} {lines:>7} {p50:>8.1f} {p90:>8.1f} {c50:>8.1f} {per:>9.1f}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ paragraphs and markdown headings. A chunk never splits a line, and a chunk longe
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -74,8 +75,12 @@ def detect_source_type(text: str) -> SourceType:
 def _cap(chunks: list[Chunk], lines: Sequence[str], max_tokens: int) -> list[Chunk]:
     """Cut chunks longer than ``max_tokens`` at line boundaries."""
     limit = max(1, max_tokens) * CHARS_PER_TOKEN
+    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
     out: list[Chunk] = []
     for ch in chunks:
+        if offsets[ch.end] - offsets[ch.start] <= limit:
+            out.append(ch)
+            continue
         size = 0
         start = ch.start
         for i in range(ch.start, ch.end):

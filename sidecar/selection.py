@@ -32,7 +32,6 @@ DEFAULT_THRESHOLD = 0.35
 DEFAULT_BASE = {"code": 0.42, "docs": 0.42, "logs": 0.0}
 DEFAULT_MIN_SHARE = {"code": 0.45, "docs": 0.45, "logs": 0.05}
 DEFAULT_MAX_SHARE = 0.6
-UNIT_MAX_W = 0.0
 UNIT_TOKENS = 64  # selection unit size: whole units keep markers few
 CONSOLIDATE_ROUNDS = 50
 ORIENT_MIN_RATIO = 0.4  # below this budget a signature line costs more recall than it orients (measured)
@@ -183,23 +182,23 @@ def select_lines(
 def _greedy_units(state: _State, units: Sequence[Chunk], vals: list[float], target: int) -> None:
     """Add whole structural units by mean score while they fit (whole units make few markers)."""
     keep, n, costs = state.keep, state.n, state.costs
-    ranked = []
-    for u in units:
-        seg = vals[u.start : u.end]
-        ranked.append((-((1.0 - UNIT_MAX_W) * sum(seg) / len(seg) + UNIT_MAX_W * max(seg)), u.start, u.end))
-    ranked.sort()
+    csum = list(itertools.accumulate(costs, initial=0))
+    vsum = list(itertools.accumulate(vals, initial=0.0))
+    ranked = sorted((-(vsum[u.end] - vsum[u.start]) / (u.end - u.start), u.start, u.end) for u in units)
     for _, a, b in ranked:
-        size = sum(costs[k] for k in range(a, b) if not keep[k])
+        size = csum[b] - csum[a]
+        if b == n and keep[n - 1]:
+            size -= costs[n - 1]  # the trailing newline, already kept
         if not size:
             continue
         left = a == 0 or keep[a - 1]
         right = b == n or keep[b]
-        inner_gap = any(not keep[k] for k in range(a, b))
-        delta = (-1 if left and right else 0 if left or right else 1) if inner_gap else 0
+        delta = -1 if left and right else 0 if left or right else 1
         if state.total() + size + delta * state.mcost > target:
             continue
-        for k in range(a, b):
-            state.add(k)
+        keep[a:b] = [True] * (b - a)
+        state.size += size
+        state.runs += delta
 
 
 _KEPT_RUN = re.compile(rb"\x01+")
