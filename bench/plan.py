@@ -26,18 +26,19 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import msgspec  # noqa: E402
 from aiohttp import web  # noqa: E402
 
 from sidecar.fake_upstream import FakeUpstream, Profile, routing_reply  # noqa: E402
-from sidecar.plan import parse_plan  # noqa: E402
-from sidecar.plan_runner import RunSummary, run_plan  # noqa: E402
+from sidecar.plan import Step, parse_plan  # noqa: E402
+from sidecar.plan_runner import RunSummary, output_kind, run_plan  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "plan.example.json"
 
@@ -50,6 +51,34 @@ PROVIDER_S = {
 }
 MODE_PROFILE = {"fast": "groq", "build": "deepseek", "double-check": "double-check"}
 PLANNER_TOKENS_PER_S = 80.0  # the planning agent writing plan.json
+
+
+def verbose_messages(step: Step, inputs: Mapping[str, str]) -> list[dict[str, str]]:
+    """The unoptimised prompt the seed measured against: courtesy, restated role, an example, everything."""
+    kind = output_kind(step)
+    system = (
+        "You are a world-class senior software engineer and a helpful, careful assistant. Please read the "
+        "whole task carefully, think about it step by step, and make sure your answer is complete, "
+        "correct, idiomatic, well documented and production ready. If anything is unclear, make "
+        "reasonable assumptions and explain them. Thank you very much for your help!"
+    )
+    example = (
+        "For example, if you were asked to add a function that adds two numbers, a good answer would "
+        "explain the approach first, then give the code with docstrings and type hints, then explain how "
+        "to test it and list possible edge cases."
+    )
+    want = "the complete code" if kind == "code" else "a JSON document with your analysis"
+    step_doc = msgspec.json.format(msgspec.json.encode(step), indent=2).decode()
+    parts = [
+        f"Hello! I need your help with the following step of a larger plan. Please provide {want}.",
+        example,
+        f"Here is the full description of the step:\n{step_doc}",
+    ]
+    parts += [
+        f"For context, here is the full output of the step {d}:\n{inputs[d]}" for d in step.dependencies
+    ]
+    parts.append("Please make sure you satisfy every validation criterion. Thanks in advance!")
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
 def five_file_plan() -> bytes:
@@ -215,7 +244,7 @@ class Bench:
             run = partial(
                 self.once,
                 data,
-                prompt_style=style,
+                messages=verbose_messages if style == "verbose" else None,
                 extra_headers={"X-Sidecar-Strip": strip},
                 constrain_output=constrain,
                 **via,
@@ -232,12 +261,12 @@ class Bench:
     def table(self) -> str:
         lines = [
             f"plan runner bench: time scale {self.scale:g}, {self.reps} runs each, median and [min-max]",
-            f"{'scenario':<30} {'variant':<22} {'median s':>9} {'range':>15}  notes",
+            f"{'scenario':<30} {'variant':<24} {'median s':>9} {'range':>15}  notes",
             "-" * 110,
         ]
         for label, variant, times, note in self.rows:
             rng = f"{min(times):.3f}-{max(times):.3f}" if len(times) > 1 else ""
-            lines.append(f"{label:<30} {variant:<22} {statistics.median(times):9.3f} {rng:>15}  {note}")
+            lines.append(f"{label:<30} {variant:<24} {statistics.median(times):9.3f} {rng:>15}  {note}")
         return "\n".join(lines)
 
 

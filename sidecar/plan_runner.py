@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import sys
@@ -38,7 +39,7 @@ StepStatus = Literal[
     "pending", "running", "done", "already_done", "failed", "skipped_dependency_failed", "cancelled"
 ]
 RunStatus = Literal["running", "succeeded", "failed", "cancelled", "invalid"]
-PromptStyle = Literal["stripped", "verbose"]
+MessageBuilder = Callable[[Step, Mapping[str, str]], list[dict[str, str]]]
 _DONE: frozenset[str] = frozenset({"done", "already_done"})
 _BROKEN: frozenset[str] = frozenset({"failed", "skipped_dependency_failed", "cancelled"})
 
@@ -165,20 +166,16 @@ def build_messages(
     step: Step,
     inputs: Mapping[str, str],
     *,
-    style: PromptStyle = "stripped",
     input_chars: int = 4000,
     constrain: bool = True,
 ) -> list[dict[str, str]]:
-    """Build the chat messages for one step: compact by default, the seed's verbose style on request.
+    """Build the compact chat messages for one step; ``inputs`` maps step ids to their outputs.
 
     ``constrain`` adds a one-line output constraint (code or JSON only) for providers reached directly;
     through the sidecar, ``X-Sidecar-Output`` asks for the same.
     """
-    kind = output_kind(step)
     ctx = step.context
-    if style == "verbose":
-        return _verbose_messages(step, inputs, kind)
-    constraint = "Code only, no prose." if kind == "code" else "One JSON object only, no prose."
+    constraint = "Code only, no prose." if output_kind(step) == "code" else "One JSON object only, no prose."
     lines = [step.description, f"Type: {step.type}"]
     if ctx.files:
         lines.append("Files: " + ", ".join(ctx.files))
@@ -193,33 +190,6 @@ def build_messages(
             lines.append(f"Output of {dep}:\n{_clip(inputs[dep], input_chars)}")
     user = {"role": "user", "content": "\n".join(lines)}
     return [{"role": "system", "content": constraint}, user] if constrain else [user]
-
-
-def _verbose_messages(step: Step, inputs: Mapping[str, str], kind: str) -> list[dict[str, str]]:
-    # The unoptimised prompt the seed measured against: courtesy, restated role, an example, everything.
-    system = (
-        "You are a world-class senior software engineer and a helpful, careful assistant. Please read the "
-        "whole task carefully, think about it step by step, and make sure your answer is complete, "
-        "correct, idiomatic, well documented and production ready. If anything is unclear, make "
-        "reasonable assumptions and explain them. Thank you very much for your help!"
-    )
-    example = (
-        "For example, if you were asked to add a function that adds two numbers, a good answer would "
-        "explain the approach first, then give the code with docstrings and type hints, then explain how "
-        "to test it and list possible edge cases."
-    )
-    want = "the complete code" if kind == "code" else "a JSON document with your analysis"
-    step_doc = msgspec.json.format(msgspec.json.encode(step), indent=2).decode()
-    parts = [
-        f"Hello! I need your help with the following step of a larger plan. Please provide {want}.",
-        example,
-        f"Here is the full description of the step:\n{step_doc}",
-    ]
-    parts += [
-        f"For context, here is the full output of the step {d}:\n{inputs[d]}" for d in step.dependencies
-    ]
-    parts.append("Please make sure you satisfy every validation criterion. Thanks in advance!")
-    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
 class Progress:
@@ -369,8 +339,7 @@ class _Runner:
         api_key: str | None,
         extra_headers: Mapping[str, str],
         retries: int,
-        prompt_style: PromptStyle,
-        input_chars: int,
+        builder: MessageBuilder,
         constrain: bool,
         progress: Progress,
         summary: RunSummary,
@@ -379,7 +348,7 @@ class _Runner:
         self.mode, self.model, self.out_dir = mode, model, out_dir
         self.cap = 1 if sequential else max(1, max_parallel)
         self.api_key, self.retries, self.extra_headers = api_key, retries, dict(extra_headers)
-        self.prompt_style, self.input_chars, self.constrain = prompt_style, input_chars, constrain
+        self.builder, self.constrain = builder, constrain
         self.progress, self.summary = progress, summary
         self.t0 = time.monotonic()
         self.steps: dict[str, Step] = {}
@@ -518,13 +487,7 @@ class _Runner:
             self.summary.first_step_start_s = result.start_s
         self.progress.step_started(result)
         try:
-            messages = build_messages(
-                step,
-                self.outputs,
-                style=self.prompt_style,
-                input_chars=self.input_chars,
-                constrain=self.constrain,
-            )
+            messages = self.builder(step, self.outputs)
             text, raw = await self._call(step, messages, result)
             await asyncio.to_thread(_write_outputs, self.out_dir, step.id, raw, text)
             self.outputs[step.id], result.output, result.status = text, f"{step.id}.md", "done"
@@ -646,9 +609,9 @@ async def run_plan(
     extra_headers: Mapping[str, str] | None = None,
     timeout_s: float = 600.0,
     retries: int = 1,
-    prompt_style: PromptStyle = "stripped",
     input_chars: int = 4000,
     constrain_output: bool = True,
+    messages: MessageBuilder | None = None,
     idle_timeout_s: float = 60.0,
     progress: Progress | None = None,
     notice: Callable[[str], None] | None = None,
@@ -685,8 +648,8 @@ async def run_plan(
         api_key=api_key,
         extra_headers=extra_headers or {},
         retries=retries,
-        prompt_style=prompt_style,
-        input_chars=input_chars,
+        builder=messages
+        or functools.partial(build_messages, input_chars=input_chars, constrain=constrain_output),
         constrain=constrain_output,
         progress=progress or Progress(),
         summary=summary,
@@ -787,9 +750,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="on 429/502/503/504 and connection errors (%(default)s)",
     )
     parser.add_argument(
-        "--prompt-style", choices=["stripped", "verbose"], default="stripped", help="verbose: for benchmarks"
-    )
-    parser.add_argument(
         "--no-output-constraint",
         dest="constrain_output",
         action="store_false",
@@ -824,7 +784,6 @@ def run(args: argparse.Namespace) -> int:
                 extra_headers=dict(args.header),
                 timeout_s=args.timeout,
                 retries=args.retries,
-                prompt_style=args.prompt_style,
                 constrain_output=args.constrain_output,
                 idle_timeout_s=args.idle_timeout,
                 progress=progress,
