@@ -321,13 +321,32 @@ def _texts(content: JsonValue, base: Path) -> list[tuple[Path, str]]:
     return out
 
 
+def _checked_role(msg: dict[str, JsonValue]) -> str:
+    """Return the role of a message whose shape is sane; any message of the wrong shape stops pruning.
+
+    A request with a malformed message anywhere is forwarded as it came (the provider will say
+    what is wrong), even if its other messages could be pruned.
+    """
+    role = msg.get("role")
+    if not isinstance(role, str):
+        raise SegmentError("message role is not a string")
+    content = msg.get("content")
+    if isinstance(content, list):
+        if not all(isinstance(part, dict) for part in content):
+            raise SegmentError("content part is not an object")
+    elif content is not None and not isinstance(content, str):
+        raise SegmentError("content is neither a string nor a list")
+    calls = msg.get("tool_calls")
+    if calls is not None and not (isinstance(calls, list) and all(isinstance(c, dict) for c in calls)):
+        raise SegmentError("tool_calls is not a list of objects")
+    return role
+
+
 def _walk_openai(messages: list[JsonValue], walk: _Walk) -> None:
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict):
             raise SegmentError("message is not an object")
-        role = msg.get("role")
-        if not isinstance(role, str):
-            raise SegmentError("message role is not a string")
+        role = _checked_role(msg)
         base: Path = ("messages", i, "content")
         if role == "user":
             walk.user_texts(_texts(msg.get("content"), base))
@@ -355,9 +374,7 @@ def _walk_anthropic(messages: list[JsonValue], walk: _Walk) -> None:
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict):
             raise SegmentError("message is not an object")
-        role = msg.get("role")
-        if not isinstance(role, str):
-            raise SegmentError("message role is not a string")
+        role = _checked_role(msg)
         content = msg.get("content")
         base: Path = ("messages", i, "content")
         if role == "assistant":

@@ -453,6 +453,7 @@ async def assert_fail_open(fake: FakeUpstream, client, body: bytes, **headers: s
         b'{"model": "m", "messages": [{"role": ["tool"], "content": "x"}]}',
         json.dumps({"messages": [{"role": "tool", "content": [{"type": "text", "text": 5}]}]}).encode(),
         b'{"model": "m", "messages": [{"role": "tool", "content": "' + b"\xff" * 3000 + b'"}]}',
+        chat_body([{"role": "system", "content": 42}, *openai_messages()]),
     ],
     ids=[
         "malformed",
@@ -463,6 +464,7 @@ async def assert_fail_open(fake: FakeUpstream, client, body: bytes, **headers: s
         "role-type",
         "part-type",
         "not-utf8",
+        "bad-message-beside-prunable-ones",
     ],
 )
 async def test_fail_open_bad_bodies(fake: FakeUpstream, sidecar, body: bytes) -> None:

@@ -289,3 +289,20 @@ def test_source_type_hints() -> None:
     assert seg_for({"command": "npm test"}) == "logs"
     assert seg_for({"command": "grep -rn foo ."}) is None
     assert seg_for({"path": "server.log"}) == "logs"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"role": "system", "content": 42},
+        {"role": "assistant", "content": [1]},
+        {"role": "assistant", "content": None, "tool_calls": "x"},
+        {"role": "developer", "content": {"text": "x"}},
+    ],
+)
+@pytest.mark.parametrize("style", ["openai", "anthropic"])
+def test_any_malformed_message_stops_pruning(bad: dict, style: str) -> None:
+    doc = openai_doc() if style == "openai" else anthropic_doc()
+    doc["messages"].insert(0, bad)
+    with pytest.raises(SegmentError):
+        parse_chat(json.dumps(doc).encode(), style, min_chars=2000)  # type: ignore[arg-type]
