@@ -296,7 +296,11 @@ class TtyProgress(Progress):
         bar = "█" * filled + "░" * (24 - filled)
         state = final or f"{running} running"
         lines = [f"plan [{bar}] {settled}/{total} · {state} · {failed} failed · {now - self.t0:.1f}s"]
-        shown = self.results[: max(1, rows - 3)]
+        shown = self.results
+        if total > rows - 3:  # too many for the screen: what is running or broke matters more than done
+            rank = {"running": 0, "failed": 1, "cancelled": 1, "skipped_dependency_failed": 1, "pending": 2}
+            keep = sorted(range(total), key=lambda i: (rank.get(self.results[i].status, 3), i))
+            shown = [self.results[i] for i in sorted(keep[: max(1, rows - 3)])]
         for r in shown:
             detail = _describe(r)
             if r.status == "running":
