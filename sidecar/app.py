@@ -106,7 +106,10 @@ def install_pruner(app: web.Application) -> None:
 
 def default_installers() -> list[Installer]:
     """The components of a full sidecar, in middleware order (outermost first)."""
-    return [install_pruner]
+    from .mcp_server import install_mcp
+    from .middleware import install_pruning
+
+    return [install_pruner, install_pruning, install_mcp]
 
 
 def build_app(config: Config, installers: Sequence[Installer] | None = None) -> web.Application:
