@@ -213,12 +213,13 @@ class Pruner:
         if redis is not None:
             from .redis_store import RedisRecoverStore, RedisResultCache
 
-            cache = cache or RedisResultCache(redis, memory_cache, ttl_s=config.cache.ttl_s)
-            recover_store = recover_store or RedisRecoverStore(
-                redis, memory_store, ttl_s=config.recover.ttl_s
-            )
-        self.cache: ResultCache = cache or memory_cache
-        self.recover_store: RecoverStore = recover_store or memory_store
+            if cache is None:
+                cache = RedisResultCache(redis, memory_cache, ttl_s=config.cache.ttl_s)
+            if recover_store is None:
+                recover_store = RedisRecoverStore(redis, memory_store, ttl_s=config.recover.ttl_s)
+        # "is None", not "or": an empty cache has len() 0 and is falsy.
+        self.cache: ResultCache = memory_cache if cache is None else cache
+        self.recover_store: RecoverStore = memory_store if recover_store is None else recover_store
         self._flight: SingleFlight[PruneOutcome] = SingleFlight()
         self._observers: list[Observer] = []
         self._totals = _Totals()
