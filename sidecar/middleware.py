@@ -134,9 +134,12 @@ def pruning_middleware() -> Middleware:
         pruner = app[PRUNER]
         stats.seen += 1
         started = time.perf_counter()
-        report: _Report | None = None
+        fwd = forward_of(request)
+        previous = fwd.body
         try:
             report = await _prune_request(request, style, pruner, stats)
+            if report is None:
+                report = _Report(0, *_idle_backend(pruner))
         except BodyTooLarge:
             # The proxy's own answer: a second read_body of a half-read chunked body would not raise.
             max_bytes = app[CONFIG].server.max_body_bytes
@@ -146,11 +149,10 @@ def pruning_middleware() -> Middleware:
             name = "not_a_chat_body" if isinstance(exc, SegmentError) else type(exc).__name__
             stats.failed[name] += 1
             log.warning("pruning skipped, request forwarded unchanged: %s", name)
-            forward_of(request).body = None
+            fwd.body = previous
+            report = _Report(0, app[CONFIG].pruning.backend, False)
         added_ms = (time.perf_counter() - started) * 1000.0
-        if report is None:
-            report = _Report(0, *_idle_backend(pruner))
-        headers = forward_of(request).response_headers
+        headers = fwd.response_headers
         headers["X-Sidecar-Tokens-Saved"] = str(report.saved)
         headers["X-Sidecar-Backend"] = report.backend
         headers["X-Sidecar-Fallback"] = "true" if report.fallback else "false"

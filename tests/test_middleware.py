@@ -554,3 +554,16 @@ async def test_deepinfra_unreachable_falls_back(fake: FakeUpstream, sidecar, mon
         assert raw.headers["X-Sidecar-Backend"] == "heuristic"
         assert int(raw.headers["X-Sidecar-Tokens-Saved"]) > 0
     await sdk.close()
+
+
+async def test_fail_open_on_a_bug_in_the_middleware(fake: FakeUpstream, sidecar, monkeypatch) -> None:
+    import sidecar.middleware as mw
+
+    def broken(*args: object, **kwargs: object) -> bytes:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(mw, "rewrite", broken)
+    client = await sidecar(make_config(fake))
+    await assert_fail_open(fake, client, chat_body(openai_messages()))
+    health = await (await client.get("/sidecar/health")).json()
+    assert health["middleware"]["requests_failed_open"] == {"KeyError": 1}
