@@ -7,6 +7,8 @@ short and ASCII because the agent pays for it on every turn.
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Sequence
 
 import msgspec
@@ -49,6 +51,39 @@ def _indent_of(lines: Sequence[str], start: int, end: int) -> str:
         if stripped and stripped != "\r":
             return line[: min(len(line) - len(stripped), _MAX_MARKER_INDENT)]
     return ""
+
+
+def rendered_size(
+    lines: Sequence[str],
+    keep: Sequence[bool],
+    prune_id: str,
+    *,
+    annotate_lines: bool,
+    include_markers: bool,
+) -> int:
+    """Return ``len(render(...).text)`` without building the text."""
+    n = len(lines)
+    if n == 0:
+        return 0
+    last_is_eol = n > 1 and lines[-1] == ""
+    flags = bytearray(keep)
+    if last_is_eol:
+        flags[-1] = 1
+    pieces = flags.count(1)
+    total = sum(itertools.compress(map(len, lines), flags))
+    if annotate_lines:
+        numbered = itertools.compress(range(1, n + 1), flags[:-1] if last_is_eol else flags)
+        total += sum(len(str(k)) + 1 for k in numbered)
+    if include_markers:
+        for m in _PRUNED_RUN.finditer(flags):
+            start, end = m.span()
+            total += len(marker_line(prune_id, start + 1, end, _indent_of(lines, start, end)))
+            total += 1 if lines[end - 1].endswith("\r") else 0
+            pieces += 1
+    return total + max(0, pieces - 1)
+
+
+_PRUNED_RUN = re.compile(rb"\x00+")
 
 
 def render(

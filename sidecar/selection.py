@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from .backends.base import PruneRequest
 from .chunking import DEF_PREFIXES, Chunk, chunk_lines
-from .render import marker_cost, render
+from .render import marker_cost, rendered_size
 from .tokens import CHARS_PER_TOKEN, estimate_tokens
 
 # Without a keep ratio: keep what scores well above the typical line (at least DEFAULT_THRESHOLD of the
@@ -160,7 +160,7 @@ def select_lines(
         state.add(n - 1)  # the trailing newline is always rendered
     units = chunks if chunks is not None else chunk_lines(lines, request.source_type, UNIT_TOKENS)
     _greedy_units(state, units, vals, target)
-    order = sorted(range(n), key=lambda i: (-vals[i], i))
+    order = sorted(range(n), key=vals.__getitem__, reverse=True)  # stable: ties stay in text order
     _orient(lines, state, request)
     _fill_small_gaps(state)
     if mcost:
@@ -215,8 +215,8 @@ def _consolidate(state: _State, vals: list[float], target: int) -> None:
     csum = list(itertools.accumulate(state.costs, initial=0))
     vsum = list(itertools.accumulate((v - floor if v > floor else 0.0 for v in vals), initial=0.0))
     mcost = state.mcost
+    runs = _runs(state.keep)
     for _ in range(CONSOLIDATE_ROUNDS):
-        runs = _runs(state.keep)
         if len(runs) < 2:
             return
         best_gap: tuple[float, int, int, int] | None = None
@@ -231,11 +231,11 @@ def _consolidate(state: _State, vals: list[float], target: int) -> None:
             ((vsum[e] - vsum[s]) / (csum[e] - csum[s] + mcost), s, e) for s, e in runs if e <= a or s >= b
         )
         freed = target - state.total()
-        drop: list[tuple[int, int]] = []
+        drop: set[tuple[int, int]] = set()
         for r, s, e in islands:
             if freed >= cost or r >= ratio:
                 break
-            drop.append((s, e))
+            drop.add((s, e))
             freed += csum[e] - csum[s] + mcost
         if freed < cost:
             return
@@ -244,6 +244,15 @@ def _consolidate(state: _State, vals: list[float], target: int) -> None:
                 state.remove(k)
         for k in range(a, b):
             state.add(k)
+        merged: list[tuple[int, int]] = []
+        for s, e in runs:
+            if (s, e) in drop:
+                continue
+            if merged and merged[-1][1] == a and s == b:
+                merged[-1] = (merged[-1][0], e)
+            else:
+                merged.append((s, e))
+        runs = merged
 
 
 def _top_up(state: _State, order: list[int], target: int) -> None:
@@ -303,8 +312,6 @@ def _indent(line: str) -> int:
 
 def _rendered_chars(lines: Sequence[str], keep: list[bool], request: PruneRequest) -> int:
     opts = request.options
-    out = render(lines, keep, request.prune_id, annotate_lines=opts.annotate_lines,
-                 include_markers=opts.include_markers)
-    return len(out.text)
-
+    return rendered_size(lines, keep, request.prune_id, annotate_lines=opts.annotate_lines,
+                         include_markers=opts.include_markers)
 

@@ -46,3 +46,23 @@ def test_render_marker_takes_indent_of_pruned_code() -> None:
     lines = ["def f():", "        x = 1", "        y = 2", "    return x"]
     r = render(lines, [True, False, False, True], PID, annotate_lines=False, include_markers=True)
     assert r.text.split("\n")[1].startswith("        ... [")
+
+
+def test_rendered_size_matches_render_exactly() -> None:
+    import random
+
+    from sidecar.render import rendered_size
+
+    rnd = random.Random(3)
+    for trial in range(200):
+        n = rnd.randint(1, 40)
+        lines = [" " * rnd.randint(0, 8) + "x" * rnd.randint(0, 20) + ("\r" if trial % 3 == 0 else "")
+                 for _ in range(n)]
+        if trial % 4 == 0:
+            lines.append("")
+        keep = [rnd.random() < 0.5 for _ in lines]
+        for annotate in (False, True):
+            for markers in (False, True):
+                want = len(render(lines, keep, PID, annotate_lines=annotate, include_markers=markers).text)
+                got = rendered_size(lines, keep, PID, annotate_lines=annotate, include_markers=markers)
+                assert got == want

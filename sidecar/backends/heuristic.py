@@ -34,6 +34,7 @@ _BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{80,}")
 _ERROR_WORDS = ("error", "fatal", "critical", "severe", "panic", "traceback", "exception", "fail")
 _WARN_WORDS = ("warn", "deprecat")
 _PROGRESS = re.compile(r"\d{1,3}%|[#=>█▏▎▍▌▋▊▉-]{10,}|\r.")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _DIGITS = str.maketrans("123456789", "000000000")  # numbers aside, repeated log lines compare equal
 
 STOP = frozenset("""
@@ -190,6 +191,8 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
         for code in sorted(set(_ANSI.findall(text))):
             text = text.replace(code, " " * len(code))  # same length: offsets stay valid
     low = text.lower()
+    if len(low) != len(text):
+        low = text.translate(_ASCII_LOWER)  # a few characters grow when lowered; offsets must not move
     offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
     stripped = [line.strip() for line in lines]
     chunks = chunk_lines(lines, source_type, CHUNK_TOKENS)
