@@ -188,6 +188,8 @@ def routing_middleware() -> Middleware:
             headers.get("X-Sidecar-Strip"),
             headers.get("X-Sidecar-Output"),
         )
+        if style == "anthropic" and mode_h is None and strip_h is None and output_h is None:
+            return await handler(request)  # no alias in that protocol: nothing to look for
         fwd = forward_of(request)
         router = request.app[ROUTER]
         config = router.config

@@ -9,6 +9,7 @@ import time
 import aiohttp
 import openai
 import pytest
+from aiohttp.test_utils import TestServer
 
 from sidecar.app import build_app
 from sidecar.fake_upstream import FakeUpstream, Profile, routing_reply
@@ -131,15 +132,18 @@ async def test_queue_timeout_is_a_sidecar_429_with_retry_after(aiohttp_client, t
         await slow.stop()
 
 
-async def test_a_client_that_leaves_while_queued_frees_its_place(aiohttp_client, tmp_path, provider_keys):
+async def test_a_client_that_leaves_while_queued_frees_its_place(tmp_path, provider_keys):
     slow = FakeUpstream(profiles={"groq": Profile(latency_ms=300)}, reply=routing_reply)
     await slow.start()
+    # As `sidecar serve` runs it: a client that disconnects cancels its handler.
+    config = write_config(tmp_path, slow.url, limits={"groq": 1})
+    server = TestServer(build_app(config, installers=[install_routing]), handler_cancellation=True)
+    await server.start_server()
     try:
-        client = await start(aiohttp_client, slow, tmp_path, limits={"groq": 1})
         body = {"model": "m", "messages": user()}
         headers = {"X-Sidecar-Mode": "fast"}
+        url = server.make_url("/v1/chat/completions")
         async with aiohttp.ClientSession() as http:
-            url = client.make_url("/v1/chat/completions")
             holder = asyncio.ensure_future(http.post(url, json=body, headers=headers))  # noqa: TID251
             await asyncio.sleep(0.05)
             with pytest.raises(asyncio.TimeoutError):
@@ -147,10 +151,12 @@ async def test_a_client_that_leaves_while_queued_frees_its_place(aiohttp_client,
             (await holder).release()
             resp = await http.post(url, json=body, headers=headers)
             assert resp.status == 200
-        health = await (await client.get("/sidecar/health")).json()
-        assert health["routing"]["providers"]["groq"]["in_flight"] == 0
-        assert health["routing"]["providers"]["groq"]["queued"] == 0
+            health = await (await http.get(server.make_url("/sidecar/health"))).json()
+        groq = health["routing"]["providers"]["groq"]
+        assert groq["in_flight"] == 0 and groq["queued"] == 0
+        assert len(received(slow, "groq")) == 2  # the one that left never reached the provider
     finally:
+        await server.close()
         await slow.stop()
 
 

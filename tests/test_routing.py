@@ -324,3 +324,35 @@ async def test_routing_health_section(sidecar, fake):
     assert health["routing"]["routed"] == {"fast": 1}
     assert health["routing"]["providers"]["groq"]["requests"] == 1
     assert health["routing"]["providers"]["groq"]["max_concurrent"] == 10
+
+
+async def test_behind_the_pruning_middleware(aiohttp_client, fake, tmp_path, provider_keys):
+    """Full chain, pruning outside routing: the provider gets the pruned body, the agent both reports."""
+    from sidecar.app import install_pruner
+    from sidecar.middleware import install_pruning
+
+    config = write_config(tmp_path, fake.url)
+    app = build_app(config, installers=[install_pruner, install_pruning, install_routing])
+    client = await aiohttp_client(app)
+    log_lines = "\n".join(f"2024-05-01 12:00:{i % 60:02d} INFO worker {i} heartbeat ok" for i in range(400))
+    messages = [
+        {"role": "user", "content": "why did the worker crash?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "sh", "arguments": "{}"}}],
+        },
+        {
+            "role": "tool",
+            "tool_call_id": "c1",
+            "content": log_lines + "\nERROR worker 7 crashed: out of memory",
+        },
+    ]
+    raw = await sdk(client, **{"X-Sidecar-Mode": "fast"}).chat.completions.with_raw_response.create(
+        model="m", messages=messages
+    )
+    assert raw.headers["X-Sidecar-Provider"] == "groq"
+    assert int(raw.headers["X-Sidecar-Tokens-Saved"]) > 0
+    sent = json.loads(received(fake, "groq")[-1].body)
+    assert len(sent["messages"][2]["content"]) < len(messages[2]["content"])
+    assert sent["model"] == "llama-3.3-70b-versatile"
