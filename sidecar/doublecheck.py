@@ -26,7 +26,7 @@ from .chatbody import ChatBody, JsonValue
 from .config import RoutingConfig
 from .errors import RoutingError, UpstreamError
 from .limiter import Destination, Sent, send
-from .proxy import response_headers
+from .proxy import ExchangeObserver, response_headers
 
 AUDIT_TIMEOUT_S = 120.0
 MAX_REQUEST_CHARS = 20_000  # of the client's request quoted to the auditor
@@ -202,13 +202,22 @@ async def respond_json(
     policy: RoutingConfig,
     request_text: str,
     extra: dict[str, str],
+    observers: list[ExchangeObserver],
 ) -> web.StreamResponse:
     """Read the executor's whole answer, audit it, answer with ``sidecar_audit`` attached."""
     upstream = sent.response
+    for observer in observers:
+        observer.response_started(upstream.status, upstream.headers)
     try:
         raw = await upstream.read()
+    except BaseException as exc:
+        _finish(observers, type(exc).__name__)
+        raise
     finally:
         sent.close()  # the executor's slot is free before the audit starts
+    for observer in observers:
+        observer.chunk(raw)
+    _finish(observers, None)
     headers = _headers(upstream, extra)
     answer = answer_text(raw)
     body = ChatBody.parse(raw)
@@ -290,9 +299,12 @@ async def respond_stream(
     policy: RoutingConfig,
     request_text: str,
     extra: dict[str, str],
+    observers: list[ExchangeObserver],
 ) -> web.StreamResponse:
     """Relay the executor's stream live, then the audit as a final chunk before ``[DONE]``."""
     upstream = sent.response
+    for observer in observers:
+        observer.response_started(upstream.status, upstream.headers)
     headers = _headers(upstream, extra)
     headers["X-Sidecar-Audit"] = "in-stream"
     out = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
@@ -300,22 +312,27 @@ async def respond_stream(
     try:
         await out.prepare(request)
         async for chunk in upstream.content.iter_any():
+            for observer in observers:
+                observer.chunk(chunk)
             ready = tap.feed(chunk)
             if ready:
                 await out.write(ready)
         rest = tap.rest()
         if rest:
             await out.write(rest)
-    except (TimeoutError, aiohttp.ClientError):
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        _finish(observers, "timeout_mid_stream" if isinstance(exc, TimeoutError) else "mid_stream")
         upstream.close()
         if request.transport is not None:
             request.transport.abort()  # truncated, never a clean-looking short answer
         return out
     except BaseException:
+        _finish(observers, "client_disconnect")
         upstream.close()
         raise
     finally:
         sent.close()
+    _finish(observers, None)
     await out.write(b": sidecar audit running\n\n")  # an SSE comment: keeps idle-timeout proxies calm
     audit = await run_audit(session, auditor, policy, request_text, tap.text())
     await out.write(tap.audit_event(audit))
@@ -323,3 +340,8 @@ async def respond_stream(
         await out.write(b"data: [DONE]\n\n")
     await out.write_eof()
     return out
+
+
+def _finish(observers: list[ExchangeObserver], error: str | None) -> None:
+    for observer in observers:
+        observer.finished(error)

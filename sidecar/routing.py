@@ -299,7 +299,9 @@ async def _route(
     if auditor is not None:
         extra["X-Sidecar-Auditor"] = auditor.label
     router.count(router.routed, mode_name)
-    sent = await _send(request, router, executor, body.encode(), extra)
+    routed = body.encode()
+    forward_of(request).body = routed  # what telemetry reads the model from; the proxy handler is not called
+    sent = await _send(request, router, executor, routed, extra)
     if isinstance(sent, web.StreamResponse):
         return sent
     extra["X-Sidecar-Attempts"] = str(sent.attempts)
@@ -308,10 +310,13 @@ async def _route(
     if auditor is not None and 200 <= status < 300:
         question = last_user_text(body)
         content_type = sent.response.headers.get("Content-Type", "")
+        observers = forward_of(request).observers
         if stream and content_type.startswith("text/event-stream"):
-            response = await respond_stream(request, sent, session, auditor, policy, question, extra)
+            response = await respond_stream(
+                request, sent, session, auditor, policy, question, extra, observers
+            )
         else:
-            response = await respond_json(request, sent, session, auditor, policy, question, extra)
+            response = await respond_json(request, sent, session, auditor, policy, question, extra, observers)
         verdict = response.headers.get("X-Sidecar-Audit", "").split(";")[0]
         router.count(router.audits, verdict or "none")
         return response

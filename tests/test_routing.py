@@ -356,3 +356,57 @@ async def test_behind_the_pruning_middleware(aiohttp_client, fake, tmp_path, pro
     sent = json.loads(received(fake, "groq")[-1].body)
     assert len(sent["messages"][2]["content"]) < len(messages[2]["content"])
     assert sent["model"] == "llama-3.3-70b-versatile"
+
+
+class Recorder:
+    """An exchange observer (the telemetry contract) that records the calls it gets."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def upstream_started(self, method: str, url: str) -> None:
+        self.calls.append(f"started {url.rsplit('/p/', 1)[-1]}")
+
+    def response_started(self, status, headers) -> None:
+        self.calls.append(f"response {status}")
+
+    def chunk(self, data: bytes) -> None:
+        if not self.calls[-1] == "chunk":
+            self.calls.append("chunk")
+
+    def finished(self, error: str | None) -> None:
+        self.calls.append(f"finished {error}")
+
+
+@pytest.mark.parametrize(
+    ("mode", "stream"), [("fast", False), ("double-check", False), ("double-check", True)]
+)
+async def test_exchange_observers_see_one_complete_exchange(
+    aiohttp_client, fake, tmp_path, provider_keys, mode, stream
+):
+    recorders: list[Recorder] = []
+
+    def install_recorder(app: web.Application) -> None:
+        @web.middleware
+        async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+            recorders.append(Recorder())
+            forward_of(request).observers.append(recorders[-1])
+            return await handler(request)
+
+        app.middlewares.append(record)
+
+    config = write_config(tmp_path, fake.url)
+    client = await aiohttp_client(build_app(config, installers=[install_recorder, install_routing]))
+    resp = await client.post(
+        "/v1/chat/completions",
+        json={"model": "m", "messages": user(), "stream": stream},
+        headers={"X-Sidecar-Mode": mode},
+    )
+    await resp.read()
+    provider = "groq" if mode == "fast" else "deepseek"
+    assert recorders[0].calls == [
+        f"started {provider}/v1/chat/completions",
+        "response 200",
+        "chunk",
+        "finished None",
+    ]
