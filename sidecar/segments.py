@@ -50,7 +50,8 @@ _LOG_WORDS = re.compile(
     r"dotnet|rspec|phpunit|build|compile|lint|mypy|ruff|eslint|tsc)\b"
 )
 _READ_WORDS = re.compile(r"^\s*(?:cat|head|tail|sed|nl|less|bat|view)\b")
-_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.S)
+# Context that agents wrap into user messages but that is not an instruction (Claude Code, Cline).
+_REMINDER = re.compile(r"<(system-reminder|environment_details)>.*?</\1>", re.S)
 
 # One JSON token: a string (group 1) optionally followed by ":" (group 2: it was a key), or a
 # structural character. Scalars and whitespace are skipped by the search itself.

@@ -146,6 +146,17 @@ def test_anthropic_segments_goal_skips_reminders_and_later_text() -> None:
     assert chat.segments[1].goal == "Make the parser accept trailing commas\ntrailing_comma"
 
 
+def test_goal_ignores_agent_context_blocks() -> None:
+    task = (
+        "<task>\nRename foo\n</task>\n<environment_details>\n# Files\n"
+        + "x.py\n" * 500
+        + "</environment_details>"
+    )
+    doc = {"messages": [{"role": "user", "content": task}, {"role": "tool", "content": BIG}]}
+    chat = parse_chat(json.dumps(doc).encode(), "openai", min_chars=2000)
+    assert chat.segments[0].goal == "<task>\nRename foo\n</task>"
+
+
 def test_goal_depends_only_on_what_precedes() -> None:
     doc = openai_doc()
     short = dict(doc, messages=doc["messages"][:5])
