@@ -403,7 +403,7 @@ class HangingCache:
         return None
 
     def __len__(self) -> int:
-        return 1  # truthy: Pruner takes ``cache or MemoryResultCache(...)``
+        return 0
 
 
 class FailingCache(HangingCache):
