@@ -60,7 +60,9 @@ def parse_output(value: str) -> list[str]:
     return kinds
 
 
-def apply_constraints(body: ChatBody, kinds: list[str], *, style: str, supports_json_format: bool) -> Applied:
+def apply_constraints(
+    body: ChatBody, kinds: list[str], *, style: str, supports_json_format: bool = False
+) -> Applied:
     """Apply output constraints to a chat body in place (``style`` is "openai" or "anthropic")."""
     how: dict[str, str] = {}
     lines: list[str] = []

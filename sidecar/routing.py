@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 from aiohttp import web
@@ -50,6 +50,7 @@ class RoutingHealth(msgspec.Struct, frozen=True, kw_only=True):
     rejected: dict[str, int]
     strip_tokens_saved: int
     audits: dict[str, int]
+    transforms_failed: dict[str, int]
     providers: dict[str, LimiterHealth]
 
 
@@ -65,6 +66,7 @@ class Router:
         self.routed: dict[str, int] = {}
         self.rejected: dict[str, int] = {}
         self.audits: dict[str, int] = {}
+        self.failed: dict[str, int] = {}  # transforms skipped after an internal error
         self.strip_tokens_saved = 0
 
     def destination(self, target: str, *, json_response: bool) -> Destination:
@@ -100,6 +102,7 @@ class Router:
             rejected=dict(self.rejected),
             strip_tokens_saved=self.strip_tokens_saved,
             audits=dict(self.audits),
+            transforms_failed=dict(self.failed),
             providers={name: limiter.health() for name, limiter in self.limiters.items()},
         )
 
@@ -229,6 +232,24 @@ def _retry_after(exc: RoutingError) -> dict[str, str] | None:
     return {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, QueueTimeout) else None
 
 
+def _strip(router: Router, body: ChatBody) -> str:
+    saved = strip_body(body).tokens_saved
+    router.strip_tokens_saved += saved
+    return str(saved)
+
+
+def _guarded(router: Router, body: ChatBody, name: str, transform: Callable[[], str]) -> str | None:
+    """Run a body transform; if it fails, undo it and go on without it (never a point of failure)."""
+    fields, changed = dict(body.fields), set(body.changed)
+    try:
+        return transform()
+    except Exception as exc:  # noqa: BLE001 - whatever the bug, the request goes on as if not asked
+        body.fields, body.changed = fields, changed
+        router.count(router.failed, name)
+        log.warning("%s skipped, request sent without it: %s", name, type(exc).__name__)
+        return None
+
+
 async def _transform_only(
     request: web.Request,
     handler: Handler,
@@ -246,13 +267,16 @@ async def _transform_only(
         return await handler(request)  # not JSON: forwarded as sent, the upstream will say why
     fwd = forward_of(request)
     if strip:
-        saved = strip_body(body).tokens_saved
-        router.strip_tokens_saved += saved
-        fwd.response_headers["X-Sidecar-Strip-Saved"] = str(saved)
+        saved = _guarded(router, body, "strip", lambda: _strip(router, body))
+        if saved is not None:
+            fwd.response_headers["X-Sidecar-Strip-Saved"] = saved
     if kinds:
         # The configured upstream's JSON support is unknown: an instruction works everywhere.
-        applied = apply_constraints(body, kinds, style=style, supports_json_format=False)
-        fwd.response_headers["X-Sidecar-Output-Applied"] = applied.header()
+        applied = _guarded(
+            router, body, "constraints", lambda: apply_constraints(body, kinds, style=style).header()
+        )
+        if applied is not None:
+            fwd.response_headers["X-Sidecar-Output-Applied"] = applied
     if body.changed:
         fwd.body = body.encode()
     return await handler(request)
@@ -275,9 +299,9 @@ async def _route(
     extra = dict(forward_of(request).response_headers)
     extra["X-Sidecar-Mode"] = mode_name
     if strip_wanted(strip_h, config.routing.strip_prompts):
-        saved = strip_body(body).tokens_saved
-        router.strip_tokens_saved += saved
-        extra["X-Sidecar-Strip-Saved"] = str(saved)
+        saved = _guarded(router, body, "strip", lambda: _strip(router, body))
+        if saved is not None:
+            extra["X-Sidecar-Strip-Saved"] = saved
     target = mode.executor
     if mode.small_executor and is_small(body, config.routing.small_request_max_tokens):
         target = mode.small_executor
@@ -290,10 +314,15 @@ async def _route(
                 executor.headers.setdefault(name, request.headers[name])
     body.set("model", executor.model)
     if kinds:
-        applied = apply_constraints(
-            body, kinds, style="openai", supports_json_format=executor.supports_json_format
+        json_format = executor.supports_json_format
+        applied = _guarded(
+            router,
+            body,
+            "constraints",
+            lambda: apply_constraints(body, kinds, style="openai", supports_json_format=json_format).header(),
         )
-        extra["X-Sidecar-Output-Applied"] = applied.header()
+        if applied is not None:
+            extra["X-Sidecar-Output-Applied"] = applied
     extra["X-Sidecar-Provider"] = executor.provider
     extra["X-Sidecar-Model"] = executor.model
     if auditor is not None:

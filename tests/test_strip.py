@@ -191,3 +191,24 @@ async def test_invalid_strip_value_is_400(aiohttp_client, fake: FakeUpstream, tm
     )
     assert resp.status == 400
     assert "X-Sidecar-Strip" in (await resp.json())["error"]["message"]
+
+
+async def test_a_failing_strip_never_fails_the_request(
+    aiohttp_client, fake: FakeUpstream, tmp_path, provider_keys, monkeypatch
+):
+    def broken(body):
+        body.set("messages", [])  # half-done work must be undone
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("sidecar.routing.strip_body", broken)
+    client = await aiohttp_client(build_app(write_config(tmp_path, fake.url), installers=[install_routing]))
+    messages = [{"role": "user", "content": "Please fix it.   Thanks!"}]
+    for headers in ({"X-Sidecar-Mode": "fast", "X-Sidecar-Strip": "on"}, {"X-Sidecar-Strip": "on"}):
+        raw = await sdk(client, **headers).chat.completions.with_raw_response.create(
+            model="m", messages=messages
+        )
+        assert raw.parse().choices[0].message.content
+        assert "X-Sidecar-Strip-Saved" not in raw.headers
+        assert json.loads(fake.received[-1].body)["messages"] == messages
+    health = await (await client.get("/sidecar/health")).json()
+    assert health["routing"]["transforms_failed"] == {"strip": 2}
