@@ -72,6 +72,7 @@ class RunSummary(msgspec.Struct, kw_only=True):
 
     task_id: str | None
     status: RunStatus
+    plan: str  # the plan's path, "-" for stdin, "<stream>" for an in-process byte stream
     mode: str | None
     base_url: str
     streaming: bool
@@ -635,6 +636,7 @@ async def run_plan(
     summary = RunSummary(
         task_id=plan.task_id if plan else None,
         status="running",
+        plan=str(plan_source) if isinstance(plan_source, str | Path) else "<stream>",
         mode=normalize_mode(mode) if mode else None,
         base_url=base_url,
         streaming=streaming,

@@ -588,3 +588,19 @@ async def test_no_output_constraint(llm: tuple[FakeLLM, str], tmp_path: Path) ->
     await run_plan(plan, base_url=url, out_dir=tmp_path / "out", constrain_output=False)
     assert "X-Sidecar-Output" not in fake.calls[0].headers
     assert [m["role"] for m in fake.calls[0].body["messages"]] == ["user"]  # type: ignore[union-attr]
+
+
+async def test_streaming_fallback_is_announced_and_the_run_completes(
+    llm: tuple[FakeLLM, str], tmp_path: Path
+) -> None:
+    fake, url = llm
+    path = tmp_path / "plan.json"
+    steps = json.dumps([step(1), step(2, (1,))])
+    path.write_text(f'{{"task_id": "t", "description": "d", "steps": null, "steps": {steps}}}')
+    notices: list[str] = []
+    summary = await run_plan(
+        path, base_url=url, out_dir=tmp_path / "out", streaming=True, notice=notices.append
+    )
+    assert summary.status == "succeeded"
+    assert len(notices) == 1 and "reading it whole" in notices[0]
+    assert [c.step for c in fake.calls] == ["step_1", "step_2"]
