@@ -341,7 +341,10 @@ async def test_cancel_writes_a_partial_summary(llm: tuple[FakeLLM, str], tmp_pat
     assert statuses == {"step_1": "done", "step_2": "cancelled", "step_3": "cancelled", "step_4": "pending"}
     assert (out / "step_1.md").read_text() == "result of step_1"
     assert not (out / "step_2.md").exists()
-    await asyncio.sleep(0.05)
+    for _ in range(100):  # the server sees the disconnects a moment later
+        if fake.in_flight == 0:
+            break
+        await asyncio.sleep(0.02)
     assert fake.cancelled == 2 and fake.in_flight == 0
 
 
