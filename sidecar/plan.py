@@ -312,7 +312,7 @@ def make_plan(header: Mapping[str, object], steps: Iterable[Step]) -> Plan:
 def parse_plan(data: bytes | str) -> Plan:
     """Decode and validate a whole plan document."""
     try:
-        value = json.loads(data)
+        value: object = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         if isinstance(exc, json.JSONDecodeError):
             raise PlanError([f"$: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from exc
