@@ -4,7 +4,8 @@
 usage: modes.py [--reps N] [--scale F]
 
 Real servers in one process: the fake upstream standing in for four providers at realistic speeds
-(time to first byte, then output paced at a token rate; ``--scale`` multiplies every delay), and the
+(sidecar.fake_upstream.PROVIDER_PROFILES: time to first byte, then output paced at a token rate,
+429 above the provider's capacity; ``--scale`` multiplies every delay), and the
 sidecar with routing in front of it. Each cell sends the bundled verbose prompts
 (sidecar/data/verbose_prompts.json, 8 EN/FR prompts) at once, ``--reps`` times, through one mode.
 Latency is per request (median and p90 over all requests of the cell); tokens are the totals per prompt
@@ -33,17 +34,9 @@ sys.path.insert(0, str(REPO))
 
 from sidecar.app import build_app  # noqa: E402
 from sidecar.config import load_config  # noqa: E402
-from sidecar.fake_upstream import FakeUpstream, Profile, routing_reply  # noqa: E402
+from sidecar.fake_upstream import PROVIDER_PROFILES, FakeUpstream, Profile, routing_reply  # noqa: E402
 from sidecar.routing import install_routing  # noqa: E402
 
-# Time to first byte and output speed, in the range these providers publish or users measure.
-PROVIDERS = {
-    #            latency_ms, tokens/s, max_concurrent
-    "groq": (150, 400.0, 10),
-    "deepseek": (600, 60.0, 5),
-    "gemini": (300, 200.0, 10),
-    "codestral": (250, 150.0, 5),
-}
 VARIANTS = [  # (label, strip, output constraint)
     ("verbose", False, None),
     ("stripped", True, None),
@@ -59,13 +52,18 @@ def prompts() -> list[list[dict[str, str]]]:
 
 async def start(scale: float) -> tuple[FakeUpstream, web.AppRunner, str]:
     profiles = {
-        name: Profile(latency_ms=lat * scale, tokens_per_s=tps / scale, max_concurrent=limit)
-        for name, (lat, tps, limit) in PROVIDERS.items()
+        name: Profile(
+            latency_ms=p.latency_ms * scale,
+            tokens_per_s=(p.tokens_per_s or 100.0) / scale,
+            max_concurrent=p.max_concurrent,
+        )
+        for name, p in PROVIDER_PROFILES.items()
     }
     fake = FakeUpstream(profiles=profiles, reply=routing_reply, record=False)
     await fake.start()
     lines = [f'[upstream]\nurl = "{fake.url}"\n']
-    for name, (_, _, limit) in PROVIDERS.items():
+    for name, profile in PROVIDER_PROFILES.items():
+        limit = profile.max_concurrent
         env = f"BENCH_{name.upper()}_KEY"
         os.environ[env] = f"bench-{name}"
         lines.append(

@@ -444,6 +444,15 @@ JSON_REPLY = (
 )
 
 
+# Time to first byte, output speed and capacity in the range these providers publish or users measure.
+PROVIDER_PROFILES: dict[str, Profile] = {
+    "groq": Profile(latency_ms=150, tokens_per_s=400, max_concurrent=10),
+    "deepseek": Profile(latency_ms=600, tokens_per_s=60, max_concurrent=5),
+    "gemini": Profile(latency_ms=300, tokens_per_s=200, max_concurrent=10),
+    "codestral": Profile(latency_ms=250, tokens_per_s=150, max_concurrent=5),
+}
+
+
 def _texts(doc: JsonValue, roles: tuple[str, ...]) -> str:
     if not isinstance(doc, dict):
         return ""
@@ -488,17 +497,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8788)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before the response headers")
     parser.add_argument("--chunk-ms", type=float, default=0.0, help="delay between streamed chunks")
+    parser.add_argument(
+        "--providers",
+        action="store_true",
+        help="also serve " + ", ".join(PROVIDER_PROFILES) + " under /p/<name>/v1 at realistic speeds, "
+        "answering like a model that follows output constraints",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the fake upstream until interrupted."""
 
     async def main() -> None:
+        providers = getattr(args, "providers", False)
         fake = FakeUpstream(
-            latency_ms=args.latency_ms, chunk_ms=args.chunk_ms, host=args.host, port=args.port, record=False
+            latency_ms=args.latency_ms,
+            chunk_ms=args.chunk_ms,
+            host=args.host,
+            port=args.port,
+            record=False,
+            profiles=dict(PROVIDER_PROFILES) if providers else None,
+            reply=routing_reply if providers else None,
         )
         await fake.start()
         print(f"fake upstream listening on {fake.url}", flush=True)
+        if providers:
+            for name in PROVIDER_PROFILES:
+                print(f"  provider {name}: base_url = {fake.url}/p/{name}/v1", flush=True)
         try:
             await asyncio.Event().wait()
         finally:
