@@ -2,9 +2,10 @@
 
     key = sha256( len-prefixed: version, text, goal, source type, options (JSON), backend )
 
-The interface (:class:`ResultCache`) is async and tiny so that a shared store (Redis, selected by
-``SIDECAR_CACHE_URL``) can replace the in-process :class:`MemoryResultCache`; values are
-``PruneOutcome`` structs, which ``msgspec.msgpack`` encodes losslessly for such a store.
+The interface (:class:`ResultCache`) is async and tiny so that a shared store
+(:class:`sidecar.redis_store.RedisResultCache`, selected by ``SIDECAR_CACHE_URL``) can wrap the
+in-process :class:`MemoryResultCache`; values are ``PruneOutcome`` structs, which
+``msgspec.msgpack`` encodes losslessly for such a store.
 A cache must never fail a call: :class:`~sidecar.pruning.Pruner` treats any exception from
 ``get``/``set`` as a miss and logs its class name only.
 

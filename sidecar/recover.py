@@ -6,8 +6,9 @@ it: an entry stored with a caller identity recovers only for one of the callers 
 text; an entry stored without one (no identity known) recovers for anyone. A refused caller gets
 the same ``PruneIdNotFound`` as an unknown id, so ids cannot be probed.
 
-The store interface (:class:`RecoverStore`) is async so that a shared store (Redis) can replace
-:class:`MemoryRecoverStore` later; :func:`recover_text` holds the semantics and errors.
+The store interface (:class:`RecoverStore`) is async so that a shared store
+(:class:`sidecar.redis_store.RedisRecoverStore`, same caller rule) can wrap
+:class:`MemoryRecoverStore`; :func:`recover_text` holds the semantics and errors.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ tight timeout, 50 ms by default (a LAN round trip is well under 1 ms, and a Redi
 is no better than recomputing; ``?socket_timeout=`` in the URL overrides it). The first failure
 opens a back-off (1 s, doubling to 30 s) during which Redis is not tried at all; then one call
 probes it. One warning is logged per outage, with the error's class name only (never the URL,
-which may hold a password).
+which may hold a password). A timeout whose timer fired late (the event loop was blocked, e.g. by
+pruning a large text) is not held against Redis, unless it happens three times in a row.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .cache import MemoryResultCache
 from .pruning import PruneOutcome
@@ -75,6 +77,8 @@ class RedisLink:
         self.namespace = namespace
         self.errors = 0
         self.outages = 0
+        self.late_timeouts = 0
+        self._late_streak = 0
         self.generation = 0  # bumped when Redis is reachable again: a restarted Redis may be empty
         self._backoff_min = backoff_s
         self._backoff_max = max_backoff_s
@@ -109,14 +113,25 @@ class RedisLink:
             if self._probing or self._clock() < self._retry_at:
                 raise RedisUnavailable
             self._probing = True
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
             async with asyncio.timeout(self.op_timeout_s):
                 result = await op(self._client)
         except (RedisError, OSError, TimeoutError) as exc:  # a cancelled caller is not a Redis failure
+            late = loop.time() - started > 2 * self.op_timeout_s
+            if late and isinstance(exc, (TimeoutError, RedisTimeoutError)) and self._late_streak < 2:
+                # The timer fired late: the event loop was busy (pruning a large text runs in it),
+                # which says nothing about Redis. This call falls back; Redis stays in use unless
+                # it keeps happening (a hung Redis on a busy loop must still open the back-off).
+                self.late_timeouts += 1
+                self._late_streak += 1
+                raise RedisUnavailable from exc
             self._failed(exc)
             raise RedisUnavailable from exc
         finally:
             self._probing = False
+        self._late_streak = 0
         if self._down:
             self._down = False
             self._backoff = self._backoff_min
@@ -126,6 +141,7 @@ class RedisLink:
 
     def _failed(self, exc: BaseException) -> None:
         self.errors += 1
+        self._late_streak = 0
         if self._down:
             self._backoff = min(self._backoff * 2, self._backoff_max)
             log.debug("redis still unavailable: %s", type(exc).__name__)
