@@ -25,7 +25,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from multidict import CIMultiDict
 
-from .chatbody import ChatBody, prompt_texts, role_of, texts_of
+from .chatbody import ChatBody, all_texts, role_of, texts_of
 from .config import Config, ModeConfig
 from .constraints import apply_constraints, parse_output
 from .doublecheck import respond_json, respond_stream
@@ -163,8 +163,8 @@ def strip_wanted(header: str | None, default: bool) -> bool:
 
 
 def is_small(body: ChatBody, limit: int) -> bool:
-    """A request is small when its estimated prompt and its requested output both fit in ``limit`` tokens."""
-    prompt = sum(estimate_tokens(text) for text in prompt_texts(body))
+    """A request is small when its estimated input (every message) and requested output fit in ``limit``."""
+    prompt = sum(estimate_tokens(text) for text in all_texts(body))
     out = body.get_int("max_completion_tokens") or body.get_int("max_tokens") or 0
     return prompt <= limit and out <= limit
 

@@ -150,6 +150,16 @@ async def test_build_mode_picks_small_executor_only_for_small_requests(sidecar, 
     assert raw.headers["X-Sidecar-Provider"] == "deepseek"  # asks for a large output: not small
     raw = await client.chat.completions.with_raw_response.create(model="m", messages=user(), max_tokens=500)
     assert raw.headers["X-Sidecar-Provider"] == "codestral"
+    tool_heavy = [
+        *user(),
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c", "content": "line of output\n" * 600},
+    ]
+    raw = await client.chat.completions.with_raw_response.create(model="m", messages=tool_heavy)
+    assert raw.headers["X-Sidecar-Provider"] == "deepseek"  # a big tool output makes the request big
 
 
 @pytest.mark.parametrize("how", ["header", "alias"])
