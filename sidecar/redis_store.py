@@ -31,6 +31,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from .cache import MemoryResultCache
 from .pruning import PruneOutcome
@@ -94,6 +95,8 @@ class RedisLink:
             socket_timeout=op_timeout_s,
             socket_connect_timeout=op_timeout_s,
             retry=Retry(NoBackoff(), 0),  # redis-py's default retries with sleeps: never on a request
+            # Maintenance notifications would relax timeouts to seconds; and save a round trip per connect.
+            maint_notifications_config=MaintNotificationsConfig(enabled=False),
         )
         self._client: Redis = Redis.from_pool(pool)
         self._closed = False
