@@ -165,15 +165,6 @@ def append_text(content: msgspec.Raw | None, text: str) -> msgspec.Raw:
     return msgspec.Raw(msgspec.json.encode(text))
 
 
-def prompt_texts(body: ChatBody) -> list[str]:
-    """Return every prompt text of a chat body (system and user roles, and Anthropic's ``system``)."""
-    out = texts_of(body.fields.get("system"))
-    for message in body.messages() or []:
-        if role_of(message) in PROMPT_ROLES:
-            out.extend(texts_of(message.get("content")))
-    return out
-
-
 def all_texts(body: ChatBody) -> list[str]:
     """Return every text a chat body carries, whatever the role."""
     out = texts_of(body.fields.get("system"))

@@ -73,7 +73,7 @@ async def test_429_with_retry_after_1_succeeds_after_about_a_second(
     elapsed = time.monotonic() - started
     assert raw.parse().choices[0].message.content  # no error seen by the client
     assert raw.headers["X-Sidecar-Attempts"] == "2"
-    assert 1.0 <= elapsed < 1.8
+    assert 1.0 <= elapsed < 2.5
     first, second = received(fake, "groq")
     assert second.started - first.started >= 1.0
 
