@@ -34,6 +34,8 @@ DEFAULT_MIN_SHARE = {"code": 0.45, "docs": 0.45, "logs": 0.05}
 DEFAULT_MAX_SHARE = 0.6
 UNIT_TOKENS = 64  # selection unit size: whole units keep markers few
 CONSOLIDATE_ROUNDS = 50
+CONSOLIDATE_TRIES = 4  # gaps tried per round, best first
+TRADE_FACTOR = 3.0  # a trade may lose at most this multiple of what it gains (contiguity is worth it)
 ORIENT_MIN_RATIO = 0.4  # below this budget a signature line costs more recall than it orients (measured)
 ORIENT_SCAN = 400  # how far up to look for the definition enclosing a kept run
 
@@ -219,40 +221,68 @@ def _consolidate(state: _State, vals: list[float], target: int) -> None:
     for _ in range(CONSOLIDATE_ROUNDS):
         if len(runs) < 2:
             return
-        best_gap: tuple[float, int, int, int] | None = None
-        for (_, a), (b, _) in itertools.pairwise(runs):
-            cost = csum[b] - csum[a] - mcost
-            ratio = (vsum[b] - vsum[a]) / max(cost, 1)
-            if best_gap is None or ratio > best_gap[0]:
-                best_gap = (ratio, a, b, cost)
-        assert best_gap is not None
-        ratio, a, b, cost = best_gap
-        islands = sorted(
-            ((vsum[e] - vsum[s]) / (csum[e] - csum[s] + mcost), s, e) for s, e in runs if e <= a or s >= b
+        gaps = sorted(
+            (-(vsum[b] - vsum[a]) / max(csum[b] - csum[a] - mcost, 1), a, b)
+            for (_, a), (b, _) in itertools.pairwise(runs)
         )
-        freed = target - state.total()
-        drop: set[tuple[int, int]] = set()
-        for r, s, e in islands:
-            if freed >= cost or r >= ratio:
-                break
-            drop.add((s, e))
-            freed += csum[e] - csum[s] + mcost
-        if freed < cost:
-            return
-        for s, e in drop:
-            for k in range(s, e):
-                state.remove(k)
-        for k in range(a, b):
-            state.add(k)
-        merged: list[tuple[int, int]] = []
-        for s, e in runs:
-            if (s, e) in drop:
+        done = False
+        for neg_ratio, a, b in gaps[:CONSOLIDATE_TRIES]:
+            drop = _islands_to_drop(runs, a, b, -neg_ratio, csum, vsum, mcost, target - state.total())
+            if drop is None:
                 continue
-            if merged and merged[-1][1] == a and s == b:
-                merged[-1] = (merged[-1][0], e)
-            else:
-                merged.append((s, e))
-        runs = merged
+            for s, e in drop:
+                for k in range(s, e):
+                    state.remove(k)
+            for k in range(a, b):
+                state.add(k)
+            runs = _merge_runs(runs, drop, a, b)
+            done = True
+            break
+        if not done:
+            return
+
+
+def _islands_to_drop(
+    runs: list[tuple[int, int]],
+    a: int,
+    b: int,
+    ratio: float,
+    csum: list[int],
+    vsum: list[float],
+    mcost: int,
+    freed: int,
+) -> set[tuple[int, int]] | None:
+    """Return the cheapest islands whose removal pays for filling gap a..b, or None if not worth it."""
+    cost = csum[b] - csum[a] - mcost
+    islands = sorted(
+        ((vsum[e] - vsum[s]) / (csum[e] - csum[s] + mcost), s, e) for s, e in runs if e <= a or s >= b
+    )
+    drop: set[tuple[int, int]] = set()
+    lost = 0.0
+    for r, s, e in islands:
+        if freed >= cost or r >= ratio:
+            break
+        drop.add((s, e))
+        freed += csum[e] - csum[s] + mcost
+        lost += vsum[e] - vsum[s]
+    # Trade only for a net gain: what the dropped islands held must be worth less than the gap.
+    if freed < cost or lost >= TRADE_FACTOR * (vsum[b] - vsum[a]):
+        return None
+    return drop
+
+
+def _merge_runs(
+    runs: list[tuple[int, int]], drop: set[tuple[int, int]], a: int, b: int
+) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for s, e in runs:
+        if (s, e) in drop:
+            continue
+        if merged and merged[-1][1] == a and s == b:
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
 
 
 def _top_up(state: _State, order: list[int], target: int) -> None:

@@ -73,6 +73,7 @@ def _stem(word: str) -> tuple[str, tuple[str, ...]]:
     return w, _SUFFIXES
 
 
+_CAMEL = re.compile(r"[a-z][A-Z]")
 _URL = re.compile(r"\S+://\S+|\S+@\S+\.\w+|\b[0-9a-f]{7,40}\b|\bcherry picked from commit\b", re.I)
 
 
@@ -90,13 +91,17 @@ def goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
         for tok in _WORD.findall(part):
             pieces = [p.lower() for p in _PARTS.findall(tok)]
             compound = len(pieces) > 1
-            candidates = [(tok.lower(), base * 1.3)] if compound else []
+            # A code identifier named anywhere in the goal (``HEADER_RE``, ``proxyManager``) is precise.
+            ident = compound and ("_" in tok.strip("_") or _CAMEL.search(tok) is not None)
+            whole = max(base * 1.3, IDENT_WEIGHT) if ident else base * 1.3
+            candidates = [(tok.lower(), whole)] if compound else []
             candidates += [(p, base) for p in pieces]
             for word, w in candidates:
-                if len(word) < 3 or word in STOP or word.isdigit():
+                # Two-letter parts count only inside identifiers (``co`` in ``co_positions``).
+                if len(word) < (2 if compound else 3) or word in STOP or word.isdigit():
                     continue
                 lit, sufs = _stem(word) if not compound or word != tok.lower() else (word, _SUFFIXES)
-                if len(lit) < 3:
+                if len(lit) < 2 or (len(lit) == 2 and not compound):
                     continue
                 if lit not in terms or terms[lit][0] < w:
                     terms[lit] = (w, sufs)
@@ -216,7 +221,8 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
         w = idf**IDF_POW * gw
         for i in hits:
             line_terms.setdefault(i, {})[literal] = w
-            chunk_terms.setdefault(chunk_of[i], {})[literal] = w
+            c = chunk_of[i]
+            chunk_terms.setdefault(c, {})[literal] = w
 
     terms = goal_terms(goal)
     for literal, (gw, sufs) in terms.items():
@@ -315,6 +321,7 @@ def _code_priors(
 
 
 CHUNK_TOKENS = 64
+IDENT_WEIGHT = 1.5
 IDF_POW = 1.5
 BODY_WORDS = 30
 POS_W = 0.05
