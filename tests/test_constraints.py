@@ -141,3 +141,13 @@ async def test_unknown_output_value_is_400(sidecar, fake):
         )
     assert "json, code, no-prose" in info.value.body["message"]
     assert len(fake.received) == 0
+
+
+async def test_output_header_on_anthropic_messages_appends_to_system(sidecar, fake):
+    body = {"model": "claude", "max_tokens": 100, "system": "Be brief.", "messages": user()}
+    resp = await sidecar.post("/v1/messages", json=body, headers={"X-Sidecar-Output": "code"})
+    assert resp.status == 200
+    assert resp.headers["X-Sidecar-Output-Applied"] == "code=instruction"
+    sent = json.loads(received(fake, "")[-1].body)
+    assert sent["system"] == f"Be brief.\n\n{INSTRUCTIONS['code']}"
+    assert (await resp.json())["content"][0]["text"] == CODE_REPLY
