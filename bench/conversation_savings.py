@@ -422,6 +422,7 @@ async def big_probe(cases: list[Case], base: str, iters: int) -> dict[str, float
         "warm_p99": pct(warm, 0.99),
         "e2e_warm_p50": pct(e2e_warm, 0.5),
         "alone_p50": pct(alone, 0.5),
+        "overhead_p50": pct([c - a for c, a in zip(cold, alone, strict=True)], 0.5),
     }
 
 
@@ -444,7 +445,7 @@ async def main(args: argparse.Namespace) -> None:
     await fake.start()
     config = load_config(env={"SIDECAR_UPSTREAM_URL": fake.url})
     results = []
-    for style in args.sdk.split(","):
+    for style in args.sdk.split(",") if args.sdk else []:
         runner, base = await start_sidecar(config)  # a fresh sidecar (empty cache) per SDK
         try:
             results.append(await run_style(style, convs, fake, base, ev))
@@ -479,7 +480,8 @@ async def main(args: argparse.Namespace) -> None:
         f"cold p50 {probe['cold_p50']:.2f} p99 {probe['cold_p99']:.2f} (bar 20) | "
         f"warm p50 {probe['warm_p50']:.2f} p99 {probe['warm_p99']:.2f} (bar 2) | "
         f"warm end-to-end p50 {probe['e2e_warm_p50']:.2f} | "
-        f"pruning engine alone (3 texts, in-process) p50 {probe['alone_p50']:.2f}"
+        f"pruning engine alone (3 texts, in-process) p50 {probe['alone_p50']:.2f}, "
+        f"middleware cold minus engine alone p50 {probe['overhead_p50']:.2f}"
     )
 
 
@@ -487,7 +489,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", nargs="*", default=[], help="case files (default: bench/data/*.jsonl)")
     ap.add_argument("--limit", type=int, default=0, help="at most N conversations")
-    ap.add_argument("--sdk", default="openai,anthropic")
+    ap.add_argument("--sdk", default="openai,anthropic", help="'' runs only the 50 KB probe")
     ap.add_argument("--big-iters", type=int, default=30)
     ap.add_argument("--min-share", type=float, help="experiment: override selection.DEFAULT_MIN_SHARE")
     ap.add_argument("--max-share", type=float, help="experiment: override selection.DEFAULT_MAX_SHARE")
