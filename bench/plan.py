@@ -38,7 +38,9 @@ from aiohttp import web  # noqa: E402
 
 from sidecar.fake_upstream import FakeUpstream, Profile, routing_reply  # noqa: E402
 from sidecar.plan import Step, parse_plan  # noqa: E402
-from sidecar.plan_runner import RunSummary, output_kind, run_plan  # noqa: E402
+from sidecar.plan_chat import output_kind  # noqa: E402
+from sidecar.plan_results import RunSummary  # noqa: E402
+from sidecar.plan_runner import run_plan  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "plan.example.json"
 

@@ -20,15 +20,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from sidecar.plan import PlanError, plan_from_object
-from sidecar.plan_runner import (
-    LineProgress,
-    RunSummary,
-    StepResult,
-    TtyProgress,
-    build_messages,
-    normalize_mode,
-    run_plan,
-)
+from sidecar.plan_chat import build_messages
+from sidecar.plan_progress import LineProgress, TtyProgress
+from sidecar.plan_results import RunSummary, StepResult
+from sidecar.plan_runner import normalize_mode, run_plan
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
