@@ -75,22 +75,6 @@ class Segment(msgspec.Struct, frozen=True, kw_only=True):
     tool_name: str | None = None
 
 
-class _Candidate:
-    __slots__ = ("path", "text", "goal", "kind", "source_type", "tool_name")
-
-    def __init__(
-        self,
-        path: Path,
-        text: str,
-        goal: str,
-        kind: Literal["tool_output", "user_text"],
-        source_type: SourceType | None,
-        tool_name: str | None,
-    ) -> None:
-        self.path, self.text, self.goal, self.kind = path, text, goal, kind
-        self.source_type, self.tool_name = source_type, tool_name
-
-
 class _Call:
     __slots__ = ("name", "hint", "source_type")
 
@@ -109,7 +93,7 @@ class _Walk:
         self.task: str | None = None
         self.latest: str | None = None
         self.calls: dict[str, _Call] = {}
-        self.found: list[_Candidate] = []
+        self.found: list[Segment] = []
 
     def goal(self, call: _Call | None) -> str:
         if self.goal_override is not None:
@@ -121,11 +105,18 @@ class _Walk:
             parts.append(call.hint[:GOAL_PART_MAX_CHARS])
         return "\n".join(parts)
 
+    def add(
+        self, path: Path, text: str, goal: str, kind: Literal["tool_output", "user_text"], call: _Call | None
+    ) -> None:
+        name, st = (call.name, call.source_type) if call else (None, None)
+        seg = Segment(
+            index=len(self.found), path=path, text=text, goal=goal, kind=kind, source_type=st, tool_name=name
+        )
+        self.found.append(seg)
+
     def tool_output(self, path: Path, text: str, call: _Call | None) -> None:
         if len(text) >= self.min_chars:
-            name = call.name if call else None
-            st = call.source_type if call else None
-            self.found.append(_Candidate(path, text, self.goal(call), "tool_output", st, name))
+            self.add(path, text, self.goal(call), "tool_output", call)
 
     def user_texts(self, texts: list[tuple[Path, str]]) -> None:
         """Take one user message's texts: maybe segments (goal from before it), then the new instruction."""
@@ -133,7 +124,7 @@ class _Walk:
             goal = self.goal(None)
             for path, text in texts:
                 if len(text) >= self.min_chars and goal:
-                    self.found.append(_Candidate(path, text, goal, "user_text", None, None))
+                    self.add(path, text, goal, "user_text", None)
         instruction = "\n".join(t for t in (_REMINDER.sub("", text).strip() for _, text in texts) if t)
         if instruction:
             if self.task is None:
@@ -175,19 +166,7 @@ def parse_chat(
         _walk_openai(messages, walk)
     else:
         _walk_anthropic(messages, walk)
-    segments = [
-        Segment(
-            index=i,
-            path=c.path,
-            text=c.text,
-            goal=c.goal,
-            kind=c.kind,
-            source_type=c.source_type,
-            tool_name=c.tool_name,
-        )
-        for i, c in enumerate(walk.found)
-    ]
-    return ChatBody(body, doc, segments)
+    return ChatBody(body, doc, walk.found)
 
 
 def rewrite(chat: ChatBody, replacements: Sequence[tuple[Segment, str]]) -> bytes:
