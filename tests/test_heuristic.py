@@ -90,3 +90,36 @@ async def test_degenerate_inputs() -> None:
     for text in ("", "\n", "one line", "\n\n\n\n\n\n\n\n\n\n\n\n", "x" * 100_000):
         sel = await backend.prune(_req(text, "", keep_ratio=0.3))
         assert len(sel.keep) == len(text.split("\n"))
+
+
+async def test_docs_keep_the_section_about_the_goal() -> None:
+    parts = ["# Manual", "", "Intro text about the product.", ""]
+    for k in range(30):
+        parts += [f"## Topic {k}", "", f"Paragraph {k} talks about colours, fonts and layout options.", ""]
+    parts += ["## Proxy settings", "", "Set HTTPS_PROXY to route traffic through a corporate proxy.", ""]
+    text = "\n".join(parts)
+    req = _req(text, "configure the proxy", source_type="docs", keep_ratio=0.3)
+    sel = await HeuristicBackend().prune(req)
+    lines = text.split("\n")
+    i = lines.index("## Proxy settings")
+    assert sel.keep[i] and sel.keep[i + 2]
+
+
+async def test_ansi_codes_and_non_ascii_do_not_shift_matches() -> None:
+    lines = [f"\x1b[32m2024-01-01 10:00:{i % 60:02d} INFO\x1b[0m İstanbul ok {i}" for i in range(200)]
+    lines[120] = "\x1b[31m2024-01-01 10:02:00 ERROR\x1b[0m quota exceeded for bucket photos"
+    text = "\n".join(lines)
+    req = _req(text, "why is the photos bucket quota exceeded", source_type="logs", keep_ratio=0.2)
+    sel = await HeuristicBackend().prune(req)
+    assert sel.keep[120]
+    s = score_lines(["İİİİ x = 1", "bucket_quota = 2"], "bucket quota", "code")
+    assert s[1] > s[0]
+
+
+async def test_rendered_output_is_byte_identical_across_calls() -> None:
+    text = _module()
+    outs = set()
+    for _ in range(3):
+        sel = await HeuristicBackend().prune(_req(text, "read chunk size", keep_ratio=0.25))
+        outs.add(render(text.split("\n"), sel.keep, PID, annotate_lines=False, include_markers=True).text)
+    assert len(outs) == 1

@@ -234,7 +234,7 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
     chunk_score = [0.0] * n_chunks
     for c, ts in chunk_terms.items():
         size = chunks[c].end - chunks[c].start
-        chunk_score[c] = sum(ts.values()) * (1.0 + 0.25 * (len(ts) - 1)) / (1.0 + size / 40.0) ** 0.5
+        chunk_score[c] = sum(ts.values()) * (1.0 + COORD * (len(ts) - 1)) / (1.0 + size / 40.0) ** 0.5
     scores = [r + CHUNK_W * chunk_score[c] for r, c in zip(raw, chunk_of, strict=True)]
     # Neighbours share a decaying part of a line's own matches.
     spread = [(d, SPREAD_DECAY**d) for d in range(1, SPREAD_REACH + 1)]
@@ -290,7 +290,7 @@ def _code_priors(
             # The definition a goal is about: its name matches, or its body gathers many goal terms.
             value = (own + sum(terms.values()) * (1.0 + 0.3 * (len(terms) - 1))) / (1.0 + size / 25.0) ** 0.5
             lifts[d_line:end] = [max(x, value) for x in lifts[d_line:end]]
-            scores[d_line] += 0.5 * value
+            scores[d_line] += DEFLINE_W * value
         doc = _docstring_lines(text, offsets, n)
         scores[:] = [
             (s + DEF_LIFT * lift) * (DOC_FACTOR if d else 1.0)
@@ -304,7 +304,7 @@ def _code_priors(
                 break
         header_end = i + 1
     for i in range(header_end):
-        scores[i] += 0.15 * unit
+        scores[i] += HEADER_W * unit
     blank, comment, imp = -0.05 * unit, COMMENT_FACTOR, 0.05 * unit
     scores[:] = [
         sc + blank if not s else sc * comment if s[0] in "#/*-;" and s.startswith(COMMENT_PREFIXES) else sc
@@ -321,9 +321,12 @@ def _code_priors(
 
 
 CHUNK_TOKENS = 64
+COORD = 0.25
+DEFLINE_W = 0.5
+HEADER_W = 0.15
 IDENT_WEIGHT = 1.5
 IDF_POW = 1.5
-BODY_WORDS = 30
+BODY_WORDS = 60
 POS_W = 0.05
 DEF_LIFT = 0.5
 CHUNK_W = 0.6
