@@ -29,7 +29,7 @@ from sidecar.backends.base import Backend, PruneOptions, PruneRequest  # noqa: E
 from sidecar.backends.heuristic import HeuristicBackend  # noqa: E402
 from sidecar.render import render  # noqa: E402
 
-PRUNE_ID = "0123456789abcdef0123456789abcdef"  # same length as the sidecar's ids (128 bits, hex)
+PRUNE_ID = "abcdefghijklmnopqrstuvwxyz"  # same length as the sidecar's ids (128 bits, base32: 26 chars)
 Case = dict[str, object]
 Pruner = Callable[[Case, "float | None"], str]
 

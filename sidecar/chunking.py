@@ -49,10 +49,27 @@ class Chunk(msgspec.Struct, frozen=True):
     kind: str
 
 
+_ASSIGN = re.compile(r"[\w.\[\]'\"]+\s*[-+*/|&]?=\s")
+
+
+def _sample(text: str) -> list[str]:
+    """Return up to 300 stripped non-blank lines from the start, middle and end of ``text``."""
+    parts = [text[:8000]]
+    if len(text) > 24000:
+        mid = len(text) // 2
+        parts += [text[mid : mid + 8000], text[-8000:]]
+    out: list[str] = []
+    for part in parts:
+        lines = part.split("\n")
+        if part is not parts[0]:
+            lines = lines[1:-1]  # a cut at a random offset leaves partial lines at both ends
+        out += [line.strip() for line in lines[:100] if line.strip()]
+    return out
+
+
 def detect_source_type(text: str) -> SourceType:
-    """Guess whether ``text`` is code, logs or docs from its first lines."""
-    sample = [line.strip() for line in text[:20000].split("\n")[:300]]
-    nonblank = [s for s in sample if s]
+    """Guess whether ``text`` is code, logs or docs from a sample of its lines."""
+    nonblank = _sample(text)
     if not nonblank:
         return "docs"
     n = len(nonblank)
@@ -61,15 +78,19 @@ def detect_source_type(text: str) -> SourceType:
         1
         for s in nonblank
         if s.startswith(DEF_PREFIXES + IMPORT_PREFIXES + ("return", "if ", "for ", "else", "}", "@", "self."))
-        or s.endswith((";", "{", "}", ":", ")", ","))
+        or s.endswith((";", "{", "}", ":", ")", ",", "(", "[", "]"))
+        or _ASSIGN.match(s)
     )
-    docs = sum(1 for s in nonblank if s.startswith(("# ", "## ", "### ", "- ", "* ", "> ")))
-    docs += sum(1 for s in nonblank if s.count(" ") >= 6 and s.endswith((".", "?", "!")))
+    fences = sum(1 for s in nonblank if s.startswith(("```", "~~~")))
+    docs = sum(1 for s in nonblank if s.startswith(("## ", "### ", "- ", "* ", "> ", "1. ")))
+    prose = (s for s in nonblank if s[:1] not in "#/*")
+    docs += sum(1 for s in prose if s.count(" ") >= 6 and s.endswith((".", "?", "!")))
+    docs += 4 * fences
     if logs >= 0.3 * n and logs >= code * 0.5:
         return "logs"
-    if code >= 0.3 * n and code > docs:
+    if code >= 0.15 * n and code >= docs:
         return "code"
-    return "docs" if docs >= 0.2 * n else ("code" if code >= docs else "docs")
+    return "docs"
 
 
 def _cap(chunks: list[Chunk], lines: Sequence[str], max_tokens: int) -> list[Chunk]:
