@@ -266,6 +266,43 @@ async def test_prefix_is_byte_identical_on_later_turns(fake: FakeUpstream, sidec
     assert len(tool_texts(up2)[-1]) < len(more[1]["content"])  # the new turn's output is pruned too
 
 
+async def test_anthropic_prefix_is_byte_identical_on_later_turns(fake: FakeUpstream, sidecar) -> None:
+    msgs = [
+        json.dumps(m).encode() for m in anthropic_messages()
+    ]  # ASCII-escaped, spaced: not msgspec's style
+    use = {"type": "tool_use", "id": "tu_9", "name": "Bash", "input": {"command": "pytest"}}
+    more = [
+        {"role": "assistant", "content": [use]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "tu_9", "content": TOOL_C.replace("def ", "FAILED déf ")},
+            {"type": "text", "text": "Now add a test for it"},
+        ]},
+    ]  # fmt: skip
+    extra = [json.dumps(m).encode() for m in more]
+
+    def body(parts: list[bytes]) -> bytes:
+        return b'{"model": "claude-test", "max_tokens": 100, "messages": [' + b", ".join(parts) + b"]}"
+
+    path = "/v1/messages"
+    config = make_config(fake)
+    await post(await sidecar(config), body(msgs), path=path)
+    up1 = fake.received[-1].body
+    await post(await sidecar(config), body(msgs + extra), path=path)
+    up2 = fake.received[-1].body
+    assert b"recover_text" in up1 and up2.startswith(up1[: -len(b"]}")])
+    assert json.loads(up2)["messages"][-1]["content"][0]["content"].count("recover_text") >= 1
+
+
+async def test_user_text_pruned_only_when_configured(fake: FakeUpstream, sidecar) -> None:
+    msgs = [*openai_messages(0), {"role": "user", "content": "Here is the module:\n" + TOOL_A}]
+    body = chat_body(msgs)
+    await post(await sidecar(make_config(fake)), body)
+    assert fake.received[-1].body == body
+    await post(await sidecar(make_config(fake, prune_user_text=True)), body)
+    sent = json.loads(fake.received[-1].body)["messages"]
+    assert "recover_text" in sent[-1]["content"] and sent[1]["content"] == TASK
+
+
 # --- reporting and opt-outs -------------------------------------------------------------------------
 
 
