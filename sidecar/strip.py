@@ -309,4 +309,3 @@ def strip_body(body: ChatBody) -> StripResult:
         if changed:
             body.set_messages(messages)
     return StripResult(tokens_before=before, tokens_after=after)
-
