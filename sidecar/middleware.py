@@ -33,7 +33,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from .keys import CONFIG, HEALTH_SOURCES, PRUNER, STATS
-from .proxy import BodyTooLarge, error_response, forward_of, read_body
+from .proxy import BodyTooLarge, forward_of, read_body
 from .pruning import PruneOutcome, Pruner
 from .segments import ChatBody, Segment, SegmentError, Style, parse_chat, rewrite
 from .tasks import spawn
@@ -141,10 +141,7 @@ def pruning_middleware() -> Middleware:
             if report is None:
                 report = _Report(0, *_idle_backend(pruner))
         except BodyTooLarge:
-            # The proxy's own answer: a second read_body of a half-read chunked body would not raise.
-            max_bytes = app[CONFIG].server.max_body_bytes
-            app[STATS].rejected["too_large"] += 1
-            return error_response(413, "request_too_large", f"request body is over {max_bytes} bytes")
+            return await handler(request)  # read_body remembers the refusal: the proxy answers 413
         except Exception as exc:  # noqa: BLE001 - pruning is an optimisation, never a point of failure
             name = "not_a_chat_body" if isinstance(exc, SegmentError) else type(exc).__name__
             stats.failed[name] += 1

@@ -71,6 +71,7 @@ class Forward:
 
 FORWARD = web.RequestKey("sidecar_forward", Forward)
 BODY_CACHE = web.RequestKey("sidecar_body", bytes)
+TOO_LARGE = web.RequestKey("sidecar_body_too_large", bool)
 
 
 def forward_of(request: web.Request) -> Forward:
@@ -95,10 +96,16 @@ def error_response(
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
-    """Read the whole request body once (cached on the request), refusing more than ``limit`` bytes."""
+    """Read the whole request body once (cached on the request), refusing more than ``limit`` bytes.
+
+    A refusal is remembered: a later call raises BodyTooLarge again instead of reading the rest.
+    """
     if BODY_CACHE in request:
         return request[BODY_CACHE]
+    if TOO_LARGE in request:
+        raise BodyTooLarge
     if request.content_length is not None and request.content_length > limit:
+        request[TOO_LARGE] = True
         raise BodyTooLarge
     if not request.body_exists:
         body = b""
@@ -106,6 +113,7 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge as exc:
+            request[TOO_LARGE] = True
             raise BodyTooLarge from exc
     request[BODY_CACHE] = body
     return body
