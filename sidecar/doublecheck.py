@@ -230,6 +230,23 @@ async def respond_json(
     return web.Response(status=upstream.status, body=body.encode(), headers=headers)
 
 
+async def respond_checked(
+    request: web.Request,
+    sent: Sent,
+    session: aiohttp.ClientSession,
+    auditor: Destination,
+    policy: RoutingConfig,
+    request_text: str,
+    extra: dict[str, str],
+    observers: list[ExchangeObserver],
+    stream: bool,
+) -> web.StreamResponse:
+    """Answer with the executor's response and its audit: streamed live if it streams, else in its JSON."""
+    streaming = stream and sent.response.headers.get("Content-Type", "").startswith("text/event-stream")
+    respond = respond_stream if streaming else respond_json
+    return await respond(request, sent, session, auditor, policy, request_text, extra, observers)
+
+
 class SseTap:
     """Watches an OpenAI chat stream as it is relayed: collects the answer text, holds back ``[DONE]``."""
 

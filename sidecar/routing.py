@@ -28,7 +28,7 @@ from multidict import CIMultiDict
 from .chatbody import ChatBody, all_texts, role_of, texts_of
 from .config import Config, ModeConfig
 from .constraints import apply_constraints, parse_output
-from .doublecheck import respond_json, respond_stream
+from .doublecheck import respond_checked
 from .errors import RoutingError, UpstreamError, UpstreamTimeout
 from .keys import CONFIG, HEALTH_SOURCES, STATS, UPSTREAM
 from .limiter import Destination, LimiterHealth, ProviderLimiter, QueueTimeout, Sent, send
@@ -214,22 +214,11 @@ def routing_middleware() -> Middleware:
                 return await _transform_only(request, handler, router, body, style, strip_h, output_h)
             return await _route(request, router, mode, body, strip_h, output_h)
         except RoutingError as exc:
-            router.count(router.rejected, _code(exc))
-            return error_response(exc.status, _code(exc), str(exc), _retry_after(exc))
+            code = "provider_key_missing" if exc.status == 500 else "invalid_sidecar_request"
+            router.count(router.rejected, code)
+            return error_response(exc.status, code, str(exc))
 
     return middleware
-
-
-def _code(exc: RoutingError) -> str:
-    if isinstance(exc, QueueTimeout):
-        return "sidecar_queue_timeout"
-    if exc.status == 500:
-        return "provider_key_missing"
-    return "invalid_sidecar_request"
-
-
-def _retry_after(exc: RoutingError) -> dict[str, str] | None:
-    return {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, QueueTimeout) else None
 
 
 def _strip(router: Router, body: ChatBody) -> str:
@@ -335,19 +324,12 @@ async def _route(
         return sent
     extra["X-Sidecar-Attempts"] = str(sent.attempts)
     status = sent.response.status
-    session, policy = request.app[UPSTREAM], config.routing
     if auditor is not None and 200 <= status < 300:
-        question = last_user_text(body)
-        content_type = sent.response.headers.get("Content-Type", "")
-        observers = forward_of(request).observers
-        if stream and content_type.startswith("text/event-stream"):
-            response = await respond_stream(
-                request, sent, session, auditor, policy, question, extra, observers
-            )
-        else:
-            response = await respond_json(request, sent, session, auditor, policy, question, extra, observers)
-        verdict = response.headers.get("X-Sidecar-Audit", "").split(";")[0]
-        router.count(router.audits, verdict or "none")
+        question, observers = last_user_text(body), forward_of(request).observers
+        response = await respond_checked(
+            request, sent, request.app[UPSTREAM], auditor, config.routing, question, extra, observers, stream
+        )
+        router.count(router.audits, response.headers.get("X-Sidecar-Audit", "").split(";")[0] or "none")
         return response
     if auditor is not None:
         extra["X-Sidecar-Audit"] = f"skipped; reason=executor_status_{status}"
