@@ -108,8 +108,9 @@ def default_installers() -> list[Installer]:
     """The components of a full sidecar, in middleware order (outermost first)."""
     from .mcp_server import install_mcp
     from .middleware import install_pruning
+    from .routing import install_routing
 
-    return [install_pruner, install_pruning, install_mcp]
+    return [install_pruner, install_pruning, install_routing, install_mcp]
 
 
 def build_app(config: Config, installers: Sequence[Installer] | None = None) -> web.Application:
