@@ -1,41 +1,43 @@
-"""Prunable segments of a chat request body, their goals, and byte-exact splicing of replacements.
+"""Prunable segments of a chat request body and the goal each is pruned for.
 
     parse_chat(body, style, ...) -> ChatBody(doc, segments=[Segment(path, text, goal, source_type, ...)])
     rewrite(chat, [(segment, new_text)]) -> body with only those JSON string tokens re-encoded
 
 Segments: OpenAI ``role: "tool"`` (and legacy ``"function"``) message content, as a string or text
-parts; Anthropic ``tool_result`` blocks in user messages, string content or text blocks; optionally
-large user text after the first one. Never images, documents, tool definitions, system prompts or
-``cache_control`` markers: only the string token of a text is ever replaced.
+parts; Anthropic ``tool_result`` blocks in user messages, string content or text blocks; Cline's
+XML-protocol tool results, which arrive as user text parts (a ``[read_file for 'a.py'] Result:``
+header part then the output part, or one ``<function_results>`` part whose wrapper stays as it is);
+optionally large user text after the first one. Never images, documents, tool definitions, system
+prompts or ``cache_control`` markers: only the string token of a text is ever replaced.
 
 Goal rule: the ``X-Sidecar-Goal`` header when sent; otherwise the task (the first user text) plus the
 latest user instruction before the segment (user text that is not a tool result), plus the search
 pattern or command of the tool call that produced the output. It is a function of what precedes the
 segment only, so a segment is rewritten the same way on every later turn.
 
-The body is decoded once with msgspec. A segment's token is found by searching the body for the
-text's usual encodings (raw UTF-8 as msgspec and JavaScript write it, ASCII-escaped as Python's json
-writes it), skipping escaped quotes; when that fails, one compiled-regex pass over the JSON tokens
-(strings as whole tokens) finds it by path. Either way the rewritten body must decode to the original
-document with only the replaced strings changed. Any shape the code does not expect raises
-:class:`SegmentError`, and the caller forwards the body untouched.
+The byte-level work (finding string tokens, minimal re-encoding, the verification decode) is
+:mod:`sidecar.splice`. Any shape the code does not expect raises :class:`SegmentError`, and the caller
+forwards the body untouched.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import msgspec
 
 from .backends.base import SourceType
+from .splice import Edit, JsonValue, Path, PathItem, SpliceError, replace_strings
+
+# Re-exported: callers import the path and JSON types from here, as before the splice module existed.
+__all__ = ["ChatBody", "JsonValue", "Path", "PathItem", "Segment", "SegmentError", "parse_chat", "rewrite"]
 
 Style = Literal["openai", "anthropic"]
-JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
-PathItem = str | int
-Path = tuple[PathItem, ...]
+Kind = Literal["tool_output", "user_text"]
+Wrap = tuple[str, str]  # what stays around a segment's text in its string: (prefix, suffix)
+_NO_WRAP: Wrap = ("", "")
 
 GOAL_PART_MAX_CHARS = 2000  # per part: a pasted log as "instruction" must not become the whole goal
 _HINT_KEYS = ("pattern", "query", "regex", "search", "symbol", "command", "cmd")
@@ -53,10 +55,31 @@ _READ_WORDS = re.compile(r"^\s*(?:cat|head|tail|sed|nl|less|bat|view)\b")
 # Context that agents wrap into user messages but that is not an instruction (Claude Code, Cline).
 _REMINDER = re.compile(r"<(system-reminder|environment_details)>.*?</\1>", re.S)
 
-# One JSON token: a string (group 1) optionally followed by ":" (group 2: it was a key), or a
-# structural character. Scalars and whitespace are skipped by the search itself.
-_TOKEN = re.compile(rb'("[^"\\]*(?:\\.[^"\\]*)*")(\s*:)?|[{}\[\],]', re.S)
-_COMMA, _OPEN_OBJ, _OPEN_ARR = ord(","), ord("{"), ord("[")
+# Cline (and its forks) in XML tool mode: a whole text part `[name for 'arg'] Result:` (search_files:
+# `[search_files for 'regex' in 'glob'] Result:`), the output in the next text part.
+_CLINE_HEADER = re.compile(r"\[([A-Za-z_][\w.-]*)(?: for (?:'(.*)'|[^'\[\]]*))?\] Result:", re.S)
+_CLINE_SEARCH_ARG = re.compile(r"(.*?)' in '(.*)", re.S)
+_FN_OPEN, _FN_CLOSE = "<function_results>\n", "\n</function_results>"  # Cline's Claude 4 format
+_CLINE_ARG = {
+    "execute_command": "command", "read_file": "path", "write_to_file": "path", "replace_in_file": "path",
+    "list_files": "path", "list_code_definition_names": "path", "new_rule": "path", "apply_diff": "path",
+    "search_files": "regex", "codebase_search": "query", "web_fetch": "url", "browser_action": "action",
+    "use_mcp_tool": "server_name", "access_mcp_resource": "server_name",
+}  # fmt: skip
+_CLINE_SOURCE: dict[str, SourceType] = {
+    "execute_command": "logs", "search_files": "code", "list_code_definition_names": "code",
+    "list_files": "docs", "web_fetch": "docs",
+}  # fmt: skip
+# Tools whose "result" is the user's own words (an answer, feedback on a completion): never tool output.
+_CLINE_DIALOG = frozenset(
+    "ask_followup_question attempt_completion plan_mode_respond plan_mode_response new_task condense "
+    "summarize_task report_bug switch_mode".split()
+)
+_USER_WORDS = re.compile(r"The user (?:has )?provided (?:the following )?feedback.{0,200}?<feedback>", re.S)
+# The tool call in an assistant message, as Cline's prompts ask for it (the header-less format's hint).
+_XML_CALL = re.compile(r"<({})>\s*(<\w+>.*?)</\1>".format("|".join(sorted(_CLINE_ARG))), re.S)
+_XML_INVOKE = re.compile(r'<invoke name="([\w.-]+)">(.*?)</invoke>', re.S)
+_XML_PARAM = re.compile(r'<(\w+)>(.*?)</\1>|<parameter name="(\w+)">(.*?)</parameter>', re.S)
 
 
 class SegmentError(ValueError):
@@ -64,15 +87,21 @@ class SegmentError(ValueError):
 
 
 class Segment(msgspec.Struct, frozen=True, kw_only=True):
-    """One prunable text: where its JSON string token sits in the body, and what to prune it for."""
+    """One prunable text: where its JSON string token sits in the body, and what to prune it for.
+
+    The string at ``path`` is ``prefix + text + suffix``; only ``text`` is pruned (a wrapper such as
+    Cline's ``<function_results>`` tags stays as the client wrote it).
+    """
 
     index: int  # position among the body's segments (document order)
     path: Path  # where the string sits in the document, e.g. ("messages", 3, "content")
     text: str
     goal: str
-    kind: Literal["tool_output", "user_text"]
+    kind: Kind
     source_type: SourceType | None  # None: let the pruner detect it
     tool_name: str | None = None
+    prefix: str = ""
+    suffix: str = ""
 
 
 class _Call:
@@ -93,6 +122,7 @@ class _Walk:
         self.task: str | None = None
         self.latest: str | None = None
         self.calls: dict[str, _Call] = {}
+        self.xml_call: _Call | None = None  # the tool call in the latest assistant text (Cline)
         self.found: list[Segment] = []
 
     def goal(self, call: _Call | None) -> str:
@@ -105,18 +135,14 @@ class _Walk:
             parts.append(call.hint[:GOAL_PART_MAX_CHARS])
         return "\n".join(parts)
 
-    def add(
-        self, path: Path, text: str, goal: str, kind: Literal["tool_output", "user_text"], call: _Call | None
-    ) -> None:
+    def add(self, path: Path, text: str, goal: str, kind: Kind, call: _Call | None, wrap: Wrap) -> None:
         name, st = (call.name, call.source_type) if call else (None, None)
-        seg = Segment(
-            index=len(self.found), path=path, text=text, goal=goal, kind=kind, source_type=st, tool_name=name
-        )
-        self.found.append(seg)
+        seg = Segment(index=len(self.found), path=path, text=text, goal=goal, kind=kind, source_type=st)
+        self.found.append(msgspec.structs.replace(seg, tool_name=name, prefix=wrap[0], suffix=wrap[1]))
 
-    def tool_output(self, path: Path, text: str, call: _Call | None) -> None:
+    def tool_output(self, path: Path, text: str, call: _Call | None, wrap: Wrap = _NO_WRAP) -> None:
         if len(text) >= self.min_chars:
-            self.add(path, text, self.goal(call), "tool_output", call)
+            self.add(path, text, self.goal(call), "tool_output", call, wrap)
 
     def user_texts(self, texts: list[tuple[Path, str]]) -> None:
         """Take one user message's texts: maybe segments (goal from before it), then the new instruction."""
@@ -124,12 +150,22 @@ class _Walk:
             goal = self.goal(None)
             for path, text in texts:
                 if len(text) >= self.min_chars and goal:
-                    self.add(path, text, goal, "user_text", None)
+                    self.add(path, text, goal, "user_text", None, _NO_WRAP)
         instruction = "\n".join(t for t in (_REMINDER.sub("", text).strip() for _, text in texts) if t)
         if instruction:
             if self.task is None:
                 self.task = instruction
             self.latest = instruction
+
+    def cline_result(self, path: Path, text: str, call: _Call | None, texts: list[tuple[Path, str]]) -> None:
+        """Take the output part of a Cline tool result: a segment, unless it carries the user's words."""
+        wrap, inner = _NO_WRAP, text
+        if call is None:  # the <function_results> form: no header, the assistant's XML call is the hint
+            wrap, inner, call = (_FN_OPEN, _FN_CLOSE), text[len(_FN_OPEN) : -len(_FN_CLOSE)], self.xml_call
+        if (call is not None and call.name in _CLINE_DIALOG) or _USER_WORDS.search(inner):
+            texts.append((path, text))
+        else:
+            self.tool_output(path, inner, call, wrap)
 
 
 class ChatBody:
@@ -166,7 +202,10 @@ def parse_chat(
         _walk_openai(messages, walk)
     else:
         _walk_anthropic(messages, walk)
-    return ChatBody(body, doc, walk.found)
+    # A message's user-text segments are found after its tool outputs: put them in document order.
+    found = sorted(walk.found, key=lambda s: s.path)
+    segments = [s if s.index == i else msgspec.structs.replace(s, index=i) for i, s in enumerate(found)]
+    return ChatBody(body, doc, segments)
 
 
 def rewrite(chat: ChatBody, replacements: Sequence[tuple[Segment, str]]) -> bytes:
@@ -180,104 +219,11 @@ def rewrite(chat: ChatBody, replacements: Sequence[tuple[Segment, str]]) -> byte
     todo = sorted(replacements, key=lambda r: r[0].index)
     if any(chat.segments[seg.index] is not seg for seg, _ in todo):
         raise SegmentError("replacement for an unknown segment")
-    spans = _find_tokens(chat.body, [seg.text for seg, _ in todo])
-    if spans is not None:
-        out = _splice(chat.body, spans, [text for _, text in todo])
-        if _same_but(chat, out, todo):
-            return out
-    # The client escaped differently (or a copy of the text sits elsewhere): walk the JSON tokens.
-    by_path = _string_spans(chat.body, {seg.path for seg, _ in todo})
+    edits = [Edit(s.path, s.prefix + s.text + s.suffix, s.prefix + new + s.suffix) for s, new in todo]
     try:
-        spans = [by_path[seg.path] for seg, _ in todo]
-    except KeyError:
-        raise SegmentError("segment span not found") from None
-    out = _splice(chat.body, spans, [text for _, text in todo])
-    if not _same_but(chat, out, todo):
-        raise SegmentError("rewritten body does not match the document")
-    return out
-
-
-def _find_tokens(body: bytes, texts: list[str]) -> list[tuple[int, int]] | None:
-    """Locate each text's JSON string token in order by searching its likely encodings; None if one fails."""
-    spans: list[tuple[int, int]] = []
-    cursor = 0
-    for text in texts:
-        found = None
-        for enc in _encodings(text):
-            # Search a short prefix, then compare in place: bytes.find with a 50 KB needle is slow.
-            head = enc[:64]
-            p = body.find(head, cursor)
-            while p >= 0 and (_escaped(body, p) or not body.startswith(enc, p)):
-                p = body.find(head, p + 1)
-            if p >= 0:
-                found = (p, p + len(enc))
-                break
-        if found is None:
-            return None
-        spans.append(found)
-        cursor = found[1]
-    return spans
-
-
-def _encodings(text: str) -> Iterator[bytes]:
-    """Yield the encodings clients commonly send: raw UTF-8 (msgspec, JS, the SDKs), then ASCII-escaped."""
-    yield msgspec.json.encode(text)
-    if not text.isascii():
-        yield json.dumps(text).encode("ascii")  # Python's json default; built only when needed
-
-
-def _escaped(body: bytes, p: int) -> bool:
-    """True when the quote at ``p`` is escaped (an odd run of backslashes before it)."""
-    n = 0
-    while p - 1 - n >= 0 and body[p - 1 - n] == 0x5C:
-        n += 1
-    return n % 2 == 1
-
-
-def _splice(body: bytes, spans: list[tuple[int, int]], texts: list[str]) -> bytes:
-    pieces: list[bytes] = []
-    pos = 0
-    for (start, end), text in zip(spans, texts, strict=True):
-        if start < pos:
-            raise SegmentError("overlapping segments")
-        pieces.append(body[pos:start])
-        pieces.append(msgspec.json.encode(text))
-        pos = end
-    pieces.append(body[pos:])
-    return b"".join(pieces)
-
-
-def _same_but(chat: ChatBody, out: bytes, todo: Sequence[tuple[Segment, str]]) -> bool:
-    """True when ``out`` decodes to the original document with exactly the replaced strings changed."""
-    try:
-        new: JsonValue = msgspec.json.decode(out)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return False
-    for seg, text in todo:
-        _set(chat.doc, seg.path, text)
-    try:
-        return new == chat.doc
-    finally:
-        for seg, _ in todo:
-            _set(chat.doc, seg.path, seg.text)
-
-
-def _set(doc: JsonValue, path: Path, value: str) -> None:
-    node = doc
-    for item in path[:-1]:
-        if isinstance(node, dict) and isinstance(item, str):
-            node = node[item]
-        elif isinstance(node, list) and isinstance(item, int):
-            node = node[item]
-        else:
-            raise SegmentError("path does not match the document")
-    last = path[-1]
-    if isinstance(node, dict) and isinstance(last, str):
-        node[last] = value
-    elif isinstance(node, list) and isinstance(last, int):
-        node[last] = value
-    else:
-        raise SegmentError("path does not match the document")
+        return replace_strings(chat.body, chat.doc, edits)
+    except SpliceError as exc:
+        raise SegmentError(str(exc)) from exc
 
 
 def _texts(content: JsonValue, base: Path) -> list[tuple[Path, str]]:
@@ -322,6 +268,44 @@ def _checked_role(msg: dict[str, JsonValue]) -> str:
     return role
 
 
+def _walk_user(content: JsonValue, base: Path, walk: _Walk, *, tool_results: bool) -> None:
+    """Read one user message: tool results (Anthropic blocks, Cline text parts), then the user's text."""
+    if not isinstance(content, list):
+        walk.user_texts(_texts(content, base))
+        return
+    texts: list[tuple[Path, str]] = []
+    header: tuple[Path, str, _Call] | None = None  # a Cline header part, waiting for its output part
+    for j, block in enumerate(content):
+        if not isinstance(block, dict):
+            raise SegmentError("content block is not an object")
+        kind = block.get("type")
+        after, header = header, None
+        if kind == "text":
+            text = block.get("text")
+            if not isinstance(text, str):
+                raise SegmentError("text block without a string text")
+            path: Path = (*base, j, "text")
+            if after is not None:
+                walk.cline_result(path, text, after[2], texts)
+            elif walk.task is not None and (call := _cline_header(text)) is not None:
+                header = (path, text, call)
+            elif walk.task is not None and _is_function_results(text):
+                walk.cline_result(path, text, None, texts)
+            else:
+                texts.append((path, text))
+            continue
+        if after is not None:
+            texts.append(after[:2])  # a header without an output part is just text
+        if tool_results and kind == "tool_result":
+            ref = block.get("tool_use_id")
+            call = walk.calls.get(ref) if isinstance(ref, str) else None
+            for path, text in _texts(block.get("content"), (*base, j, "content")):
+                walk.tool_output(path, text, call)
+    if header is not None:
+        texts.append(header[:2])
+    walk.user_texts(texts)
+
+
 def _walk_openai(messages: list[JsonValue], walk: _Walk) -> None:
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict):
@@ -329,8 +313,9 @@ def _walk_openai(messages: list[JsonValue], walk: _Walk) -> None:
         role = _checked_role(msg)
         base: Path = ("messages", i, "content")
         if role == "user":
-            walk.user_texts(_texts(msg.get("content"), base))
+            _walk_user(msg.get("content"), base, walk, tool_results=False)
         elif role == "assistant":
+            walk.xml_call = _xml_call(_texts(msg.get("content"), base))
             calls = msg.get("tool_calls")
             if isinstance(calls, list):
                 for call in calls:
@@ -357,7 +342,10 @@ def _walk_anthropic(messages: list[JsonValue], walk: _Walk) -> None:
         role = _checked_role(msg)
         content = msg.get("content")
         base: Path = ("messages", i, "content")
-        if role == "assistant":
+        if role == "user":
+            _walk_user(content, base, walk, tool_results=True)
+        elif role == "assistant":
+            walk.xml_call = _xml_call(_texts(content, base))
             if isinstance(content, list):
                 for block in content:
                     if isinstance(block, dict) and block.get("type") in ("tool_use", "server_tool_use"):
@@ -365,30 +353,47 @@ def _walk_anthropic(messages: list[JsonValue], walk: _Walk) -> None:
                         if isinstance(ref, str):
                             tool = name if isinstance(name, str) else None
                             walk.calls[ref] = _Call(tool, block.get("input"))
-            continue
-        if role != "user":
-            continue
-        if isinstance(content, str):
-            walk.user_texts([(base, content)])
-            continue
-        if not isinstance(content, list):
-            raise SegmentError("content is neither a string nor a list")
-        texts: list[tuple[Path, str]] = []
-        for j, block in enumerate(content):
-            if not isinstance(block, dict):
-                raise SegmentError("content block is not an object")
-            kind = block.get("type")
-            if kind == "text":
-                text = block.get("text")
-                if not isinstance(text, str):
-                    raise SegmentError("text block without a string text")
-                texts.append(((*base, j, "text"), text))
-            elif kind == "tool_result":
-                ref = block.get("tool_use_id")
-                call = walk.calls.get(ref) if isinstance(ref, str) else None
-                for path, text in _texts(block.get("content"), (*base, j, "content")):
-                    walk.tool_output(path, text, call)
-        walk.user_texts(texts)
+
+
+def _cline_header(text: str) -> _Call | None:
+    """Return the tool call a Cline result header part names, or None when the part is not one."""
+    m = _CLINE_HEADER.fullmatch(text)
+    if m is None:
+        return None
+    name, arg = m.group(1), m.group(2)
+    args: dict[str, JsonValue] = {}
+    if arg is not None:
+        split = _CLINE_SEARCH_ARG.fullmatch(arg) if name == "search_files" else None
+        if split is not None:
+            arg, args["file_pattern"] = split.group(1), split.group(2)
+        args[_CLINE_ARG.get(name, "argument")] = arg
+    return _cline_call(name, args)
+
+
+def _cline_call(name: str, args: dict[str, JsonValue]) -> _Call:
+    call = _Call(name, args)
+    # Cline's own tools say what their output is; a command reading one file is that file's kind.
+    if name in _CLINE_SOURCE and not (name == "execute_command" and call.source_type in ("code", "docs")):
+        call.source_type = _CLINE_SOURCE[name]
+    return call
+
+
+def _is_function_results(text: str) -> bool:
+    return text.startswith(_FN_OPEN) and text.endswith(_FN_CLOSE) and len(text) >= len(_FN_OPEN + _FN_CLOSE)
+
+
+def _xml_call(texts: list[tuple[Path, str]]) -> _Call | None:
+    """Return the last tool call written as XML in an assistant's text (Cline's tool protocol)."""
+    last: re.Match[str] | None = None
+    for _, text in texts:
+        if found := [*_XML_CALL.finditer(text), *_XML_INVOKE.finditer(text)]:
+            last = max(found, key=lambda m: m.start())
+    if last is None:
+        return None
+    args: dict[str, JsonValue] = {}
+    for p in _XML_PARAM.finditer(last.group(2)):
+        args[p.group(1) or p.group(3)] = (p.group(2) if p.group(1) else p.group(4)).strip()
+    return _cline_call(last.group(1), args)
 
 
 def _json_args(args: JsonValue) -> JsonValue:
@@ -420,43 +425,3 @@ def _call_hints(name: str | None, args: JsonValue) -> tuple[str, SourceType | No
     elif ext in _DOC_EXT:
         source = "docs"
     return " ".join(hint), source
-
-
-def _string_spans(body: bytes, wanted: set[Path]) -> dict[Path, tuple[int, int]]:
-    """Return the byte span of each wanted string value, by its path from the top-level object."""
-    out: dict[Path, tuple[int, int]] = {}
-    path: list[PathItem] = []
-    arrays: list[bool] = []
-    depth_max = max(len(p) for p in wanted)
-    left = len(wanted)
-    for m in _TOKEN.finditer(body):
-        kind = m.lastindex
-        if kind is None:
-            c = body[m.start()]
-            if c == _COMMA:
-                if arrays and arrays[-1]:
-                    top = path[-1]
-                    path[-1] = top + 1 if isinstance(top, int) else top
-            elif c == _OPEN_OBJ:
-                path.append("")
-                arrays.append(False)
-            elif c == _OPEN_ARR:
-                path.append(0)
-                arrays.append(True)
-            else:
-                path.pop()
-                arrays.pop()
-            continue
-        if kind == 2:
-            raw = m.group(1)
-            path[-1] = msgspec.json.decode(raw, type=str) if b"\\" in raw else raw[1:-1].decode("utf-8")
-            continue
-        # path[0] is the top-level object's current key: tokens outside "messages" cost one compare.
-        if path and path[0] == "messages" and len(path) <= depth_max:
-            key = tuple(path)
-            if key in wanted:
-                out[key] = m.span(1)
-                left -= 1
-                if not left:
-                    break
-    return out
