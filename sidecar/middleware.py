@@ -172,6 +172,10 @@ async def _prune_request(
         stats.skipped["opted_out"] += 1
         return None
     body = await read_body(request, app[CONFIG].server.max_body_bytes)
+    if len(body) < config.min_chars_to_prune:
+        # A JSON string never has more characters than its encoding has bytes: nothing here is big enough.
+        stats.skipped["small_body"] += 1
+        return None
     if request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
         stats.skipped["compressed"] += 1
         return None

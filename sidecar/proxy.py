@@ -42,6 +42,9 @@ _REQUEST_DROP = HOP_BY_HOP | {"host", "content-length"}
 # Headers aiohttp's client would invent when the agent did not send them.
 _AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 SIDECAR_HEADER_PREFIX = "x-sidecar-"
+# Fixed-length answers up to this size are read whole and sent in one write (fewer syscalls);
+# anything larger, chunked or event-stream is relayed chunk by chunk as it arrives.
+SMALL_BODY = 256 * 1024
 
 
 class ExchangeObserver(Protocol):
@@ -207,11 +210,38 @@ async def relay(
     headers = response_headers(upstream.headers)
     if extra_headers:
         headers.update(extra_headers)
-    out = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
     stats.record_status(upstream.status)
     if observers:
         for observer in observers:
             observer.response_started(upstream.status, upstream.headers)
+    length = upstream.content_length
+    if (
+        length is not None
+        and length <= SMALL_BODY
+        and request.method != "HEAD"
+        and not _is_event_stream(upstream)
+    ):
+        # A small fixed-length answer (not a stream): headers and body leave in one write.
+        try:
+            payload = await upstream.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # Nothing was sent yet, so the agent can still get a proper error.
+            timeout = isinstance(exc, TimeoutError)
+            stats.upstream_errors["timeout_mid_body" if timeout else "mid_body"] += 1
+            _finish(observers, "timeout_mid_body" if timeout else "mid_body")
+            upstream.close()
+            failure: UpstreamError = (
+                UpstreamTimeout("the upstream stalled while sending its answer")
+                if timeout
+                else UpstreamUnreachable("the upstream dropped the connection while sending its answer")
+            )
+            return error_response(failure.status, failure.code, str(failure), extra_headers)
+        if observers:
+            for observer in observers:
+                observer.chunk(payload)
+        _finish(observers, None)
+        return web.Response(status=upstream.status, reason=upstream.reason, headers=headers, body=payload)
+    out = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
     await out.prepare(request)
     try:
         if observers:
@@ -236,6 +266,10 @@ async def relay(
     await out.write_eof()
     _finish(observers, None)
     return out
+
+
+def _is_event_stream(upstream: aiohttp.ClientResponse) -> bool:
+    return upstream.headers.get("Content-Type", "").startswith("text/event-stream")
 
 
 def _finish(observers: list[ExchangeObserver] | None, error: str | None) -> None:

@@ -348,7 +348,7 @@ async def test_health_counts_and_recover_by_caller(fake: FakeUpstream, sidecar) 
     section = health["middleware"]
     assert section["requests_seen"] == 2 and section["requests_pruned"] == 1
     assert section["segments_seen"] == 3 and section["segments_pruned"] == 3
-    assert section["requests_skipped"] == {"no_segments": 1}
+    assert section["requests_skipped"] == {"small_body": 1}  # shorter than min_chars_to_prune as a whole
     assert health["proxy"]["pruned_requests"] == 1
     assert health["proxy"]["tokens_saved_total"] == section["tokens_saved_total"] > 0
     text = tool_texts(fake.received[-2].body)[0]
@@ -483,7 +483,7 @@ async def assert_fail_open(fake: FakeUpstream, client, body: bytes, **headers: s
     "body",
     [
         b'{"model": "m", "messages": [',
-        b"[1, 2, 3]",
+        b"[1, 2, 3, 4, 5, 6, 7, 8]",
         b'"just a string"',
         b'{"model": "m", "messages": "not a list"}',
         b'{"model": "m", "messages": [{"role": "tool", "content": 42}]}',
