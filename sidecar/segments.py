@@ -5,10 +5,10 @@
 
 Segments: OpenAI ``role: "tool"`` (and legacy ``"function"``) message content, as a string or text
 parts; Anthropic ``tool_result`` blocks in user messages, string content or text blocks; Cline's
-XML-protocol tool results, which arrive as user text parts (a ``[read_file for 'a.py'] Result:``
-header part then the output part, or one ``<function_results>`` part whose wrapper stays as it is);
+XML-protocol tool results, user text parts in either style (a ``[read_file for 'a.py'] Result:``
+header part then the output part, or one ``<function_results>`` part, its wrapper kept as it is);
 optionally large user text after the first one. Never images, documents, tool definitions, system
-prompts or ``cache_control`` markers: only the string token of a text is ever replaced.
+prompts, ``cache_control`` markers or Cline's ``<environment_details>``.
 
 Goal rule: the ``X-Sidecar-Goal`` header when sent; otherwise the task (the first user text) plus the
 latest user instruction before the segment (user text that is not a tool result), plus the search
@@ -54,6 +54,7 @@ _LOG_WORDS = re.compile(
 _READ_WORDS = re.compile(r"^\s*(?:cat|head|tail|sed|nl|less|bat|view)\b")
 # Context that agents wrap into user messages but that is not an instruction (Claude Code, Cline).
 _REMINDER = re.compile(r"<(system-reminder|environment_details)>.*?</\1>", re.S)
+_CLINE_CONTEXT = re.compile(r"<environment_details>.*</environment_details>", re.S)  # never pruned
 
 # Cline (and its forks) in XML tool mode: a whole text part `[name for 'arg'] Result:` (search_files:
 # `[search_files for 'regex' in 'glob'] Result:`), the output in the next text part.
@@ -77,7 +78,8 @@ _CLINE_DIALOG = frozenset(
 )
 _USER_WORDS = re.compile(r"The user (?:has )?provided (?:the following )?feedback.{0,200}?<feedback>", re.S)
 # The tool call in an assistant message, as Cline's prompts ask for it (the header-less format's hint).
-_XML_CALL = re.compile(r"<({})>\s*(<\w+>.*?)</\1>".format("|".join(sorted(_CLINE_ARG))), re.S)
+_TOOL_TAGS = "|".join(sorted({*_CLINE_ARG, *_CLINE_DIALOG}))
+_XML_CALL = re.compile(rf"<({_TOOL_TAGS})>\s*(<\w+>.*?)</\1>", re.S)
 _XML_INVOKE = re.compile(r'<invoke name="([\w.-]+)">(.*?)</invoke>', re.S)
 _XML_PARAM = re.compile(r'<(\w+)>(.*?)</\1>|<parameter name="(\w+)">(.*?)</parameter>', re.S)
 
@@ -149,7 +151,7 @@ class _Walk:
         if self.prune_user_text and self.task is not None:
             goal = self.goal(None)
             for path, text in texts:
-                if len(text) >= self.min_chars and goal:
+                if len(text) >= self.min_chars and goal and not _CLINE_CONTEXT.fullmatch(text.strip()):
                     self.add(path, text, goal, "user_text", None, _NO_WRAP)
         instruction = "\n".join(t for t in (_REMINDER.sub("", text).strip() for _, text in texts) if t)
         if instruction:
@@ -250,8 +252,7 @@ def _texts(content: JsonValue, base: Path) -> list[tuple[Path, str]]:
 def _checked_role(msg: dict[str, JsonValue]) -> str:
     """Return the role of a message whose shape is sane; any message of the wrong shape stops pruning.
 
-    A request with a malformed message anywhere is forwarded as it came (the provider will say
-    what is wrong), even if its other messages could be pruned.
+    A request with a malformed message anywhere is forwarded as it came (the provider says what is wrong).
     """
     role = msg.get("role")
     if not isinstance(role, str):
@@ -317,15 +318,12 @@ def _walk_openai(messages: list[JsonValue], walk: _Walk) -> None:
         elif role == "assistant":
             walk.xml_call = _xml_call(_texts(msg.get("content"), base))
             calls = msg.get("tool_calls")
-            if isinstance(calls, list):
-                for call in calls:
-                    if isinstance(call, dict) and isinstance(call.get("id"), str):
-                        fn = call.get("function")
-                        fn = fn if isinstance(fn, dict) else {}
-                        name, args = fn.get("name"), fn.get("arguments")
-                        walk.calls[str(call["id"])] = _Call(
-                            name if isinstance(name, str) else None, _json_args(args)
-                        )
+            for call in calls if isinstance(calls, list) else ():
+                if isinstance(call, dict) and isinstance(ref := call.get("id"), str):
+                    fn = call.get("function")
+                    fn = fn if isinstance(fn, dict) else {}
+                    name, args = fn.get("name"), _json_args(fn.get("arguments"))
+                    walk.calls[ref] = _Call(name if isinstance(name, str) else None, args)
         elif role in ("tool", "function"):
             ref = msg.get("tool_call_id")
             found = walk.calls.get(ref) if isinstance(ref, str) else None
