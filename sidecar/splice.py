@@ -125,18 +125,20 @@ def same_but(doc: dict[str, JsonValue], out: bytes, edits: Sequence[Edit]) -> bo
     except (msgspec.DecodeError, UnicodeDecodeError):
         return False
     # Compare against doc edited in place, then put the old values back: no deep copy of a big body.
-    done: list[Edit] = []
+    done: list[tuple[Path, JsonValue]] = []
     try:
         for e in edits:
-            _set(doc, e.path, e.new)
-            done.append(e)
+            done.append((e.path, _set(doc, e.path, e.new)))
+            if done[-1][1] != e.old:
+                return False  # the edit does not describe this document
         return new == doc
     finally:
-        for e in done:
-            _set(doc, e.path, e.old)
+        for path, value in reversed(done):
+            _set(doc, path, value)
 
 
-def _set(doc: JsonValue, path: Path, value: str) -> None:
+def _set(doc: JsonValue, path: Path, value: JsonValue) -> JsonValue:
+    """Set the value at ``path`` and return the one it replaced."""
     node = doc
     for item in path[:-1]:
         if isinstance(node, dict) and isinstance(item, str):
@@ -146,12 +148,13 @@ def _set(doc: JsonValue, path: Path, value: str) -> None:
         else:
             raise SpliceError("path does not match the document")
     last = path[-1]
-    if isinstance(node, dict) and isinstance(last, str):
-        node[last] = value
-    elif isinstance(node, list) and isinstance(last, int):
-        node[last] = value
+    if isinstance(node, dict) and isinstance(last, str) and last in node:
+        old, node[last] = node[last], value
+    elif isinstance(node, list) and isinstance(last, int) and -len(node) <= last < len(node):
+        old, node[last] = node[last], value
     else:
         raise SpliceError("path does not match the document")
+    return old
 
 
 def string_spans(body: bytes, wanted: set[Path]) -> dict[Path, tuple[int, int]]:
