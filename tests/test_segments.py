@@ -317,3 +317,248 @@ def test_any_malformed_message_stops_pruning(bad: dict, style: str) -> None:
     doc["messages"].insert(0, bad)
     with pytest.raises(SegmentError):
         parse_chat(json.dumps(doc).encode(), style, min_chars=2000)  # type: ignore[arg-type]
+
+
+# --- Cline: tool results sent as user text parts (its XML tool protocol) ----------------------------
+
+
+def cline_module(n: int = 60) -> str:
+    """src/retry.py: ``n`` functions, one of which (parse_retry_alpha) the task is about."""
+    out = ['"""Retry helpers."""', "", "import time", ""]
+    for i in range(n):
+        name = "parse_retry_alpha" if i == n // 2 else f"helper_{i}"
+        out += [
+            f"def {name}(value, limit={i}):",
+            f"    total = compute_{i}(value) + {i}",
+            "    if total > limit:",
+            f"        return format_output_{i}(total)",
+            f"    return sanitize_{i}(value, total)",
+            "",
+        ]
+    return "\n".join(out)
+
+
+CLINE_FILE = cline_module()
+CLINE_LOG = "Command executed.\nOutput:\n> proj@1.0.0 test\n> jest\n\n" + "\n".join(
+    [f"PASS src/helpers/helper_{i}.test.ts ({i % 7}.{i % 10}1 s)" for i in range(80)]
+    + [
+        "FAIL src/retry.test.ts",
+        "  ● parse_retry_alpha › honours the limit",
+        "    expect(received).toBe(expected)",
+        "    Expected: 30",
+        "    Received: 41",
+        "      at Object.<anonymous> (src/retry.test.ts:12:31)",
+        "Tests:       1 failed, 80 passed, 81 total",
+    ]
+)
+CLINE_GREP = "Found 40 results.\n\n" + "".join(
+    f"src/mod_{i}.py\n│----\n│def caller_{i}(value):\n│    return parse_retry(value, {i})\n│----\n\n"
+    for i in range(40)
+)
+CLINE_TASK = (
+    "<task>\nparse_retry_alpha in src/retry.py ignores its limit: fix it so that npm test passes\n</task>"
+)
+CLINE_ANSWER = (
+    "<answer>\nYes, the limit is inclusive. " + "Keep the public signature unchanged. " * 60 + "\n</answer>"
+)
+
+
+def cline_env(turn: int) -> str:
+    files = "".join(f"src/mod_{i}.py\n" for i in range(150)) if turn == 0 else "(unchanged)\n"
+    return (
+        "<environment_details>\n# VSCode Visible Files\nsrc/retry.py\n\n# Current Time\n"
+        f"11/21/2026, 11:{turn:02d}:00 AM (UTC)\n\n# Current Working Directory (/home/dev/proj) Files\n"
+        f"{files}\n# Current Mode\nACT MODE\n</environment_details>"
+    )
+
+
+def cline_turns() -> list[tuple[str, list[str]]]:
+    """Cline's history as (role, text parts), in its own (Anthropic) shape."""
+    return [
+        ("user", [CLINE_TASK, cline_env(0)]),
+        (
+            "assistant",
+            ["<thinking>Read it first.</thinking>\n\n<read_file>\n<path>src/retry.py</path>\n</read_file>"],
+        ),
+        ("user", ["[read_file for 'src/retry.py'] Result:", CLINE_FILE, cline_env(1)]),
+        ("assistant", ["<execute_command>\n<command>npm test</command>\n</execute_command>"]),
+        ("user", ["[execute_command for 'npm test'] Result:", CLINE_LOG, cline_env(2)]),
+        ("assistant", ["<search_files>\n<path>src</path>\n<regex>parse_retry</regex>\n</search_files>"]),
+        ("user", ["[search_files for 'parse_retry' in '*.py'] Result:", CLINE_GREP, cline_env(3)]),
+        ("assistant", ["<ask_followup_question>\n<question>Inclusive?</question>\n</ask_followup_question>"]),
+        ("user", ["[ask_followup_question for 'Inclusive?'] Result:", CLINE_ANSWER, cline_env(4)]),
+        ("assistant", ["<list_files>\n<path>src</path>\n</list_files>"]),
+        ("user", ["[list_files for 'src'] Result:", CLINE_GREP.replace("│", ""), cline_env(5)]),
+    ]
+
+
+def cline_messages(style: str, turns: list[tuple[str, list[str]]] | None = None) -> list[dict]:
+    """The same history as Cline's OpenAI Compatible or Anthropic provider sends it."""
+    out: list[dict] = (
+        [{"role": "system", "content": "You are Cline. " + "RULES " * 400}] if style == "openai" else []
+    )
+    for role, parts in cline_turns() if turns is None else turns:
+        if role == "assistant" and style == "openai":
+            out.append({"role": role, "content": "\n".join(parts)})
+        else:
+            out.append({"role": role, "content": [{"type": "text", "text": p} for p in parts]})
+    return out
+
+
+def cline_body(style: str, messages: list[dict] | None = None) -> bytes:
+    doc = {"model": "m", "messages": cline_messages(style) if messages is None else messages}
+    if style == "anthropic":
+        doc["system"] = "You are Cline. " + "RULES " * 400
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()  # as JSON.stringify writes it
+
+
+@pytest.mark.parametrize("style", ["openai", "anthropic"])
+def test_cline_tool_results_are_segments_by_default(style: str) -> None:
+    chat = parse_chat(cline_body(style), style, min_chars=2000)  # type: ignore[arg-type]
+    i = 1 if style == "openai" else 0  # the system message shifts OpenAI's indexes
+    assert [(s.path, s.tool_name, s.source_type, s.kind) for s in chat.segments] == [
+        (("messages", i + 2, "content", 1, "text"), "read_file", "code", "tool_output"),
+        (("messages", i + 4, "content", 1, "text"), "execute_command", "logs", "tool_output"),
+        (("messages", i + 6, "content", 1, "text"), "search_files", "code", "tool_output"),
+        (("messages", i + 10, "content", 1, "text"), "list_files", "docs", "tool_output"),
+    ]
+    read, test, grep, listing = chat.segments
+    task = CLINE_TASK  # the environment_details part is not part of the instruction
+    assert read.text == CLINE_FILE and read.goal == task
+    assert test.goal == task + "\nnpm test"
+    assert grep.goal == task + "\nparse_retry"
+    # The user's answer (a tool "result" that is the user's own words) is the latest instruction.
+    assert listing.goal == f"{task}\n{CLINE_ANSWER[:2000]}"
+    # Stability: the goals of a shorter conversation are the same.
+    short = parse_chat(cline_body(style, cline_messages(style, cline_turns()[:5])), style, min_chars=2000)  # type: ignore[arg-type]
+    assert [(s.path, s.goal) for s in short.segments] == [(s.path, s.goal) for s in chat.segments[:2]]
+
+
+def test_cline_user_words_only_with_prune_user_text() -> None:
+    feedback = "The user provided the following feedback:\n<feedback>\n" + "please keep the logging " * 100
+    turns = [
+        *cline_turns()[:3],
+        ("assistant", ["<attempt_completion>\n<result>Done</result>\n</attempt_completion>"]),
+        (
+            "user",
+            ["[attempt_completion] Result:", "The user has provided feedback on the results. " + feedback],
+        ),
+        ("assistant", ["<execute_command>\n<command>npm test</command>\n</execute_command>"]),
+        (
+            "user",
+            ["[execute_command for 'npm test'] Result:", CLINE_LOG + "\n\n" + feedback + "\n</feedback>"],
+        ),
+    ]
+    body = cline_body("anthropic", cline_messages("anthropic", turns))
+    assert [s.tool_name for s in parse_chat(body, "anthropic", min_chars=2000).segments] == ["read_file"]
+    chat = parse_chat(body, "anthropic", min_chars=2000, prune_user_text=True)
+    assert [(s.path[1:3], s.kind) for s in chat.segments] == [
+        ((2, "content"), "tool_output"),
+        ((4, "content"), "user_text"),
+        ((6, "content"), "user_text"),
+    ]  # never the environment_details parts, even with prune_user_text
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ["Result:", CLINE_LOG],
+        ["Here is the [nightly] Result:", CLINE_LOG],
+        ["[read_file for 'a.py'] Result: see below", CLINE_LOG],
+        ["The CI Result:\n" + CLINE_LOG],
+        [CLINE_LOG, "[read_file for 'a.py'] Result:"],  # a header with no part after it
+        ["<function_results>" + CLINE_LOG + "</function_results>"],  # not Cline's exact wrapper
+    ],
+)
+def test_text_that_merely_says_result_is_user_text(parts: list[str]) -> None:
+    turns = [*cline_turns()[:3], ("assistant", ["ok"]), ("user", parts)]
+    body = cline_body("openai", cline_messages("openai", turns))
+    chat = parse_chat(body, "openai", min_chars=2000)
+    assert [s.path[1] for s in chat.segments] == [3]
+    assert [s.path[1] for s in parse_chat(body, "openai", min_chars=2000, prune_user_text=True).segments] == [
+        3,
+        5,
+    ]
+
+
+def test_cline_header_in_the_task_message_is_not_a_result() -> None:
+    parts = [{"type": "text", "text": "[x] Result:"}, {"type": "text", "text": CLINE_LOG}]
+    body = cline_body("openai", [{"role": "user", "content": parts}])
+    assert parse_chat(body, "openai", min_chars=2000).segments == []
+
+
+@pytest.mark.parametrize("style", ["openai", "anthropic"])
+def test_cline_function_results_keep_their_wrapper(style: str) -> None:
+    """Claude 4 models: one ``<function_results>`` part, the call only in the assistant's XML."""
+    wrapped = "<function_results>\n" + CLINE_LOG + "\n</function_results>"
+    answer = "<function_results>\n" + CLINE_ANSWER + "\n</function_results>"
+    turns = [
+        cline_turns()[0],
+        ("assistant", ["Run it.\n\n<execute_command>\n<command>npm test</command>\n</execute_command>"]),
+        ("user", [wrapped, cline_env(1)]),
+        (
+            "assistant",
+            [
+                '<function_calls>\n<invoke name="Read">\n'
+                '<parameter name="file_path">src/retry.py</parameter>\n</invoke>\n</function_calls>'
+            ],
+        ),
+        ("user", ["<function_results>\n" + CLINE_FILE + "\n</function_results>", cline_env(2)]),
+        ("assistant", ["<ask_followup_question>\n<question>Inclusive?</question>\n</ask_followup_question>"]),
+        ("user", [answer, cline_env(3)]),
+    ]
+    body = cline_body(style, cline_messages(style, turns))
+    chat = parse_chat(body, style, min_chars=2000)  # type: ignore[arg-type]
+    log, code = chat.segments
+    assert (log.text, log.prefix, log.suffix) == (CLINE_LOG, "<function_results>\n", "\n</function_results>")
+    assert (log.tool_name, log.source_type, log.goal) == (
+        "execute_command",
+        "logs",
+        CLINE_TASK + "\nnpm test",
+    )
+    assert (code.tool_name, code.source_type, code.text) == ("Read", "code", CLINE_FILE)
+    out = rewrite(chat, [(log, "kept line\n[pruned 80 lines]"), (code, "def parse_retry_alpha(): ...")])
+    sent = json.loads(out)["messages"]
+    k = 1 if style == "openai" else 0
+    assert (
+        sent[k + 2]["content"][0]["text"]
+        == "<function_results>\nkept line\n[pruned 80 lines]\n</function_results>"
+    )
+    assert b'"<function_results>\\nkept line' in out and b'\\n</function_results>"' in out
+    assert sent[k + 6]["content"][0]["text"] == answer
+
+
+def test_cline_search_and_command_arguments() -> None:
+    def seg(header: str) -> tuple[str | None, str | None, str]:
+        turns = [cline_turns()[0], ("assistant", ["go"]), ("user", [header, CLINE_LOG])]
+        (s,) = parse_chat(
+            cline_body("openai", cline_messages("openai", turns)), "openai", min_chars=2000
+        ).segments
+        return s.tool_name, s.source_type, s.goal.removeprefix(CLINE_TASK).strip()
+
+    assert seg("[search_files for 'it's (a|b)' in '*.ts'] Result:") == ("search_files", "code", "it's (a|b)")
+    assert seg("[execute_command for 'cat docs/guide.md'] Result:") == (
+        "execute_command",
+        "docs",
+        "cat docs/guide.md",
+    )
+    assert seg("[execute_command for 'ls -la\n| wc'] Result:") == ("execute_command", "logs", "ls -la\n| wc")
+    assert seg("[read_file for 'server.log'] Result:") == ("read_file", "logs", "")
+    assert seg("[use_mcp_tool for 'github'] Result:") == ("use_mcp_tool", None, "")
+    assert seg("[browser_action for 'launch'] Result:") == ("browser_action", None, "")
+    with pytest.raises(ValueError):  # the user's own decision, not tool output
+        seg("[new_task for creating a new task] Result:")
+
+
+def test_segments_are_in_document_order_with_user_text() -> None:
+    doc = anthropic_doc()
+    doc["messages"][2]["content"].insert(0, {"type": "text", "text": "pasted:\n" + BIG})
+    body = json.dumps(doc).encode()
+    chat = parse_chat(body, "anthropic", min_chars=2000, prune_user_text=True)
+    assert [s.index for s in chat.segments] == [0, 1, 2]
+    assert [s.path[3] for s in chat.segments] == [0, 1, 2] and chat.segments[0].kind == "user_text"
+    out = rewrite(chat, [(s, f"new {s.index}") for s in chat.segments])
+    assert [b.get("text", b.get("content")) for b in json.loads(out)["messages"][2]["content"][:2]] == [
+        "new 0",
+        "new 1",
+    ]

@@ -23,10 +23,13 @@ def sample() -> dict:
         "messages": [
             {"role": "user", "content": "task"},
             {"role": "tool", "content": LONG},
-            {"role": "user", "content": [
-                {"type": "text", "text": "a"},
-                {"type": "text", "text": LONG + "!"},
-            ]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "a"},
+                    {"type": "text", "text": LONG + "!"},
+                ],
+            },
         ],
         "n": 1.50e00,
     }
