@@ -228,7 +228,14 @@ class Pruner:
     async def start(self) -> None:
         """Open clients; log the no-key warning once; agree on the prune id secret through Redis."""
         await self.manager.start()
-        await self._sync_secret()
+        if self.redis is not None:
+            from .redis_store import RedisUnavailable
+
+            try:
+                await self.redis.warm()
+            except RedisUnavailable:
+                pass  # logged once by the link; the in-process stores serve meanwhile
+            await self._sync_secret(timeout_s=2.0)
 
     async def aclose(self) -> None:
         """Close backends and stores."""
@@ -354,14 +361,14 @@ class Pruner:
             redis_fallback_active=self.redis is not None and self.redis.fallback_active,
         )
 
-    async def _sync_secret(self) -> None:
+    async def _sync_secret(self, timeout_s: float | None = None) -> None:
         """Adopt the replicas' prune id secret from Redis, proposing ours when there is none yet."""
         if self.redis is None or self._secret_fixed:
             return
         from .redis_store import RedisUnavailable
 
         try:
-            self._secret = await self.redis.shared_secret(self._secret)
+            self._secret = await self.redis.shared_secret(self._secret, timeout_s=timeout_s)
         except RedisUnavailable:
             return  # the local secret serves until Redis answers
         self._secret_synced = self.redis.generation

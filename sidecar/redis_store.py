@@ -1,19 +1,22 @@
 """The shared store on Redis: pruning results and originals shared by every replica.
 
     SIDECAR_CACHE_URL=redis://host:6379/0 (or rediss://, unix://)
-      sidecar:v1:result:<key hex>    msgpack PruneOutcome          PX cache.ttl_s
-      sidecar:v1:recover:<prune id>  hash t=text, p=public, c:<caller>  PX recover.ttl_s (refreshed)
-      sidecar:v1:prune-id-secret     the replicas' shared prune id secret (SET NX, no expiry)
+      sidecar:v1:result:<key hex>        msgpack PruneOutcome                  PX cache.ttl_s
+      sidecar:v1:recover:<prune id>      hash t=text, p=public, c:<caller>=1   PX recover.ttl_s, refreshed
+      sidecar:v1:prune-id-secret:hmac    the replicas' prune id secret         SET NX, no expiry
 
 Redis is an optimisation like the cache itself: every store writes through to the in-process store
 it wraps and reads it when Redis misses or fails, so an outage keeps recent entries and costs no
 request. :class:`RedisLink` bounds each Redis operation (connect, pool wait, round trip) by one
-tight timeout, 50 ms by default (a LAN round trip is well under 1 ms, and a Redis slower than that
-is no better than recomputing; ``?socket_timeout=`` in the URL overrides it). The first failure
-opens a back-off (1 s, doubling to 30 s) during which Redis is not tried at all; then one call
-probes it. One warning is logged per outage, with the error's class name only (never the URL,
-which may hold a password). A timeout whose timer fired late (the event loop was blocked, e.g. by
-pruning a large text) is not held against Redis, unless it happens three times in a row.
+tight timeout, 50 ms by default: a LAN round trip is well under 1 ms, and a Redis slower than that
+is no better than recomputing (``?socket_timeout=`` in the URL overrides it). After a failure,
+Redis is not tried at all for a short grace (0.25 s) and then probed by one call: a hiccup (a
+stall of this process, e.g. CPU throttling or a large text pruned on the event loop) ends there,
+silently. If the probe fails too, that is an outage: one warning (the error's class name only,
+never the URL, which may hold a password), and probes after a back-off of 1 s doubling to 30 s.
+So a request waits for Redis at most one timeout, and only when it is the one that finds Redis
+gone. Start-up, off the request path, opens a few connections and agrees on the prune id secret
+with 2 s to do it, so a busy node does not begin in fallback.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.maint_notifications import MaintNotificationsConfig
 
 from .cache import MemoryResultCache
@@ -45,6 +47,7 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 NAMESPACE = "sidecar:v1"
 MAX_VALUE_BYTES = 8 * 1024 * 1024  # larger values stay in process: one must not stall Redis for all
 _PUBLIC = b"p"
+_UP, _GRACE, _DOWN = "up", "grace", "down"
 _TEXT = b"t"
 
 
@@ -65,6 +68,7 @@ class RedisLink:
         url: str,
         *,
         op_timeout_s: float = 0.05,
+        grace_s: float = 0.25,
         backoff_s: float = 1.0,
         max_backoff_s: float = 30.0,
         max_connections: int = 64,
@@ -76,16 +80,16 @@ class RedisLink:
             op_timeout_s = float(query["socket_timeout"][-1])
         self.op_timeout_s = op_timeout_s
         self.namespace = namespace
-        self.errors = 0
+        self.errors = 0  # failed operations, hiccups included
         self.outages = 0
-        self.late_timeouts = 0
-        self._late_streak = 0
-        self.generation = 0  # bumped when Redis is reachable again: a restarted Redis may be empty
+        self.generation = 0  # bumped when Redis answers again after a failure: it may have restarted empty
+        self._grace = grace_s
         self._backoff_min = backoff_s
         self._backoff_max = max_backoff_s
         self._backoff = backoff_s
+        self._state = _UP
+        self._since = 0.0  # when the current state began
         self._retry_at = 0.0
-        self._down = False
         self._probing = False
         self._clock = clock
         pool = BlockingConnectionPool.from_url(
@@ -103,63 +107,65 @@ class RedisLink:
 
     @property
     def fallback_active(self) -> bool:
-        """True while Redis is considered down and the in-process stores serve alone."""
-        return self._down
+        """True while Redis is skipped (a failure's grace or an outage): the in-process stores serve."""
+        return self._state != _UP
 
     def key(self, kind: str, name: str) -> str:
         """Return the namespaced key ``<namespace>:<kind>:<name>``."""
         return f"{self.namespace}:{kind}:{name}"
 
-    async def run(self, op: Callable[[Redis], Awaitable[T]]) -> T:
+    async def run(self, op: Callable[[Redis], Awaitable[T]], *, timeout_s: float | None = None) -> T:
         """Run ``op`` on the client; raise RedisUnavailable when backing off or on any Redis failure."""
-        if self._down:
+        if self._state != _UP:
             if self._probing or self._clock() < self._retry_at:
                 raise RedisUnavailable
             self._probing = True
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        started = self._clock()
         try:
-            async with asyncio.timeout(self.op_timeout_s):
+            async with asyncio.timeout(self.op_timeout_s if timeout_s is None else timeout_s):
                 result = await op(self._client)
         except (RedisError, OSError, TimeoutError) as exc:  # a cancelled caller is not a Redis failure
-            late = loop.time() - started > 2 * self.op_timeout_s
-            if late and isinstance(exc, (TimeoutError, RedisTimeoutError)) and self._late_streak < 2:
-                # The timer fired late: the event loop was busy (pruning a large text runs in it),
-                # which says nothing about Redis. This call falls back; Redis stays in use unless
-                # it keeps happening (a hung Redis on a busy loop must still open the back-off).
-                self.late_timeouts += 1
-                self._late_streak += 1
-                raise RedisUnavailable from exc
-            self._failed(exc)
+            self._failed(exc, started)
             raise RedisUnavailable from exc
         finally:
             self._probing = False
-        self._late_streak = 0
-        if self._down:
-            self._down = False
-            self._backoff = self._backoff_min
+        if self._state != _UP:
+            if self._state == _DOWN:
+                log.info("redis reachable again: shared cache in use (%d errors so far)", self.errors)
+            self._state, self._since, self._backoff = _UP, self._clock(), self._backoff_min
             self.generation += 1
-            log.info("redis reachable again: shared cache in use (%d errors so far)", self.errors)
         return result
 
-    def _failed(self, exc: BaseException) -> None:
+    def _failed(self, exc: BaseException, started: float) -> None:
         self.errors += 1
-        self._late_streak = 0
-        if self._down:
-            self._backoff = min(self._backoff * 2, self._backoff_max)
-            log.debug("redis still unavailable: %s", type(exc).__name__)
-        else:
-            self._down = True
+        now = self._clock()
+        if self._state != _UP and started < self._since:
+            return  # in flight when the state changed: the same event, already accounted for
+        if self._state == _UP:
+            self._state, delay = _GRACE, self._grace
+            log.debug("redis failed (%s): skipped for %.2f s, then probed", type(exc).__name__, delay)
+        elif self._state == _GRACE:
+            self._state, self._backoff, delay = _DOWN, self._backoff_min, self._backoff_min
             self.outages += 1
-            self._backoff = self._backoff_min
             log.warning(
                 "redis unavailable (%s): using the in-process cache, retrying in %.1f s",
                 type(exc).__name__,
-                self._backoff,
+                delay,
             )
-        self._retry_at = self._clock() + self._backoff
+        else:
+            self._backoff = delay = min(self._backoff * 2, self._backoff_max)
+            log.debug("redis still unavailable (%s): next probe in %.1f s", type(exc).__name__, delay)
+        self._since, self._retry_at = now, now + delay
 
-    async def shared_secret(self, proposal: bytes) -> bytes:
+    async def warm(self, connections: int = 8, timeout_s: float = 2.0) -> None:
+        """Open ``connections`` pooled connections now (start-up, off the request path); may raise."""
+
+        async def op(client: Redis) -> None:
+            await asyncio.gather(*(client.ping() for _ in range(connections)))
+
+        await self.run(op, timeout_s=timeout_s)
+
+    async def shared_secret(self, proposal: bytes, *, timeout_s: float | None = None) -> bytes:
         """Store ``proposal`` as the replicas' prune id secret unless one exists; return the one stored."""
         name = self.key("prune-id-secret", "hmac")
 
@@ -170,7 +176,7 @@ class RedisLink:
                 _, value = await pipe.execute()
             return value if isinstance(value, bytes) else None
 
-        value = await self.run(op)
+        value = await self.run(op, timeout_s=timeout_s)
         if not value:
             raise RedisUnavailable
         return value
