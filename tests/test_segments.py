@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import anthropic
 import msgspec
+import openai
 import pytest
 
+from sidecar.app import build_app, install_pruner
+from sidecar.middleware import install_pruning
 from sidecar.segments import SegmentError, parse_chat, rewrite
 
 BIG = "\n".join(f'def handler_{i}(request):\n    return respond(request, {i})  # "q" \\ é' for i in range(80))
@@ -562,3 +566,101 @@ def test_segments_are_in_document_order_with_user_text() -> None:
         "new 0",
         "new 1",
     ]
+
+
+# --- Cline through the sidecar: the app, the fake upstream, the real SDKs ---------------------------
+
+
+@pytest.fixture
+def sidecar_app(aiohttp_client, fake_upstream, make_config):
+    async def make():
+        config = make_config(fake_upstream.url)
+        return await aiohttp_client(build_app(config, installers=[install_pruner, install_pruning]))
+
+    return make
+
+
+def part_texts(doc: dict) -> list[list[str]]:
+    """Every message's text parts (assistant strings as one part)."""
+    out = []
+    for m in doc["messages"]:
+        content = m["content"]
+        out.append([content] if isinstance(content, str) else [p["text"] for p in content])
+    return out
+
+
+def assert_cline_pruned(sent: bytes, original: list[dict]) -> None:
+    """Only the big tool outputs changed; headers, environment details and the task are as sent."""
+    got, want = part_texts(json.loads(sent)), part_texts({"messages": original})
+    assert len(got) == len(want)
+    pruned = {CLINE_FILE, CLINE_LOG, CLINE_GREP, CLINE_GREP.replace("│", "")}
+    for got_parts, want_parts in zip(got, want, strict=True):
+        for g, w in zip(got_parts, want_parts, strict=True):
+            if w in pruned:
+                assert len(g) < len(w) and "recover_text prune_id=" in g, w[:40]
+            else:
+                assert g == w
+    read = next(
+        g for gs, ws in zip(got, want, strict=True) for g, w in zip(gs, ws, strict=True) if w == CLINE_FILE
+    )
+    assert "def parse_retry_alpha(value" in read
+    log = next(
+        g for gs, ws in zip(got, want, strict=True) for g, w in zip(gs, ws, strict=True) if w == CLINE_LOG
+    )
+    assert "FAIL src/retry.test.ts" in log and "parse_retry_alpha › honours the limit" in log
+
+
+async def test_cline_openai_compatible_through_the_sidecar(sidecar_app, fake_upstream) -> None:
+    client = await sidecar_app()
+    sdk = openai.AsyncOpenAI(base_url=str(client.make_url("/v1")), api_key="sk-test", max_retries=0)
+    messages = cline_messages("openai")
+    raw = await sdk.chat.completions.with_raw_response.create(model="m", messages=messages)
+    assert raw.parse().choices[0].message.content
+    assert int(raw.headers["X-Sidecar-Tokens-Saved"]) > 0
+    assert_cline_pruned(fake_upstream.received[-1].body, messages)
+    await sdk.close()
+
+
+async def test_cline_anthropic_through_the_sidecar(sidecar_app, fake_upstream) -> None:
+    client = await sidecar_app()
+    sdk = anthropic.AsyncAnthropic(base_url=str(client.make_url("")), api_key="sk-test", max_retries=0)
+    messages = cline_messages("anthropic")
+    system = [
+        {"type": "text", "text": "You are Cline. " + "RULES " * 400, "cache_control": {"type": "ephemeral"}}
+    ]
+    raw = await sdk.messages.with_raw_response.create(
+        model="m", max_tokens=64, system=system, messages=messages
+    )
+    assert (await raw.parse()).content[0].text
+    assert int(raw.headers["X-Sidecar-Tokens-Saved"]) > 0
+    sent = fake_upstream.received[-1].body
+    assert_cline_pruned(sent, messages)
+    assert json.loads(sent)["system"] == system
+    await sdk.close()
+
+
+@pytest.mark.parametrize("style", ["openai", "anthropic"])
+async def test_cline_prefix_is_byte_identical_across_turns(sidecar_app, fake_upstream, style: str) -> None:
+    """Each turn through a fresh sidecar (nothing cached): what was sent before goes again byte for byte."""
+    path = "/v1/chat/completions" if style == "openai" else "/v1/messages"
+    messages = cline_messages(style)
+    lookalike = {
+        "role": "user",
+        "content": [{"type": "text", "text": "Result:"}, {"type": "text", "text": "CI says:\n" + CLINE_LOG}],
+    }
+    messages += [{"role": "assistant", "content": [{"type": "text", "text": "ok"}]}, lookalike]
+    encoded = [json.dumps(m, ensure_ascii=False, separators=(",", ":")).encode() for m in messages]
+    sent: list[bytes] = []
+    for end in (4, 6, 8, len(messages)):
+        body = b'{"model":"m","max_tokens":64,"messages":[' + b",".join(encoded[:end]) + b"]}"
+        resp = await (await sidecar_app()).post(path, data=body, headers={"Content-Type": "application/json"})
+        assert resp.status == 200
+        sent.append(fake_upstream.received[-1].body)
+        if end == len(messages):
+            assert sent[-1].endswith(encoded[-1] + b"]}")  # the "Result:" lookalike went as it came
+            assert_cline_pruned(sent[-1], messages)
+    for before, after in zip(sent, sent[1:], strict=False):
+        assert after.startswith(before[: -len(b"]}")])
+    # Only the pruned strings differ from what the client sent: the first one starts the difference.
+    first = encoded[: 3 if style == "openai" else 2]
+    assert sent[0].startswith(b'{"model":"m","max_tokens":64,"messages":[' + b",".join(first))
