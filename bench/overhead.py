@@ -131,6 +131,14 @@ def litellm_bin() -> Path | None:
     return exe
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds used so far by a process (0 when unknown)."""
+    if not pid:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -207,11 +215,12 @@ def main() -> int:
 
     with Procs() as procs:
         fake_port = free_port()
-        procs.start("fake", [PY, "-m", "sidecar", "fake-upstream", "--port", str(fake_port)])
+        fake_proc = procs.start("fake", [PY, "-m", "sidecar", "fake-upstream", "--port", str(fake_port)])
         wait_port(fake_port)
         fake_url = f"http://127.0.0.1:{fake_port}"
         stream_fake_url = f"http://127.0.0.1:{STREAM_FAKE_PORT}"
         paths: dict[str, int] = {"direct": fake_port}
+        pids: dict[str, int] = {"direct": fake_proc.pid}
         stream_targets: dict[str, str] = {"direct": stream_fake_url + "/v1/chat/completions"}
 
         if not args.no_nginx and shutil.which("nginx"):
@@ -219,18 +228,21 @@ def main() -> int:
                 port = free_port()
                 prefix = tmp / label
                 prefix.mkdir()
-                procs.start(label, ["nginx", "-p", str(prefix), "-c", str(nginx_conf(prefix, port, upstream_port)),
-                                    "-g", "daemon off;"])
+                proc = procs.start(label, ["nginx", "-p", str(prefix), "-c",
+                                           str(nginx_conf(prefix, port, upstream_port)), "-g", "daemon off;"])
                 if label == "nginx":
                     paths["nginx"] = port
+                    pids["nginx"] = 0  # master + worker: not measured
                 else:
                     stream_targets["nginx"] = f"http://127.0.0.1:{port}/v1/chat/completions"
 
         for label, upstream in (("minimal aiohttp", fake_url), ("minimal-stream", stream_fake_url)):
             port = free_port()
-            procs.start(label.replace(" ", "-"), [PY, str(ROOT / "bench" / "minimal_forwarder.py"), str(port), upstream])
+            proc = procs.start(label.replace(" ", "-"),
+                               [PY, str(ROOT / "bench" / "minimal_forwarder.py"), str(port), upstream])
             if label == "minimal aiohttp":
                 paths[label] = port
+                pids[label] = proc.pid
             else:
                 stream_targets["minimal aiohttp"] = f"http://127.0.0.1:{port}/v1/chat/completions"
 
@@ -241,7 +253,7 @@ def main() -> int:
                                env=sidecar_env)
             if label == "sidecar":
                 paths[label] = port
-                sidecar_pid = proc.pid
+                pids[label] = sidecar_pid = proc.pid
             else:
                 stream_targets["sidecar"] = f"http://127.0.0.1:{port}/v1/chat/completions"
 
@@ -249,10 +261,11 @@ def main() -> int:
             collector = start_collector(procs)
             if collector:
                 port = free_port()
-                procs.start("sidecar-otel", [PY, "-m", "sidecar", "serve", "--port", str(port), "--upstream", fake_url],
+                otel = procs.start("sidecar-otel", [PY, "-m", "sidecar", "serve", "--port", str(port), "--upstream", fake_url],
                             env={**sidecar_env, "OTEL_EXPORTER_OTLP_ENDPOINT": collector,
                                  "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_SERVICE_NAME": "sidecar-bench"})
                 paths["sidecar + telemetry"] = port
+                pids["sidecar + telemetry"] = otel.pid
 
         if not args.no_litellm:
             exe = litellm_bin()
@@ -263,10 +276,11 @@ def main() -> int:
                     "model_list:\n  - model_name: gpt-test\n    litellm_params:\n      model: openai/gpt-test\n"
                     f"      api_base: {fake_url}/v1\n      api_key: sk-fake\n"
                 )
-                procs.start("litellm", [str(exe), "--config", str(conf), "--port", str(port), "--num_workers", "1"],
+                lite = procs.start("litellm", [str(exe), "--config", str(conf), "--port", str(port), "--num_workers", "1"],
                             env={"LITELLM_MASTER_KEY": "sk-bench-master", "LITELLM_TELEMETRY": "False",
                                  "LITELLM_LOG": "ERROR"})
                 paths["litellm 1 worker"] = port
+                pids["litellm 1 worker"] = lite.pid
 
         for port in paths.values():
             wait_port(port, 120)
@@ -283,7 +297,9 @@ def main() -> int:
         for rnd in range(args.rounds):
             for name, port in paths.items():
                 n = min(args.requests, 3000) if "litellm" in name else args.requests
+                cpu_before = cpu_s(pids.get(name, 0))
                 r = hey(f"http://127.0.0.1:{port}/v1/chat/completions", n, args.concurrency, HEADERS)
+                r["cpu_us"] = (cpu_s(pids.get(name, 0)) - cpu_before) / n * 1e6 if pids.get(name) else float("nan")
                 results[name].append(r)
                 print(f"round {rnd + 1} {name:>22}: {r['rps']:>9.0f} req/s  p50 {r['p50']:6.1f} ms  "
                       f"p99 {r['p99']:6.1f} ms  errors {r['errors']:.0f}", flush=True)
@@ -313,19 +329,23 @@ def start_collector(procs: Procs) -> str | None:
 
 
 def summarize(results, streaming, rss: float, served: int, args) -> str:
-    med = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "errors")}
+    med = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "errors", "cpu_us")}
            for name, runs in results.items() if runs}
     minimal = med.get("minimal aiohttp", {}).get("rps", float("nan"))
     lines = [
         f"Load: hey -c {args.concurrency}, {args.requests} requests a round, {args.rounds} rounds, medians; "
         "small non-streaming chat completion, nothing to prune.",
         "",
-        "| path | req/s | p50 ms | p99 ms | vs minimal aiohttp | errors |",
-        "|---|---|---|---|---|---|",
+        "| path | req/s | p50 ms | p99 ms | vs minimal aiohttp | CPU µs/request (proxy process) | errors |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, m in med.items():
+        cpu = "-" if m["cpu_us"] != m["cpu_us"] else f"{m['cpu_us']:.0f}"
         lines.append(f"| {name} | {m['rps']:,.0f} | {m['p50']:.1f} | {m['p99']:.1f} | "
-                     f"{m['rps'] / minimal:.2f}x | {m['errors']:.0f} |")
+                     f"{m['rps'] / minimal:.2f}x | {cpu} | {m['errors']:.0f} |")
+    if "sidecar" in med and "minimal aiohttp" in med:
+        lines.append(f"\nCPU per request, minimal forwarder / sidecar (throughput ratio on an idle core): "
+                     f"{med['minimal aiohttp']['cpu_us'] / med['sidecar']['cpu_us']:.2f}")
     if "sidecar" in med and "litellm 1 worker" in med:
         lines.append(f"\nsidecar / litellm throughput: {med['sidecar']['rps'] / med['litellm 1 worker']['rps']:.1f}x")
     if "sidecar" in med and "sidecar + telemetry" in med:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import signal
 import time
 import uuid
 from collections import deque
@@ -506,7 +507,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the fake upstream until interrupted."""
+    """Run the fake upstream until interrupted (SIGINT or SIGTERM)."""
 
     async def main() -> None:
         providers = getattr(args, "providers", False)
@@ -520,17 +521,18 @@ def run(args: argparse.Namespace) -> int:
             reply=routing_reply if providers else None,
         )
         await fake.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)  # PID 1 in a container ignores SIGTERM without this
         print(f"fake upstream listening on {fake.url}", flush=True)
         if providers:
             for name in PROVIDER_PROFILES:
                 print(f"  provider {name}: base_url = {fake.url}/p/{name}/v1", flush=True)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await fake.stop()
 
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(main())
     return 0
