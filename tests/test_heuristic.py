@@ -123,3 +123,17 @@ async def test_rendered_output_is_byte_identical_across_calls() -> None:
         sel = await HeuristicBackend().prune(_req(text, "read chunk size", keep_ratio=0.25))
         outs.add(render(text.split("\n"), sel.keep, PID, annotate_lines=False, include_markers=True).text)
     assert len(outs) == 1
+
+
+def test_term_matching_respects_identifier_parts_and_case() -> None:
+    import itertools
+
+    from sidecar.backends.heuristic import _match_lines
+
+    lines = ["X = MAX_COOKIES", "y = cookie_jar", "z = COOKIE", "w = cookieJar", "v = cookiesize",
+             "u = CookieSize", "resize()", "sizeof(x)", "SIZE = 1"]
+    text = "\n".join(lines)
+    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    got = {lit: _match_lines(text, text.lower(), offsets, lit, sufs) for lit, (_, sufs) in
+           goal_terms("cookies size").items()}
+    assert got == {"cook": [0, 1, 2, 3, 5], "siz": [5, 8]}

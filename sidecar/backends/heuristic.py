@@ -127,13 +127,12 @@ def _match_lines(
                 )
         if ok:
             end = pos + size
-            # Allow a short inflection, then require the identifier part to end.
+            # Allow a short inflection in the same case (``cookies``, ``COOKIES``), then the part must end.
+            same = str.isupper if text[pos:end].isupper() else str.islower
             k = end
-            while k < n and k - end < 4 and text[k].islower():
+            while k < n and k - end < 4 and same(text[k]):
                 k += 1
-            if k < n and text[k].islower():
-                ok = False
-            elif low[end:k] not in suffixes:
+            if k < n and same(text[k]) or low[end:k] not in suffixes:
                 ok = False
         if ok:
             out.append(bisect.bisect_right(offsets, pos) - 1)
@@ -320,20 +319,20 @@ def _code_priors(
     scores[:] = [sc + pos * (n - i) for i, sc in enumerate(scores)]
 
 
-CHUNK_TOKENS = 64
+CHUNK_TOKENS = 48
 COORD = 0.25
 DEFLINE_W = 0.5
 HEADER_W = 0.15
 IDENT_WEIGHT = 1.5
 IDF_POW = 1.5
-BODY_WORDS = 60
+BODY_WORDS = 30
 POS_W = 0.05
 DEF_LIFT = 0.5
 CHUNK_W = 0.6
-SPREAD_DECAY = 0.7
+SPREAD_DECAY = 0.6
 SPREAD_REACH = 4
 BODY_WEIGHT = 0.5
-DOC_FACTOR = 0.5
+DOC_FACTOR = 0.3
 COMMENT_FACTOR = 0.6
 
 
