@@ -656,11 +656,10 @@ async def test_cline_prefix_is_byte_identical_across_turns(sidecar_app, fake_ups
         resp = await (await sidecar_app()).post(path, data=body, headers={"Content-Type": "application/json"})
         assert resp.status == 200
         sent.append(fake_upstream.received[-1].body)
-        if end == len(messages):
-            assert sent[-1].endswith(encoded[-1] + b"]}")  # the "Result:" lookalike went as it came
-            assert_cline_pruned(sent[-1], messages)
     for before, after in zip(sent, sent[1:], strict=False):
         assert after.startswith(before[: -len(b"]}")])
+    assert sent[-1].endswith(encoded[-1] + b"]}")  # the "Result:" lookalike went as it came
+    assert_cline_pruned(sent[-1], messages)
     # Only the pruned strings differ from what the client sent: the first one starts the difference.
     first = encoded[: 3 if style == "openai" else 2]
     assert sent[0].startswith(b'{"model":"m","max_tokens":64,"messages":[' + b",".join(first))
