@@ -63,12 +63,12 @@ def test_no_edits_is_the_same_object() -> None:
 
 
 def test_escaped_quotes_are_never_a_token_start() -> None:
-    # The text also appears inside another string, escaped: only the real token may be replaced.
-    inner = json.dumps("needle value")
-    doc, body = doc_and_body({"messages": [{"content": f"see {inner}"}, {"content": "needle value"}]})
+    # An earlier string ends with the text after an escaped quote: only the real token may be found.
+    doc, body = doc_and_body({"messages": [{"content": 'x"needle value'}, {"content": "needle value"}]})
+    assert b'\\"needle value"' in body
     assert find_tokens(body, ["needle value"]) == [(body.rindex(b'"needle value"'), len(body) - 3)]
     out = replace_strings(body, doc, [Edit(("messages", 1, "content"), "needle value", "N")])
-    assert json.loads(out)["messages"] == [{"content": f"see {inner}"}, {"content": "N"}]
+    assert json.loads(out)["messages"] == [{"content": 'x"needle value'}, {"content": "N"}]
 
 
 def test_odd_escapes_fall_back_to_the_token_walk() -> None:
