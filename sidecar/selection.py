@@ -5,12 +5,18 @@ to keep so that the rendered output fits the budget:
 
 - with ``keep_ratio``: the rendered text (kept lines plus marker lines) lands at or just
   under ``keep_ratio`` of the original's estimated tokens;
-- without it: the pruner keeps what clearly scores above the rest, never pruning more than
-  ``max_prune_ratio`` of the lines.
+- without it: the pruner keeps what clearly scores above the rest plus some context (about
+  half of a code file, little of a noisy log), never pruning more than ``max_prune_ratio``
+  of the lines.
 
-Both honour ``min_keep_lines`` and keep order. Greedy by score, with the marker cost of
-each pruned run counted as it opens or closes, then gaps that cost more as a marker than
-as text are filled, and the result is trimmed against the exact rendered size.
+Both honour ``min_keep_lines`` and keep order. Steps, each counting the marker a pruned run
+costs (a marker is dearer than one or two short lines):
+1. whole structural units (``sidecar.chunking``) by mean score while they fit;
+2. orientation: definition lines above kept bodies, the first line, error lines in logs;
+3. gaps that cost no more than their marker are filled;
+4. consolidation: a gap between kept runs is filled when dropping low-value islands pays for
+   it (fewer, longer runs: fewer markers, more context);
+5. trim against the exact rendered size, then top up with the best lines that still fit.
 """
 
 from __future__ import annotations
@@ -163,13 +169,13 @@ def select_lines(
     units = chunks if chunks is not None else chunk_lines(lines, request.source_type, UNIT_TOKENS)
     _greedy_units(state, units, vals, target)
     order = sorted(range(n), key=vals.__getitem__, reverse=True)  # stable: ties stay in text order
-    _orient(lines, state, request)
+    protected = _orient(lines, state, request, target)
     _fill_small_gaps(state)
     if mcost:
         _consolidate(state, vals, target)
-    _trim(lines, state, order, target, request)
+    _trim(lines, state, order, target, request, protected)
     _top_up(state, order, target)
-    _trim(lines, state, order, target, request)
+    _trim(lines, state, order, target, request, protected)
     kept = sum(state.keep)
     if kept < floor_lines:
         for i in order:
@@ -204,6 +210,7 @@ def _greedy_units(state: _State, units: Sequence[Chunk], vals: list[float], targ
 
 
 _KEPT_RUN = re.compile(rb"\x01+")
+_ERROR_LINE = re.compile(r"(?i)\b(?:error|fatal|critical|panic|exception|traceback)\b")
 
 
 def _runs(keep: list[bool]) -> list[tuple[int, int]]:
@@ -295,33 +302,67 @@ def _top_up(state: _State, order: list[int], target: int) -> None:
             state.add(i)
 
 
-def _trim(lines: Sequence[str], state: _State, order: list[int], target: int, request: PruneRequest) -> None:
-    """Drop the lowest-scoring kept lines while the exact rendered size is over the target."""
+def _trim(
+    lines: Sequence[str],
+    state: _State,
+    order: list[int],
+    target: int,
+    request: PruneRequest,
+    protected: frozenset[int] = frozenset(),
+) -> None:
+    """Drop the lowest-scoring kept lines while the exact rendered size is over the target.
+
+    Edges of kept runs go first (dropping an inner line would open a marker); orientation lines
+    go only when nothing else is left to drop.
+    """
     n = state.n
     for _ in range(4):
         rendered = _rendered_chars(lines, state.keep, request)
         if rendered <= target:
             return
-        for edge_only in (True, False):
+        for spare, edge_only in ((protected, True), (protected, False), (frozenset(), False)):
             for i in reversed(order):
                 if rendered <= target:
                     break
-                if not state.keep[i] or (i == n - 1 and lines[i] == ""):
+                if not state.keep[i] or i in spare or (i == n - 1 and lines[i] == ""):
                     continue
                 if edge_only and state.delta_runs(i) == -1:
-                    continue  # removing an inner line would open a new marker
+                    continue
                 before = state.total()
                 state.remove(i)
                 rendered -= before - state.total()
 
 
-def _orient(lines: Sequence[str], state: _State, request: PruneRequest) -> None:
-    """Keep the definition line (and its enclosing class line) above each kept run."""
+def _orient(lines: Sequence[str], state: _State, request: PruneRequest, target: int) -> frozenset[int]:
+    """Keep what orients a reader; return those lines so trimming spares them.
+
+    Code: the definition line (and enclosing class line) above each kept run, and the first
+    line of the text. Logs: error lines, within a fifth of the budget. Skipped under tight
+    budgets, where a lone line plus its marker costs more recall than it orients (measured).
+    """
     ratio = request.options.keep_ratio
-    if request.source_type != "code" or (ratio is not None and ratio < ORIENT_MIN_RATIO):
-        return
+    if ratio is not None and ratio < ORIENT_MIN_RATIO:
+        return frozenset()
     keep, n = state.keep, state.n
-    starts = [i for i in range(n) if keep[i] and (i == 0 or not keep[i - 1])]
+    added: set[int] = set()
+    if request.source_type == "logs":
+        spent = 0
+        for i, line in enumerate(lines):
+            if keep[i] or _ERROR_LINE.search(line) is None:
+                continue
+            spent += state.costs[i]
+            if spent > target // 5:
+                break
+            state.add(i)
+            added.add(i)
+        return frozenset(added)
+    if request.source_type != "code":
+        return frozenset()
+    first = next((i for i in range(n) if lines[i].strip()), None)
+    if first is not None and not keep[first]:
+        state.add(first)
+        added.add(first)
+    starts = [s for s, _ in _runs(keep)]
     for i in starts:
         ind = _indent(lines[i]) if lines[i].strip() else 1 << 30
         j = i - 1
@@ -333,7 +374,9 @@ def _orient(lines: Sequence[str], state: _State, request: PruneRequest) -> None:
                 ind = _indent(lines[j])
                 if s.startswith(DEF_PREFIXES) and not keep[j]:
                     state.add(j)
+                    added.add(j)
             j -= 1
+    return frozenset(added)
 
 
 def _indent(line: str) -> int:
