@@ -355,7 +355,7 @@ def _walk_anthropic(messages: list[JsonValue], walk: _Walk) -> None:
 
 def _cline_header(text: str) -> _Call | None:
     """Return the tool call a Cline result header part names, or None when the part is not one."""
-    m = _CLINE_HEADER.fullmatch(text)
+    m = _CLINE_HEADER.fullmatch(text) if text.endswith("] Result:") else None
     if m is None:
         return None
     name, arg = m.group(1), m.group(2)
