@@ -14,7 +14,8 @@ Inputs used for bench/data/extra_cases.jsonl (upstream from `pip download --no-b
 Debian .orig tarball, debian/ from `apt-get source --download-only`, bookworm):
 flask 2.2.2, werkzeug 2.2.2, jinja2 3.1.2, urllib3 1.26.12, tornado 6.2, sphinx 5.3.0, markdown 3.4.1,
 ansible-core 2.14.18, twisted 22.4.0, paramiko 2.12.0, sqlalchemy 1.4.46, pip 23.0.1, cryptography
-38.0.4, mercurial 6.3.2.
+38.0.4, mercurial 6.3.2. bench/data/extra_cases2.jsonl (built last, judged after tuning): gunicorn 20.1.0,
+botocore 1.29.27, pymysql 1.0.2, xmltodict 0.13.0.
 """
 
 from __future__ import annotations
