@@ -295,15 +295,14 @@ def _walk_user(content: JsonValue, base: Path, walk: _Walk, *, tool_results: boo
             else:
                 texts.append((path, text))
             continue
-        if after is not None:
-            texts.append(after[:2])  # a header without an output part is just text
+        # A header followed by an image (Cline reading one) is not an instruction: drop it.
         if tool_results and kind == "tool_result":
             ref = block.get("tool_use_id")
             call = walk.calls.get(ref) if isinstance(ref, str) else None
             for path, text in _texts(block.get("content"), (*base, j, "content")):
                 walk.tool_output(path, text, call)
     if header is not None:
-        texts.append(header[:2])
+        texts.append(header[:2])  # with nothing after it, a header-like part is just text
     walk.user_texts(texts)
 
 

@@ -554,6 +554,17 @@ def test_cline_search_and_command_arguments() -> None:
         seg("[new_task for creating a new task] Result:")
 
 
+def test_cline_header_before_an_image_is_not_an_instruction() -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,QQ=="}}
+    messages = cline_messages("openai", cline_turns()[:2])
+    messages.append(
+        {"role": "user", "content": [{"type": "text", "text": "[read_file for 'a.png'] Result:"}, image]}
+    )
+    messages += cline_messages("openai", cline_turns()[3:5])[1:]
+    (seg,) = parse_chat(cline_body("openai", messages), "openai", min_chars=2000).segments
+    assert seg.goal == CLINE_TASK + "\nnpm test"
+
+
 def test_segments_are_in_document_order_with_user_text() -> None:
     doc = anthropic_doc()
     doc["messages"][2]["content"].insert(0, {"type": "text", "text": "pasted:\n" + BIG})
