@@ -287,7 +287,8 @@ def _code_priors(
             own = sum(line_terms.get(d_line, {}).values())
             size = end - d_line
             # The definition a goal is about: its name matches, or its body gathers many goal terms.
-            value = (own + sum(terms.values()) * (1.0 + 0.3 * (len(terms) - 1))) / (1.0 + size / 25.0) ** 0.5
+            coord = 1.0 + 0.3 * min(len(terms) - 1, DEF_COORD_CAP)
+            value = (own + sum(terms.values()) * coord) / (1.0 + size / 25.0) ** 0.5
             lifts[d_line:end] = [max(x, value) for x in lifts[d_line:end]]
             scores[d_line] += DEFLINE_W * value
         doc = _docstring_lines(text, offsets, n)
@@ -320,6 +321,7 @@ def _code_priors(
 
 
 CHUNK_TOKENS = 48
+DEF_COORD_CAP = 1  # a big class gathers many goal words by sheer size: count at most two
 COORD = 0.25
 DEFLINE_W = 0.5
 HEADER_W = 0.15
