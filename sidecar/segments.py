@@ -15,9 +15,8 @@ latest user instruction before the segment (user text that is not a tool result)
 pattern or command of the tool call that produced the output. It is a function of what precedes the
 segment only, so a segment is rewritten the same way on every later turn.
 
-The byte-level work (finding string tokens, minimal re-encoding, the verification decode) is
-:mod:`sidecar.splice`. Any shape the code does not expect raises :class:`SegmentError`, and the caller
-forwards the body untouched.
+Byte-level splicing is :mod:`sidecar.splice`. Any shape the code does not expect raises
+:class:`SegmentError`, and the caller forwards the body untouched.
 """
 
 from __future__ import annotations
@@ -170,15 +169,12 @@ class _Walk:
             self.tool_output(path, inner, call, wrap)
 
 
-class ChatBody:
+class ChatBody(msgspec.Struct):
     """A chat request body decoded once, with its prunable segments in document order."""
 
-    __slots__ = ("body", "doc", "segments")
-
-    def __init__(self, body: bytes, doc: dict[str, JsonValue], segments: list[Segment]) -> None:
-        self.body = body
-        self.doc = doc
-        self.segments = segments
+    body: bytes
+    doc: dict[str, JsonValue]
+    segments: list[Segment]
 
 
 def parse_chat(
@@ -343,13 +339,11 @@ def _walk_anthropic(messages: list[JsonValue], walk: _Walk) -> None:
             _walk_user(content, base, walk, tool_results=True)
         elif role == "assistant":
             walk.xml_call = _xml_call(_texts(content, base))
-            if isinstance(content, list):
-                for block in content:
-                    if isinstance(block, dict) and block.get("type") in ("tool_use", "server_tool_use"):
-                        ref, name = block.get("id"), block.get("name")
-                        if isinstance(ref, str):
-                            tool = name if isinstance(name, str) else None
-                            walk.calls[ref] = _Call(tool, block.get("input"))
+            for block in content if isinstance(content, list) else ():
+                if isinstance(block, dict) and block.get("type") in ("tool_use", "server_tool_use"):
+                    ref, name = block.get("id"), block.get("name")
+                    if isinstance(ref, str):
+                        walk.calls[ref] = _Call(name if isinstance(name, str) else None, block.get("input"))
 
 
 def _cline_header(text: str) -> _Call | None:
@@ -395,10 +389,8 @@ def _xml_call(texts: list[tuple[Path, str]]) -> _Call | None:
 
 def _json_args(args: JsonValue) -> JsonValue:
     """Decode OpenAI's JSON-encoded tool arguments; anything unreadable is no hint."""
-    if not isinstance(args, str) or not args:
-        return None
     try:
-        value: JsonValue = msgspec.json.decode(args)
+        value: JsonValue = msgspec.json.decode(args) if isinstance(args, str) and args else None
     except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     return value
@@ -411,14 +403,11 @@ def _call_hints(name: str | None, args: JsonValue) -> tuple[str, SourceType | No
     hint = [v for k in _HINT_KEYS if isinstance(v := args.get(k), str) and v]
     command = next((v for k in ("command", "cmd") if isinstance(v := args.get(k), str)), "")
     path = next((v for k in _PATH_KEYS if isinstance(v := args.get(k), str)), "")
-    source: SourceType | None = None
     if not path and _READ_WORDS.match(command):
         path = command.split()[-1] if command.split() else ""
     ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
-    if ext == "log" or (command and _LOG_WORDS.search(command) and not _READ_WORDS.match(command)):
-        source = "logs"
-    elif ext in _CODE_EXT:
-        source = "code"
-    elif ext in _DOC_EXT:
-        source = "docs"
+    logs = ext == "log" or (command and _LOG_WORDS.search(command) and not _READ_WORDS.match(command))
+    source: SourceType | None = (
+        "logs" if logs else "code" if ext in _CODE_EXT else "docs" if ext in _DOC_EXT else None
+    )
     return " ".join(hint), source
