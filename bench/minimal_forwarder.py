@@ -30,7 +30,9 @@ def main() -> None:
         assert session is not None
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP}
-        async with session.request(request.method, upstream + request.path_qs, headers=headers, data=body) as up:
+        async with session.request(
+            request.method, upstream + request.path_qs, headers=headers, data=body
+        ) as up:
             resp = web.StreamResponse(
                 status=up.status, headers={k: v for k, v in up.headers.items() if k.lower() not in HOP}
             )

@@ -60,7 +60,9 @@ class Procs(ExitStack):
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
         log = open(CACHE / f"{name}.log", "w")  # noqa: SIM115
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, **kw)
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, **kw
+        )
 
         def stop() -> None:
             if proc.poll() is None:
@@ -123,7 +125,8 @@ def litellm_bin() -> Path | None:
     subprocess.run([PY, "-m", "venv", str(venv)], check=True)
     proc = subprocess.run(
         [str(venv / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0 or not exe.exists():
         print("litellm could not be installed; its row is skipped", flush=True)
@@ -228,8 +231,18 @@ def main() -> int:
                 port = free_port()
                 prefix = tmp / label
                 prefix.mkdir()
-                proc = procs.start(label, ["nginx", "-p", str(prefix), "-c",
-                                           str(nginx_conf(prefix, port, upstream_port)), "-g", "daemon off;"])
+                proc = procs.start(
+                    label,
+                    [
+                        "nginx",
+                        "-p",
+                        str(prefix),
+                        "-c",
+                        str(nginx_conf(prefix, port, upstream_port)),
+                        "-g",
+                        "daemon off;",
+                    ],
+                )
                 if label == "nginx":
                     paths["nginx"] = port
                     pids["nginx"] = 0  # master + worker: not measured
@@ -238,8 +251,10 @@ def main() -> int:
 
         for label, upstream in (("minimal aiohttp", fake_url), ("minimal-stream", stream_fake_url)):
             port = free_port()
-            proc = procs.start(label.replace(" ", "-"),
-                               [PY, str(ROOT / "bench" / "minimal_forwarder.py"), str(port), upstream])
+            proc = procs.start(
+                label.replace(" ", "-"),
+                [PY, str(ROOT / "bench" / "minimal_forwarder.py"), str(port), upstream],
+            )
             if label == "minimal aiohttp":
                 paths[label] = port
                 pids[label] = proc.pid
@@ -249,8 +264,11 @@ def main() -> int:
         sidecar_pid = 0
         for label, upstream in (("sidecar", fake_url), ("sidecar-stream", stream_fake_url)):
             port = free_port()
-            proc = procs.start(label, [PY, "-m", "sidecar", "serve", "--port", str(port), "--upstream", upstream],
-                               env=sidecar_env)
+            proc = procs.start(
+                label,
+                [PY, "-m", "sidecar", "serve", "--port", str(port), "--upstream", upstream],
+                env=sidecar_env,
+            )
             if label == "sidecar":
                 paths[label] = port
                 pids[label] = sidecar_pid = proc.pid
@@ -261,9 +279,16 @@ def main() -> int:
             collector = start_collector(procs)
             if collector:
                 port = free_port()
-                otel = procs.start("sidecar-otel", [PY, "-m", "sidecar", "serve", "--port", str(port), "--upstream", fake_url],
-                            env={**sidecar_env, "OTEL_EXPORTER_OTLP_ENDPOINT": collector,
-                                 "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_SERVICE_NAME": "sidecar-bench"})
+                otel = procs.start(
+                    "sidecar-otel",
+                    [PY, "-m", "sidecar", "serve", "--port", str(port), "--upstream", fake_url],
+                    env={
+                        **sidecar_env,
+                        "OTEL_EXPORTER_OTLP_ENDPOINT": collector,
+                        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                        "OTEL_SERVICE_NAME": "sidecar-bench",
+                    },
+                )
                 paths["sidecar + telemetry"] = port
                 pids["sidecar + telemetry"] = otel.pid
 
@@ -273,12 +298,19 @@ def main() -> int:
                 port = free_port()
                 conf = tmp / "litellm.yaml"
                 conf.write_text(
-                    "model_list:\n  - model_name: gpt-test\n    litellm_params:\n      model: openai/gpt-test\n"
+                    "model_list:\n  - model_name: gpt-test\n    litellm_params:\n"
+                    "      model: openai/gpt-test\n"
                     f"      api_base: {fake_url}/v1\n      api_key: sk-fake\n"
                 )
-                lite = procs.start("litellm", [str(exe), "--config", str(conf), "--port", str(port), "--num_workers", "1"],
-                            env={"LITELLM_MASTER_KEY": "sk-bench-master", "LITELLM_TELEMETRY": "False",
-                                 "LITELLM_LOG": "ERROR"})
+                lite = procs.start(
+                    "litellm",
+                    [str(exe), "--config", str(conf), "--port", str(port), "--num_workers", "1"],
+                    env={
+                        "LITELLM_MASTER_KEY": "sk-bench-master",
+                        "LITELLM_TELEMETRY": "False",
+                        "LITELLM_LOG": "ERROR",
+                    },
+                )
                 paths["litellm 1 worker"] = port
                 pids["litellm 1 worker"] = lite.pid
 
@@ -299,10 +331,15 @@ def main() -> int:
                 n = min(args.requests, 3000) if "litellm" in name else args.requests
                 cpu_before = cpu_s(pids.get(name, 0))
                 r = hey(f"http://127.0.0.1:{port}/v1/chat/completions", n, args.concurrency, HEADERS)
-                r["cpu_us"] = (cpu_s(pids.get(name, 0)) - cpu_before) / n * 1e6 if pids.get(name) else float("nan")
+                r["cpu_us"] = (
+                    (cpu_s(pids.get(name, 0)) - cpu_before) / n * 1e6 if pids.get(name) else float("nan")
+                )
                 results[name].append(r)
-                print(f"round {rnd + 1} {name:>22}: {r['rps']:>9.0f} req/s  p50 {r['p50']:6.1f} ms  "
-                      f"p99 {r['p99']:6.1f} ms  errors {r['errors']:.0f}", flush=True)
+                print(
+                    f"round {rnd + 1} {name:>22}: {r['rps']:>9.0f} req/s  p50 {r['p50']:6.1f} ms  "
+                    f"p99 {r['p99']:6.1f} ms  errors {r['errors']:.0f}",
+                    flush=True,
+                )
         rss = rss_mb(sidecar_pid)
         served = sum(args.requests for _ in range(args.rounds)) + 2000
         streaming = asyncio.run(streaming_section(stream_targets))
@@ -329,8 +366,11 @@ def start_collector(procs: Procs) -> str | None:
 
 
 def summarize(results, streaming, rss: float, served: int, args) -> str:
-    med = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "errors", "cpu_us")}
-           for name, runs in results.items() if runs}
+    med = {
+        name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "errors", "cpu_us")}
+        for name, runs in results.items()
+        if runs
+    }
     minimal = med.get("minimal aiohttp", {}).get("rps", float("nan"))
     lines = [
         f"Load: hey -c {args.concurrency}, {args.requests} requests a round, {args.rounds} rounds, medians; "
@@ -341,16 +381,24 @@ def summarize(results, streaming, rss: float, served: int, args) -> str:
     ]
     for name, m in med.items():
         cpu = "-" if m["cpu_us"] != m["cpu_us"] else f"{m['cpu_us']:.0f}"
-        lines.append(f"| {name} | {m['rps']:,.0f} | {m['p50']:.1f} | {m['p99']:.1f} | "
-                     f"{m['rps'] / minimal:.2f}x | {cpu} | {m['errors']:.0f} |")
+        lines.append(
+            f"| {name} | {m['rps']:,.0f} | {m['p50']:.1f} | {m['p99']:.1f} | "
+            f"{m['rps'] / minimal:.2f}x | {cpu} | {m['errors']:.0f} |"
+        )
     if "sidecar" in med and "minimal aiohttp" in med:
-        lines.append(f"\nCPU per request, minimal forwarder / sidecar (throughput ratio on an idle core): "
-                     f"{med['minimal aiohttp']['cpu_us'] / med['sidecar']['cpu_us']:.2f}")
+        lines.append(
+            f"\nCPU per request, minimal forwarder / sidecar (throughput ratio on an idle core): "
+            f"{med['minimal aiohttp']['cpu_us'] / med['sidecar']['cpu_us']:.2f}"
+        )
     if "sidecar" in med and "litellm 1 worker" in med:
-        lines.append(f"\nsidecar / litellm throughput: {med['sidecar']['rps'] / med['litellm 1 worker']['rps']:.1f}x")
+        lines.append(
+            f"\nsidecar / litellm throughput: {med['sidecar']['rps'] / med['litellm 1 worker']['rps']:.1f}x"
+        )
     if "sidecar" in med and "sidecar + telemetry" in med:
-        lines.append(f"sidecar with telemetry exporting / without: "
-                     f"{med['sidecar + telemetry']['rps'] / med['sidecar']['rps']:.2f}")
+        lines.append(
+            f"sidecar with telemetry exporting / without: "
+            f"{med['sidecar + telemetry']['rps'] / med['sidecar']['rps']:.2f}"
+        )
     lines += [
         "",
         "Streaming: the upstream writes a chunk every 20 ms; lag = client read time - upstream write time.",
@@ -359,7 +407,9 @@ def summarize(results, streaming, rss: float, served: int, args) -> str:
         "|---|---|---|---|---|",
     ]
     for name, s in streaming.items():
-        lines.append(f"| {name} | {s['lag_p50']:.2f} | {s['lag_p99']:.2f} | {s['ttfb_p50']:.2f} | {s['chunks']} |")
+        lines.append(
+            f"| {name} | {s['lag_p50']:.2f} | {s['lag_p99']:.2f} | {s['ttfb_p50']:.2f} | {s['chunks']} |"
+        )
     lines.append(f"\nsidecar resident memory after {served:,} requests: {rss:.1f} MB")
     return "\n".join(lines)
 

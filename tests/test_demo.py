@@ -23,6 +23,8 @@ async def test_demo_turns_and_savings():
 
 
 def test_demo_command_runs():
-    proc = subprocess.run([sys.executable, "-m", "sidecar", "demo"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sidecar", "demo"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert "input tokens not billed" in proc.stdout
