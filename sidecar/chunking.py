@@ -96,7 +96,7 @@ def detect_source_type(text: str) -> SourceType:
 def _cap(chunks: list[Chunk], lines: Sequence[str], max_tokens: int) -> list[Chunk]:
     """Cut chunks longer than ``max_tokens`` at line boundaries."""
     limit = max(1, max_tokens) * CHARS_PER_TOKEN
-    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
     out: list[Chunk] = []
     for ch in chunks:
         if offsets[ch.end] - offsets[ch.start] <= limit:

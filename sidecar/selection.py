@@ -294,11 +294,14 @@ def _merge_runs(
 
 def _top_up(state: _State, order: list[int], target: int) -> None:
     """Spend what is left of the budget on the best lines that fit."""
+    keep, costs = state.keep, state.costs
     for i in order:
-        if state.keep[i]:
+        if keep[i]:
             continue
-        extra = state.costs[i] + state.delta_runs(i) * state.mcost
-        if state.total() + extra <= target:
+        left = target - state.total()
+        if left <= 0:
+            return  # every line costs at least its newline
+        if costs[i] + state.delta_runs(i) * state.mcost <= left:
             state.add(i)
 
 

@@ -197,7 +197,7 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
     low = text.lower()
     if len(low) != len(text):
         low = text.translate(_ASCII_LOWER)  # a few characters grow when lowered; offsets must not move
-    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
     stripped = [line.strip() for line in lines]
     chunks = chunk_lines(lines, source_type, CHUNK_TOKENS)
     chunk_of = [0] * n
