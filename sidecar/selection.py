@@ -172,7 +172,7 @@ def select_lines(
     protected = _orient(lines, state, request, target)
     _fill_small_gaps(state)
     if mcost:
-        _consolidate(state, vals, target)
+        _consolidate(state, vals, target, protected)
     _trim(lines, state, order, target, request, protected)
     _top_up(state, order, target)
     _trim(lines, state, order, target, request, protected)
@@ -217,13 +217,14 @@ def _runs(keep: list[bool]) -> list[tuple[int, int]]:
     return [m.span() for m in _KEPT_RUN.finditer(bytes(keep))]
 
 
-def _consolidate(state: _State, vals: list[float], target: int) -> None:
+def _consolidate(state: _State, vals: list[float], target: int, protected: frozenset[int]) -> None:
     """Trade low-value kept islands for the gaps between kept runs: each gap filled saves a marker."""
     ordered = sorted(vals)
     floor = ordered[len(ordered) // 2]
     csum = list(itertools.accumulate(state.costs, initial=0))
     vsum = list(itertools.accumulate((v - floor if v > floor else 0.0 for v in vals), initial=0.0))
     mcost = state.mcost
+    marks = sorted(protected)
     runs = _runs(state.keep)
     for _ in range(CONSOLIDATE_ROUNDS):
         if len(runs) < 2:
@@ -234,7 +235,8 @@ def _consolidate(state: _State, vals: list[float], target: int) -> None:
         )
         done = False
         for neg_ratio, a, b in gaps[:CONSOLIDATE_TRIES]:
-            drop = _islands_to_drop(runs, a, b, -neg_ratio, csum, vsum, mcost, target - state.total())
+            droppable = [r for r in runs if not _holds(marks, r)] if marks else runs
+            drop = _islands_to_drop(droppable, a, b, -neg_ratio, csum, vsum, mcost, target - state.total())
             if drop is None:
                 continue
             for s, e in drop:
@@ -247,6 +249,12 @@ def _consolidate(state: _State, vals: list[float], target: int) -> None:
             break
         if not done:
             return
+
+
+def _holds(marks: list[int], run: tuple[int, int]) -> bool:
+    """Tell whether the run start..end holds one of the sorted ``marks``."""
+    k = bisect.bisect_left(marks, run[0])
+    return k < len(marks) and marks[k] < run[1]
 
 
 def _islands_to_drop(
