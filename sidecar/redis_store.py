@@ -48,6 +48,7 @@ NAMESPACE = "sidecar:v1"
 MAX_VALUE_BYTES = 8 * 1024 * 1024  # larger values stay in process: one must not stall Redis for all
 _PUBLIC = b"p"
 _UP, _GRACE, _DOWN = "up", "grace", "down"
+_START_TIMEOUT_S = 2.0
 _TEXT = b"t"
 
 
@@ -95,9 +96,10 @@ class RedisLink:
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
-            timeout=op_timeout_s,
-            socket_timeout=op_timeout_s,
-            socket_connect_timeout=op_timeout_s,
+            # run() bounds every operation; these only back it up, and must not cut start-up short.
+            timeout=_START_TIMEOUT_S,
+            socket_timeout=_START_TIMEOUT_S,
+            socket_connect_timeout=_START_TIMEOUT_S,
             retry=Retry(NoBackoff(), 0),  # redis-py's default retries with sleeps: never on a request
             # Maintenance notifications would relax timeouts to seconds; and save a round trip per connect.
             maint_notifications_config=MaintNotificationsConfig(enabled=False),
@@ -157,7 +159,7 @@ class RedisLink:
             log.debug("redis still unavailable (%s): next probe in %.1f s", type(exc).__name__, delay)
         self._since, self._retry_at = now, now + delay
 
-    async def warm(self, connections: int = 8, timeout_s: float = 2.0) -> None:
+    async def warm(self, connections: int = 8, timeout_s: float = _START_TIMEOUT_S) -> None:
         """Open ``connections`` pooled connections now (start-up, off the request path); may raise."""
 
         async def op(client: Redis) -> None:

@@ -146,9 +146,18 @@ def config(url: str, **cache: float) -> Config:
 
 
 async def replica(
-    url: str, *, backoff_s: float = 1.0, grace_s: float = 0.25, env: dict[str, str] | None = None
+    url: str,
+    *,
+    op_timeout_s: float = 0.25,
+    backoff_s: float = 1.0,
+    grace_s: float = 0.25,
+    env: dict[str, str] | None = None,
 ) -> Pruner:
-    link = RedisLink(url, grace_s=grace_s, backoff_s=backoff_s, max_backoff_s=backoff_s)
+    """A Pruner on ``url``; the timeout is looser than the default (50 ms) unless a test is about it,
+    so that a loaded CI machine cannot turn a sharing test into a fallback one."""
+    link = RedisLink(
+        url, op_timeout_s=op_timeout_s, grace_s=grace_s, backoff_s=backoff_s, max_backoff_s=backoff_s
+    )
     pruner = Pruner(config(url), env=env or {}, redis=link)
     await pruner.start()
     return pruner
@@ -319,13 +328,13 @@ async def test_redis_back_is_used_again_after_the_backoff(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="sidecar.redis")
-    a = await replica(redis_server.url, backoff_s=0.3, grace_s=0.01)
+    a = await replica(redis_server.url, backoff_s=0.3, grace_s=0.2)
     try:
         await a.prune(TEXT, GOAL, options=OPTS)
         redis_server.kill()
         during = await a.prune(module_text("down"), GOAL, options=OPTS)
         assert a.health().redis_fallback_active and a.health().redis_errors == 1
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.25)
         await a.prune(module_text("down1"), GOAL, options=OPTS)  # the probe after the grace fails: outage
         assert a.health().redis_errors == 2 and redis_warnings(caplog)
         started = time.perf_counter()
@@ -352,7 +361,7 @@ async def test_redis_back_is_used_again_after_the_backoff(
 
 
 async def test_hanging_redis_costs_one_timeout_then_nothing(redis_server: RedisServer) -> None:
-    pruner = await replica(redis_server.url, grace_s=5.0)
+    pruner = await replica(redis_server.url, op_timeout_s=0.05, grace_s=5.0)
     try:
         await pruner.prune(TEXT, GOAL, options=OPTS)
         redis_server.signal(signal.SIGSTOP)  # accepts connections, never answers
@@ -503,8 +512,11 @@ async def test_acceptance_two_serve_processes_share_one_redis(
         pytest.skip("sidecar/app.py default_installers() does not install the pruning middleware yet")
     fake = FakeUpstream()
     await fake.start()
-    a = ServeProcess(fake.url, redis_server.url, tmp_path)
-    b = ServeProcess(fake.url, redis_server.url, tmp_path)
+    # 250 ms instead of the default 50: this test checks sharing and a kill, not timing (the tests
+    # above do), and two servers plus load on a small CI machine can stall a process for 50 ms.
+    url = redis_server.url + "?socket_timeout=0.25"
+    a = ServeProcess(fake.url, url, tmp_path)
+    b = ServeProcess(fake.url, url, tmp_path)
     headers = {"Authorization": "Bearer sk-replica-test", "Content-Type": "application/json"}
     tool = module_text("alpha", n=120)
     try:
