@@ -210,7 +210,32 @@ def _greedy_units(state: _State, units: Sequence[Chunk], vals: list[float], targ
 
 
 _KEPT_RUN = re.compile(rb"\x01+")
-_ERROR_LINE = re.compile(r"(?i)\b(?:error|fatal|critical|panic|exception|traceback)\b")
+ERROR_WORDS = ("error", "fatal", "critical", "severe", "panic", "traceback", "exception", "fail")
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def lowered(text: str) -> str:
+    """Lowercase ``text`` keeping every character at its offset (a few characters grow when lowered)."""
+    low = text.lower()
+    return low if len(low) == len(text) else text.translate(_ASCII_LOWER)
+
+
+def keyword_lines(low: str, offsets: list[int], words: Sequence[str]) -> set[int]:
+    """Return the indices of the lines of ``low`` containing any of ``words`` (a C-speed scan per word).
+
+    ``low`` is the lowercased text and ``offsets`` the start of each line in it (plus its end).
+    """
+    out: set[int] = set()
+    end = len(low)
+    for w in words:
+        pos = low.find(w)
+        while pos >= 0:
+            line = bisect.bisect_right(offsets, pos) - 1
+            out.add(line)
+            pos = low.find(w, offsets[line + 1] if line + 1 < len(offsets) else end)
+    return out
 
 
 def _runs(keep: list[bool]) -> list[tuple[int, int]]:
@@ -357,9 +382,11 @@ def _orient(lines: Sequence[str], state: _State, request: PruneRequest, target: 
     keep, n = state.keep, state.n
     added: set[int] = set()
     if request.source_type == "logs":
+        low = lowered("\n".join(lines))
+        offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
         spent = 0
-        for i, line in enumerate(lines):
-            if keep[i] or _ERROR_LINE.search(line) is None:
+        for i in sorted(keyword_lines(low, offsets, ERROR_WORDS)):
+            if keep[i]:
                 continue
             spent += state.costs[i]
             if spent > target // 5:

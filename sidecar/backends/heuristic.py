@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 
 from sidecar.chunking import COMMENT_PREFIXES, DEF_PREFIXES, IMPORT_PREFIXES, Chunk, chunk_lines
-from sidecar.selection import select_lines
+from sidecar.selection import ERROR_WORDS, keyword_lines, lowered, select_lines
 
 from .base import PruneRequest, Selection, SourceType
 
@@ -31,10 +31,8 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{80,}")
-_ERROR_WORDS = ("error", "fatal", "critical", "severe", "panic", "traceback", "exception", "fail")
 _WARN_WORDS = ("warn", "deprecat")
 _PROGRESS = re.compile(r"\d{1,3}%|[#=>█▏▎▍▌▋▊▉-]{10,}|\r.")
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _DIGITS = str.maketrans("123456789", "000000000")  # numbers aside, repeated log lines compare equal
 
 STOP = frozenset("""
@@ -142,18 +140,6 @@ def _match_lines(
 
 
 
-def _keyword_lines(low: str, offsets: list[int], words: Sequence[str]) -> set[int]:
-    """Return the indices of the lines containing any of ``words`` (a C-speed scan per word)."""
-    out: set[int] = set()
-    for w in words:
-        pos = low.find(w)
-        while pos >= 0:
-            line = bisect.bisect_right(offsets, pos) - 1
-            out.add(line)
-            pos = low.find(w, offsets[line + 1] if line + 1 < len(offsets) else len(low))
-    return out
-
-
 def _blob_lines(lines: Sequence[str]) -> list[int]:
     """Return the long lines that carry a base64/hash/minified blob."""
     return [i for i, line in enumerate(lines) if len(line) > 200 and _BLOB.search(line)]
@@ -194,9 +180,7 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
     if source_type == "logs" and "\x1b" in text:
         for code in sorted(set(_ANSI.findall(text))):
             text = text.replace(code, " " * len(code))  # same length: offsets stay valid
-    low = text.lower()
-    if len(low) != len(text):
-        low = text.translate(_ASCII_LOWER)  # a few characters grow when lowered; offsets must not move
+    low = lowered(text)
     offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
     stripped = [line.strip() for line in lines]
     chunks = chunk_lines(lines, source_type, CHUNK_TOKENS)
@@ -348,13 +332,13 @@ def _log_priors(
 ) -> None:
     n = len(lines)
     unit = max(max(scores), 1.0)
-    errors = _keyword_lines(low, offsets, _ERROR_WORDS)
-    warns = _keyword_lines(low, offsets, _WARN_WORDS) - errors
+    errors = keyword_lines(low, offsets, ERROR_WORDS)
+    warns = keyword_lines(low, offsets, _WARN_WORDS) - errors
     for i in errors:
         scores[i] += 1.0 * unit
     for i in warns:
         scores[i] += 0.4 * unit
-    for i in _keyword_lines(low, offsets, ("%", "###", "===", "\r", "\u2588")):
+    for i in keyword_lines(low, offsets, ("%", "###", "===", "\r", "\u2588")):
         if _PROGRESS.search(lines[i]) and len(_WORD.findall(lines[i])) < 6:
             scores[i] -= 0.6 * unit
     for i in _blob_lines(lines):
