@@ -16,7 +16,8 @@ silently. If the probe fails too, that is an outage: one warning (the error's cl
 never the URL, which may hold a password), and probes after a back-off of 1 s doubling to 30 s.
 So a request waits for Redis at most one timeout, and only when it is the one that finds Redis
 gone. Start-up, off the request path, opens a few connections and agrees on the prune id secret
-with 2 s to do it, so a busy node does not begin in fallback.
+with 2 s to do it, so a busy node does not begin in fallback; a Redis that never answered is an
+outage at its first failure (the warning comes at start-up).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class RedisLink:
         self._since = 0.0  # when the current state began
         self._retry_at = 0.0
         self._probing = False
+        self._answered = False  # a Redis that never answered is down, not hiccuping
         self._clock = clock
         pool = BlockingConnectionPool.from_url(
             url,
@@ -131,6 +133,7 @@ class RedisLink:
             raise RedisUnavailable from exc
         finally:
             self._probing = False
+        self._answered = True
         if self._state != _UP:
             if self._state == _DOWN:
                 log.info("redis reachable again: shared cache in use (%d errors so far)", self.errors)
@@ -143,10 +146,10 @@ class RedisLink:
         now = self._clock()
         if self._state != _UP and started < self._since:
             return  # in flight when the state changed: the same event, already accounted for
-        if self._state == _UP:
+        if self._state == _UP and self._answered:
             self._state, delay = _GRACE, self._grace
             log.debug("redis failed (%s): skipped for %.2f s, then probed", type(exc).__name__, delay)
-        elif self._state == _GRACE:
+        elif self._state != _DOWN:
             self._state, self._backoff, delay = _DOWN, self._backoff_min, self._backoff_min
             self.outages += 1
             log.warning(

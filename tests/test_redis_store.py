@@ -26,7 +26,13 @@ from sidecar.config import CacheConfig, Config, RecoverConfig
 from sidecar.errors import PruneIdNotFound
 from sidecar.fake_upstream import FakeUpstream
 from sidecar.pruning import LineRange, Pruner, make_prune_id
-from sidecar.redis_store import RedisLink, RedisUnavailable, is_redis_url
+from sidecar.redis_store import (
+    RedisLink,
+    RedisRecoverStore,
+    RedisResultCache,
+    RedisUnavailable,
+    is_redis_url,
+)
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 pytestmark = pytest.mark.skipif(
@@ -193,7 +199,7 @@ async def test_results_shared_between_replicas(redis_server: RedisServer, raw: R
         assert second.stats.cache_hit  # b never ran a backend for it
         assert second.pruned_text == first.pruned_text and second.prune_id == first.prune_id
         assert b.health().cache_hits == 1 and b.health().cache_misses == 0
-        keys = sorted(k.decode() for k in await raw.keys("sidecar:v1:*"))
+        keys = sorted(k.decode() if isinstance(k, bytes) else k for k in await raw.keys("sidecar:v1:*"))
         key = cache_key(TEXT, GOAL, "auto", OPTS, "heuristic").hex()
         assert keys == [
             "sidecar:v1:prune-id-secret:hmac",
@@ -253,8 +259,9 @@ async def test_prune_id_secret_is_shared_through_redis(redis_server: RedisServer
 async def test_oversized_values_stay_in_process(redis_server: RedisServer, raw: Redis) -> None:
     pruner = await replica(redis_server.url)
     try:
-        for store in (pruner.cache, pruner.recover_store):
-            store._max_value = 1000  # type: ignore[attr-defined]
+        assert isinstance(pruner.cache, RedisResultCache)
+        assert isinstance(pruner.recover_store, RedisRecoverStore)
+        pruner.cache._max_value = pruner.recover_store._max_value = 1000
         out = await pruner.prune(TEXT, GOAL, options=OPTS)
         assert [k for k in await raw.keys("sidecar:v1:*") if b"secret" not in k] == []
         assert (await pruner.recover(out.prune_id, [])).raw_text == TEXT  # still recoverable here
@@ -383,11 +390,13 @@ async def test_hanging_redis_costs_one_timeout_then_nothing(redis_server: RedisS
 
 
 async def test_redis_down_at_start_uses_local_secret_then_agrees(
-    redis_server: RedisServer, raw: Redis
+    redis_server: RedisServer, raw: Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     redis_server.kill()
-    pruner = await replica(redis_server.url, backoff_s=0.1, grace_s=0.05)
+    pruner = await replica(redis_server.url, backoff_s=0.1, grace_s=5.0)
     try:
+        # Never answered: an outage at once (no grace), warned at start-up.
+        assert len(redis_warnings(caplog)) == 1 and pruner.health().redis_fallback_active
         assert (await pruner.prune(TEXT, GOAL, options=OPTS)).stats.pruned_lines > 0
         redis_server.start()
         await raw.set("sidecar:v1:prune-id-secret:hmac", b"q" * 32)  # a replica that started meanwhile
@@ -604,12 +613,12 @@ async def test_a_hiccup_is_silent_and_counts_once(
     try:
         assert await link.run(ping)  # connected
         await stall(5)
-        assert link.errors == 5 and link.fallback_active and link.outages == 0  # five ops, one event
+        assert (link.errors, link.fallback_active, link.outages) == (5, True, 0)  # five ops, one event
         with pytest.raises(RedisUnavailable):
             await link.run(ping)  # skipped during the grace
         await asyncio.sleep(0.12)
         assert await link.run(ping)  # the probe succeeds: the hiccup is over
-        assert not link.fallback_active and link.outages == 0 and link.generation == 1
+        assert (link.fallback_active, link.outages, link.generation) == (False, 0, 1)
         assert redis_warnings(caplog) == []
         # The same stall twice in a row (the probe fails too) is an outage: one warning.
         await stall(1)
