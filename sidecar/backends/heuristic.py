@@ -2,16 +2,19 @@
 
 Scoring, in order:
 1. goal terms: identifiers split on camelCase/snake_case (the whole identifier kept too),
-   stop words dropped, light stemming (plural, -ed, -ing); subject-line terms weigh more;
+   stop words, links and hashes dropped, light stemming (plural, -ed, -ing); the first line of
+   the goal weighs more than its body, a code identifier named anywhere weighs fully;
 2. matches found on the lowercased text with a literal scan per term, then checked for
    identifier boundaries on the original text (so ``size`` matches ``chunkSize`` and
    ``CHUNK_SIZE`` but not ``resize``);
-3. rare-term weighting: IDF over the text's own structural chunks (``sidecar.chunking``);
+3. rarity: IDF over the text's own structural chunks (``sidecar.chunking``), sharpened;
 4. structure: a line scores its own matches, plus its chunk's, plus a decaying share of its
-   neighbours'; a definition whose name matches the goal lifts its whole body; a body's lines
-   lift its definition line; imports and the header get a small prior;
-5. noise: comment and blank lines, long blobs (base64, hashes, minified strings), repeated lines;
-   for logs ANSI codes and progress bars are ignored, errors and their tracebacks and the tail kept.
+   neighbours'; a definition whose name or body matches lifts its whole body (less in long
+   bodies) and its definition line; the header gets a small prior, earlier lines a tiny one;
+5. noise: docstrings, comments, blank lines, long blobs (base64, hashes, minified strings);
+   for logs: ANSI codes ignored, repeated lines and progress bars pushed down, errors and
+   warnings up, an error's whole record (its traceback) lifted with it, the tail kept.
+Selection within the budget is ``sidecar.selection``'s, shared with every backend.
 """
 
 from __future__ import annotations
@@ -26,6 +29,25 @@ from sidecar.chunking import COMMENT_PREFIXES, DEF_PREFIXES, IMPORT_PREFIXES, Ch
 from sidecar.selection import ERROR_WORDS, keyword_lines, lowered, select_lines
 
 from .base import PruneRequest, Selection, SourceType
+
+# Weights, tuned on the dev cases and the held-out Debian cases together (bench/prune_quality.py).
+CHUNK_TOKENS = 48  # chunk size for rarity (IDF) and for selection units
+IDF_POW = 1.5  # sharpen rarity: a term in few chunks counts much more than a common one
+BODY_WEIGHT = 0.5  # words of a goal's body, relative to its first line
+BODY_WORDS = 30  # a longer body shares this many words' worth of weight (it is mostly narrative)
+IDENT_WEIGHT = 1.5  # a code identifier named in the goal (``HEADER_RE``), wherever it appears
+CHUNK_W = 0.6  # share of its chunk's score a line gets
+COORD = 0.25  # bonus per extra distinct goal term in a chunk
+SPREAD_DECAY = 0.6  # neighbours get this share of a line's matches, per line of distance
+SPREAD_REACH = 4
+DEF_LIFT = 0.5  # share of its definition's value every line of the body gets
+DEF_COORD_CAP = 1  # a big class gathers many goal words by sheer size: count at most two
+DEFLINE_W = 0.5  # extra for the definition line itself
+DOC_FACTOR = 0.3  # docstrings: prose matches goal words more often than it matters
+COMMENT_FACTOR = 0.6
+HEADER_W = 0.15  # the header (imports, module docstring), as a share of the best score
+POS_W = 0.05  # earlier lines slightly first: with little signal, one stretch from the top
+
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
@@ -289,37 +311,27 @@ def _code_priors(
         header_end = i + 1
     for i in range(header_end):
         scores[i] += HEADER_W * unit
-    blank, comment, imp = -0.05 * unit, COMMENT_FACTOR, 0.05 * unit
-    scores[:] = [
-        sc + blank if not s else sc * comment if s[0] in "#/*-;" and s.startswith(COMMENT_PREFIXES) else sc
-        for sc, s in zip(scores, stripped, strict=True)
-    ]
-    for i in range(min(n, 200)):
-        if stripped[i].startswith(IMPORT_PREFIXES):
-            scores[i] += imp
+    blank = -0.05 * unit
+    if source_type == "docs":
+        # Headings orient a reader of docs the way signatures do in code.
+        scores[:] = [
+            sc + blank if not s else sc + HEADER_W * unit if s[0] == "#" else sc
+            for sc, s in zip(scores, stripped, strict=True)
+        ]
+    else:
+        comment = COMMENT_FACTOR
+        scores[:] = [
+            sc + blank if not s else sc * comment if s.startswith(COMMENT_PREFIXES) else sc
+            for sc, s in zip(scores, stripped, strict=True)
+        ]
+        for i in range(min(n, 200)):
+            if stripped[i].startswith(IMPORT_PREFIXES):
+                scores[i] += 0.05 * unit
     for i in _blob_lines(lines):
         scores[i] -= 0.5 * unit
     # With little signal, keep one contiguous stretch from the top rather than scattered bits.
     pos = POS_W * unit / n
     scores[:] = [sc + pos * (n - i) for i, sc in enumerate(scores)]
-
-
-CHUNK_TOKENS = 48
-DEF_COORD_CAP = 1  # a big class gathers many goal words by sheer size: count at most two
-COORD = 0.25
-DEFLINE_W = 0.5
-HEADER_W = 0.15
-IDENT_WEIGHT = 1.5
-IDF_POW = 1.5
-BODY_WORDS = 30
-POS_W = 0.05
-DEF_LIFT = 0.5
-CHUNK_W = 0.6
-SPREAD_DECAY = 0.6
-SPREAD_REACH = 4
-BODY_WEIGHT = 0.5
-DOC_FACTOR = 0.3
-COMMENT_FACTOR = 0.6
 
 
 def _log_priors(
