@@ -8,6 +8,7 @@ paragraphs and markdown headings. A chunk never splits a line, and a chunk longe
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Sequence
@@ -39,6 +40,35 @@ _EXC_LINE = re.compile(
     r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault)\b|[A-Za-z_][\w.]*:\s"
 )
 _HEADING = re.compile(r"#{1,6}\s|=+\s*$|-+\s*$")
+
+
+# Words that mark a log line as an error (matched anywhere in the lowercased line).
+ERROR_WORDS = ("error", "fatal", "critical", "severe", "panic", "traceback", "exception", "fail")
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def lowered(text: str) -> str:
+    """Lowercase ``text`` keeping every character at its offset (a few characters grow when lowered)."""
+    low = text.lower()
+    return low if len(low) == len(text) else text.translate(_ASCII_LOWER)
+
+
+def keyword_lines(low: str, offsets: list[int], words: Sequence[str]) -> set[int]:
+    """Return the indices of the lines of ``low`` containing any of ``words`` (a C-speed scan per word).
+
+    ``low`` is the lowercased text and ``offsets`` the start of each line in it (plus its end).
+    """
+    out: set[int] = set()
+    end = len(low)
+    for w in words:
+        pos = low.find(w)
+        while pos >= 0:
+            line = bisect.bisect_right(offsets, pos) - 1
+            out.add(line)
+            pos = low.find(w, offsets[line + 1] if line + 1 < len(offsets) else end)
+    return out
 
 
 class Chunk(msgspec.Struct, frozen=True):

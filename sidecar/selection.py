@@ -28,7 +28,7 @@ import re
 from collections.abc import Sequence
 
 from .backends.base import PruneRequest
-from .chunking import DEF_PREFIXES, Chunk, chunk_lines
+from .chunking import DEF_PREFIXES, ERROR_WORDS, Chunk, chunk_lines, keyword_lines, lowered
 from .render import marker_cost, rendered_size
 from .tokens import CHARS_PER_TOKEN, estimate_tokens
 
@@ -210,32 +210,6 @@ def _greedy_units(state: _State, units: Sequence[Chunk], vals: list[float], targ
 
 
 _KEPT_RUN = re.compile(rb"\x01+")
-ERROR_WORDS = ("error", "fatal", "critical", "severe", "panic", "traceback", "exception", "fail")
-
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def lowered(text: str) -> str:
-    """Lowercase ``text`` keeping every character at its offset (a few characters grow when lowered)."""
-    low = text.lower()
-    return low if len(low) == len(text) else text.translate(_ASCII_LOWER)
-
-
-def keyword_lines(low: str, offsets: list[int], words: Sequence[str]) -> set[int]:
-    """Return the indices of the lines of ``low`` containing any of ``words`` (a C-speed scan per word).
-
-    ``low`` is the lowercased text and ``offsets`` the start of each line in it (plus its end).
-    """
-    out: set[int] = set()
-    end = len(low)
-    for w in words:
-        pos = low.find(w)
-        while pos >= 0:
-            line = bisect.bisect_right(offsets, pos) - 1
-            out.add(line)
-            pos = low.find(w, offsets[line + 1] if line + 1 < len(offsets) else end)
-    return out
 
 
 def _runs(keep: list[bool]) -> list[tuple[int, int]]:

@@ -25,8 +25,17 @@ import math
 import re
 from collections.abc import Sequence
 
-from sidecar.chunking import COMMENT_PREFIXES, DEF_PREFIXES, IMPORT_PREFIXES, Chunk, chunk_lines
-from sidecar.selection import ERROR_WORDS, keyword_lines, lowered, select_lines
+from sidecar.chunking import (
+    COMMENT_PREFIXES,
+    DEF_PREFIXES,
+    ERROR_WORDS,
+    IMPORT_PREFIXES,
+    Chunk,
+    chunk_lines,
+    keyword_lines,
+    lowered,
+)
+from sidecar.selection import select_lines
 
 from .base import PruneRequest, Selection, SourceType
 
