@@ -30,6 +30,7 @@ from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
+from cachetools import TTLCache
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -37,6 +38,7 @@ from redis.exceptions import RedisError
 from redis.maint_notifications import MaintNotificationsConfig
 
 from .cache import MemoryResultCache
+from .errors import PruneIdNotFound
 from .pruning import PruneOutcome
 from .recover import MemoryRecoverStore
 
@@ -214,7 +216,12 @@ class RedisResultCache:
         self._max_value = max_value_bytes
 
     async def get(self, key: bytes) -> PruneOutcome | None:
-        """Return the outcome from Redis, else from the in-process cache, else None."""
+        """Return the outcome from the in-process cache, else from Redis (kept in process), else None."""
+        # In process first: what this replica computed or fetched is as good as Redis's copy, and a
+        # repeated segment then costs no round trip.
+        outcome = await self.local.get(key)
+        if outcome is not None:
+            return outcome
         name = self.link.key("result", key.hex())
 
         async def op(client: Redis) -> bytes | None:
@@ -224,16 +231,16 @@ class RedisResultCache:
         try:
             raw = await self.link.run(op)
         except RedisUnavailable:
-            raw = None
-        if raw is not None:
-            try:
-                outcome = _decoder.decode(raw)
-            except msgspec.DecodeError:
-                log.debug("undecodable cache entry ignored")
-            else:
-                await self.local.set(key, outcome)  # kept for an outage
-                return outcome
-        return await self.local.get(key)
+            return None
+        if raw is None:
+            return None
+        try:
+            outcome = _decoder.decode(raw)
+        except msgspec.DecodeError:
+            log.debug("undecodable cache entry ignored")
+            return None
+        await self.local.set(key, outcome)  # kept for the next call, and for an outage
+        return outcome
 
     async def set(self, key: bytes, outcome: PruneOutcome) -> None:
         """Store ``outcome`` in process and, unless it is over the size cap, in Redis."""
@@ -275,10 +282,20 @@ class RedisRecoverStore:
         self.local = local
         self._ttl_ms = max(1, int(ttl_s * 1000))
         self._max_value = max_value_bytes
+        # (prune id, caller) pairs refreshed in Redis lately: a repeated segment refreshes its entry
+        # once per tenth of the TTL, not on every call. Forgotten when Redis comes back (maybe empty).
+        self._fresh: TTLCache[tuple[str, str | None], bool] = TTLCache(maxsize=65536, ttl=ttl_s / 10)
+        self._fresh_generation = link.generation
 
     async def put(self, prune_id: str, text: str, caller: str | None) -> None:
         """Store (or refresh) the original of ``prune_id`` and remember ``caller``, here and in Redis."""
         await self.local.put(prune_id, text, caller)
+        if self._fresh_generation != self.link.generation:
+            self._fresh.clear()
+            self._fresh_generation = self.link.generation
+        pair = (prune_id, caller)
+        if pair in self._fresh:
+            return
         data = text.encode("utf-8", "surrogatepass")
         if len(data) > self._max_value:
             return
@@ -302,10 +319,15 @@ class RedisRecoverStore:
         try:
             await self.link.run(op)
         except RedisUnavailable:
-            pass
+            return
+        self._fresh[pair] = True
 
     async def get(self, prune_id: str, caller: str | None) -> str:
-        """Return the original from Redis or the in-process store; raise PruneIdNotFound otherwise."""
+        """Return the original from the in-process store or Redis; raise PruneIdNotFound otherwise."""
+        try:
+            return await self.local.get(prune_id, caller)  # same caller rule; Redis holds a superset
+        except PruneIdNotFound:
+            pass
         name = self.link.key("recover", prune_id)
         fields = [_TEXT, _PUBLIC] + ([] if caller is None else [b"c:" + caller.encode()])
 
@@ -316,12 +338,10 @@ class RedisRecoverStore:
         try:
             text, *allowed = await self.link.run(op)
         except RedisUnavailable:
-            text, allowed = None, []
-        if text is not None and any(v is not None for v in allowed):
-            return text.decode("utf-8", "surrogatepass")
-        # Absent or not this caller's in Redis: the in-process store may still have it (written
-        # during an outage, or evicted from Redis), and applies the same caller rule.
-        return await self.local.get(prune_id, caller)
+            raise PruneIdNotFound("prune_id_not_found") from None
+        if text is None or all(v is None for v in allowed):
+            raise PruneIdNotFound("prune_id_not_found")  # the same answer for absent and not yours
+        return text.decode("utf-8", "surrogatepass")
 
     def stats(self) -> tuple[int, int]:
         """Return (entries, approximate bytes) held in process."""
