@@ -146,7 +146,7 @@ class PruningHealth(msgspec.Struct, frozen=True, kw_only=True):
     deepinfra_circuit_open: bool
     cache_backend: str = "memory"  # "redis" when cache.url selects the shared store
     redis_errors: int = 0  # failed Redis operations (each served by the in-process stores)
-    redis_fallback_active: bool = False  # Redis is down: in-process stores only, retried after a back-off
+    redis_fallback_active: bool = False  # Redis skipped (a failure's grace or an outage): in-process only
 
 
 Observer = Callable[[PruneOutcome], None]
