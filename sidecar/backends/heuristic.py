@@ -54,6 +54,7 @@ DEF_COORD_CAP = 1  # a big class gathers many goal words by sheer size: count at
 DEFLINE_W = 0.5  # extra for the definition line itself
 DOC_FACTOR = 0.3  # docstrings: prose matches goal words more often than it matters
 COMMENT_FACTOR = 0.6
+IMPORT_W = 0.3  # top-level imports, as a share of the best score
 HEADER_W = 0.15  # the header (imports, module docstring), as a share of the best score
 POS_W = 0.05  # earlier lines slightly first: with little signal, one stretch from the top
 
@@ -333,9 +334,9 @@ def _code_priors(
             sc + blank if not s else sc * comment if s.startswith(COMMENT_PREFIXES) else sc
             for sc, s in zip(scores, stripped, strict=True)
         ]
-        for i in range(min(n, 200)):
-            if stripped[i].startswith(IMPORT_PREFIXES):
-                scores[i] += 0.05 * unit
+        for i in range(min(n, 300)):
+            if stripped[i].startswith(IMPORT_PREFIXES) and lines[i][:1] not in " \t":
+                scores[i] += IMPORT_W * unit  # commits that add a feature often add an import
     for i in _blob_lines(lines):
         scores[i] -= 0.5 * unit
     # With little signal, keep one contiguous stretch from the top rather than scattered bits.
