@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 from redis.maint_notifications import MaintNotificationsConfig
 
 from .cache import MemoryResultCache
-from .errors import PruneIdNotFound
+from .errors import ConfigError, PruneIdNotFound
 from .pruning import PruneOutcome
 from .recover import MemoryRecoverStore
 
@@ -80,8 +80,24 @@ class RedisLink:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         query = parse_qs(urlsplit(url).query)
-        if "socket_timeout" in query:
-            op_timeout_s = float(query["socket_timeout"][-1])
+        try:
+            if "socket_timeout" in query:
+                op_timeout_s = float(query["socket_timeout"][-1])
+            if not op_timeout_s > 0:
+                raise ValueError("socket_timeout must be a positive number of seconds")
+            pool = BlockingConnectionPool.from_url(
+                url,
+                max_connections=max_connections,
+                # run() bounds every operation; these only back it up, and must not cut start-up short.
+                timeout=_START_TIMEOUT_S,
+                socket_timeout=_START_TIMEOUT_S,
+                socket_connect_timeout=_START_TIMEOUT_S,
+                retry=Retry(NoBackoff(), 0),  # redis-py's default retries with sleeps: never on a request
+                # Maintenance notifications would relax timeouts to seconds (and cost a round trip).
+                maint_notifications_config=MaintNotificationsConfig(enabled=False),
+            )
+        except ValueError as exc:  # redis-py names the option, never the URL (which may hold a password)
+            raise ConfigError(f"SIDECAR_CACHE_URL (cache.url): {exc}") from None
         self.op_timeout_s = op_timeout_s
         self.namespace = namespace
         self.errors = 0  # failed operations, hiccups included
@@ -97,17 +113,6 @@ class RedisLink:
         self._probing = False
         self._answered = False  # a Redis that never answered is down, not hiccuping
         self._clock = clock
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            # run() bounds every operation; these only back it up, and must not cut start-up short.
-            timeout=_START_TIMEOUT_S,
-            socket_timeout=_START_TIMEOUT_S,
-            socket_connect_timeout=_START_TIMEOUT_S,
-            retry=Retry(NoBackoff(), 0),  # redis-py's default retries with sleeps: never on a request
-            # Maintenance notifications would relax timeouts to seconds; and save a round trip per connect.
-            maint_notifications_config=MaintNotificationsConfig(enabled=False),
-        )
         self._client: Redis = Redis.from_pool(pool)
         self._closed = False
 

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from sidecar.backends.base import PruneOptions
 from sidecar.cache import cache_key
 from sidecar.config import CacheConfig, Config, RecoverConfig
-from sidecar.errors import PruneIdNotFound
+from sidecar.errors import ConfigError, PruneIdNotFound
 from sidecar.fake_upstream import FakeUpstream
 from sidecar.pruning import LineRange, Pruner, make_prune_id
 from sidecar.redis_store import (
@@ -175,6 +175,13 @@ async def replica(
 def test_is_redis_url() -> None:
     assert is_redis_url("redis://h:6379/0") and is_redis_url("rediss://h") and is_redis_url("unix:///s.sock")
     assert not is_redis_url(None) and not is_redis_url("") and not is_redis_url("memcached://h")
+
+
+def test_invalid_url_option_is_a_config_error() -> None:
+    for bad in ("socket_timeout=abc", "socket_timeout=0"):
+        with pytest.raises(ConfigError, match="SIDECAR_CACHE_URL") as info:
+            Pruner(config(f"redis://:hunter2@127.0.0.1:1/0?{bad}"), env={})
+        assert "hunter2" not in str(info.value)
 
 
 async def test_config_url_selects_the_shared_store(redis_server: RedisServer) -> None:
