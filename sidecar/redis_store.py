@@ -6,18 +6,21 @@
       sidecar:v1:prune-id-secret:hmac    the replicas' prune id secret         SET NX, no expiry
 
 Redis is an optimisation like the cache itself: every store writes through to the in-process store
-it wraps and reads it when Redis misses or fails, so an outage keeps recent entries and costs no
-request. :class:`RedisLink` bounds each Redis operation (connect, pool wait, round trip) by one
-tight timeout, 50 ms by default: a LAN round trip is well under 1 ms, and a Redis slower than that
-is no better than recomputing (``?socket_timeout=`` in the URL overrides it). After a failure,
-Redis is not tried at all for a short grace (0.25 s) and then probed by one call: a hiccup (a
-stall of this process, e.g. CPU throttling or a large text pruned on the event loop) ends there,
-silently. If the probe fails too, that is an outage: one warning (the error's class name only,
-never the URL, which may hold a password), and probes after a back-off of 1 s doubling to 30 s.
-So a request waits for Redis at most one timeout, and only when it is the one that finds Redis
-gone. Start-up, off the request path, opens a few connections and agrees on the prune id secret
-with 2 s to do it, so a busy node does not begin in fallback; a Redis that never answered is an
-outage at its first failure (the warning comes at start-up).
+it wraps and reads that first (a repeat on one replica costs no round trip), Redis on a local miss;
+so an outage keeps recent entries and costs no request. Recover entries are refreshed in Redis at
+most once per tenth of their TTL per (id, caller). Values over 8 MiB stay in process.
+
+:class:`RedisLink` bounds each Redis operation (connect, pool wait, round trip) by one tight
+timeout, 50 ms by default: a LAN round trip is well under 1 ms, and a Redis slower than that is
+no better than recomputing (``?socket_timeout=`` in the URL overrides it). After a failure, Redis
+is not tried at all for a short grace (0.25 s), then one call probes it: a hiccup (this process
+stalled, e.g. CPU throttling or a large text pruned on the event loop) ends there, silently. If
+the probe fails too, that is an outage: one warning (the error's class name only, never the URL,
+which may hold a password), then probes after a back-off of 1 s doubling to 30 s. So a request
+waits for Redis at most one timeout, and only when it is the one that finds Redis gone.
+Start-up, off the request path, opens a few connections and agrees on the prune id secret with
+2 s to do it, so a busy node does not begin in fallback; a Redis that never answered is an outage
+at its first failure (the warning comes at start-up).
 """
 
 from __future__ import annotations
