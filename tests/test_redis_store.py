@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -440,13 +441,6 @@ async def test_redis_down_at_start_uses_local_secret_then_agrees(
 # --- acceptance: two `sidecar serve` processes on one Redis --------------------------------------------
 
 
-def _installed() -> tuple[bool, bool]:
-    from sidecar import app
-
-    names = {f.__name__ for f in app.default_installers()}
-    return "install_pruning" in names, "install_mcp" in names
-
-
 class ServeProcess:
     def __init__(self, upstream: str, redis_url: str, workdir: Path) -> None:
         self.port = free_port()
@@ -508,7 +502,10 @@ def chat(tool_output: str) -> dict[str, object]:
     }
 
 
-async def mcp_recover(http: aiohttp.ClientSession, base: str, headers: dict[str, str], prune_id: str) -> str:
+async def mcp_recover(
+    http: aiohttp.ClientSession, base: str, headers: dict[str, str], prune_id: str
+) -> dict[str, Any]:
+    """Call recover_text over MCP Streamable HTTP (initialize, initialized, tools/call); return the reply."""
     url = f"{base}/sidecar/mcp"
     init = {
         "jsonrpc": "2.0",
@@ -538,16 +535,12 @@ async def mcp_recover(http: aiohttp.ClientSession, base: str, headers: dict[str,
         "params": {"name": "recover_text", "arguments": {"prune_id": prune_id, "ranges": []}},
     }
     async with http.post(url, json=call, headers=session) as resp:
-        doc = await resp.json()
-    return str(doc["result"]["structuredContent"]["raw_text"])
+        return dict(await resp.json())
 
 
 async def test_acceptance_two_serve_processes_share_one_redis(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    pruning, mcp = _installed()
-    if not pruning:
-        pytest.skip("sidecar/app.py default_installers() does not install the pruning middleware yet")
     fake = FakeUpstream()
     await fake.start()
     # 250 ms instead of the default 50: this test checks sharing and a kill, not timing (the tests
@@ -573,19 +566,11 @@ async def test_acceptance_two_serve_processes_share_one_redis(
             assert pruning_b["cache_backend"] == "redis" and not pruning_b["redis_fallback_active"]
             pruned = json.loads(sent_by_a)["messages"][-1]["content"]
             prune_id = re.search(r"prune_id=([a-z2-7]{26})", pruned).group(1)  # type: ignore[union-attr]
-            if mcp:
-                assert await mcp_recover(http, b.url, headers, prune_id) == tool
-            else:
-                other = await replica(redis_server.url)
-                try:
-                    assert (await other.recover(prune_id, [], caller=None)).raw_text == tool
-                except PruneIdNotFound:  # stored with the caller's identity: recover as that caller
-                    from sidecar.middleware import caller_identity
-
-                    caller = caller_identity(headers)
-                    assert (await other.recover(prune_id, [], caller=caller)).raw_text == tool
-                finally:
-                    await other.aclose()
+            # B recovers A's prune id over MCP, for the same API key only (the identity travels too).
+            reply = await mcp_recover(http, b.url, headers, prune_id)
+            assert reply["result"]["structuredContent"]["raw_text"] == tool
+            other_key = {**headers, "Authorization": "Bearer sk-someone-else"}
+            assert (await mcp_recover(http, b.url, other_key, prune_id))["error"]["code"] == -32004
 
             # Load on both replicas; Redis is SIGKILLed in the middle: not one request fails.
             statuses: list[int] = []
