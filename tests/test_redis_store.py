@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -73,7 +74,10 @@ class RedisServer:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.port = free_port()
+        # A Unix socket path must fit in 108 bytes: a deep pytest tmp dir may not.
         self.socket_path = workdir / "redis.sock"
+        if len(str(self.socket_path)) > 100:
+            self.socket_path = Path(tempfile.mkdtemp(prefix="sidecar-redis-", dir="/tmp")) / "redis.sock"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
