@@ -103,3 +103,16 @@ def test_detect_source_type() -> None:
     assert detect_source_type("\n".join(CODE)) == "code"
     assert detect_source_type("\n".join(LOG * 3)) == "logs"
     assert detect_source_type("\n".join(DOC) + "\nThis is a long sentence with many words in it.\n") == "docs"
+
+
+def test_keyword_lines_and_offset_safe_lowering() -> None:
+    import itertools
+
+    from sidecar.chunking import ERROR_WORDS, keyword_lines, lowered
+
+    lines = ["İİ ok", "Disk ERROR here", "fine", "Traceback (most recent call last):", "error error"]
+    text = "\n".join(lines)
+    low = lowered(text)
+    assert len(low) == len(text)  # "İ".lower() has two characters: offsets must not move
+    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    assert keyword_lines(low, offsets, ERROR_WORDS) == {1, 3, 4}
