@@ -40,6 +40,9 @@ from sidecar.selection import select_lines
 from .base import PruneRequest, Selection, SourceType
 
 # Weights, tuned on the dev cases and the held-out Debian cases together (bench/prune_quality.py).
+CALL_W = 0.3
+CALL_TOP = 50
+CALL_SPAN = 3
 CHUNK_TOKENS = 48  # chunk size for rarity (IDF) and for selection units
 IDF_POW = 1.5  # sharpen rarity: a term in few chunks counts much more than a common one
 BODY_WEIGHT = 0.5  # words of a goal's body, relative to its first line
@@ -279,6 +282,37 @@ def _docstring_lines(text: str, offsets: list[int], n: int) -> list[bool]:
     return out
 
 
+_DEF_NAME = re.compile(r"(?:def|class|function|func|fn|struct|enum|trait|interface|type)\s+([A-Za-z_]\w*)")
+_ASSIGN_NAME = re.compile(r"([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)")
+
+
+def _lift_referenced_definitions(lines: Sequence[str], stripped: list[str], scores: list[float]) -> None:
+    """Lift the definitions (functions, classes, module constants) that the best lines refer to."""
+    n = len(lines)
+    defs: dict[str, int] = {}
+    for i, s in enumerate(stripped):
+        if s.startswith(DEF_PREFIXES):
+            m = _DEF_NAME.search(s)
+        elif s and lines[i][:1] not in " \t" and s[0].isalpha():
+            m = _ASSIGN_NAME.match(s)
+        else:
+            continue
+        if m and m.group(1) not in defs:
+            defs[m.group(1)] = i
+    if not defs:
+        return
+    top = sorted(range(n), key=scores.__getitem__, reverse=True)[: max(5, n // CALL_TOP)]
+    level = sum(scores[i] for i in top) / len(top)
+    seen: set[int] = set(top)
+    for i in top:
+        for name in _WORD.findall(lines[i]):
+            d = defs.get(name)
+            if d is not None and d not in seen:
+                seen.add(d)
+                for k in range(d, min(n, d + CALL_SPAN)):
+                    scores[k] += CALL_W * level * (1.0 if k == d else 0.5)
+
+
 def _code_priors(
     lines: Sequence[str],
     text: str,
@@ -312,6 +346,8 @@ def _code_priors(
             (s + DEF_LIFT * lift) * (DOC_FACTOR if d else 1.0)
             for s, lift, d in zip(scores, lifts, doc, strict=True)
         ]
+        if CALL_W:
+            _lift_referenced_definitions(lines, stripped, scores)
     header_end = 0
     for i in range(min(n, 60)):
         s = stripped[i]
