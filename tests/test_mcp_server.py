@@ -329,14 +329,15 @@ def test_helpers():
     assert prefers_sse("application/json;q=0.5, text/event-stream")
 
 
-# ---- README_mcp.md snippets ------------------------------------------------------------------------
+# ---- README.md's MCP section snippets ---------------------------------------------------------------
 
 HTTP_URL = "http://127.0.0.1:8787/sidecar/mcp"
 
 
 def readme_blocks() -> list[tuple[str, str]]:
-    text = (ROOT / "README_mcp.md").read_text()
-    return re.findall(r"```(\w+)\n(.*?)```", text, flags=re.S)
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## MCP pruner server", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```(\w+)\n(.*?)```", section, flags=re.S)
 
 
 def test_readme_snippets_parse_and_point_at_the_server():
