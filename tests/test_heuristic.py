@@ -137,3 +137,14 @@ def test_term_matching_respects_identifier_parts_and_case() -> None:
     got = {lit: _match_lines(text, text.lower(), offsets, lit, sufs) for lit, (_, sufs) in
            goal_terms("cookies size").items()}
     assert got == {"cook": [0, 1, 2, 3, 5], "siz": [5, 8]}
+
+
+def test_definitions_referenced_by_the_best_lines_are_lifted() -> None:
+    lines = ["import os", ""]
+    for k in range(30):
+        lines += [f"def filler_{k}(x):", f"    return x + {k}", ""]
+    lines += ["def _normalise(v):", "    return v.strip()", ""]
+    lines += ["def parse_header(raw):", "    name = _normalise(raw)", "    return name", ""]
+    s = score_lines(lines, "parse header", "code")
+    helper = lines.index("def _normalise(v):")
+    assert s[helper] > max(s[lines.index(f"def filler_{k}(x):")] for k in range(30))
