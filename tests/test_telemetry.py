@@ -19,7 +19,6 @@ from aiohttp.test_utils import TestServer
 from opentelemetry import trace
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -107,18 +106,22 @@ class Sidecar:
 
     def __init__(self, server: TestServer, telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
         self.server, self.telemetry, self.spans = server, telemetry, spans
-        self.reader = telemetry._metric_reader
-        assert isinstance(self.reader, InMemoryMetricReader)
+        self.exporter = telemetry._metric_exporter
+        assert isinstance(self.exporter, tm.InMemoryMetricExporter)
 
     def url(self, path: str) -> str:
         return str(self.server.make_url(path))
+
+    def collect(self):
+        self.telemetry.flush_metrics()
+        return self.exporter.exported[-1] if self.exporter.exported else None
 
     def finished(self) -> list[ReadableSpan]:
         return list(self.spans.get_finished_spans())
 
     def metrics(self) -> dict[str, list[tuple[dict[str, object], object]]]:
         """name -> [(attributes, point)] from one collection."""
-        data = self.reader.get_metrics_data()
+        data = self.collect()
         out: dict[str, list[tuple[dict[str, object], object]]] = {}
         for rm in data.resource_metrics if data else []:
             for sm in rm.scope_metrics:
@@ -128,10 +131,12 @@ class Sidecar:
         return out
 
 
-async def start_sidecar(config, *, sampler: str = "parentbased_always_on") -> Sidecar:
+async def start_sidecar(config, *, sampler: str = "parentbased_always_on", arg: float = 1.0) -> Sidecar:
     spans = InMemorySpanExporter()
     tel = Telemetry(
-        TelemetrySettings(sampler=sampler), span_exporter=spans, metric_reader=InMemoryMetricReader()
+        TelemetrySettings(sampler=sampler, sampler_arg=arg),
+        span_exporter=spans,
+        metric_exporter=tm.InMemoryMetricExporter(),
     )
     app = build_app(config, installers=[telemetry_installer(tel), install_pruner, install_pruning])
     server = TestServer(app, host="127.0.0.1")
@@ -225,6 +230,44 @@ def test_invalid_values_name_the_variable(name: str, value: str, monkeypatch):
         monkeypatch.setenv(key, val)
     with pytest.raises(ConfigError, match=f"^{name}: "):
         build_app(tm_config(), installers=[install_telemetry])
+
+
+def test_default_sampler_is_rate_limited_and_parent_based():
+    s = settings_from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"})
+    assert (s.sampler, s.sampler_arg) == ("parentbased_ratelimiting", 100.0)
+    s = settings_from_env({"OTEL_TRACES_SAMPLER": "ratelimiting", "OTEL_TRACES_SAMPLER_ARG": "5"})
+    assert (s.sampler, s.sampler_arg) == ("ratelimiting", 5.0)
+    with pytest.raises(ConfigError, match="^OTEL_TRACES_SAMPLER_ARG: "):
+        settings_from_env({"OTEL_TRACES_SAMPLER": "parentbased_ratelimiting", "OTEL_TRACES_SAMPLER_ARG": "0"})
+
+
+def test_rate_limiting_sampler_refills():
+    now = [0.0]
+    sampler = tm.RateLimitingSampler(2.0, clock=lambda: now[0])
+    decide = [sampler.should_sample(None, 1, "x").decision.is_sampled() for _ in range(4)]
+    assert decide == [True, True, False, False]  # a burst of one second's worth
+    now[0] = 0.5
+    assert [sampler.should_sample(None, 1, "x").decision.is_sampled() for _ in range(2)] == [True, False]
+
+
+async def test_rate_limit_applies_to_new_traces_only(fake_upstream: FakeUpstream, make_config):
+    sc = await start_sidecar(make_config(fake_upstream.url), sampler="parentbased_ratelimiting", arg=1.0)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(3):  # new traces: one a second
+                async with http.post(sc.url("/v1/chat/completions"), data=chat_body()) as r:
+                    assert r.status == 200
+            sent = [dict(rec.headers)["traceparent"] for rec in fake_upstream.received]
+            for _ in range(2):  # the agent's sampled traces are always continued
+                await post(sc, "/v1/chat/completions", chat_body())
+    finally:
+        await sc.server.close()
+    servers = [s for s in sc.finished() if s.kind is SpanKind.SERVER]
+    assert len(servers) == 3 and sum(hexid(s.context.trace_id, 32) == AGENT_TRACE for s in servers) == 2
+    assert [t.endswith("-01") for t in sent] == [True, False, False], "the decision goes upstream too"
+    # Metrics count every request, sampled or not.
+    [(_, duration)] = sc.metrics()["gen_ai.client.operation.duration"]
+    assert duration.count == 5 and sum(duration.bucket_counts) == 5
 
 
 def test_sampler_arg_out_of_range():
@@ -568,7 +611,7 @@ async def test_no_sentinel_in_any_span_metric_or_log(fake_deepinfra, make_config
     assert {"prune", "deepinfra.rerank", "chat gpt-test", "chat claude-test"} <= {s.name for s in spans}
     exported = [s.to_json() for s in spans]
     assert exported and all(SECRET not in doc for doc in exported)
-    metrics_json = sc.reader.get_metrics_data().to_json()
+    metrics_json = sc.collect().to_json()
     assert "gen_ai.client.token.usage" in metrics_json and SECRET not in metrics_json
     logs = [(r.name, r.getMessage()) for r in caplog.records]
     assert any(name == "sidecar.manager" for name, _ in logs), "the fallbacks were logged"
