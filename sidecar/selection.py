@@ -22,6 +22,7 @@ costs (a marker is dearer than one or two short lines):
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 import math
 import re
@@ -228,26 +229,30 @@ def _consolidate(state: _State, vals: list[float], target: int, protected: froze
     for _ in range(CONSOLIDATE_ROUNDS):
         if len(runs) < 2:
             return
-        gaps = sorted(
-            (-(vsum[b] - vsum[a]) / max(csum[b] - csum[a] - mcost, 1), a, b)
-            for (_, a), (b, _) in itertools.pairwise(runs)
+        gaps = heapq.nsmallest(
+            CONSOLIDATE_TRIES,
+            (
+                (-(vsum[b] - vsum[a]) / max(csum[b] - csum[a] - mcost, 1), a, b)
+                for (_, a), (b, _) in itertools.pairwise(runs)
+            ),
         )
-        done = False
-        for neg_ratio, a, b in gaps[:CONSOLIDATE_TRIES]:
-            droppable = [r for r in runs if not _holds(marks, r)] if marks else runs
-            drop = _islands_to_drop(droppable, a, b, -neg_ratio, csum, vsum, mcost, target - state.total())
-            if drop is None:
-                continue
-            for s, e in drop:
-                for k in range(s, e):
-                    state.remove(k)
-            for k in range(a, b):
-                state.add(k)
-            runs = _merge_runs(runs, drop, a, b)
-            done = True
-            break
-        if not done:
+        islands = sorted(
+            ((vsum[e] - vsum[s]) / (csum[e] - csum[s] + mcost), s, e)
+            for s, e in runs
+            if not (marks and _holds(marks, (s, e)))
+        )
+        for neg_ratio, a, b in gaps:
+            drop = _islands_to_drop(islands, a, b, -neg_ratio, csum, vsum, mcost, target - state.total())
+            if drop is not None:
+                break
+        else:
             return
+        for s, e in drop:
+            for k in range(s, e):
+                state.remove(k)
+        for k in range(a, b):
+            state.add(k)
+        runs = _merge_runs(runs, drop, a, b)
 
 
 def _holds(marks: list[int], run: tuple[int, int]) -> bool:
@@ -257,7 +262,7 @@ def _holds(marks: list[int], run: tuple[int, int]) -> bool:
 
 
 def _islands_to_drop(
-    runs: list[tuple[int, int]],
+    islands: list[tuple[float, int, int]],
     a: int,
     b: int,
     ratio: float,
@@ -266,20 +271,22 @@ def _islands_to_drop(
     mcost: int,
     freed: int,
 ) -> set[tuple[int, int]] | None:
-    """Return the cheapest islands whose removal pays for filling gap a..b, or None if not worth it."""
+    """Return the cheapest islands whose removal pays for filling gap a..b, or None if not worth it.
+
+    ``islands`` are (value per char, start, end), cheapest first; the two runs around the gap stay.
+    """
     cost = csum[b] - csum[a] - mcost
-    islands = sorted(
-        ((vsum[e] - vsum[s]) / (csum[e] - csum[s] + mcost), s, e) for s, e in runs if e <= a or s >= b
-    )
     drop: set[tuple[int, int]] = set()
     lost = 0.0
     for r, s, e in islands:
         if freed >= cost or r >= ratio:
             break
+        if e == a or s == b:
+            continue
         drop.add((s, e))
         freed += csum[e] - csum[s] + mcost
         lost += vsum[e] - vsum[s]
-    # Trade only for a net gain: what the dropped islands held must be worth less than the gap.
+    # A trade may lose at most TRADE_FACTOR times what the gap holds.
     if freed < cost or lost >= TRADE_FACTOR * (vsum[b] - vsum[a]):
         return None
     return drop
