@@ -142,3 +142,15 @@ def test_orientation_keeps_signature_first_line_and_log_errors() -> None:
     logs_req = PruneRequest(text=text, goal="g", source_type="logs", prune_id=PID, options=opts)
     keep = select_lines(text.split("\n"), [i / 300 for i in range(300)], logs_req)  # blind to errors
     assert keep[77]
+
+
+def test_gaps_cheaper_than_their_marker_are_filled() -> None:
+    from sidecar.selection import _fill_small_gaps, _State
+
+    costs = [30, 5, 5, 30, 200, 30]
+    state = _State(len(costs), costs, mcost=60)
+    for i in (0, 3, 5):
+        state.add(i)
+    _fill_small_gaps(state)
+    assert state.keep == [True, True, True, True, False, True]  # 10 chars < marker; 200 chars > marker
+    assert state.total() == 30 + 10 + 30 + 30 + 60
