@@ -154,3 +154,27 @@ def test_gaps_cheaper_than_their_marker_are_filled() -> None:
     _fill_small_gaps(state)
     assert state.keep == [True, True, True, True, False, True]  # 10 chars < marker; 200 chars > marker
     assert state.total() == 30 + 10 + 30 + 30 + 60
+
+
+def test_consolidation_trades_a_weak_island_for_a_valuable_gap() -> None:
+    from sidecar.selection import _consolidate, _State
+
+    n = 30
+    costs = [40] * n
+    vals = [0.0] * n
+    for i in (0, 1, 4, 5):
+        vals[i] = 10.0
+    vals[2] = vals[3] = 6.0  # the gap between two kept runs is worth keeping
+    vals[20] = 1.0  # a weak island far away
+    state = _State(n, costs, mcost=50)
+    for i in (0, 1, 4, 5, 20):
+        state.add(i)
+    target = state.total()  # the budget is spent: filling the gap must be paid for
+    _consolidate(state, vals, target, frozenset())
+    assert state.keep[:6] == [True] * 6 and not state.keep[20]
+    assert state.total() <= target
+    protected = _State(n, costs, mcost=50)
+    for i in (0, 1, 4, 5, 20):
+        protected.add(i)
+    _consolidate(protected, vals, target, frozenset({20}))
+    assert protected.keep[20] and not protected.keep[2]  # an orientation line is never traded away
