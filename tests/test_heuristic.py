@@ -148,3 +148,29 @@ def test_definitions_referenced_by_the_best_lines_are_lifted() -> None:
     s = score_lines(lines, "parse header", "code")
     helper = lines.index("def _normalise(v):")
     assert s[helper] > max(s[lines.index(f"def filler_{k}(x):")] for k in range(30))
+
+
+def test_selection_is_identical_across_processes_and_hash_seeds(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    text_file = tmp_path / "t.py"
+    text_file.write_text(_module())
+    script = (
+        "import asyncio, sys, hashlib\n"
+        "from sidecar.backends.base import PruneOptions, PruneRequest\n"
+        "from sidecar.backends.heuristic import HeuristicBackend\n"
+        "t = open(sys.argv[1]).read()\n"
+        "for st, k in (('code', 0.3), ('logs', None), ('docs', 0.5)):\n"
+        "    r = PruneRequest(text=t, goal='read chunk size', source_type=st, prune_id='x' * 26,\n"
+        "                     options=PruneOptions(keep_ratio=k))\n"
+        "    print(hashlib.sha256(bytes(asyncio.run(HeuristicBackend().prune(r)).keep)).hexdigest())\n"
+    )
+    outs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        p = subprocess.run([sys.executable, "-c", script, str(text_file)], capture_output=True, text=True,
+                           env=env, check=True)
+        outs.add(p.stdout)
+    assert len(outs) == 1
