@@ -38,7 +38,6 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.maint_notifications import MaintNotificationsConfig
 
 from .cache import MemoryResultCache
 from .errors import ConfigError, PruneIdNotFound
@@ -46,6 +45,14 @@ from .pruning import PruneOutcome
 from .recover import MemoryRecoverStore
 
 T = TypeVar("T")
+
+try:
+    from redis.maint_notifications import MaintNotificationsConfig
+except ImportError:  # redis-py before maintenance notifications: nothing to turn off
+    _NO_MAINT_NOTIFICATIONS: dict[str, object] = {}
+else:
+    # They would relax timeouts to seconds during a server's maintenance (and cost a round trip).
+    _NO_MAINT_NOTIFICATIONS = {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
 
 log = logging.getLogger("sidecar.redis")
 
@@ -96,8 +103,7 @@ class RedisLink:
                 socket_timeout=_START_TIMEOUT_S,
                 socket_connect_timeout=_START_TIMEOUT_S,
                 retry=Retry(NoBackoff(), 0),  # redis-py's default retries with sleeps: never on a request
-                # Maintenance notifications would relax timeouts to seconds (and cost a round trip).
-                maint_notifications_config=MaintNotificationsConfig(enabled=False),
+                **_NO_MAINT_NOTIFICATIONS,
             )
         except ValueError as exc:  # redis-py names the option, never the URL (which may hold a password)
             raise ConfigError(f"SIDECAR_CACHE_URL (cache.url): {exc}") from None
