@@ -274,6 +274,11 @@ def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = Non
         where = f"{origin}: {key}" if key else origin
         raise ConfigError(f"{where}: {reason}") from exc
     _check_modes(config, origin)
+    url = config.cache.url
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        # Never echo the value: a cache URL may carry a password.
+        where = "SIDECAR_CACHE_URL" if "cache.url" in from_env else f"{origin}: cache.url"
+        raise ConfigError(f"{where}: expected a redis://, rediss:// or unix:// URL")
     return config
 
 

@@ -70,6 +70,7 @@ def test_env_wins_over_file(tmp_path: Path):
         ({"DEEPINFRA_MAX_DOCS": "5000"}, "DEEPINFRA_MAX_DOCS"),
         ({"SIDECAR_UPSTREAM_URL": "ftp://x"}, "SIDECAR_UPSTREAM_URL"),
         ({"SIDECAR_MIN_CHARS_TO_PRUNE": "-1"}, "SIDECAR_MIN_CHARS_TO_PRUNE"),
+        ({"SIDECAR_CACHE_URL": "http://user:hunter2@cache:6379"}, "SIDECAR_CACHE_URL"),
     ],
 )
 def test_bad_env_value_names_the_variable(env: dict[str, str], named: str):
@@ -78,6 +79,7 @@ def test_bad_env_value_names_the_variable(env: dict[str, str], named: str):
     message = str(info.value)
     assert message.startswith(named + ":")
     assert "\n" not in message
+    assert "hunter2" not in message
 
 
 @pytest.mark.parametrize(
