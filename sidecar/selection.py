@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 from .backends.base import PruneRequest
 from .chunking import DEF_PREFIXES, ERROR_WORDS, Chunk, chunk_lines, keyword_lines, lowered
-from .render import marker_cost, rendered_size
+from .render import first_marker_extra, marker_cost, rendered_size
 from .tokens import CHARS_PER_TOKEN, estimate_tokens
 
 # Without a keep ratio: keep what scores well above the typical line (at least DEFAULT_THRESHOLD of the
@@ -164,6 +164,9 @@ def select_lines(
     if opts.keep_ratio is not None:
         floor_lines = min(floor_lines, opts.min_keep_lines) if opts.keep_ratio < 1 else n
 
+    exact = target
+    if mcost:
+        target -= first_marker_extra(request.prune_id, n)  # the first marker spells out recovery
     state = _State(n, costs, mcost)
     if lines[-1] == "":
         state.add(n - 1)  # the trailing newline is always rendered
@@ -174,9 +177,9 @@ def select_lines(
     _fill_small_gaps(state)
     if mcost:
         _consolidate(state, vals, target, protected)
-    _trim(lines, state, order, target, request, protected)
-    _top_up(state, order, target)
-    _trim(lines, state, order, target, request, protected)
+    _trim(lines, state, order, exact, request, protected)
+    _top_up(state, order, target if state.runs else exact)
+    _trim(lines, state, order, exact, request, protected)
     kept = sum(state.keep)
     if kept < floor_lines:
         for i in order:
