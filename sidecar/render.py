@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+
 class PrunedBlock(msgspec.Struct, frozen=True, kw_only=True):
     """One pruned run of lines, in original 1-based inclusive numbering."""
 
