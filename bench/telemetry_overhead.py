@@ -205,7 +205,15 @@ def main() -> int:
         wait_port(http_port)
         endpoint = f"http://127.0.0.1:{grpc_port if args.protocol == 'grpc' else http_port}"
         sidecars: dict[str, tuple[int, int]] = {}
-        for mode, env in (("off", {}), ("on", telemetry_env(endpoint, args.protocol))):
+        modes = {
+            "off": {},
+            "on": telemetry_env(endpoint, args.protocol),  # the default sampler: <= 100 new traces/s
+            "always": {
+                **telemetry_env(endpoint, args.protocol),
+                "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+            },
+        }
+        for mode, env in modes.items():
             port = free_port()
             proc = procs.start(
                 sidecar_command(port, f"http://127.0.0.1:{fake_port}"),
@@ -216,7 +224,7 @@ def main() -> int:
         for port, _ in sidecars.values():
             wait_port(port)
         results: dict[tuple[str, str], list[dict[str, float]]] = {}
-        for mode, (port, _) in sidecars.items():  # warm-up: connections, caches, code paths
+        for port, _ in sidecars.values():  # warm-up: connections, caches, code paths
             for body in payloads.values():
                 hey(f"http://127.0.0.1:{port}/v1/chat/completions", body, 2000, args.concurrency)
         for rnd in range(args.rounds):
@@ -234,14 +242,15 @@ def main() -> int:
                         f"errors {r['errors']:.0f}",
                         flush=True,
                     )
-        exported = (tmp / "sidecar-on.log").read_text()
+        logs = {mode: (tmp / f"sidecar-{mode}.log").read_text() for mode in sidecars}
     shutil.rmtree(tmp, ignore_errors=True)
     print()
     print(
-        f"hey -c {args.concurrency}, {args.requests} requests per run, {args.rounds} rounds, medians; "
-        f"telemetry on = OTLP {args.protocol} to rotel (blackhole exporter)"
+        f"hey -c {args.concurrency}, {args.requests} requests per run, {args.rounds} rounds interleaved, "
+        f"medians; on = OTLP {args.protocol} to rotel (blackhole exporter), default sampler "
+        "(parentbased_ratelimiting, 100 new traces/s); always = every request traced (parentbased_always_on)"
     )
-    print("| workload | telemetry | req/s | p50 ms | p99 ms | sidecar CPU us/req | req/s on/off |")
+    print("| workload | telemetry | req/s | p50 ms | p99 ms | sidecar CPU us/req | req/s vs off |")
     print("|---|---|---|---|---|---|---|")
     for workload in payloads:
         med = {
@@ -249,16 +258,23 @@ def main() -> int:
                 k: statistics.median(r[k] for r in results[(workload, mode)])
                 for k in ("rps", "p50", "p99", "cpu_us")
             }
-            for mode in ("off", "on")
+            for mode in sidecars
         }
-        for mode in ("off", "on"):
-            m = med[mode]
-            ratio = f"{med['on']['rps'] / med['off']['rps']:.2f}" if mode == "on" else ""
-            print(
-                f"| {workload} | {mode} | {m['rps']:.0f} | {m['p50']:.1f} | {m['p99']:.1f} | {m['cpu_us']:.0f} | {ratio} |"
-            )
-    if "dropped" in exported.lower() or "Traceback" in exported:
-        print("\nwarning: the telemetry sidecar logged drops or errors; see its log")
+        for mode, m in med.items():
+            ratio = f"{m['rps'] / med['off']['rps']:.2f}" if mode != "off" else ""
+            row = [
+                workload,
+                mode,
+                f"{m['rps']:.0f}",
+                f"{m['p50']:.1f}",
+                f"{m['p99']:.1f}",
+                f"{m['cpu_us']:.0f}",
+                ratio,
+            ]
+            print("| " + " | ".join(row) + " |")
+    for mode, text in logs.items():
+        if "drop" in text.lower() or "Traceback" in text:
+            print(f"\nwarning: the {mode} sidecar logged drops or errors")
     return 0
 
 

@@ -393,29 +393,7 @@ class _PresetIds(RandomIdGenerator):
 # --- the telemetry service ---------------------------------------------------------------------------
 
 
-class _Instruments:
-    """Every instrument, created once per meter."""
-
-    def __init__(self, meter: metrics.Meter) -> None:
-        self.meter = meter
-        counter, histogram = meter.create_counter, meter.create_histogram
-        self.prune_calls = counter("sidecar.prune.calls", "{call}", "Pruning calls, cache hits included")
-        self.prune_tokens_before = counter("sidecar.prune.tokens_before", "{token}", "Tokens before pruning")
-        self.prune_tokens_saved = counter("sidecar.prune.tokens_saved", "{token}", "Tokens saved by pruning")
-        self.prune_cost = counter("sidecar.prune.cost", "USD", "Estimated reranker cost")
-        self.cache_hits = counter("sidecar.prune.cache.hits", "{call}", "Pruning calls served from the cache")
-        self.cache_misses = counter(
-            "sidecar.prune.cache.misses", "{call}", "Pruning calls that ran a backend"
-        )
-        self.prune_duration = histogram(
-            "sidecar.prune.duration",
-            "s",
-            "Pruning latency, end to end",
-            explicit_bucket_boundaries_advisory=PRUNE_BUCKETS,
-        )
-
-
-MetricKey = tuple[tuple[str, str], ...]
+MetricKey = tuple[tuple[str, str | bool], ...]
 
 
 class LocalHistogram:
@@ -490,10 +468,84 @@ class _GenAIMetrics:
             TTFB_BUCKETS,
         )
 
+        self.histograms = [self.operation_duration, self.token_usage, self.ttfb]
+
     def metrics(self) -> list[Metric]:
         now = time.time_ns()
-        found = (h.metric(now) for h in (self.operation_duration, self.token_usage, self.ttfb))
+        found = (h.metric(now) for h in self.histograms)
         return [m for m in found if m is not None]
+
+
+class _PruneTotals:
+    """Pruning aggregates by backend, requested backend, fallback and cache hit, read at collection.
+
+    Fed by the Pruner's observer, which sees exactly the calls ``Pruner.health()`` counts; published
+    as observable counters so a pruning call costs a dict lookup and four adds, not seven SDK calls.
+    """
+
+    def __init__(self) -> None:
+        self.series: dict[tuple[str, str, bool, bool], list[float]] = {}  # calls, before, saved, cost
+        self.duration = LocalHistogram(
+            "sidecar.prune.duration", "s", "Pruning latency, end to end", PRUNE_BUCKETS
+        )
+
+    def add(self, outcome: PruneOutcome) -> None:
+        s = outcome.stats
+        requested = "deepinfra" if s.deepinfra_selected else s.backend
+        key = (s.backend, requested, s.used_fallback, s.cache_hit)
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = [0.0, 0.0, 0.0, 0.0]
+        series[0] += 1
+        series[1] += s.tokens_est_before
+        series[2] += s.tokens_saved_est
+        series[3] += 0.0 if s.cache_hit else s.cost_estimated_usd
+        self.duration.record(s.latency_ms / 1000.0, _prune_key(key))
+
+    def register(self, meter: metrics.Meter) -> None:
+        """Create the observable counters (once per meter)."""
+
+        def calls(_: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+            return [metrics.Observation(int(v[0]), dict(_prune_key(k))) for k, v in list(self.series.items())]
+
+        def by_backend(
+            index: int, integer: bool
+        ) -> Callable[[metrics.CallbackOptions], Iterable[metrics.Observation]]:
+            def observe(_: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+                totals: dict[str, float] = {}
+                for key, v in list(self.series.items()):
+                    totals[key[0]] = totals.get(key[0], 0.0) + v[index]
+                return [
+                    metrics.Observation(int(t) if integer else t, {"sidecar.prune.backend": b})
+                    for b, t in totals.items()
+                ]
+
+            return observe
+
+        def cache(hit: bool) -> Callable[[metrics.CallbackOptions], Iterable[metrics.Observation]]:
+            def observe(_: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+                return [
+                    metrics.Observation(int(sum(v[0] for k, v in list(self.series.items()) if k[3] is hit)))
+                ]
+
+            return observe
+
+        counter = meter.create_observable_counter
+        counter("sidecar.prune.calls", [calls], "{call}", "Pruning calls, cache hits included")
+        counter("sidecar.prune.tokens_before", [by_backend(1, True)], "{token}", "Tokens before pruning")
+        counter("sidecar.prune.tokens_saved", [by_backend(2, True)], "{token}", "Tokens saved by pruning")
+        counter("sidecar.prune.cost", [by_backend(3, False)], "USD", "Estimated reranker cost")
+        counter("sidecar.prune.cache.hits", [cache(True)], "{call}", "Pruning calls served from the cache")
+        counter("sidecar.prune.cache.misses", [cache(False)], "{call}", "Pruning calls that ran a backend")
+
+
+def _prune_key(key: tuple[str, str, bool, bool]) -> tuple[tuple[str, str | bool], ...]:
+    return (
+        ("sidecar.prune.backend", key[0]),
+        ("sidecar.prune.requested_backend", key[1]),
+        ("sidecar.prune.used_fallback", key[2]),
+        ("sidecar.prune.cache_hit", key[3]),
+    )
 
 
 class _WithGenAI(MetricExporter):
@@ -591,8 +643,10 @@ class Telemetry:
         self.tracer: trace.Tracer = _NOOP_TRACER
         self.tracer_provider: TracerProvider | None = None
         self.meter_provider: MeterProvider | None = None
-        self.instruments = _Instruments(metrics.NoOpMeter("sidecar"))
+        self.meter: metrics.Meter = metrics.NoOpMeter("sidecar")
         self.genai = _GenAIMetrics()
+        self.prune = _PruneTotals()
+        self.genai.histograms.append(self.prune.duration)  # exported with the others
         self.ids = _PresetIds()
 
     def start(self) -> None:
@@ -622,7 +676,8 @@ class Telemetry:
         self.meter_provider = MeterProvider(
             resource=resource, metric_readers=readers, exemplar_filter=AlwaysOffExemplarFilter()
         )
-        self.instruments = _Instruments(self.meter_provider.get_meter("sidecar", __version__))
+        self.meter = self.meter_provider.get_meter("sidecar", __version__)
+        self.prune.register(self.meter)
 
     def flush_metrics(self) -> None:
         """Collect and export the metrics now (blocking: tests, or from a thread)."""
@@ -662,26 +717,11 @@ class Telemetry:
 
     def observe_prune(self, outcome: PruneOutcome) -> None:
         """Count one pruning call (the Pruner's observer: the same calls its health() aggregates)."""
-        s = outcome.stats
-        ins = self.instruments
-        attrs: dict[str, str | bool] = {
-            "sidecar.prune.backend": s.backend,
-            "sidecar.prune.requested_backend": "deepinfra" if s.deepinfra_selected else s.backend,
-            "sidecar.prune.used_fallback": s.used_fallback,
-            "sidecar.prune.cache_hit": s.cache_hit,
-        }
-        ins.prune_calls.add(1, attrs)
-        backend = {"sidecar.prune.backend": s.backend}
-        ins.prune_tokens_before.add(s.tokens_est_before, backend)
-        ins.prune_tokens_saved.add(s.tokens_saved_est, backend)
-        (ins.cache_hits if s.cache_hit else ins.cache_misses).add(1)
-        if not s.cache_hit:
-            ins.prune_cost.add(s.cost_estimated_usd, backend)
-        ins.prune_duration.record(s.latency_ms / 1000.0, attrs)
+        self.prune.add(outcome)
 
     def observe_proxy(self, stats: ProxyStats) -> None:
         """Publish the proxy counters of /sidecar/health as observable counters (read at collection)."""
-        meter = self.instruments.meter
+        meter = self.meter
 
         def requests(_: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
             return [metrics.Observation(stats.requests_total)]
