@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 from sidecar.backends.base import Backend, PruneOptions, PruneRequest
-from sidecar.backends.heuristic import HeuristicBackend, goal_terms, score_lines
+from sidecar.backends.heuristic import HeuristicBackend, score_lines
 from sidecar.render import render
 from sidecar.tokens import estimate_tokens
 
@@ -24,12 +24,6 @@ def _module() -> str:
 def _req(text: str, goal: str, source_type="code", **opts) -> PruneRequest:
     opts_ = PruneOptions(**opts)
     return PruneRequest(text=text, goal=goal, source_type=source_type, prune_id=PID, options=opts_)
-
-
-def test_goal_terms_split_identifiers_and_drop_stop_words() -> None:
-    terms = goal_terms("Allow None value for chunk_size in HTTPAdapter")
-    assert {"chunk_size", "chunk", "siz", "http", "adapter", "httpadapter", "non"} <= set(terms)
-    assert "for" not in terms and "in" not in terms
 
 
 def test_identifier_aware_matching() -> None:
@@ -123,20 +117,6 @@ async def test_rendered_output_is_byte_identical_across_calls() -> None:
         sel = await HeuristicBackend().prune(_req(text, "read chunk size", keep_ratio=0.25))
         outs.add(render(text.split("\n"), sel.keep, PID, annotate_lines=False, include_markers=True).text)
     assert len(outs) == 1
-
-
-def test_term_matching_respects_identifier_parts_and_case() -> None:
-    import itertools
-
-    from sidecar.backends.heuristic import _match_lines
-
-    lines = ["X = MAX_COOKIES", "y = cookie_jar", "z = COOKIE", "w = cookieJar", "v = cookiesize",
-             "u = CookieSize", "resize()", "sizeof(x)", "SIZE = 1"]
-    text = "\n".join(lines)
-    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
-    got = {lit: _match_lines(text, text.lower(), offsets, lit, sufs) for lit, (_, sufs) in
-           goal_terms("cookies size").items()}
-    assert got == {"cook": [0, 1, 2, 3, 5], "siz": [5, 8]}
 
 
 def test_definitions_referenced_by_the_best_lines_are_lifted() -> None:

@@ -1,17 +1,12 @@
 """The local heuristic backend: goal-conditioned line scores, no network, one CPU pass.
 
 Scoring, in order:
-1. goal terms: identifiers split on camelCase/snake_case (the whole identifier kept too),
-   stop words, links and hashes dropped, light stemming (plural, -ed, -ing); the first line of
-   the goal weighs more than its body, a code identifier named anywhere weighs fully;
-2. matches found on the lowercased text with a literal scan per term, then checked for
-   identifier boundaries on the original text (so ``size`` matches ``chunkSize`` and
-   ``CHUNK_SIZE`` but not ``resize``);
-3. rarity: IDF over the text's own structural chunks (``sidecar.chunking``), sharpened;
-4. structure: a line scores its own matches, plus its chunk's, plus a decaying share of its
+1. goal terms and their matches: ``sidecar.terms``;
+2. rarity: IDF over the text's own structural chunks (``sidecar.chunking``), sharpened;
+3. structure: a line scores its own matches, plus its chunk's, plus a decaying share of its
    neighbours'; a definition whose name or body matches lifts its whole body (less in long
    bodies) and its definition line; the header gets a small prior, earlier lines a tiny one;
-5. noise: docstrings, comments, blank lines, long blobs (base64, hashes, minified strings);
+4. noise: docstrings, comments, blank lines, long blobs (base64, hashes, minified strings);
    for logs: ANSI codes ignored, repeated lines and progress bars pushed down, errors and
    warnings up, an error's whole record (its traceback) lifted with it, the tail kept.
 Selection within the budget is ``sidecar.selection``'s, shared with every backend.
@@ -36,6 +31,7 @@ from sidecar.chunking import (
     lowered,
 )
 from sidecar.selection import select_lines
+from sidecar.terms import WORD, goal_terms, match_lines
 
 from .base import PruneRequest, Selection, SourceType
 
@@ -45,9 +41,6 @@ CALL_TOP = 50
 CALL_SPAN = 3
 CHUNK_TOKENS = 48  # chunk size for rarity (IDF) and for selection units
 IDF_POW = 1.5  # sharpen rarity: a term in few chunks counts much more than a common one
-BODY_WEIGHT = 0.5  # words of a goal's body, relative to its first line
-BODY_WORDS = 30  # a longer body shares this many words' worth of weight (it is mostly narrative)
-IDENT_WEIGHT = 1.5  # a code identifier named in the goal (``HEADER_RE``), wherever it appears
 CHUNK_W = 0.6  # share of its chunk's score a line gets
 COORD = 0.25  # bonus per extra distinct goal term in a chunk
 SPREAD_DECAY = 0.6  # neighbours get this share of a line's matches, per line of distance
@@ -62,118 +55,11 @@ HEADER_W = 0.15  # the header (imports, module docstring), as a share of the bes
 POS_W = 0.05  # earlier lines slightly first: with little signal, one stretch from the top
 
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{80,}")
 _WARN_WORDS = ("warn", "deprecat")
 _PROGRESS = re.compile(r"\d{1,3}%|[#=>█▏▎▍▌▋▊▉-]{10,}|\r.")
 _DIGITS = str.maketrans("123456789", "000000000")  # numbers aside, repeated log lines compare equal
-
-STOP = frozenset("""
-a an the and or but if then else of to in on at by for with from into onto over under as is are was were be
-been being this that these those it its it's there here we you they he she i me my our your their them do does
-did done not no yes so than too very can could should would will shall may might must also just only more most
-some any all each every other such same own both few many much via per about after before again when where why
-how what which who whom while during once now used uses using makes made allows allowed adds added removes
-removed fixes fixed fixing changes changed updates updated supports supported correctly properly issue issues
-bug bugs see pr closes ref refs merged instead still already like way need needs needed want wants let lets
-able thing things don't doesn't isn't can't won't e.g i.e etc rather since because whether yet ever
-""".split())
-
-_SUFFIXES = ("", "s", "es", "ed", "d", "ing", "er", "ers")
-_E_SUFFIXES = ("e", "es", "ed", "ing", "er", "ers", "ion", "ions")
-_Y_SUFFIXES = ("y", "ies", "ied", "ie", "ying")
-
-
-def _stem(word: str) -> tuple[str, tuple[str, ...]]:
-    """Return the literal to search and the suffixes it may carry."""
-    w = word
-    if len(w) > 5 and w.endswith("ies"):
-        return w[:-3], _Y_SUFFIXES
-    if len(w) > 5 and w.endswith("ing"):
-        w = w[:-3]
-    elif len(w) > 4 and w.endswith("ed"):
-        w = w[:-2]
-    elif len(w) > 4 and w.endswith("es") and w[-3] in "sxz":
-        w = w[:-2]
-    elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-        w = w[:-1]
-    if len(w) > 3 and w.endswith("y"):
-        return w[:-1], _Y_SUFFIXES
-    if len(w) > 3 and w.endswith("e"):
-        return w[:-1], _E_SUFFIXES
-    return w, _SUFFIXES
-
-
-_CAMEL = re.compile(r"[a-z][A-Z]")
-_URL = re.compile(r"\S+://\S+|\S+@\S+\.\w+|\b[0-9a-f]{7,40}\b|\bcherry picked from commit\b", re.I)
-
-
-def goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
-    """Return the goal's search literals with their goal-side weights and allowed suffixes."""
-    terms: dict[str, tuple[float, tuple[str, ...]]] = {}
-    goal = _URL.sub(" ", goal)  # links, e-mail addresses and commit hashes say nothing about the text
-    subject = goal.strip().split("\n", 1)[0]
-    body = goal.strip()[len(subject) :]
-    n_body = len(_WORD.findall(body))
-    # A long body is mostly narrative: its words share a fixed total weight.
-    body_weight = BODY_WEIGHT * min(1.0, BODY_WORDS / max(n_body, 1))
-    for k, part in enumerate((subject, body)):
-        base = 1.0 if k == 0 else body_weight
-        for tok in _WORD.findall(part):
-            pieces = [p.lower() for p in _PARTS.findall(tok)]
-            compound = len(pieces) > 1
-            # A code identifier named anywhere in the goal (``HEADER_RE``, ``proxyManager``) is precise.
-            ident = compound and ("_" in tok.strip("_") or _CAMEL.search(tok) is not None)
-            whole = max(base * 1.3, IDENT_WEIGHT) if ident else base * 1.3
-            candidates = [(tok.lower(), whole)] if compound else []
-            candidates += [(p, base) for p in pieces]
-            for word, w in candidates:
-                # Two-letter parts count only inside identifiers (``co`` in ``co_positions``).
-                if len(word) < (2 if compound else 3) or word in STOP or word.isdigit():
-                    continue
-                lit, sufs = _stem(word) if not compound or word != tok.lower() else (word, _SUFFIXES)
-                if len(lit) < 2 or (len(lit) == 2 and not compound):
-                    continue
-                if lit not in terms or terms[lit][0] < w:
-                    terms[lit] = (w, sufs)
-    return terms
-
-
-def _match_lines(
-    text: str, low: str, offsets: list[int], literal: str, suffixes: tuple[str, ...]
-) -> list[int]:
-    """Return the line index of every boundary-respecting occurrence of ``literal``."""
-    out: list[int] = []
-    n = len(text)
-    size = len(literal)
-    pos = low.find(literal)
-    while pos >= 0:
-        ok = True
-        if pos > 0:
-            prev = text[pos - 1]
-            cur = text[pos]
-            if prev.isalnum():
-                ok = (prev.islower() or prev.isdigit()) and cur.isupper() or (
-                    prev.isupper() and cur.isupper() and pos + 1 < n and text[pos + 1].islower()
-                )
-        if ok:
-            end = pos + size
-            # Allow a short inflection in the same case (``cookies``, ``COOKIES``), then the part must end.
-            same = str.isupper if text[pos:end].isupper() else str.islower
-            k = end
-            while k < n and k - end < 4 and same(text[k]):
-                k += 1
-            if k < n and same(text[k]) or low[end:k] not in suffixes:
-                ok = False
-        if ok:
-            out.append(bisect.bisect_right(offsets, pos) - 1)
-        pos = low.find(literal, pos + size)
-    return out
-
-
-
 
 def _blob_lines(lines: Sequence[str]) -> list[int]:
     """Return the long lines that carry a base64/hash/minified blob."""
@@ -229,7 +115,7 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
     chunk_terms: dict[int, dict[str, float]] = {}
 
     def add_term(literal: str, gw: float, sufs: tuple[str, ...]) -> None:
-        hits = _match_lines(text, low, offsets, literal, sufs)
+        hits = match_lines(text, low, offsets, literal, sufs)
         if not hits:
             return
         df = len({chunk_of[i] for i in hits})
@@ -305,7 +191,7 @@ def _lift_referenced_definitions(lines: Sequence[str], stripped: list[str], scor
     level = sum(scores[i] for i in top) / len(top)
     seen: set[int] = set(top)
     for i in top:
-        for name in _WORD.findall(lines[i]):
+        for name in WORD.findall(lines[i]):
             d = defs.get(name)
             if d is not None and d not in seen:
                 seen.add(d)
@@ -397,7 +283,7 @@ def _log_priors(
     for i in warns:
         scores[i] += 0.4 * unit
     for i in keyword_lines(low, offsets, ("%", "###", "===", "\r", "\u2588")):
-        if _PROGRESS.search(lines[i]) and len(_WORD.findall(lines[i])) < 6:
+        if _PROGRESS.search(lines[i]) and len(WORD.findall(lines[i])) < 6:
             scores[i] -= 0.6 * unit
     for i in _blob_lines(lines):
         scores[i] -= 0.5 * unit
