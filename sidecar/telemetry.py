@@ -803,15 +803,15 @@ class GenAIObserver:
     """
 
     __slots__ = (
-        "_tel", "_request", "_parent", "_span_id", "_path_provider", "_span", "_started", "_status", "traced",
-        "_active",
-        "_mode", "_pending", "_buffer", "_first", "_attrs", "_input", "_output", "_response_model",
+        "_tel", "_request", "_forward", "_parent", "_span_id", "_path_provider", "_span", "_started",
+        "_status", "traced", "_active", "_mode", "_pending", "_buffer", "_first", "_attrs", "_input", "_output", "_response_model",
     )  # fmt: skip
 
     def __init__(
         self, telemetry: Telemetry, request: web.Request, parent: Context, span_id: int | None, provider: str
     ) -> None:
         self._tel, self._request, self._parent = telemetry, request, parent
+        self._forward = forward_of(request)
         self._span_id, self._path_provider = span_id, provider
         self._span: trace.Span | None = None
         self.traced = True  # False when the request's span is sampled out: no client span then
@@ -830,8 +830,7 @@ class GenAIObserver:
     def upstream_started(self, method: str, url: str) -> None:
         if self._active:
             self._end("retried")  # the proxy tried again: the first attempt ends here
-        request = self._request
-        forward = forward_of(request)
+        request, forward = self._request, self._forward
         model = _request_model(forward.body if forward.body is not None else request.get(BODY_CACHE))
         host, port, by_host = _origin(url)
         provider = request.get(GENAI_PROVIDER) or by_host or self._path_provider
