@@ -804,7 +804,8 @@ class GenAIObserver:
 
     __slots__ = (
         "_tel", "_request", "_forward", "_parent", "_span_id", "_path_provider", "_span", "_started",
-        "_status", "traced", "_active", "_mode", "_pending", "_buffer", "_first", "_attrs", "_input", "_output", "_response_model",
+        "_status", "traced", "_active", "_mode", "_pending", "_buffer", "_first", "_attrs", "_input",
+        "_output", "_response_model",
     )  # fmt: skip
 
     def __init__(
