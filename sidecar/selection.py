@@ -11,7 +11,8 @@ to keep so that the rendered output fits the budget:
 
 Both honour ``min_keep_lines`` and keep order. Steps, each counting the marker a pruned run
 costs (a marker is dearer than one or two short lines):
-1. whole structural units (``sidecar.chunking``) by mean score while they fit;
+1. whole structural units (``sidecar.chunking``) while they fit: by mean score under tight
+   budgets, by score mass above the median per character under generous ones;
 2. orientation: definition lines above kept bodies, the first line, error lines in logs;
 3. gaps that cost no more than their marker are filled;
 4. consolidation: a gap between kept runs is filled when dropping low-value islands pays for
@@ -43,6 +44,7 @@ UNIT_TOKENS = 64  # selection unit size: whole units keep markers few
 CONSOLIDATE_ROUNDS = 50
 CONSOLIDATE_TRIES = 4  # gaps tried per round, best first
 TRADE_FACTOR = 3.0  # a trade may lose at most this multiple of what it gains (contiguity is worth it)
+MASS_MIN_RATIO = 0.25  # from here up, units rank by score mass above the median per character (measured)
 ORIENT_MIN_RATIO = 0.4  # below this budget a signature line costs more recall than it orients (measured)
 ORIENT_SCAN = 400  # how far up to look for the definition enclosing a kept run
 
@@ -171,7 +173,8 @@ def select_lines(
     if lines[-1] == "":
         state.add(n - 1)  # the trailing newline is always rendered
     units = chunks if chunks is not None else chunk_lines(lines, request.source_type, UNIT_TOKENS)
-    _greedy_units(state, units, vals, target)
+    ratio = opts.keep_ratio
+    _greedy_units(state, units, vals, target, by_mass=ratio is None or ratio >= MASS_MIN_RATIO)
     order = sorted(range(n), key=vals.__getitem__, reverse=True)  # stable: ties stay in text order
     protected = _orient(lines, state, request, target)
     _fill_small_gaps(state)
@@ -191,13 +194,27 @@ def select_lines(
     return state.keep
 
 
-def _greedy_units(state: _State, units: Sequence[Chunk], vals: list[float], target: int) -> None:
-    """Add whole structural units by mean score while they fit (whole units make few markers)."""
+def _greedy_units(
+    state: _State, units: Sequence[Chunk], vals: list[float], target: int, *, by_mass: bool
+) -> None:
+    """Add whole structural units, best first, while they fit (whole units make few markers).
+
+    Best is the highest mean score, or with ``by_mass`` the most score above the median per
+    character (units with none are left to the line-level top-up).
+    """
     keep, n, costs = state.keep, state.n, state.costs
     csum = list(itertools.accumulate(costs, initial=0))
-    vsum = list(itertools.accumulate(vals, initial=0.0))
-    ranked = sorted((-(vsum[u.end] - vsum[u.start]) / (u.end - u.start), u.start, u.end) for u in units)
-    for _, a, b in ranked:
+    if by_mass:
+        floor = sorted(vals)[n // 2]
+        vsum = list(itertools.accumulate((v - floor if v > floor else 0.0 for v in vals), initial=0.0))
+        ranked = sorted((-(vsum[u.end] - vsum[u.start]) / max(csum[u.end] - csum[u.start], 1), u.start, u.end)
+                        for u in units)
+    else:
+        vsum = list(itertools.accumulate(vals, initial=0.0))
+        ranked = sorted((-(vsum[u.end] - vsum[u.start]) / (u.end - u.start), u.start, u.end) for u in units)
+    for key, a, b in ranked:
+        if by_mass and key >= 0:
+            return
         size = csum[b] - csum[a]
         if b == n and keep[n - 1]:
             size -= costs[n - 1]  # the trailing newline, already kept

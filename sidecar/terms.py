@@ -2,10 +2,12 @@
 
 A goal (a task, a commit message, an issue title) becomes search literals with weights:
 identifiers split on camelCase/snake_case with the whole identifier kept too; stop words, links,
-e-mail addresses and commit hashes dropped; light stemming (plural, -ed, -ing); the first line of
-the goal weighs more than its body, and a code identifier named anywhere weighs fully. Matching
-is a literal scan of the lowercased text per term, checked for identifier boundaries on the
-original (so ``size`` matches ``chunkSize`` and ``CHUNK_SIZE`` but not ``resize``).
+e-mail addresses, commit hashes and advisory ids (GHSA, CVE) dropped; light stemming (plural,
+-ed, -ing); the first line of the goal weighs more than its body, a code identifier named
+anywhere weighs fully and so do its tails (a goal naming ``_UnsafeNoResource`` is about the
+``NoResource`` it replaces). Matching is a literal scan of the lowercased text per term,
+checked for identifier boundaries on the original (so ``size`` matches ``chunkSize`` and
+``CHUNK_SIZE`` but not ``resize``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 
 BODY_WEIGHT = 0.5  # words of a goal's body, relative to its first line
 BODY_WORDS = 30  # a longer body shares this many words' worth of weight (it is mostly narrative)
+TAIL_W = 1.0  # an identifier's tail (``NoResource`` of ``_UnsafeNoResource``), as a plain word
 IDENT_WEIGHT = 1.5  # a code identifier named in the goal (``HEADER_RE``), wherever it appears
 
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -62,7 +65,11 @@ def stem(word: str) -> tuple[str, tuple[str, ...]]:
 
 
 _CAMEL = re.compile(r"[a-z][A-Z]")
-_URL = re.compile(r"\S+://\S+|\S+@\S+\.\w+|\b[0-9a-f]{7,40}\b|\bcherry picked from commit\b", re.I)
+_URL = re.compile(
+    r"\S+://\S+|\S+@\S+\.\w+|\b[0-9a-f]{7,40}\b|\bcherry picked from commit\b"
+    r"|\bGHSA(?:-\w{4}){3}\b|\bCVE-\d{4}-\d+\b",
+    re.I,
+)
 
 
 def goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
@@ -83,12 +90,17 @@ def goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
             ident = compound and ("_" in tok.strip("_") or _CAMEL.search(tok) is not None)
             whole = max(base * 1.3, IDENT_WEIGHT) if ident else base * 1.3
             candidates = [(tok.lower(), whole)] if compound else []
+            if ident and TAIL_W:
+                # The identifier without its leading parts (``_UnsafeNoResource`` names ``NoResource``).
+                starts = [m.start() for m in _PARTS.finditer(tok)][1:-1]
+                candidates += [(tok[i:].lower().lstrip("_"), base * TAIL_W) for i in starts]
+            whole_words = {c for c, _ in candidates}
             candidates += [(p, base) for p in pieces]
             for word, w in candidates:
                 # Two-letter parts count only inside identifiers (``co`` in ``co_positions``).
                 if len(word) < (2 if compound else 3) or word in STOP or word.isdigit():
                     continue
-                lit, sufs = stem(word) if not compound or word != tok.lower() else (word, SUFFIXES)
+                lit, sufs = (word, SUFFIXES) if word in whole_words else stem(word)
                 if len(lit) < 2 or (len(lit) == 2 and not compound):
                     continue
                 if lit not in terms or terms[lit][0] < w:

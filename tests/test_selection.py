@@ -178,3 +178,20 @@ def test_consolidation_trades_a_weak_island_for_a_valuable_gap() -> None:
         protected.add(i)
     _consolidate(protected, vals, target, frozenset({20}))
     assert protected.keep[20] and not protected.keep[2]  # an orientation line is never traded away
+
+
+@pytest.mark.parametrize("by_mass", [True, False])
+def test_generous_budgets_rank_units_by_mass_per_character(by_mass: bool) -> None:
+    from sidecar.chunking import Chunk
+    from sidecar.selection import _greedy_units, _State
+
+    # One long line scoring 10 against ten short lines scoring 5; the budget holds one of the two.
+    lines = ["x" * 200] + ["y" * 20] * 10 + ["z" * 30] * 30
+    vals = [10.0] + [5.0] * 10 + [0.0] * 30
+    units = [Chunk(0, 1, "code"), Chunk(1, 11, "code"), *(Chunk(k, k + 1, "code") for k in range(11, 41))]
+    state = _State(len(lines), [len(line) + 1 for line in lines], 40)
+    _greedy_units(state, units, vals, 300, by_mass=by_mass)
+    long_kept, short_kept = state.keep[0], all(state.keep[1:11])
+    assert (long_kept, short_kept) == ((False, True) if by_mass else (True, False))
+    if by_mass:
+        assert not any(state.keep[11:])  # nothing above the median is left: that is the top-up's job

@@ -43,3 +43,10 @@ def test_inflections_match_but_other_words_do_not() -> None:
 def test_stems_undo_doubled_consonants_and_ied() -> None:
     assert set(goal_terms("stopped")) == {"stop"} and set(goal_terms("copied")) == {"cop"}
     assert set(goal_terms("running")) == {"runn"}  # too short to undouble safely
+
+
+def test_identifier_tails_and_advisory_ids() -> None:
+    terms = goal_terms("Use _UnsafeNoResource and max_form_parts (GHSA-g4mx-q9vg-27p4, CVE-2023-25577)")
+    assert {"_unsafenoresource", "noresource", "max_form_parts", "form_parts"} <= set(terms)
+    assert terms["noresource"][1] == terms["form_parts"][1] == ("", "s", "es", "ed", "d", "ing", "er", "ers")
+    assert not {"ghsa", "g4mx", "p4", "cve"} & set(terms)
