@@ -109,8 +109,9 @@ def default_installers() -> list[Installer]:
     from .mcp_server import install_mcp
     from .middleware import install_pruning
     from .routing import install_routing
+    from .telemetry import install_telemetry
 
-    return [install_pruner, install_pruning, install_routing, install_mcp]
+    return [install_telemetry, install_pruner, install_pruning, install_routing, install_mcp]
 
 
 def build_app(config: Config, installers: Sequence[Installer] | None = None) -> web.Application:
