@@ -16,6 +16,9 @@ flask 2.2.2, werkzeug 2.2.2, jinja2 3.1.2, urllib3 1.26.12, tornado 6.2, sphinx 
 ansible-core 2.14.18, twisted 22.4.0, paramiko 2.12.0, sqlalchemy 1.4.46, pip 23.0.1, cryptography
 38.0.4, mercurial 6.3.2. bench/data/extra_cases2.jsonl (built last, judged after tuning): gunicorn 20.1.0,
 botocore 1.29.27, pymysql 1.0.2, xmltodict 0.13.0.
+bench/data/extra_cases3.jsonl (18 cases, built by the second tuning round to check its changes on
+code it never saw): lxml 4.9.2, pillow 9.4.0, python-multipart 0.0.5, sqlparse 0.4.2, pyjwt 2.6.0,
+waitress 2.1.2 (bookworm security updates; upstream from the .orig tarball or PyPI's sdist).
 
 bench/data/self_cases.jsonl comes from this repository's own history, built with the shared builder
 (`make_prune_cases.py .git sidecar/self 60 7`), minus the cases on the pruning engine's own files.

@@ -70,14 +70,12 @@ class _State:
     def total(self) -> int:
         return self.size + self.runs * self.mcost
 
-    def delta_runs(self, i: int) -> int:
+    def delta_runs(self, i: int, end: int | None = None) -> int:
+        """Return how the count of pruned runs changes if pruned lines i..end (default i) are kept."""
+        end = i + 1 if end is None else end
         left = i == 0 or self.keep[i - 1]
-        right = i == self.n - 1 or self.keep[i + 1]
-        if left and right:
-            return -1
-        if left or right:
-            return 0
-        return 1
+        right = end == self.n or self.keep[end]
+        return -1 if left and right else 0 if left or right else 1
 
     def add(self, i: int) -> None:
         if not self.keep[i]:
@@ -94,28 +92,10 @@ class _State:
 
 def _fill_small_gaps(state: _State) -> None:
     """Keep every pruned run whose text costs no more than the marker that would replace it."""
-    keep, n = state.keep, state.n
-    i = 0
-    while i < n:
-        if keep[i]:
-            i += 1
-            continue
-        j = i
-        size = 0
-        while j < n and not keep[j]:
-            size += state.costs[j]
-            j += 1
-        if size <= state.mcost:
-            for k in range(i, j):
+    for m in _PRUNED_RUN.finditer(bytes(state.keep)):
+        if sum(state.costs[m.start() : m.end()]) <= state.mcost:
+            for k in range(*m.span()):
                 state.add(k)
-        i = j
-
-
-def _target_chars(lines: Sequence[str], request: PruneRequest) -> int:
-    ratio = request.options.keep_ratio
-    assert ratio is not None
-    before = estimate_tokens(request.text)
-    return int(max(0.0, ratio) * before * CHARS_PER_TOKEN)
 
 
 def _default_share(scores: list[float], source_type: str) -> float:
@@ -153,7 +133,7 @@ def select_lines(
     total_chars = sum(costs) - 1
     mcost = marker_cost(request.prune_id, n) if opts.include_markers else 0
     if opts.keep_ratio is not None:
-        target = _target_chars(lines, request)
+        target = int(max(0.0, opts.keep_ratio) * estimate_tokens(request.text) * CHARS_PER_TOKEN)
         if target >= total_chars:
             return [True] * n
     else:
@@ -220,9 +200,7 @@ def _greedy_units(
             size -= costs[n - 1]  # the trailing newline, already kept
         if not size:
             continue
-        left = a == 0 or keep[a - 1]
-        right = b == n or keep[b]
-        delta = -1 if left and right else 0 if left or right else 1
+        delta = state.delta_runs(a, b)
         if state.total() + size + delta * state.mcost > target:
             continue
         keep[a:b] = [True] * (b - a)
@@ -231,6 +209,7 @@ def _greedy_units(
 
 
 _KEPT_RUN = re.compile(rb"\x01+")
+_PRUNED_RUN = re.compile(rb"\x00+")
 
 
 def _runs(keep: list[bool]) -> list[tuple[int, int]]:
@@ -352,9 +331,10 @@ def _trim(
     Edges of kept runs go first (dropping an inner line would open a marker); orientation lines
     go only when nothing else is left to drop.
     """
-    n = state.n
+    n, opts = state.n, request.options
     for _ in range(4):
-        rendered = _rendered_chars(lines, state.keep, request)
+        rendered = rendered_size(lines, state.keep, request.prune_id, annotate_lines=opts.annotate_lines,
+                                 include_markers=opts.include_markers)
         if rendered <= target:
             return
         for spare, edge_only in ((protected, True), (protected, False), (frozenset(), False)):
@@ -421,9 +401,4 @@ def _orient(lines: Sequence[str], state: _State, request: PruneRequest, target: 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
 
-
-def _rendered_chars(lines: Sequence[str], keep: list[bool], request: PruneRequest) -> int:
-    opts = request.options
-    return rendered_size(lines, keep, request.prune_id, annotate_lines=opts.annotate_lines,
-                         include_markers=opts.include_markers)
 
