@@ -32,6 +32,7 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
 PY = sys.executable
 CACHE = ROOT / "bench" / ".cache"
 LITELLM_VERSION = "1.106.2"
@@ -354,15 +355,17 @@ def main() -> int:
 
 
 def start_collector(procs: Procs) -> str | None:
-    """A local OTLP/HTTP receiver for the telemetry row (sidecar.telemetry's test collector when present)."""
-    port = free_port()
-    script = ROOT / "bench" / "otlp_sink.py"
-    if not script.exists():
-        print("bench/otlp_sink.py missing: telemetry row skipped", flush=True)
+    """Start a real OTLP collector (rotel, from PyPI) that receives and discards; return its HTTP endpoint."""
+    try:
+        from telemetry_overhead import collector_command  # bench/telemetry_overhead.py
+    except ImportError as exc:
+        print(f"rotel collector unavailable ({exc}): telemetry row skipped", flush=True)
         return None
-    procs.start("otlp-sink", [PY, str(script), str(port)])
-    wait_port(port)
-    return f"http://127.0.0.1:{port}"
+    grpc_port, http_port = free_port(), free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="sidecar-rotel-"))
+    procs.start("rotel", collector_command(grpc_port, http_port, workdir))
+    wait_port(http_port)
+    return f"http://127.0.0.1:{http_port}"
 
 
 def summarize(results, streaming, rss: float, served: int, args) -> str:
