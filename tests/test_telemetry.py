@@ -16,6 +16,7 @@ import pytest
 import rotel
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from multidict import CIMultiDict, CIMultiDictProxy
 from opentelemetry import trace
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -28,7 +29,10 @@ from sidecar.app import build_app, install_pruner
 from sidecar.errors import ConfigError
 from sidecar.fake_deepinfra import FakeDeepInfra
 from sidecar.fake_upstream import FakeUpstream, count_received_tokens
+from sidecar.genai import GenAIObserver
 from sidecar.middleware import install_pruning
+from sidecar.otel_metrics import GenAIMetrics
+from sidecar.proxy import Forward
 from sidecar.telemetry import (
     DURATION_BUCKETS,
     TOKEN_BUCKETS,
@@ -423,12 +427,11 @@ async def test_sse_usage_split_across_chunks():
         b'data: {"choices":[],"model":"m-1","usage":{"prompt_tokens":1234,"completion_tokens":56}}\n\n'
         b"data: [DONE]\n\n"
     )
-    tel = Telemetry(TelemetrySettings())
+    metrics = GenAIMetrics()
     for cut in range(1, len(events)):
-        obs = tm.GenAIObserver(
-            tel, FakeRequest(), trace.set_span_in_context(trace.INVALID_SPAN), None, "openai"
-        )
-        obs._mode = tm._SSE
+        obs = GenAIObserver(metrics, FakeRequest(), Forward(), "openai")
+        obs.upstream_started("POST", "http://127.0.0.1:9/v1/chat/completions")
+        obs.response_started(200, CIMultiDictProxy(CIMultiDict({"Content-Type": "text/event-stream"})))
         obs.chunk(events[:cut])
         obs.chunk(events[cut:])
         assert (obs._input, obs._output, obs._response_model) == (1234, 56, "m-1"), cut
