@@ -217,30 +217,42 @@ def _runs(keep: list[bool]) -> list[tuple[int, int]]:
 
 
 def _consolidate(state: _State, vals: list[float], target: int, protected: frozenset[int]) -> None:
-    """Trade low-value kept islands for the gaps between kept runs: each gap filled saves a marker."""
+    """Trade low-value kept islands for the gaps between kept runs: each gap filled saves a marker.
+
+    Gaps sit in a heap (stale ones dropped when met) and islands in a sorted list, both updated
+    per trade, so a round costs O(log runs) plus list moves, not a pass over every run.
+    """
     ordered = sorted(vals)
     floor = ordered[len(ordered) // 2]
     csum = list(itertools.accumulate(state.costs, initial=0))
     vsum = list(itertools.accumulate((v - floor if v > floor else 0.0 for v in vals), initial=0.0))
     mcost = state.mcost
     marks = sorted(protected)
+
+    def gap(a: int, b: int) -> tuple[float, int, int]:
+        return -(vsum[b] - vsum[a]) / max(csum[b] - csum[a] - mcost, 1), a, b
+
+    def island(s: int, e: int) -> tuple[float, int, int]:
+        return (vsum[e] - vsum[s]) / (csum[e] - csum[s] + mcost), s, e
+
     runs = _runs(state.keep)
+    starts = [s for s, _ in runs]
+    end_of = dict(runs)
+    gaps = [gap(a, b) for (_, a), (b, _) in itertools.pairwise(runs)]
+    heapq.heapify(gaps)
+    islands = sorted(island(s, e) for s, e in runs if not (marks and _holds(marks, (s, e))))
     for _ in range(CONSOLIDATE_ROUNDS):
-        if len(runs) < 2:
+        if len(starts) < 2:
             return
-        gaps = heapq.nsmallest(
-            CONSOLIDATE_TRIES,
-            (
-                (-(vsum[b] - vsum[a]) / max(csum[b] - csum[a] - mcost, 1), a, b)
-                for (_, a), (b, _) in itertools.pairwise(runs)
-            ),
-        )
-        islands = sorted(
-            ((vsum[e] - vsum[s]) / (csum[e] - csum[s] + mcost), s, e)
-            for s, e in runs
-            if not (marks and _holds(marks, (s, e)))
-        )
-        for neg_ratio, a, b in gaps:
+        tries: list[tuple[float, int, int]] = []
+        while gaps and len(tries) < CONSOLIDATE_TRIES:
+            g = heapq.heappop(gaps)
+            k = bisect.bisect_left(starts, g[2])
+            if 0 < k < len(starts) and starts[k] == g[2] and end_of[starts[k - 1]] == g[1]:
+                tries.append(g)  # still a gap between two runs; stale ones are dropped for good
+        for g in tries:
+            heapq.heappush(gaps, g)
+        for neg_ratio, a, b in tries:
             drop = _islands_to_drop(islands, a, b, -neg_ratio, csum, vsum, mcost, target - state.total())
             if drop is not None:
                 break
@@ -251,7 +263,23 @@ def _consolidate(state: _State, vals: list[float], target: int, protected: froze
                 state.remove(k)
         for k in range(a, b):
             state.add(k)
-        runs = _merge_runs(runs, drop, a, b)
+        # The runs around the gap merge; each dropped island joins the gaps on its two sides.
+        x = starts[bisect.bisect_left(starts, b) - 1]
+        y = end_of[b]
+        for s, e in sorted(drop) + [(x, a), (b, y)]:
+            k = bisect.bisect_left(islands, island(s, e))
+            if k < len(islands) and islands[k] == island(s, e):
+                del islands[k]
+        for s, _ in sorted(drop) + [(b, y)]:
+            del starts[bisect.bisect_left(starts, s)]
+            del end_of[s]
+        end_of[x] = y
+        if not (marks and _holds(marks, (x, y))):
+            bisect.insort(islands, island(x, y))
+        joined = {(starts[k - 1], starts[k]) for k in (bisect.bisect_left(starts, s) for s, _ in drop)
+                  if 0 < k < len(starts)}
+        for left, right in sorted(joined):
+            heapq.heappush(gaps, gap(end_of[left], right))
 
 
 def _holds(marks: list[int], run: tuple[int, int]) -> bool:
@@ -289,20 +317,6 @@ def _islands_to_drop(
     if freed < cost or lost >= TRADE_FACTOR * (vsum[b] - vsum[a]):
         return None
     return drop
-
-
-def _merge_runs(
-    runs: list[tuple[int, int]], drop: set[tuple[int, int]], a: int, b: int
-) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for s, e in runs:
-        if (s, e) in drop:
-            continue
-        if merged and merged[-1][1] == a and s == b:
-            merged[-1] = (merged[-1][0], e)
-        else:
-            merged.append((s, e))
-    return merged
 
 
 def _top_up(state: _State, order: list[int], target: int) -> None:

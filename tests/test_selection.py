@@ -195,3 +195,60 @@ def test_generous_budgets_rank_units_by_mass_per_character(by_mass: bool) -> Non
     assert (long_kept, short_kept) == ((False, True) if by_mass else (True, False))
     if by_mass:
         assert not any(state.keep[11:])  # nothing above the median is left: that is the top-up's job
+
+
+def _consolidate_by_full_passes(state, vals, target, protected) -> None:
+    """The plain version: every round recomputes every gap and island (the reference)."""
+    import heapq
+    import itertools
+
+    from sidecar.selection import CONSOLIDATE_ROUNDS, CONSOLIDATE_TRIES, _holds, _islands_to_drop, _runs
+
+    floor = sorted(vals)[len(vals) // 2]
+    csum = list(itertools.accumulate(state.costs, initial=0))
+    vsum = list(itertools.accumulate((v - floor if v > floor else 0.0 for v in vals), initial=0.0))
+    marks, mcost = sorted(protected), state.mcost
+    for _ in range(CONSOLIDATE_ROUNDS):
+        runs = _runs(state.keep)
+        if len(runs) < 2:
+            return
+        keyed = [(-(vsum[b] - vsum[a]) / max(csum[b] - csum[a] - mcost, 1), a, b)
+                 for (_, a), (b, _) in itertools.pairwise(runs)]
+        gaps = heapq.nsmallest(CONSOLIDATE_TRIES, keyed)
+        islands = sorted(((vsum[e] - vsum[s]) / (csum[e] - csum[s] + mcost), s, e) for s, e in runs
+                         if not (marks and _holds(marks, (s, e))))
+        for neg_ratio, a, b in gaps:
+            drop = _islands_to_drop(islands, a, b, -neg_ratio, csum, vsum, mcost, target - state.total())
+            if drop is not None:
+                break
+        else:
+            return
+        for s, e in drop:
+            for k in range(s, e):
+                state.remove(k)
+        for k in range(a, b):
+            state.add(k)
+
+
+@pytest.mark.parametrize("seed", range(80))
+def test_incremental_consolidation_matches_full_passes(seed: int) -> None:
+    from sidecar.selection import _consolidate, _State
+
+    rnd = random.Random(seed)
+    n = rnd.randint(20, 400)
+    costs = [rnd.randint(1, 80) for _ in range(n)]
+    vals = [rnd.random() * (5 if rnd.random() < 0.2 else 1) for _ in range(n)]
+    vals[: rnd.randint(0, 30)] = [0.0] * 30  # cheap islands at the start: dropping the first run
+    vals = vals[:n]
+    mcost = rnd.choice([20, 60])
+    states = [_State(n, costs, mcost) for _ in range(2)]
+    keep = [rnd.random() < rnd.choice([0.2, 0.5, 0.8]) for _ in range(n)]
+    protected = frozenset(i for i in range(n) if keep[i] and rnd.random() < 0.05)
+    for st in states:
+        for i in range(n):
+            if keep[i]:
+                st.add(i)
+    target = states[0].total() + rnd.randint(-200, 400)
+    _consolidate(states[0], vals, target, protected)
+    _consolidate_by_full_passes(states[1], vals, target, protected)
+    assert states[0].keep == states[1].keep
