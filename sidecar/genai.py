@@ -97,7 +97,11 @@ class GenAIObserver:
         provider: str,
         start_span: StartSpan | None = None,
     ) -> None:
-        self._metrics, self._request, self._forward = metrics, request, forward
+        # Released by close(): the request holds its Forward, which holds this observer (a cycle that
+        # would leave every request's objects to the cyclic GC).
+        self._request: web.Request | None = request
+        self._forward: Forward | None = forward
+        self._metrics = metrics
         self._path_provider, self._start_span = provider, start_span
         self._span: trace.Span | None = None
         self._active = False  # an exchange started and did not finish
@@ -121,6 +125,8 @@ class GenAIObserver:
         if self._active:
             self._end("retried")  # the proxy tried again: the first attempt ends here
         request, forward = self._request, self._forward
+        if request is None or forward is None:
+            return  # closed: the request is over
         model = request_model(forward.body if forward.body is not None else request.get(BODY_CACHE))
         host, port, by_host = origin(url)
         provider = request.get(GENAI_PROVIDER) or by_host or self._path_provider
@@ -173,9 +179,11 @@ class GenAIObserver:
         self._end(error)
 
     def close(self) -> None:
-        """End an exchange the proxy never finished (the handler failed in between)."""
+        """End an exchange the proxy never finished (the handler failed in between); drop the request."""
         if self._active:
             self._end("internal_error")
+        self._request = self._forward = None
+        self._start_span = None
 
     def _scan(self, data: bytes) -> None:
         pending = self._pending + data if self._pending else data

@@ -297,6 +297,12 @@ async def _route(
     stream = body.get_bool("stream") is True
     executor = router.destination(target, json_response=mode.auditor is not None)
     auditor = router.destination(mode.auditor, json_response=True) if mode.auditor else None
+    # The trace context telemetry propagates (sidecar.telemetry sets it): the provider calls continue it.
+    traceparent = forward_of(request).set_headers.get("traceparent")
+    if traceparent is not None:
+        executor.headers["traceparent"] = traceparent
+        if auditor is not None:
+            auditor.headers["traceparent"] = traceparent
     if auditor is None:
         for name in _PASSED_HEADERS:
             if name in request.headers:
