@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -503,6 +504,32 @@ async def test_sampled_out_request_creates_no_span_and_still_moves_the_metrics(
     assert tokens["input"].count == 3 and tokens["output"].count == 3 and tokens["input"].sum > 0
     [(_, ttfb)] = m["sidecar.upstream.time_to_first_byte"]
     assert ttfb.count == 1, "the streamed answer's first byte"
+
+
+@pytest.mark.parametrize("sampler", ["parentbased_always_off", "parentbased_always_on"])
+async def test_a_request_leaves_no_reference_cycle(fake_upstream: FakeUpstream, make_config, sampler: str):
+    """Per-request objects die by reference counting: a cycle would hand every request to the cyclic GC."""
+    sc = await start_sidecar(make_config(fake_upstream.url), sampler=sampler)
+    small = json.dumps({"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    try:
+        async with aiohttp.ClientSession() as http:
+            gc.collect()
+            gc.disable()
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            try:
+                for _ in range(5):
+                    async with http.post(sc.url("/v1/chat/completions"), data=small) as r:
+                        assert r.status == 200
+                        await r.read()
+                gc.collect()
+                leaked = {type(o).__name__ for o in gc.garbage} & {"GenAIObserver", "Forward", "Request"}
+            finally:
+                gc.set_debug(0)
+                gc.garbage.clear()
+                gc.enable()
+    finally:
+        await sc.server.close()
+    assert leaked == set()
 
 
 async def test_spans_inside_a_sampled_out_request_continue_it(sidecar: Sidecar, fake_upstream: FakeUpstream):
