@@ -211,7 +211,10 @@ class PresetIds(RandomIdGenerator):
 
 
 class Unsampled:
-    """The sampled-out request running in this context; its span context is built only if a span asks."""
+    """The sampled-out request running in this context; its span context is built only if a span asks.
+
+    A zero trace or span id is drawn then (a new trace the agent did not start).
+    """
 
     __slots__ = ("trace_id", "span_id", "remote", "_context")
 
@@ -222,6 +225,8 @@ class Unsampled:
     def context(self) -> Context:
         """Return a context whose current span is the request's unsampled parent."""
         if self._context is None:
+            self.trace_id = self.trace_id or new_trace_id()
+            self.span_id = self.span_id or new_span_id()
             parent = trace.SpanContext(
                 self.trace_id, self.span_id, is_remote=self.remote, trace_flags=trace.TraceFlags(0)
             )

@@ -8,8 +8,8 @@
                  the agent's traceparent alone (sidecar.otel_tracing):
         sampled      a SERVER span continuing the agent's W3C traceparent; a GenAIObserver (sidecar.genai)
                      opens the CLIENT span ``chat {model}``, whose id goes upstream in ``traceparent``
-        sampled out  no span and no SDK call: the agent's traceparent goes upstream as it came (or a
-                     fresh unsampled one), and the GenAIObserver records the metrics only
+        sampled out  no span and no SDK call: the agent's traceparent goes upstream as it came (none
+                     when it sent none), and the GenAIObserver records the metrics only
 
 Metrics (sidecar.otel_metrics) count every request, sampled or not. Pruning metrics are fed by the
 Pruner's observer, which sees exactly the calls ``Pruner.health()`` counts, so the metrics and
@@ -71,7 +71,6 @@ from .otel_tracing import (
     SamplingFirst,
     Unsampled,
     new_span_id,
-    new_trace_id,
     parse_traceparent,
     route_global,
     traceparent,
@@ -269,18 +268,17 @@ def telemetry_middleware(telemetry: Telemetry) -> Middleware:
         forward = forward_of(request)
         token = None
         if tracing:
-            # Sampled out: spans started inside (prune) continue this unsampled parent, upstream too.
+            # Sampled out: a span started inside (prune) continues this unsampled parent, never a new
+            # trace; upstream gets the agent's own decision, or no traceparent when the agent sent none.
             if parent is None:
-                span_id = new_span_id()
-                pending = Unsampled(trace_id or new_trace_id(), span_id, False)
-                forward.set_headers["traceparent"] = traceparent(pending.trace_id, span_id, False)
-            elif parent[2]:  # a sampled parent a non-parent-based sampler dropped
+                pending = Unsampled(trace_id, 0, False)  # ids drawn only if a span asks for them
+            elif parent[2]:  # a sampled parent that a non-parent-based sampler dropped
                 pending = Unsampled(parent[0], new_span_id(), False)
                 forward.set_headers["traceparent"] = traceparent(parent[0], pending.span_id, False)
-            else:  # the agent's own decision: its traceparent goes upstream as it came
+            else:
                 pending = Unsampled(parent[0], parent[1], True)
                 if incoming is not None:
-                    forward.set_headers["traceparent"] = incoming
+                    forward.set_headers["traceparent"] = incoming  # as it came
             token = UNSAMPLED.set(pending)
         provider = CHAT_PATHS.get(path) if request.method == "POST" else None
         observer = None

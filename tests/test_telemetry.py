@@ -262,14 +262,16 @@ async def test_rate_limit_applies_to_new_traces_only(fake_upstream: FakeUpstream
             for _ in range(3):  # new traces: one a second
                 async with http.post(sc.url("/v1/chat/completions"), data=chat_body()) as r:
                     assert r.status == 200
-            sent = [dict(rec.headers)["traceparent"] for rec in fake_upstream.received]
+            sent = [dict(rec.headers).get("traceparent") for rec in fake_upstream.received]
             for _ in range(2):  # the agent's sampled traces are always continued
                 await post(sc, "/v1/chat/completions", chat_body())
     finally:
         await sc.server.close()
     servers = [s for s in sc.finished() if s.kind is SpanKind.SERVER]
     assert len(servers) == 3 and sum(hexid(s.context.trace_id, 32) == AGENT_TRACE for s in servers) == 2
-    assert [t.endswith("-01") for t in sent] == [True, False, False], "the decision goes upstream too"
+    assert sent[0] is not None and sent[0].endswith("-01") and sent[1:] == [None, None], (
+        "a traced request's client span goes upstream; a new trace sampled out sends none"
+    )
     # Metrics count every request, sampled or not.
     [(_, duration)] = sc.metrics()["gen_ai.client.operation.duration"]
     assert duration.count == 5 and sum(duration.bucket_counts) == 5
@@ -491,13 +493,12 @@ async def test_sampled_out_request_creates_no_span_and_still_moves_the_metrics(
                 async with http.post(sc.url("/v1/chat/completions"), data=body) as r:
                     assert r.status == 200
                     await r.read()
-        sent = [dict(rec.headers)["traceparent"] for rec in fake_upstream.received]
+        sent = [dict(rec.headers).get("traceparent") for rec in fake_upstream.received]
         m = sc.metrics()
     finally:
         await sc.server.close()
     assert started == [] and sc.finished() == []
-    # Upstream sees the decision: a fresh trace per request, flagged unsampled.
-    assert all(t.startswith("00-") and t.endswith("-00") for t in sent) and len({t[3:35] for t in sent}) == 3
+    assert sent == [None, None, None], "no trace context of our own for a new trace sampled out"
     [(attrs, duration)] = m["gen_ai.client.operation.duration"]
     assert duration.count == 3 and attrs["gen_ai.request.model"] == "gpt-test"
     tokens = {a["gen_ai.token.type"]: p for a, p in m["gen_ai.client.token.usage"]}
