@@ -26,11 +26,9 @@ from multidict import CIMultiDictProxy
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
-from .otel_metrics import GenAIMetrics, MetricKey
+from .otel_metrics import ExchangeSeries, GenAIMetrics
 from .proxy import BODY_CACHE, Forward
 
-# The provider a request targets, when routing knows it better than the URL's host (e.g. "deepseek").
-GENAI_PROVIDER = web.RequestKey("sidecar_genai_provider", str)
 CHAT_PATHS = {"/v1/chat/completions": "openai", "/chat/completions": "openai", "/v1/messages": "anthropic"}
 # Host suffix -> gen_ai.provider.name (the GenAI conventions' well-known values).
 _HOST_PROVIDERS = (
@@ -86,7 +84,7 @@ class GenAIObserver:
 
     __slots__ = (
         "_metrics", "_request", "_forward", "_path_provider", "_start_span", "_span", "_active", "_started",
-        "_status", "_mode", "_pending", "_body", "_first", "_key", "_input", "_output", "_response_model",
+        "_status", "_mode", "_pending", "_body", "_first", "_series", "_input", "_output", "_response_model",
     )  # fmt: skip
 
     def __init__(
@@ -111,7 +109,7 @@ class GenAIObserver:
         self._pending = b""
         self._body: bytes | bytearray | None = None
         self._first = True
-        self._key: MetricKey = ()
+        self._series: ExchangeSeries | None = None
         self._input: int | None = None
         self._output: int | None = None
         self._response_model: str | None = None
@@ -129,10 +127,9 @@ class GenAIObserver:
             return  # closed: the request is over
         model = request_model(forward.body if forward.body is not None else request.get(BODY_CACHE))
         host, port, by_host = origin(url)
-        provider = request.get(GENAI_PROVIDER) or by_host or self._path_provider
-        self._key = key = _base_key(provider, host, model)
+        self._series = series = self._metrics.exchange(by_host or self._path_provider, host, model)
         if self._start_span is not None:
-            attributes: dict[str, str | int] = dict(key)
+            attributes: dict[str, str | int] = dict(series.key)
             if port is not None:
                 attributes["server.port"] = port
             self._span = self._start_span(f"chat {model}" if model else "chat", attributes)
@@ -157,7 +154,8 @@ class GenAIObserver:
         if mode == _SSE:
             if self._first:
                 self._first = False
-                self._metrics.ttfb.record(time.perf_counter() - self._started, self._key)
+                if self._series is not None:
+                    self._series.first_byte(time.perf_counter() - self._started)
             self._scan(data)
         elif mode == _JSON:
             body = self._body
@@ -229,57 +227,34 @@ class GenAIObserver:
             return
         self._active = False
         error_type = error or (str(self._status) if self._status >= 400 else None)
-        key = self._key  # the metrics' attributes; the span has them since its start
-        if self._response_model:
-            key = (*key, ("gen_ai.response.model", self._response_model))
-        if error_type:
-            key = (*key, ("error.type", error_type))
         if span is not None:
-            _end_span(span, self, error_type)
-        metrics = self._metrics
-        metrics.operation_duration.record(time.perf_counter() - self._started, key)
-        if self._input is not None:
-            metrics.token_usage.record(self._input, (*key, ("gen_ai.token.type", "input")))
-        if self._output is not None:
-            metrics.token_usage.record(self._output, (*key, ("gen_ai.token.type", "output")))
+            self._close_span(span, error_type)
+        if self._series is not None:
+            self._series.finished(
+                time.perf_counter() - self._started,
+                self._input,
+                self._output,
+                self._response_model,
+                error_type,
+            )
 
-
-def _end_span(span: trace.Span, observer: GenAIObserver, error_type: str | None) -> None:
-    if span.is_recording():
-        extra: dict[str, str | int] = {}
-        if observer._response_model:
-            extra["gen_ai.response.model"] = observer._response_model
-        if error_type:
-            extra["error.type"] = error_type
-        if observer._status:
-            extra["http.response.status_code"] = observer._status
-        if observer._input is not None:
-            extra["gen_ai.usage.input_tokens"] = observer._input
-        if observer._output is not None:
-            extra["gen_ai.usage.output_tokens"] = observer._output
-        span.set_attributes(extra)
-        if error_type:
-            span.set_status(StatusCode.ERROR)
-    span.end()
-
-
-_BASE_KEYS: dict[tuple[str, str, str | None], MetricKey] = {}
-
-
-def _base_key(provider: str, host: str, model: str | None) -> MetricKey:
-    """Return the metric attributes every measurement of an exchange shares (cached: few distinct)."""
-    found = _BASE_KEYS.get((provider, host, model))
-    if found is None:
-        found = (
-            ("gen_ai.operation.name", "chat"),
-            ("gen_ai.provider.name", provider),
-            ("server.address", host),
-        )
-        if model:
-            found = (*found, ("gen_ai.request.model", model))
-        if len(_BASE_KEYS) < 4096:  # models and upstreams: few, but a client chooses the model name
-            _BASE_KEYS[(provider, host, model)] = found
-    return found
+    def _close_span(self, span: trace.Span, error_type: str | None) -> None:
+        if span.is_recording():
+            extra: dict[str, str | int] = {}
+            if self._response_model:
+                extra["gen_ai.response.model"] = self._response_model
+            if error_type:
+                extra["error.type"] = error_type
+            if self._status:
+                extra["http.response.status_code"] = self._status
+            if self._input is not None:
+                extra["gen_ai.usage.input_tokens"] = self._input
+            if self._output is not None:
+                extra["gen_ai.usage.output_tokens"] = self._output
+            span.set_attributes(extra)
+            if error_type:
+                span.set_status(StatusCode.ERROR)
+        span.end()
 
 
 def request_model(body: bytes | None) -> str | None:

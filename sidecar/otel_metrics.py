@@ -61,9 +61,17 @@ class LocalHistogram:
 
     def record(self, value: float, key: MetricKey) -> None:
         """Add one measurement to the series of ``key``."""
+        self.add(self.series(key), value)
+
+    def series(self, key: MetricKey) -> list[float]:
+        """Return the series of ``key`` (created empty), for ``add`` without hashing the key again."""
         series = self._series.get(key)
         if series is None:
             series = self._series[key] = [0.0, math.inf, -math.inf] + [0.0] * (len(self.bounds) + 1)
+        return series
+
+    def add(self, series: list[float], value: float) -> None:
+        """Add one measurement to a series returned by ``series``."""
         series[0] += value
         if value < series[1]:
             series[1] = value
@@ -76,6 +84,8 @@ class LocalHistogram:
         points = []
         for key, series in list(self._series.items()):
             counts = [int(c) for c in series[3:]]
+            if not any(counts):
+                continue  # resolved ahead of use, never recorded into
             points.append(
                 HistogramDataPoint(
                     attributes=dict(key),
@@ -116,11 +126,78 @@ class GenAIMetrics:
         )
 
         self.histograms = [self.operation_duration, self.token_usage, self.ttfb]
+        self._exchanges: dict[tuple[str, str, str | None], ExchangeSeries] = {}
+
+    def exchange(self, provider: str, host: str, model: str | None) -> ExchangeSeries:
+        """Return the series of exchanges with this provider, host and requested model (cached)."""
+        found = self._exchanges.get((provider, host, model))
+        if found is None:
+            key: MetricKey = (
+                ("gen_ai.operation.name", "chat"),
+                ("gen_ai.provider.name", provider),
+                ("server.address", host),
+            )
+            if model:
+                key = (*key, ("gen_ai.request.model", model))
+            found = ExchangeSeries(self, key)
+            if len(self._exchanges) < 4096:  # models and upstreams: few, but a client names the model
+                self._exchanges[(provider, host, model)] = found
+        return found
 
     def metrics(self) -> list[Metric]:
         now = time.time_ns()
         found = (h.metric(now) for h in self.histograms)
         return [m for m in found if m is not None]
+
+
+class ExchangeSeries:
+    """The histogram series of one kind of exchange, resolved once per outcome so a request hashes nothing."""
+
+    __slots__ = ("key", "_metrics", "_ttfb", "_outcomes")
+
+    def __init__(self, metrics: GenAIMetrics, key: MetricKey) -> None:
+        self.key = key  # the attributes every measurement of the exchange carries
+        self._metrics = metrics
+        self._ttfb: list[float] | None = None
+        self._outcomes: dict[tuple[str | None, str | None], tuple[list[float], list[float], list[float]]] = {}
+
+    def first_byte(self, seconds: float) -> None:
+        """Record the time to the first byte of a streamed answer."""
+        ttfb = self._metrics.ttfb
+        if self._ttfb is None:
+            self._ttfb = ttfb.series(self.key)
+        ttfb.add(self._ttfb, seconds)
+
+    def finished(
+        self,
+        seconds: float,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        response_model: str | None,
+        error_type: str | None,
+    ) -> None:
+        """Record one exchange's duration and token usage."""
+        metrics = self._metrics
+        found = self._outcomes.get((response_model, error_type))
+        if found is None:
+            key = self.key
+            if response_model:
+                key = (*key, ("gen_ai.response.model", response_model))
+            if error_type:
+                key = (*key, ("error.type", error_type))
+            usage = metrics.token_usage
+            found = (
+                metrics.operation_duration.series(key),
+                usage.series((*key, ("gen_ai.token.type", "input"))),
+                usage.series((*key, ("gen_ai.token.type", "output"))),
+            )
+            if len(self._outcomes) < 256:
+                self._outcomes[(response_model, error_type)] = found
+        metrics.operation_duration.add(found[0], seconds)
+        if input_tokens is not None:
+            metrics.token_usage.add(found[1], input_tokens)
+        if output_tokens is not None:
+            metrics.token_usage.add(found[2], output_tokens)
 
 
 class PruneTotals:

@@ -41,7 +41,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from . import __version__
-from .genai import CHAT_PATHS, GENAI_PROVIDER, GenAIObserver, StartSpan
+from .genai import CHAT_PATHS, GenAIObserver, StartSpan
 from .keys import HEALTH_SOURCES, PRUNER, STATS
 from .otel_metrics import (
     DURATION_BUCKETS,
@@ -86,7 +86,6 @@ __all__ = [
     "DEFAULT_SAMPLER",
     "DEFAULT_TRACES_PER_SECOND",
     "DURATION_BUCKETS",
-    "GENAI_PROVIDER",
     "PRUNE_BUCKETS",
     "TELEMETRY",
     "TOKEN_BUCKETS",
