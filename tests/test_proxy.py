@@ -367,3 +367,30 @@ async def test_readyz_false_before_start(make_config):
         assert (await resp.json())["status"] == "draining"
     finally:
         await client.close()
+
+
+async def test_upstream_dying_inside_a_small_body_is_502(make_config):
+    """A fixed-length answer cut short before anything reached the agent gets a proper 502."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"partial":'
+        )
+        await writer.drain()
+        writer.close()
+
+    upstream = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = upstream.sockets[0].getsockname()[1]
+    server = await start_sidecar(make_config(f"http://127.0.0.1:{port}"))
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(base(server) + "/v1/models") as resp:
+                assert resp.status == 502
+                assert (await resp.json())["error"]["type"] == "upstream_unreachable"
+            async with session.get(base(server) + "/sidecar/health") as resp:
+                assert (await resp.json())["proxy"]["upstream_errors"] == {"mid_body": 1}
+    finally:
+        await server.close()
+        upstream.close()
+        await upstream.wait_closed()
