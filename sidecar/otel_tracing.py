@@ -1,8 +1,8 @@
 """Tracing plumbing: the sampling decision taken before any span exists, span ids, the global provider.
 
-    decision = SamplingFirst(settings).decide(request.headers.get("traceparent"))
-      parses the agent's W3C traceparent and applies the configured sampler (parent-based or not,
-      rate limiting shared with the SDK's sampler), without the SDK; a request sampled out gets no span.
+    sampled, trace_id = SamplingFirst(settings).decide(parse_traceparent(request.headers.get("traceparent")))
+      applies the configured sampler (parent-based or not, rate limiting shared with the SDK's sampler)
+      to the agent's W3C traceparent, without the SDK; a request sampled out gets no span.
     the SDK's sampler (``DecidedSampler``) honours that decision for the server span, and decides for
     every span started outside a request (the MCP tools' ``prune`` spans) as configured.
     ``unsampled(...)`` marks the running request as sampled out: a span started in it (``prune``,
