@@ -17,65 +17,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
 from pathlib import Path
 
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+from harness import Procs, cpu_seconds, free_port, wait_port  # noqa: E402
+
 PY = sys.executable
 CACHE = ROOT / "bench" / ".cache"
 LITELLM_VERSION = "1.106.2"
 BODY = json.dumps({"model": "gpt-test", "messages": [{"role": "user", "content": "Say hello in one word."}]})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listening on {port} after {timeout}s")
-
-
-class Procs(ExitStack):
-    """Start processes and always stop them."""
-
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
-        log = open(CACHE / f"{name}.log", "w")  # noqa: SIM115
-        proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, **kw
-        )
-
-        def stop() -> None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-            log.close()
-
-        self.callback(stop)
-        return proc
 
 
 def hey(url: str, n: int, c: int, headers: dict[str, str]) -> dict[str, float]:
@@ -136,11 +96,8 @@ def litellm_bin() -> Path | None:
 
 
 def cpu_s(pid: int) -> float:
-    """User + system CPU seconds used so far by a process (0 when unknown)."""
-    if not pid:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds used so far by a process (0 when it is not measured)."""
+    return cpu_seconds(pid) if pid else 0.0
 
 
 def rss_mb(pid: int) -> float:
@@ -219,7 +176,9 @@ def main() -> int:
 
     with Procs() as procs:
         fake_port = free_port()
-        fake_proc = procs.start("fake", [PY, "-m", "sidecar", "fake-upstream", "--port", str(fake_port)])
+        fake_proc = procs.start(
+            [PY, "-m", "sidecar", "fake-upstream", "--port", str(fake_port)], CACHE / "fake.log"
+        )
         wait_port(fake_port)
         fake_url = f"http://127.0.0.1:{fake_port}"
         stream_fake_url = f"http://127.0.0.1:{STREAM_FAKE_PORT}"
@@ -233,7 +192,6 @@ def main() -> int:
                 prefix = tmp / label
                 prefix.mkdir()
                 proc = procs.start(
-                    label,
                     [
                         "nginx",
                         "-p",
@@ -243,6 +201,7 @@ def main() -> int:
                         "-g",
                         "daemon off;",
                     ],
+                    CACHE / f"{label}.log",
                 )
                 if label == "nginx":
                     paths["nginx"] = port
@@ -253,8 +212,8 @@ def main() -> int:
         for label, upstream in (("minimal aiohttp", fake_url), ("minimal-stream", stream_fake_url)):
             port = free_port()
             proc = procs.start(
-                label.replace(" ", "-"),
                 [PY, str(ROOT / "bench" / "minimal_forwarder.py"), str(port), upstream],
+                CACHE / f"{label.replace(' ', '-')}.log",
             )
             if label == "minimal aiohttp":
                 paths[label] = port
@@ -266,8 +225,8 @@ def main() -> int:
         for label, upstream in (("sidecar", fake_url), ("sidecar-stream", stream_fake_url)):
             port = free_port()
             proc = procs.start(
-                label,
                 [PY, "-m", "sidecar", "serve", "--port", str(port), "--upstream", upstream],
+                CACHE / f"{label}.log",
                 env=sidecar_env,
             )
             if label == "sidecar":
@@ -281,8 +240,8 @@ def main() -> int:
             if collector:
                 port = free_port()
                 otel = procs.start(
-                    "sidecar-otel",
                     [PY, "-m", "sidecar", "serve", "--port", str(port), "--upstream", fake_url],
+                    CACHE / "sidecar-otel.log",
                     env={
                         **sidecar_env,
                         "OTEL_EXPORTER_OTLP_ENDPOINT": collector,
@@ -304,8 +263,8 @@ def main() -> int:
                     f"      api_base: {fake_url}/v1\n      api_key: sk-fake\n"
                 )
                 lite = procs.start(
-                    "litellm",
                     [str(exe), "--config", str(conf), "--port", str(port), "--num_workers", "1"],
+                    CACHE / "litellm.log",
                     env={
                         "LITELLM_MASTER_KEY": "sk-bench-master",
                         "LITELLM_TELEMETRY": "False",
@@ -363,7 +322,7 @@ def start_collector(procs: Procs) -> str | None:
         return None
     grpc_port, http_port = free_port(), free_port()
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-rotel-"))
-    procs.start("rotel", collector_command(grpc_port, http_port, workdir))
+    procs.start(collector_command(grpc_port, http_port, workdir), CACHE / "rotel.log")
     wait_port(http_port)
     return f"http://127.0.0.1:{http_port}"
 
