@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import importlib.util
 import json
 import re
 import statistics
@@ -38,10 +37,11 @@ from types import ModuleType
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-
+sys.path.insert(0, str(REPO / "bench"))
 import anthropic  # noqa: E402
 import openai  # noqa: E402
 from aiohttp import web  # noqa: E402
+from harness import load_eval  # noqa: E402
 
 from sidecar.app import build_app, install_pruner  # noqa: E402
 from sidecar.config import Config, load_config  # noqa: E402
@@ -63,18 +63,6 @@ TOOLS_ANTHROPIC = [
     for n, d in (("Grep", "Search the repository"), ("Read", "Read a file"), ("Bash", "Run a command"))
 ]
 STOP = set("the and for with from that this when into not are was use fix add make allow".split())
-
-
-def load_eval() -> ModuleType:
-    for base in (REPO.parent / "shared" / "bench", Path("/work/shared/bench")):
-        path = base / "prune_eval.py"
-        if path.exists():
-            spec = importlib.util.spec_from_file_location("prune_eval", path)
-            assert spec and spec.loader
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
-            return mod
-    raise SystemExit("prune_eval.py not found (../shared/bench)")
 
 
 def load_cases(paths: list[str]) -> tuple[list[Case], str]:

@@ -3,12 +3,16 @@ and a process's CPU time (steadier than throughput on a shared machine)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from types import ModuleType
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -54,3 +58,16 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def load_eval() -> ModuleType:
+    """Import the shared scorer ../shared/bench/prune_eval.py by path (the repo sits beside shared/)."""
+    for base in (REPO.parent / "shared" / "bench", Path("/work/shared/bench")):
+        path = base / "prune_eval.py"
+        if path.exists():
+            spec = importlib.util.spec_from_file_location("prune_eval", path)
+            assert spec and spec.loader
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            return mod
+    raise SystemExit("prune_eval.py not found beside the repo (../shared/bench)")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from types import ModuleType
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+from harness import load_eval  # noqa: E402
 
 from sidecar.backends.base import Backend, PruneOptions, PruneRequest  # noqa: E402
 from sidecar.backends.heuristic import HeuristicBackend  # noqa: E402
@@ -34,26 +35,14 @@ Case = dict[str, object]
 Pruner = Callable[[Case, "float | None"], str]
 
 
-def load_eval() -> ModuleType:
-    """Import ../shared/bench/prune_eval.py by path (the repo may sit beside shared/)."""
-    for base in (REPO.parent / "shared" / "bench", Path("/work/shared/bench")):
-        path = base / "prune_eval.py"
-        if path.exists():
-            spec = importlib.util.spec_from_file_location("prune_eval", path)
-            assert spec and spec.loader
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
-            return mod
-    raise SystemExit("prune_eval.py not found beside the repo (../shared/bench)")
-
-
 def backend_pruner(factory: Callable[[], Backend]) -> Pruner:
     """Make a pruner that runs ``factory()``'s backend in-process and renders like the CLI."""
 
     def run(case: Case, keep: float | None) -> str:
         text, goal = str(case["text"]), str(case["goal"])
-        req = PruneRequest(text=text, goal=goal, source_type="code", prune_id=PRUNE_ID,
-                           options=PruneOptions(keep_ratio=keep))
+        req = PruneRequest(
+            text=text, goal=goal, source_type="code", prune_id=PRUNE_ID, options=PruneOptions(keep_ratio=keep)
+        )
 
         async def once() -> str:
             backend = factory()
@@ -61,8 +50,9 @@ def backend_pruner(factory: Callable[[], Backend]) -> Pruner:
                 sel = await backend.prune(req)
             finally:
                 await backend.aclose()
-            return render(text.split("\n"), sel.keep, PRUNE_ID, annotate_lines=False,
-                          include_markers=True).text
+            return render(
+                text.split("\n"), sel.keep, PRUNE_ID, annotate_lines=False, include_markers=True
+            ).text
 
         return asyncio.run(once())
 
@@ -73,8 +63,10 @@ def cmd_pruner(cmd: str) -> Pruner:
     """Make a pruner that shells out like prune_eval.py's --cmd."""
 
     def run(case: Case, keep: float | None) -> str:
-        with tempfile.NamedTemporaryFile("w", suffix=".txt") as g, \
-                tempfile.NamedTemporaryFile("w", suffix=".txt") as t:
+        with (
+            tempfile.NamedTemporaryFile("w", suffix=".txt") as g,
+            tempfile.NamedTemporaryFile("w", suffix=".txt") as t,
+        ):
             g.write(str(case["goal"]))
             g.flush()
             t.write(str(case["text"]))
@@ -120,8 +112,10 @@ def main() -> None:
     ap.add_argument("--only", help="comma-separated selectors to run (heuristic,headtail,bm25)")
     a = ap.parse_args()
     ev = load_eval()
-    files = a.cases or [str(Path(ev.__file__).parent / "prune_cases_dev.jsonl"),
-                        *sorted(str(p) for p in (REPO / "bench" / "data").glob("*.jsonl"))]
+    files = a.cases or [
+        str(Path(ev.__file__).parent / "prune_cases_dev.jsonl"),
+        *sorted(str(p) for p in (REPO / "bench" / "data").glob("*.jsonl")),
+    ]
     keeps = [float(k) for k in a.keeps.split(",")]
     selectors: dict[str, Pruner] = {"head+tail": baseline(ev, "headtail"), "bm25": baseline(ev, "bm25")}
     for name, factory in COLUMNS.items():

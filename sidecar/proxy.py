@@ -122,11 +122,14 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     return body
 
 
+def _connection_listed(headers: CIMultiDictProxy[str]) -> set[str]:
+    """Return the header names a message's Connection header declares hop-by-hop (RFC 9110 §7.6.1)."""
+    return {token.strip().lower() for value in headers.getall("Connection", ()) for token in value.split(",")}
+
+
 def upstream_headers(headers: CIMultiDictProxy[str], overrides: dict[str, str]) -> CIMultiDict[str]:
     """Copy the agent's headers for the upstream: order and repeats kept, hop-by-hop and ours dropped."""
-    connection_listed = {
-        token.strip().lower() for value in headers.getall("Connection", ()) for token in value.split(",")
-    }
+    connection_listed = _connection_listed(headers)
     out: CIMultiDict[str] = CIMultiDict()
     for name, value in headers.items():
         lower = name.lower()
@@ -140,9 +143,7 @@ def upstream_headers(headers: CIMultiDictProxy[str], overrides: dict[str, str]) 
 
 def response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
     """Copy the upstream's response headers for the agent, minus hop-by-hop ones."""
-    connection_listed = {
-        token.strip().lower() for value in headers.getall("Connection", ()) for token in value.split(",")
-    }
+    connection_listed = _connection_listed(headers)
     out: CIMultiDict[str] = CIMultiDict()
     for name, value in headers.items():
         lower = name.lower()
