@@ -45,9 +45,9 @@ from harness import load_eval  # noqa: E402
 
 from sidecar.app import build_app, install_pruner  # noqa: E402
 from sidecar.config import Config, load_config  # noqa: E402
-from sidecar.fake_upstream import FakeUpstream  # noqa: E402
-from sidecar.middleware import install_pruning  # noqa: E402
-from sidecar.pruning import Pruner  # noqa: E402
+from sidecar.pruning.middleware import install_pruning  # noqa: E402
+from sidecar.pruning.service import Pruner  # noqa: E402
+from sidecar.testing.fake_upstream import FakeUpstream  # noqa: E402
 
 Case = dict[str, object]
 SYSTEM = (
@@ -419,7 +419,7 @@ async def main(args: argparse.Namespace) -> None:
     if args.min_share is not None or args.max_share is not None:
         # An experiment on the engine's default policy, in this process only (sidecar/selection.py is
         # not changed): what the default share bounds would have to be to meet the bars.
-        from sidecar import selection
+        from sidecar.pruning.engine import selection
 
         if args.min_share is not None:
             selection.DEFAULT_MIN_SHARE = args.min_share

@@ -37,9 +37,12 @@ from pathlib import Path
 
 EXTS = (".py", ".js", ".ts", ".rs", ".go")
 PER_PATCH = 3
-FIELDS = re.compile(r"^(Origin|Bug|Bug-Debian|Bug-Ubuntu|Author|From|Forwarded|Last-Update|Applied-Upstream|"
-                    r"Reviewed-by|Acked-by|Signed-off-by|Date|Index|Co-authored-by|CVE|Backported-by|Comment)"
-                    r"\s*:", re.I)
+FIELDS = re.compile(
+    r"^(Origin|Bug|Bug-Debian|Bug-Ubuntu|Author|From|Forwarded|Last-Update|Applied-Upstream|"
+    r"Reviewed-by|Acked-by|Signed-off-by|Date|Index|Co-authored-by|CVE|Backported-by|Comment)"
+    r"\s*:",
+    re.I,
+)
 
 
 def trivial(line: str) -> bool:
@@ -112,11 +115,20 @@ def main() -> None:
             cut = re.search(r"^(---\s|diff |Index: )", body, re.M)
             header = body[: cut.start()] if cut else ""
             goal = goal_of(header)
-            paths = sorted({p for p in re.findall(r"^\+\+\+ (?:b/)?(\S+)", body, re.M)
-                            if p.endswith(EXTS) and "test" not in p.lower() and "/doc" not in p})
+            paths = sorted(
+                {
+                    p
+                    for p in re.findall(r"^\+\+\+ (?:b/)?(\S+)", body, re.M)
+                    if p.endswith(EXTS) and "test" not in p.lower() and "/doc" not in p
+                }
+            )
             before = {p: (root / p).read_text(errors="replace") for p in paths if (root / p).exists()}
-            res = subprocess.run(["patch", "-p1", "-N", "--batch", "-s", "-i", str(patch)], cwd=root,
-                                 capture_output=True, text=True)
+            res = subprocess.run(
+                ["patch", "-p1", "-N", "--batch", "-s", "-i", str(patch)],
+                cwd=root,
+                capture_output=True,
+                text=True,
+            )
             if res.returncode != 0 or len(goal) < 15:
                 continue
             taken = 0
@@ -131,9 +143,19 @@ def main() -> None:
                 if not (1 <= len(gold) <= 30):
                     continue
                 taken += 1
-                print(json.dumps({"id": f"debian/{name}:{entry}:{p}", "repo": f"debian/{name}",
-                                  "commit": entry,
-                                  "path": p, "goal": goal, "text": old, "gold_lines": gold}))
+                print(
+                    json.dumps(
+                        {
+                            "id": f"debian/{name}:{entry}:{p}",
+                            "repo": f"debian/{name}",
+                            "commit": entry,
+                            "path": p,
+                            "goal": goal,
+                            "text": old,
+                            "gold_lines": gold,
+                        }
+                    )
+                )
 
 
 if __name__ == "__main__":

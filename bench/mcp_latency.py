@@ -37,7 +37,7 @@ from aiohttp import web  # noqa: E402
 from sidecar.app import build_app, install_pruner  # noqa: E402
 from sidecar.config import load_config  # noqa: E402
 from sidecar.keys import PRUNER  # noqa: E402
-from sidecar.mcp_server import install_mcp  # noqa: E402
+from sidecar.mcpserver.http import install_mcp  # noqa: E402
 
 GOAL = "the MCP server answers tools/call prune_text with structuredContent and a session id"
 

@@ -34,8 +34,8 @@ sys.path.insert(0, str(REPO))
 
 from sidecar.app import build_app  # noqa: E402
 from sidecar.config import load_config  # noqa: E402
-from sidecar.fake_upstream import PROVIDER_PROFILES, FakeUpstream, Profile, routing_reply  # noqa: E402
-from sidecar.routing import install_routing  # noqa: E402
+from sidecar.routing.middleware import install_routing  # noqa: E402
+from sidecar.testing.fake_upstream import PROVIDER_PROFILES, FakeUpstream, Profile, routing_reply  # noqa: E402
 
 VARIANTS = [  # (label, strip, output constraint)
     ("verbose", False, None),

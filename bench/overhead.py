@@ -138,7 +138,7 @@ async def stream_lags(url: str, fake_sent: list[float], headers: dict[str, str],
 async def streaming_section(targets: dict[str, str]) -> dict[str, dict[str, float]]:
     """Run a chunk-every-20-ms fake in this process, and stream through each path to it."""
     sys.path.insert(0, str(ROOT))
-    from sidecar.fake_upstream import FakeUpstream
+    from sidecar.testing.fake_upstream import FakeUpstream
 
     fake = FakeUpstream(chunk_ms=20, record=False, port=STREAM_FAKE_PORT)
     await fake.start()

@@ -36,11 +36,11 @@ sys.path.insert(0, str(ROOT))
 import msgspec  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from sidecar.fake_upstream import FakeUpstream, Profile, routing_reply  # noqa: E402
-from sidecar.plan import Step, parse_plan  # noqa: E402
-from sidecar.plan_chat import output_kind  # noqa: E402
-from sidecar.plan_results import RunSummary  # noqa: E402
-from sidecar.plan_runner import run_plan  # noqa: E402
+from sidecar.plan.client import output_kind  # noqa: E402
+from sidecar.plan.model import Step, parse_plan  # noqa: E402
+from sidecar.plan.results import RunSummary  # noqa: E402
+from sidecar.plan.runner import run_plan  # noqa: E402
+from sidecar.testing.fake_upstream import FakeUpstream, Profile, routing_reply  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "plan.example.json"
 
@@ -119,7 +119,7 @@ class Bench:
         """Start a real sidecar with routing in front of the fake providers."""
         from sidecar.app import build_app, default_installers
         from sidecar.config import load_config
-        from sidecar.routing import install_routing
+        from sidecar.routing.middleware import install_routing
 
         lines = [f'[upstream]\nurl = "{self.fake.url}"\n']
         for name in PROVIDER_S:
@@ -278,7 +278,7 @@ async def main() -> None:
     parser.add_argument("--scale", type=float, default=0.02, help="time scale for provider latencies")
     parser.add_argument("--via-sidecar", choices=["auto", "yes", "no"], default="auto")
     args = parser.parse_args()
-    routing = importlib.util.find_spec("sidecar.routing") is not None
+    routing = importlib.util.find_spec("sidecar.routing.middleware") is not None
     parse_plan(EXAMPLE.read_bytes())  # fail fast on a broken example
     bench = Bench(args.scale, args.reps)
     await bench.fake.start()

@@ -23,8 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sidecar.backends.base import PruneOptions, PruneRequest, SourceType  # noqa: E402
-from sidecar.backends.heuristic import HeuristicBackend  # noqa: E402
+from sidecar.pruning.backends.base import PruneOptions, PruneRequest, SourceType  # noqa: E402
+from sidecar.pruning.backends.heuristic import HeuristicBackend  # noqa: E402
 
 SIZES = {"10KB": 10_000, "100KB": 100_000, "1MB": 1_000_000}
 GOAL = "Fix the retry of requests when the connection pool is closed; keep the timeout handling"
@@ -72,15 +72,17 @@ def log_corpus(size: int) -> str:
         elif r < 0.97:
             line = f"{ts} WARN  [{svc}] connection pool nearly full ({rnd.randint(80, 99)}%), retrying"
         else:
-            line = "\n".join([
-                f"{ts} ERROR [{svc}] request failed: connection pool closed",
-                "Traceback (most recent call last):",
-                '  File "/srv/app/pool.py", line 211, in acquire',
-                "    conn = self._queue.get(timeout=self.timeout)",
-                '  File "/srv/app/retry.py", line 88, in call',
-                "    return fn(*args)",
-                "ConnectionError: pool is closed",
-            ])
+            line = "\n".join(
+                [
+                    f"{ts} ERROR [{svc}] request failed: connection pool closed",
+                    "Traceback (most recent call last):",
+                    '  File "/srv/app/pool.py", line 211, in acquire',
+                    "    conn = self._queue.get(timeout=self.timeout)",
+                    '  File "/srv/app/retry.py", line 88, in call',
+                    "    return fn(*args)",
+                    "ConnectionError: pool is closed",
+                ]
+            )
         lines.append(line)
         total += len(line) + 1
     return "\n".join(lines)[:size]
@@ -90,8 +92,13 @@ def time_one(
     text: str, source_type: SourceType, runs: int, keep: float | None
 ) -> tuple[list[float], list[float]]:
     backend = HeuristicBackend()
-    req = PruneRequest(text=text, goal=GOAL, source_type=source_type, prune_id="0" * 32,
-                       options=PruneOptions(keep_ratio=keep))
+    req = PruneRequest(
+        text=text,
+        goal=GOAL,
+        source_type=source_type,
+        prune_id="0" * 32,
+        options=PruneOptions(keep_ratio=keep),
+    )
     wall, cpu = [], []
     for _ in range(runs):
         t0, c0 = time.perf_counter(), time.process_time()

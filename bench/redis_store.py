@@ -16,9 +16,9 @@ import subprocess
 import tempfile
 import time
 
-from sidecar.backends.base import PruneOptions
 from sidecar.config import CacheConfig, Config
-from sidecar.pruning import Pruner
+from sidecar.pruning.backends.base import PruneOptions
+from sidecar.pruning.service import Pruner
 
 GOAL = "fix parse_retry_alpha so that it honours the limit"
 OPTS = PruneOptions(keep_ratio=0.3)

@@ -76,9 +76,9 @@ def serve(port: int, upstream: str) -> None:
 
     from sidecar.app import build_app, install_pruner
     from sidecar.config import load_config
-    from sidecar.middleware import install_pruning
-    from sidecar.serve import make_runner
-    from sidecar.telemetry import install_telemetry
+    from sidecar.pruning.middleware import install_pruning
+    from sidecar.server import make_runner
+    from sidecar.telemetry.service import install_telemetry
 
     async def main() -> None:
         config = load_config(env={**os.environ, "SIDECAR_UPSTREAM_URL": upstream})

@@ -1,7 +1,7 @@
 """The aiohttp application: typed state, resources opened and closed in order, routes.
 
 Request path, outermost first: stats -> telemetry -> pruning -> routing middlewares -> the catch-all
-proxy handler (sidecar.proxy). Each optional component is an *installer*: a function that adds its
+proxy handler (sidecar.proxy.forward). Each optional component is an *installer*: a function that adds its
 middleware, its cleanup_ctx and its routes to the app. The sidecar's own endpoints live under
 /sidecar/ so they never shadow an upstream path.
 """
@@ -14,10 +14,10 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from .config import Config
-from .keys import CONFIG, HEALTH_SOURCES, PRUNER, STATS, UPSTREAM
-from .proxy import error_response, forward, new_session
-from .stats import ProxyStats
+from sidecar.config import Config
+from sidecar.keys import CONFIG, HEALTH_SOURCES, PRUNER, STATS, UPSTREAM
+from sidecar.proxy.forward import error_response, forward, new_session
+from sidecar.stats import ProxyStats
 
 Installer = Callable[[web.Application], None]
 
@@ -51,7 +51,7 @@ async def upstream_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def pruner_ctx(app: web.Application) -> AsyncIterator[None]:
     """Open the pruning service (backends, cache, recover store) and report its health."""
-    from .pruning import Pruner
+    from sidecar.pruning.service import Pruner
 
     pruner = Pruner(app[CONFIG])
     await pruner.start()
@@ -106,10 +106,10 @@ def install_pruner(app: web.Application) -> None:
 
 def default_installers() -> list[Installer]:
     """The components of a full sidecar, in middleware order (outermost first)."""
-    from .mcp_server import install_mcp
-    from .middleware import install_pruning
-    from .routing import install_routing
-    from .telemetry import install_telemetry
+    from sidecar.mcpserver.http import install_mcp
+    from sidecar.pruning.middleware import install_pruning
+    from sidecar.routing.middleware import install_routing
+    from sidecar.telemetry.service import install_telemetry
 
     return [install_telemetry, install_pruner, install_pruning, install_routing, install_mcp]
 

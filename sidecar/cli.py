@@ -11,8 +11,8 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Protocol
 
-from . import __version__
-from .errors import ConfigError
+from sidecar import __version__
+from sidecar.errors import ConfigError
 
 
 class _Command(Protocol):
@@ -24,14 +24,14 @@ class _Command(Protocol):
 # subcommand -> (module implementing configure/run, help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("sidecar.cli", "run the proxy"),
-    "prune": ("sidecar.prune_cli", "prune a file or stdin against a goal and print the result"),
-    "mcp": ("sidecar.mcp_server", "run the MCP pruner server on stdio"),
-    "demo": ("sidecar.demo", "run an agent conversation through the sidecar and a fake upstream"),
-    "fake-upstream": ("sidecar.fake_upstream", "run the fake LLM provider (test double)"),
-    "fake-deepinfra": ("sidecar.fake_deepinfra", "run the fake DeepInfra reranker (test double)"),
+    "prune": ("sidecar.pruning.cli", "prune a file or stdin against a goal and print the result"),
+    "mcp": ("sidecar.mcpserver.http", "run the MCP pruner server on stdio"),
+    "demo": ("sidecar.testing.demo", "run an agent conversation through the sidecar and a fake upstream"),
+    "fake-upstream": ("sidecar.testing.fake_upstream", "run the fake LLM provider (test double)"),
+    "fake-deepinfra": ("sidecar.testing.fake_deepinfra", "run the fake DeepInfra reranker (test double)"),
 }
 PLAN_COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("sidecar.plan_runner", "run a plan.json through the sidecar, independent steps in parallel"),
+    "run": ("sidecar.plan.runner", "run a plan.json through the sidecar, independent steps in parallel"),
 }
 
 
@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``sidecar serve``."""
     import msgspec
 
-    from .config import Config, load_config
-    from .serve import serve
+    from sidecar.config import Config, load_config
+    from sidecar.server import serve
 
     config: Config = load_config(args.config)
     server = config.server

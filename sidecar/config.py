@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from .errors import ConfigError
+from sidecar.errors import ConfigError
 
 MiB = 1024 * 1024
 

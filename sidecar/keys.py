@@ -9,11 +9,11 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
-from .config import Config
-from .stats import ProxyStats
+from sidecar.config import Config
+from sidecar.stats import ProxyStats
 
 if TYPE_CHECKING:
-    from .pruning import Pruner
+    from sidecar.pruning.service import Pruner
 
 HealthSource = Callable[[], msgspec.Struct]
 

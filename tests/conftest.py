@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 
 from sidecar.config import Config, load_config
-from sidecar.fake_upstream import FakeUpstream
+from sidecar.testing.fake_upstream import FakeUpstream
 
 _PREFIXES = ("KIMI_", "DEEPINFRA_", "SIDECAR_", "OTEL_")
 

@@ -11,7 +11,7 @@ import pytest
 from sidecar.config import Config, load_config
 from sidecar.errors import ConfigError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_shipped_config_toml_holds_the_defaults():

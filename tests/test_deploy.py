@@ -155,7 +155,10 @@ def test_kubernetes_validate_cli_accepts_every_overlay(rendered: dict[str, str],
     for version in (VERSIONS[0], VERSIONS[-1]):
         done = subprocess.run(
             [sys.executable, "-m", "kubernetes_validate", "--strict", "-k", version, *files],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         # A kind without a bundled schema is only a WARN there, and would pass unchecked: refuse it too.
         assert done.returncode == 0 and "WARN" not in done.stdout, done.stdout + done.stderr
@@ -512,7 +515,7 @@ import asyncio, importlib, json, sys
 import msgspec
 from importlib.metadata import packages_distributions
 from sidecar.config import load_config
-from sidecar.serve import serve
+from sidecar.server import serve
 
 async def main() -> None:
     config = load_config(sys.argv[1])

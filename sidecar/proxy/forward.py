@@ -1,0 +1,322 @@
+"""The transparent forwarding path: one request in, the same request upstream, the answer streamed back.
+
+What changes on the way: hop-by-hop headers (RFC 9110 section 7.6.1) and ``X-Sidecar-*`` request headers
+are dropped, Host is the upstream's, and the body is whatever a middleware put in the request's
+:class:`Forward` (unchanged otherwise). Everything else (method, raw path and query, repeated headers,
+header order, body bytes, compressed bodies) goes as it came. Responses are relayed chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+import aiohttp
+import msgspec
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from sidecar.config import UpstreamConfig
+from sidecar.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from sidecar.stats import ProxyStats
+
+log = logging.getLogger("sidecar.proxy.forward")
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Never forwarded: recomputed by the client library from the body we send.
+_REQUEST_DROP = HOP_BY_HOP | {"host", "content-length"}
+# Headers aiohttp's client would invent when the agent did not send them.
+_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+SIDECAR_HEADER_PREFIX = "x-sidecar-"
+# Fixed-length answers up to this size are read whole and sent in one write (fewer syscalls);
+# anything larger, chunked or event-stream is relayed chunk by chunk as it arrives.
+SMALL_BODY = 256 * 1024
+
+
+class ExchangeObserver(Protocol):
+    """Watches one upstream exchange (telemetry): called on the hot path, so must be cheap and never raise."""
+
+    def upstream_started(self, method: str, url: str) -> None: ...
+
+    def response_started(self, status: int, headers: CIMultiDictProxy[str]) -> None: ...
+
+    def chunk(self, data: bytes) -> None: ...
+
+    def finished(self, error: str | None) -> None: ...
+
+
+class Forward:
+    """What middlewares ask of the proxy handler for one request."""
+
+    __slots__ = ("body", "response_headers", "base_url", "set_headers", "observers")
+
+    def __init__(self) -> None:
+        self.body: bytes | None = None  # replacement body; None forwards the original bytes
+        self.response_headers: dict[str, str] = {}  # added to the response sent to the agent
+        self.base_url: str | None = None  # another upstream for this request (routing)
+        self.set_headers: dict[str, str] = {}  # request headers to set or replace upstream
+        self.observers: list[ExchangeObserver] = []  # told about the upstream exchange (telemetry)
+
+
+FORWARD = web.RequestKey("sidecar_forward", Forward)
+BODY_CACHE = web.RequestKey("sidecar_body", bytes)
+TOO_LARGE = web.RequestKey("sidecar_body_too_large", bool)
+
+
+def forward_of(request: web.Request) -> Forward:
+    """Return the request's Forward, creating it on first use."""
+    fwd = request.get(FORWARD)
+    if fwd is None:
+        fwd = Forward()
+        request[FORWARD] = fwd
+    return fwd
+
+
+class BodyTooLarge(Exception):
+    """The request body is over server.max_body_bytes."""
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    """Build an error in the OpenAI error shape, which every agent SDK parses."""
+    body = msgspec.json.encode({"error": {"message": message, "type": code, "param": None, "code": code}})
+    return web.Response(status=status, body=body, content_type="application/json", headers=headers)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """Read the whole request body once (cached on the request), refusing more than ``limit`` bytes.
+
+    A refusal is remembered: a later call raises BodyTooLarge again instead of reading the rest.
+    """
+    if BODY_CACHE in request:
+        return request[BODY_CACHE]
+    if TOO_LARGE in request:
+        raise BodyTooLarge
+    if request.content_length is not None and request.content_length > limit:
+        request[TOO_LARGE] = True
+        raise BodyTooLarge
+    if not request.body_exists:
+        body = b""
+    else:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge as exc:
+            request[TOO_LARGE] = True
+            raise BodyTooLarge from exc
+    request[BODY_CACHE] = body
+    return body
+
+
+def _connection_listed(headers: CIMultiDictProxy[str]) -> set[str]:
+    """Return the header names a message's Connection header declares hop-by-hop (RFC 9110 §7.6.1)."""
+    return {token.strip().lower() for value in headers.getall("Connection", ()) for token in value.split(",")}
+
+
+def upstream_headers(headers: CIMultiDictProxy[str], overrides: dict[str, str]) -> CIMultiDict[str]:
+    """Copy the agent's headers for the upstream: order and repeats kept, hop-by-hop and ours dropped."""
+    connection_listed = _connection_listed(headers)
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower in _REQUEST_DROP or lower in connection_listed or lower.startswith(SIDECAR_HEADER_PREFIX):
+            continue
+        out.add(name, value)
+    for name, value in overrides.items():
+        out[name] = value
+    return out
+
+
+def response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
+    """Copy the upstream's response headers for the agent, minus hop-by-hop ones."""
+    connection_listed = _connection_listed(headers)
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower in connection_listed:
+            continue
+        out.add(name, value)
+    return out
+
+
+def new_session(config: UpstreamConfig) -> aiohttp.ClientSession:
+    """Create the one upstream ClientSession of an app: pooled, no cookies, no redirects, raw bytes."""
+    connector = aiohttp.TCPConnector(
+        limit=config.max_connections,
+        limit_per_host=config.max_connections_per_host,
+        keepalive_timeout=config.keepalive_timeout_s,
+        ttl_dns_cache=300,
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=config.connect_timeout_s, sock_read=config.read_timeout_s
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,  # relay compressed bodies as they are
+        cookie_jar=aiohttp.DummyCookieJar(),  # never carry one agent's cookies to another
+        raise_for_status=False,
+    )
+
+
+async def open_upstream(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    headers: CIMultiDict[str],
+    body: bytes,
+) -> aiohttp.ClientResponse:
+    """Send the request upstream and return the response once its headers arrived.
+
+    Raises UpstreamUnreachable (502) or UpstreamTimeout (504); the caller closes the response.
+    """
+    skip = [name for name in _AUTO_HEADERS if name not in headers]
+    try:
+        return await session.request(
+            method,
+            URL(url, encoded=True),
+            headers=headers,
+            data=body if body or method not in ("GET", "HEAD", "OPTIONS", "DELETE") else None,
+            allow_redirects=False,
+            skip_auto_headers=skip,
+        )
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        raise UpstreamTimeout("the upstream did not answer in time") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise UpstreamUnreachable(f"the upstream could not be reached ({type(exc).__name__})") from exc
+
+
+async def relay(
+    request: web.Request,
+    upstream: aiohttp.ClientResponse,
+    stats: ProxyStats,
+    extra_headers: dict[str, str] | None = None,
+    observers: list[ExchangeObserver] | None = None,
+) -> web.StreamResponse:
+    """Stream the upstream response to the agent chunk by chunk, as each chunk arrives."""
+    headers = response_headers(upstream.headers)
+    if extra_headers:
+        headers.update(extra_headers)
+    stats.record_status(upstream.status)
+    if observers:
+        for observer in observers:
+            observer.response_started(upstream.status, upstream.headers)
+    length = upstream.content_length
+    if (
+        length is not None
+        and length <= SMALL_BODY
+        and request.method != "HEAD"
+        and not _is_event_stream(upstream)
+    ):
+        # A small fixed-length answer (not a stream): headers and body leave in one write.
+        try:
+            payload = await upstream.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # Nothing was sent yet, so the agent can still get a proper error.
+            timeout = isinstance(exc, TimeoutError)
+            stats.upstream_errors["timeout_mid_body" if timeout else "mid_body"] += 1
+            _finish(observers, "timeout_mid_body" if timeout else "mid_body")
+            upstream.close()
+            failure: UpstreamError = (
+                UpstreamTimeout("the upstream stalled while sending its answer")
+                if timeout
+                else UpstreamUnreachable("the upstream dropped the connection while sending its answer")
+            )
+            return error_response(failure.status, failure.code, str(failure), extra_headers)
+        if observers:
+            for observer in observers:
+                observer.chunk(payload)
+        _finish(observers, None)
+        return web.Response(status=upstream.status, reason=upstream.reason, headers=headers, body=payload)
+    out = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+    await out.prepare(request)
+    try:
+        if observers:
+            async for chunk in upstream.content.iter_any():
+                await out.write(chunk)
+                for observer in observers:
+                    observer.chunk(chunk)
+        else:
+            async for chunk in upstream.content.iter_any():
+                await out.write(chunk)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        # Too late for a status code: abort the connection so the agent sees a truncated response,
+        # never a clean-looking short one.
+        kind = "timeout_mid_stream" if isinstance(exc, TimeoutError) else "mid_stream"
+        stats.upstream_errors[kind] += 1
+        log.warning("upstream failed mid-stream: %s", type(exc).__name__)
+        _finish(observers, kind)
+        upstream.close()
+        if request.transport is not None:
+            request.transport.abort()
+        return out
+    await out.write_eof()
+    _finish(observers, None)
+    return out
+
+
+def _is_event_stream(upstream: aiohttp.ClientResponse) -> bool:
+    return upstream.headers.get("Content-Type", "").startswith("text/event-stream")
+
+
+def _finish(observers: list[ExchangeObserver] | None, error: str | None) -> None:
+    if observers:
+        for observer in observers:
+            observer.finished(error)
+
+
+async def forward(
+    request: web.Request,
+    session: aiohttp.ClientSession,
+    stats: ProxyStats,
+    base_url: str,
+    max_body_bytes: int,
+) -> web.StreamResponse:
+    """Forward one request to ``base_url`` + its raw path and relay the answer."""
+    fwd = request[FORWARD] if FORWARD in request else Forward()
+    try:
+        body = fwd.body if fwd.body is not None else await read_body(request, max_body_bytes)
+    except BodyTooLarge:
+        stats.rejected["too_large"] += 1
+        return error_response(413, "request_too_large", f"request body is over {max_body_bytes} bytes")
+    url = (fwd.base_url or base_url).rstrip("/") + request.raw_path
+    headers = upstream_headers(request.headers, fwd.set_headers)
+    observers = fwd.observers
+    stats.upstream_requests += 1
+    for observer in observers:
+        observer.upstream_started(request.method, url)
+    try:
+        upstream = await open_upstream(session, request.method, url, headers, body)
+    except UpstreamError as exc:
+        kind = "timeout" if isinstance(exc, UpstreamTimeout) else "connect"
+        stats.upstream_errors[kind] += 1
+        _finish(observers, kind)
+        return error_response(exc.status, exc.code, str(exc), fwd.response_headers)
+    try:
+        response = await relay(request, upstream, stats, fwd.response_headers, observers)
+    except (asyncio.CancelledError, ConnectionError):
+        # The agent went away: closing the unfinished upstream response cancels it there too.
+        stats.upstream_errors["client_disconnect"] += 1
+        _finish(observers, "client_disconnect")
+        upstream.close()
+        raise
+    except BaseException:
+        _finish(observers, "internal_error")
+        upstream.close()
+        raise
+    upstream.release()  # body complete: the connection goes back to the pool
+    return response

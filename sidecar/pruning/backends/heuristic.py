@@ -1,0 +1,330 @@
+"""The local heuristic backend: goal-conditioned line scores, no network, one CPU pass.
+
+Scoring, in order:
+1. goal terms and their matches: ``sidecar.pruning.engine.terms``;
+2. rarity: IDF over the text's own structural chunks (``sidecar.pruning.engine.chunking``), sharpened;
+3. structure: a line scores its own matches, plus its chunk's, plus a decaying share of its
+   neighbours'; a definition whose name or body matches lifts its whole body (less in long
+   bodies) and its definition line; the header gets a small prior, earlier lines a tiny one;
+4. noise: docstrings, comments, blank lines, long blobs (base64, hashes, minified strings);
+   for logs: ANSI codes ignored, repeated lines and progress bars pushed down, errors and
+   warnings up, an error's whole record (its traceback) lifted with it, the tail kept.
+Selection within the budget is ``sidecar.pruning.engine.selection``'s, shared with every backend.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import re
+from collections.abc import Sequence
+
+from sidecar.pruning.backends.base import PruneRequest, Selection, SourceType
+from sidecar.pruning.engine.chunking import (
+    COMMENT_PREFIXES,
+    DEF_PREFIXES,
+    ERROR_WORDS,
+    IMPORT_PREFIXES,
+    Chunk,
+    chunk_lines,
+    keyword_lines,
+    lowered,
+)
+from sidecar.pruning.engine.selection import select_lines
+from sidecar.pruning.engine.terms import WORD, goal_terms, match_lines
+
+# Weights, tuned on the dev cases and the held-out Debian cases together (bench/prune_quality.py).
+CALL_W = 0.3
+CALL_TOP = 50
+CALL_SPAN = 3
+CHUNK_TOKENS = 48  # chunk size for rarity (IDF) and for selection units
+IDF_POW = 1.5  # sharpen rarity: a term in few chunks counts much more than a common one
+CHUNK_W = 0.6  # share of its chunk's score a line gets
+COORD = 0.25  # bonus per extra distinct goal term in a chunk
+SPREAD_DECAY = 0.6  # neighbours get this share of a line's matches, per line of distance
+SPREAD_REACH = 4
+DEF_LIFT = 0.5  # share of its definition's value every line of the body gets
+DEF_COORD_CAP = 1  # a big class gathers many goal words by sheer size: count at most two
+DEFLINE_W = 0.5  # extra for the definition line itself
+DOC_FACTOR = 0.3  # docstrings: prose matches goal words more often than it matters
+COMMENT_FACTOR = 0.6
+IMPORT_W = 0.3  # top-level imports, as a share of the best score
+HEADER_W = 0.15  # the header (imports, module docstring), as a share of the best score
+POS_W = 0.05  # earlier lines slightly first: with little signal, one stretch from the top
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{80,}")
+_WARN_WORDS = ("warn", "deprecat")
+_PROGRESS = re.compile(r"\d{1,3}%|[#=>█▏▎▍▌▋▊▉-]{10,}|\r.")
+_DIGITS = str.maketrans("123456789", "000000000")  # numbers aside, repeated log lines compare equal
+
+
+def _blob_lines(lines: Sequence[str]) -> list[int]:
+    """Return the long lines that carry a base64/hash/minified blob."""
+    return [i for i, line in enumerate(lines) if len(line) > 200 and _BLOB.search(line)]
+
+
+def _def_extents(lines: Sequence[str], stripped: list[str]) -> list[tuple[int, int]]:
+    """Return (def line, end) for each definition: its body is what is indented deeper below it."""
+    out: list[tuple[int, int]] = []
+    stack: list[tuple[int, int]] = []  # (indent, def line)
+    last_code = 0
+    for i, s in enumerate(stripped):
+        if not s or s[0] in ")]}":
+            if s:
+                last_code = i
+            continue
+        line = lines[i]
+        ind = len(line) - len(line.lstrip(" \t"))
+        while stack and ind <= stack[-1][0]:
+            out.append((stack.pop()[1], last_code + 1))
+        if s.startswith(DEF_PREFIXES):
+            stack.append((ind, i))
+        last_code = i
+    while stack:
+        out.append((stack.pop()[1], last_code + 1))
+    return out
+
+
+def score_lines(lines: Sequence[str], goal: str, source_type: SourceType) -> list[float]:
+    """Score each line's relevance to ``goal`` (higher means keep)."""
+    return _score(lines, goal, source_type)[0]
+
+
+def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[list[float], list[Chunk]]:
+    n = len(lines)
+    if n == 0:
+        return [], []
+    text = "\n".join(lines)
+    if source_type == "logs" and "\x1b" in text:
+        for code in sorted(set(_ANSI.findall(text))):
+            text = text.replace(code, " " * len(code))  # same length: offsets stay valid
+    low = lowered(text)
+    offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
+    stripped = [line.strip() for line in lines]
+    chunks = chunk_lines(lines, source_type, CHUNK_TOKENS)
+    chunk_of = [0] * n
+    for c, ch in enumerate(chunks):
+        chunk_of[ch.start : ch.end] = [c] * (ch.end - ch.start)
+    n_chunks = len(chunks)
+
+    # Term matches, weighted by rarity over chunks.
+    line_terms: dict[int, dict[str, float]] = {}
+    chunk_terms: dict[int, dict[str, float]] = {}
+
+    def add_term(literal: str, gw: float, sufs: tuple[str, ...]) -> None:
+        hits = match_lines(text, low, offsets, literal, sufs)
+        if not hits:
+            return
+        df = len({chunk_of[i] for i in hits})
+        idf = math.log((n_chunks + 1) / (df + 0.5))
+        if idf <= 0.05:
+            return
+        w = idf**IDF_POW * gw
+        for i in hits:
+            line_terms.setdefault(i, {})[literal] = w
+            c = chunk_of[i]
+            chunk_terms.setdefault(c, {})[literal] = w
+
+    terms = goal_terms(goal)
+    for literal, (gw, sufs) in terms.items():
+        add_term(literal, gw, sufs)
+
+    raw = [0.0] * n
+    for i, ts in line_terms.items():
+        raw[i] = sum(ts.values())
+    chunk_score = [0.0] * n_chunks
+    for c, ts in chunk_terms.items():
+        size = chunks[c].end - chunks[c].start
+        chunk_score[c] = sum(ts.values()) * (1.0 + COORD * (len(ts) - 1)) / (1.0 + size / 40.0) ** 0.5
+    scores = [r + CHUNK_W * chunk_score[c] for r, c in zip(raw, chunk_of, strict=True)]
+    # Neighbours share a decaying part of a line's own matches.
+    spread = [(d, SPREAD_DECAY**d) for d in range(1, SPREAD_REACH + 1)]
+    for i in line_terms:
+        v = raw[i]
+        for d, f in spread:
+            if i - d >= 0:
+                scores[i - d] += v * f
+            if i + d < n:
+                scores[i + d] += v * f
+    if source_type == "logs":
+        _log_priors(lines, low, offsets, stripped, scores, chunk_of)
+    else:
+        _code_priors(lines, text, offsets, stripped, scores, line_terms, source_type)
+    return scores, chunks
+
+
+_TRIPLE = re.compile(r'"""|\'\'\'')
+
+
+def _docstring_lines(text: str, offsets: list[int], n: int) -> list[bool]:
+    """Flag lines inside triple-quoted strings (prose that matches goal words more than code does)."""
+    out = [False] * n
+    marks = [bisect.bisect_right(offsets, m.start()) - 1 for m in _TRIPLE.finditer(text)]
+    for a, b in zip(marks[::2], marks[1::2], strict=False):
+        out[a : b + 1] = [True] * (b + 1 - a)
+    return out
+
+
+_DEF_NAME = re.compile(r"(?:def|class|function|func|fn|struct|enum|trait|interface|type)\s+([A-Za-z_]\w*)")
+_ASSIGN_NAME = re.compile(r"([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)")
+
+
+def _lift_referenced_definitions(lines: Sequence[str], stripped: list[str], scores: list[float]) -> None:
+    """Lift the definitions (functions, classes, module constants) that the best lines refer to."""
+    n = len(lines)
+    defs: dict[str, int] = {}
+    for i, s in enumerate(stripped):
+        if s.startswith(DEF_PREFIXES):
+            m = _DEF_NAME.search(s)
+        elif s and lines[i][:1] not in " \t" and s[0].isalpha():
+            m = _ASSIGN_NAME.match(s)
+        else:
+            continue
+        if m and m.group(1) not in defs:
+            defs[m.group(1)] = i
+    if not defs:
+        return
+    top = sorted(range(n), key=scores.__getitem__, reverse=True)[: max(5, n // CALL_TOP)]
+    level = sum(scores[i] for i in top) / len(top)
+    seen: set[int] = set(top)
+    for i in top:
+        for name in WORD.findall(lines[i]):
+            d = defs.get(name)
+            if d is not None and d not in seen:
+                seen.add(d)
+                for k in range(d, min(n, d + CALL_SPAN)):
+                    scores[k] += CALL_W * level * (1.0 if k == d else 0.5)
+
+
+def _code_priors(
+    lines: Sequence[str],
+    text: str,
+    offsets: list[int],
+    stripped: list[str],
+    scores: list[float],
+    line_terms: dict[int, dict[str, float]],
+    source_type: SourceType,
+) -> None:
+    n = len(lines)
+    unit = max(max(scores), 1.0)
+    if source_type == "code":
+        lifts = [0.0] * n
+        hit_lines = sorted(line_terms)
+        for d_line, end in _def_extents(lines, stripped):
+            terms: dict[str, float] = {}
+            lo, hi = bisect.bisect_left(hit_lines, d_line), bisect.bisect_left(hit_lines, end)
+            for k in hit_lines[lo:hi]:
+                terms.update(line_terms[k])
+            if not terms:
+                continue
+            own = sum(line_terms.get(d_line, {}).values())
+            size = end - d_line
+            # The definition a goal is about: its name matches, or its body gathers many goal terms.
+            coord = 1.0 + 0.3 * min(len(terms) - 1, DEF_COORD_CAP)
+            value = (own + sum(terms.values()) * coord) / (1.0 + size / 25.0) ** 0.5
+            lifts[d_line:end] = [max(x, value) for x in lifts[d_line:end]]
+            scores[d_line] += DEFLINE_W * value
+        doc = _docstring_lines(text, offsets, n)
+        scores[:] = [
+            (s + DEF_LIFT * lift) * (DOC_FACTOR if d else 1.0)
+            for s, lift, d in zip(scores, lifts, doc, strict=True)
+        ]
+        if CALL_W:
+            _lift_referenced_definitions(lines, stripped, scores)
+    header_end = 0
+    for i in range(min(n, 60)):
+        s = stripped[i]
+        if s and not (s.startswith(IMPORT_PREFIXES + COMMENT_PREFIXES) or s.startswith(('"""', "'''"))):
+            if i > 5:
+                break
+        header_end = i + 1
+    for i in range(header_end):
+        scores[i] += HEADER_W * unit
+    blank = -0.05 * unit
+    if source_type == "docs":
+        # Headings orient a reader of docs the way signatures do in code.
+        scores[:] = [
+            sc + blank if not s else sc + HEADER_W * unit if s[0] == "#" else sc
+            for sc, s in zip(scores, stripped, strict=True)
+        ]
+    else:
+        comment = COMMENT_FACTOR
+        scores[:] = [
+            sc + blank if not s else sc * comment if s.startswith(COMMENT_PREFIXES) else sc
+            for sc, s in zip(scores, stripped, strict=True)
+        ]
+        for i in range(min(n, 300)):
+            if stripped[i].startswith(IMPORT_PREFIXES) and lines[i][:1] not in " \t":
+                scores[i] += IMPORT_W * unit  # commits that add a feature often add an import
+    for i in _blob_lines(lines):
+        scores[i] -= 0.5 * unit
+    # With little signal, keep one contiguous stretch from the top rather than scattered bits.
+    pos = POS_W * unit / n
+    scores[:] = [sc + pos * (n - i) for i, sc in enumerate(scores)]
+
+
+def _log_priors(
+    lines: Sequence[str],
+    low: str,
+    offsets: list[int],
+    stripped: list[str],
+    scores: list[float],
+    chunk_of: list[int],
+) -> None:
+    n = len(lines)
+    unit = max(max(scores), 1.0)
+    errors = keyword_lines(low, offsets, ERROR_WORDS)
+    warns = keyword_lines(low, offsets, _WARN_WORDS) - errors
+    for i in errors:
+        scores[i] += 1.0 * unit
+    for i in warns:
+        scores[i] += 0.4 * unit
+    for i in keyword_lines(low, offsets, ("%", "###", "===", "\r", "\u2588")):
+        if _PROGRESS.search(lines[i]) and len(WORD.findall(lines[i])) < 6:
+            scores[i] -= 0.6 * unit
+    for i in _blob_lines(lines):
+        scores[i] -= 0.5 * unit
+    # Repeated lines (numbers, ids and hashes aside) are noise after their first few occurrences.
+    seen: dict[str, int] = {}
+    for i, key in enumerate(low.translate(_DIGITS).split("\n")):
+        count = seen.get(key, 0)
+        seen[key] = count + 1
+        if count:
+            scores[i] -= min(0.8, 0.2 * count) * unit
+        if not stripped[i]:
+            scores[i] -= 0.1 * unit
+    # An error record is kept whole (a traceback with its exception line): lift it to its best line.
+    best: dict[int, float] = {}
+    for i in errors:
+        c = chunk_of[i]
+        best[c] = max(best.get(c, -1e9), scores[i])
+    for i, c in enumerate(chunk_of):
+        b = best.get(c)
+        if b is not None and b >= unit and scores[i] < 0.9 * b:
+            scores[i] = 0.9 * b
+    for i in range(max(0, n - 20), n):
+        scores[i] += 0.5 * unit
+    for i in range(min(n, 5)):
+        scores[i] += 0.3 * unit
+
+
+class HeuristicBackend:
+    """Local, deterministic pruning: score lines against the goal, then select within budget.
+
+    Never raises on any text; never logs content. Safe to call concurrently (no shared state).
+    """
+
+    name = "heuristic"
+
+    async def prune(self, request: PruneRequest) -> Selection:
+        """Select the lines of ``request.text`` to keep."""
+        lines = request.text.split("\n")
+        scores, chunks = _score(lines, request.goal, request.source_type)
+        keep = select_lines(lines, scores, request, chunks=chunks)
+        return Selection(keep=keep, backend=self.name)
+
+    async def aclose(self) -> None:
+        """Release nothing: the heuristic holds no resources."""

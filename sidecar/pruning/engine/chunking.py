@@ -1,0 +1,260 @@
+"""Structure-aware chunking: the units a scorer (heuristic or reranker) rates.
+
+Code splits at definitions (with the comments and decorators just above them) and at
+blank-line paragraphs; logs at records, a whole traceback being one record; docs at
+paragraphs and markdown headings. A chunk never splits a line, and a chunk longer than
+``max_tokens`` is cut at line boundaries. Chunks cover every line exactly once, in order.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+from collections.abc import Sequence
+
+import msgspec
+
+from sidecar.pruning.backends.base import SourceType
+from sidecar.tokens import CHARS_PER_TOKEN
+
+DEF_PREFIXES = (
+    "def ", "async def ", "class ", "function ", "function* ", "async function ", "export function ",
+    "export async function ", "export default function ", "export class ", "export default class ",
+    "func ", "fn ", "pub fn ", "pub(crate) fn ", "async fn ", "pub async fn ", "impl ", "impl<",
+    "struct ", "pub struct ", "enum ", "pub enum ", "trait ", "pub trait ", "interface ",
+    "export interface ", "type ", "export type ", "module ", "mod ", "pub mod ",
+    "public ", "private ", "protected ", "static ", "sub ",
+)  # fmt: skip
+CLASS_PREFIXES = (
+    "class ",
+    "export class ",
+    "export default class ",
+    "impl ",
+    "impl<",
+    "struct ",
+    "pub struct ",
+    "trait ",
+    "pub trait ",
+    "interface ",
+    "export interface ",
+    "mod ",
+    "module ",
+)
+COMMENT_PREFIXES = ("#", "//", "/*", "*", "--", ";;")
+IMPORT_PREFIXES = ("import ", "from ", "use ", "#include", "require ", "package ", "using ")
+
+# A log record starts with a timestamp, a level, or a bracketed tag; anything else may continue one.
+_LOG_START = re.compile(
+    r"(?:\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\[?\d\d:\d\d:\d\d|\[?[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d|"
+    r"\[?(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|SEVERE)\b|\d{10}(?:\.\d+)?\b)"
+)
+_EXC_LINE = re.compile(
+    r"[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault)\b|[A-Za-z_][\w.]*:\s"
+)
+_HEADING = re.compile(r"#{1,6}\s|=+\s*$|-+\s*$")
+
+
+# Words that mark a log line as an error (matched anywhere in the lowercased line).
+ERROR_WORDS = ("error", "fatal", "critical", "severe", "panic", "traceback", "exception", "fail")
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def lowered(text: str) -> str:
+    """Lowercase ``text`` keeping every character at its offset (a few characters grow when lowered)."""
+    low = text.lower()
+    return low if len(low) == len(text) else text.translate(_ASCII_LOWER)
+
+
+def keyword_lines(low: str, offsets: list[int], words: Sequence[str]) -> set[int]:
+    """Return the indices of the lines of ``low`` containing any of ``words`` (a C-speed scan per word).
+
+    ``low`` is the lowercased text and ``offsets`` the start of each line in it (plus its end).
+    """
+    out: set[int] = set()
+    end = len(low)
+    for w in words:
+        pos = low.find(w)
+        while pos >= 0:
+            line = bisect.bisect_right(offsets, pos) - 1
+            out.add(line)
+            pos = low.find(w, offsets[line + 1] if line + 1 < len(offsets) else end)
+    return out
+
+
+class Chunk(msgspec.Struct, frozen=True):
+    """Lines ``start``..``end`` (0-based, end exclusive) forming one unit of ``kind``."""
+
+    start: int
+    end: int
+    kind: str
+
+
+_ASSIGN = re.compile(r"[\w.\[\]'\"]+\s*[-+*/|&]?=\s")
+
+
+def _sample(text: str) -> list[str]:
+    """Return up to 300 stripped non-blank lines from the start, middle and end of ``text``."""
+    parts = [text[:8000]]
+    if len(text) > 24000:
+        mid = len(text) // 2
+        parts += [text[mid : mid + 8000], text[-8000:]]
+    out: list[str] = []
+    for part in parts:
+        lines = part.split("\n")
+        if part is not parts[0]:
+            lines = lines[1:-1]  # a cut at a random offset leaves partial lines at both ends
+        out += [line.strip() for line in lines[:100] if line.strip()]
+    return out
+
+
+def detect_source_type(text: str) -> SourceType:
+    """Guess whether ``text`` is code, logs or docs from a sample of its lines."""
+    nonblank = _sample(text)
+    if not nonblank:
+        return "docs"
+    n = len(nonblank)
+    logs = sum(1 for s in nonblank if _LOG_START.match(s))
+    code = sum(
+        1
+        for s in nonblank
+        if s.startswith(DEF_PREFIXES + IMPORT_PREFIXES + ("return", "if ", "for ", "else", "}", "@", "self."))
+        or s.endswith((";", "{", "}", ":", ")", ",", "(", "[", "]"))
+        or _ASSIGN.match(s)
+    )
+    fences = sum(1 for s in nonblank if s.startswith(("```", "~~~")))
+    docs = sum(1 for s in nonblank if s.startswith(("## ", "### ", "- ", "* ", "> ", "1. ")))
+    prose = (s for s in nonblank if s[:1] not in "#/*")
+    docs += sum(1 for s in prose if s.count(" ") >= 6 and s.endswith((".", "?", "!")))
+    docs += 4 * fences
+    if logs >= 0.3 * n and logs >= code * 0.5:
+        return "logs"
+    if code >= 0.15 * n and code >= docs:
+        return "code"
+    return "docs"
+
+
+def _cap(chunks: list[Chunk], lines: Sequence[str], max_tokens: int) -> list[Chunk]:
+    """Cut chunks longer than ``max_tokens`` at line boundaries."""
+    limit = max(1, max_tokens) * CHARS_PER_TOKEN
+    offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
+    out: list[Chunk] = []
+    for ch in chunks:
+        if offsets[ch.end] - offsets[ch.start] <= limit:
+            out.append(ch)
+            continue
+        size = 0
+        start = ch.start
+        for i in range(ch.start, ch.end):
+            cost = len(lines[i]) + 1
+            if size and size + cost > limit:
+                out.append(Chunk(start, i, ch.kind))
+                start, size = i, 0
+            size += cost
+        out.append(Chunk(start, ch.end, ch.kind))
+    return out
+
+
+def _code_chunks(lines: Sequence[str]) -> list[Chunk]:
+    starts: list[tuple[int, str]] = []
+    prev_blank = True
+    attach = -1  # first line of the comment/decorator run just above, which belongs to the next def
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if not s:
+            prev_blank, attach = True, -1
+            continue
+        if s.startswith(COMMENT_PREFIXES) or s.startswith("@"):
+            if attach < 0:
+                attach = i
+                if prev_blank:
+                    starts.append((i, "comment"))
+            prev_blank = False
+            continue
+        if s.startswith(DEF_PREFIXES):
+            kind = "class" if s.startswith(CLASS_PREFIXES) else "def"
+            first = attach if attach >= 0 else i
+            if starts and starts[-1][0] == first:
+                starts[-1] = (first, kind)
+            else:
+                starts.append((first, kind))
+        elif prev_blank:
+            starts.append((i, "import" if s.startswith(IMPORT_PREFIXES) else "code"))
+        prev_blank, attach = False, -1
+    return _from_starts(starts, len(lines), "code")
+
+
+def _from_starts(starts: list[tuple[int, str]], n: int, lead_kind: str) -> list[Chunk]:
+    if not starts or starts[0][0] != 0:
+        starts.insert(0, (0, lead_kind))
+    chunks = []
+    for k, (start, kind) in enumerate(starts):
+        end = starts[k + 1][0] if k + 1 < len(starts) else n
+        if end > start:
+            chunks.append(Chunk(start, end, kind))
+    return chunks
+
+
+def _log_chunks(lines: Sequence[str]) -> list[Chunk]:
+    starts: list[tuple[int, str]] = []
+    in_tb = False
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if in_tb:
+            if not s or line[:1] in (" ", "\t") or s.startswith(("During handling", "The above")):
+                continue
+            in_tb = False
+            if _EXC_LINE.match(s):
+                continue  # the exception line closes the traceback, inside the same record
+        if s.startswith("Traceback (most recent call last)"):
+            # A traceback continues the record that announced it when that record is an error line.
+            if not (starts and starts[-1][0] == i - 1 and "error" in lines[i - 1].lower()):
+                starts.append((i, "traceback"))
+            else:
+                starts[-1] = (starts[-1][0], "traceback")
+            in_tb = True
+            continue
+        if not s or line[:1] in (" ", "\t"):
+            continue  # blank and indented lines continue the current record
+        starts.append((i, "record"))
+    return _from_starts(starts, len(lines), "record")
+
+
+def _doc_chunks(lines: Sequence[str]) -> list[Chunk]:
+    starts: list[tuple[int, str]] = []
+    prev_blank = True
+    fence = False
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if s.startswith(("```", "~~~")):
+            if not fence:
+                starts.append((i, "code"))
+            fence = not fence
+            prev_blank = False
+            continue
+        if fence:
+            continue
+        if not s:
+            prev_blank = True
+            continue
+        if s.startswith("#") and _HEADING.match(s):
+            starts.append((i, "heading"))
+        elif prev_blank:
+            starts.append((i, "para"))
+        prev_blank = False
+    return _from_starts(starts, len(lines), "para")
+
+
+def chunk_lines(lines: Sequence[str], source_type: SourceType, max_tokens: int = 256) -> list[Chunk]:
+    """Split ``lines`` into structural chunks of at most ``max_tokens`` (except single long lines)."""
+    if not lines:
+        return []
+    if source_type == "logs":
+        chunks = _log_chunks(lines)
+    elif source_type == "docs":
+        chunks = _doc_chunks(lines)
+    else:
+        chunks = _code_chunks(lines)
+    return _cap(chunks, lines, max_tokens)

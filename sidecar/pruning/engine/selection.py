@@ -1,0 +1,433 @@
+"""Budgeted line selection shared by every backend.
+
+Given one relevance score per line (any real numbers, higher means keep), choose the lines
+to keep so that the rendered output fits the budget:
+
+- with ``keep_ratio``: the rendered text (kept lines plus marker lines) lands at or just
+  under ``keep_ratio`` of the original's estimated tokens;
+- without it: the pruner keeps what clearly scores above the rest plus some context (about
+  half of a code file, little of a noisy log), never pruning more than ``max_prune_ratio``
+  of the lines.
+
+Both honour ``min_keep_lines`` and keep order. Steps, each counting the marker a pruned run
+costs (a marker is dearer than one or two short lines):
+1. whole structural units (``sidecar.pruning.engine.chunking``) while they fit: by mean score under tight
+   budgets, by score mass above the median per character under generous ones;
+2. orientation: definition lines above kept bodies, the first line, error lines in logs;
+3. gaps that cost no more than their marker are filled;
+4. consolidation: a gap between kept runs is filled when dropping low-value islands pays for
+   it (fewer, longer runs: fewer markers, more context);
+5. trim against the exact rendered size, then top up with the best lines that still fit.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import itertools
+import math
+import re
+from collections.abc import Sequence
+
+from sidecar.pruning.backends.base import PruneRequest
+from sidecar.pruning.engine.chunking import (
+    DEF_PREFIXES,
+    ERROR_WORDS,
+    Chunk,
+    chunk_lines,
+    keyword_lines,
+    lowered,
+)
+from sidecar.pruning.render import first_marker_extra, marker_cost, rendered_size
+from sidecar.tokens import CHARS_PER_TOKEN, estimate_tokens
+
+# Without a keep ratio: keep what scores well above the typical line (at least DEFAULT_THRESHOLD of the
+# way from the median to the best), plus a base share for reading context; logs get no base share.
+DEFAULT_THRESHOLD = 0.35
+DEFAULT_BASE = {"code": 0.42, "docs": 0.42, "logs": 0.0}
+DEFAULT_MIN_SHARE = {"code": 0.45, "docs": 0.45, "logs": 0.05}
+DEFAULT_MAX_SHARE = 0.6
+UNIT_TOKENS = 64  # selection unit size: whole units keep markers few
+CONSOLIDATE_ROUNDS = 50
+CONSOLIDATE_TRIES = 4  # gaps tried per round, best first
+TRADE_FACTOR = 3.0  # a trade may lose at most this multiple of what it gains (contiguity is worth it)
+MASS_MIN_RATIO = 0.25  # from here up, units rank by score mass above the median per character (measured)
+ORIENT_MIN_RATIO = 0.4  # below this budget a signature line costs more recall than it orients (measured)
+ORIENT_SCAN = 400  # how far up to look for the definition enclosing a kept run
+
+
+def _finite(scores: Sequence[float]) -> list[float]:
+    """Map NaN to the lowest finite score and infinities just past the finite range."""
+    finite = [s for s in scores if math.isfinite(s)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
+    return [s if math.isfinite(s) else (hi + 1.0 if s > 0 else lo - 1.0) for s in scores]
+
+
+class _State:
+    """Kept flags, the kept size and the count of pruned runs, updated in O(1) per line."""
+
+    def __init__(self, n: int, costs: list[int], mcost: int) -> None:
+        self.n = n
+        self.keep = [False] * n
+        self.costs = costs
+        self.mcost = mcost
+        self.size = 0
+        self.runs = 1 if n else 0
+
+    def total(self) -> int:
+        return self.size + self.runs * self.mcost
+
+    def delta_runs(self, i: int, end: int | None = None) -> int:
+        """Return how the count of pruned runs changes if pruned lines i..end (default i) are kept."""
+        end = i + 1 if end is None else end
+        left = i == 0 or self.keep[i - 1]
+        right = end == self.n or self.keep[end]
+        return -1 if left and right else 0 if left or right else 1
+
+    def add(self, i: int) -> None:
+        if not self.keep[i]:
+            self.runs += self.delta_runs(i)
+            self.keep[i] = True
+            self.size += self.costs[i]
+
+    def remove(self, i: int) -> None:
+        if self.keep[i]:
+            self.keep[i] = False
+            self.size -= self.costs[i]
+            self.runs -= self.delta_runs(i)
+
+
+def _fill_small_gaps(state: _State) -> None:
+    """Keep every pruned run whose text costs no more than the marker that would replace it."""
+    for m in _PRUNED_RUN.finditer(bytes(state.keep)):
+        if sum(state.costs[m.start() : m.end()]) <= state.mcost:
+            for k in range(*m.span()):
+                state.add(k)
+
+
+def _default_share(scores: list[float], source_type: str) -> float:
+    """Pick how much to keep when the caller set no ratio: what stands clearly above the rest."""
+    ordered = sorted(scores)
+    n = len(ordered)
+    top = ordered[-1]
+    mid = ordered[n // 2]
+    if top <= mid:
+        return 1.0
+    cut = mid + DEFAULT_THRESHOLD * (top - mid)
+    above = (n - bisect.bisect_left(ordered, cut)) / n
+    share = DEFAULT_BASE.get(source_type, 0.35) + above
+    return min(DEFAULT_MAX_SHARE, max(DEFAULT_MIN_SHARE.get(source_type, 0.4), share))
+
+
+def select_lines(
+    lines: Sequence[str],
+    scores: Sequence[float],
+    request: PruneRequest,
+    *,
+    chunks: Sequence[Chunk] | None = None,
+) -> list[bool]:
+    """Choose the lines to keep for ``request``'s budget, given one score per line."""
+    n = len(lines)
+    if len(scores) != n:
+        raise ValueError("one score per line is required")
+    opts = request.options
+    if n <= max(opts.min_keep_lines, 1):
+        return [True] * n
+    vals = _finite(scores)
+    costs = [len(line) + 1 for line in lines]
+    if opts.annotate_lines:
+        costs = [c + len(str(i + 1)) + 1 for i, c in enumerate(costs)]
+    total_chars = sum(costs) - 1
+    mcost = marker_cost(request.prune_id, n) if opts.include_markers else 0
+    if opts.keep_ratio is not None:
+        target = int(max(0.0, opts.keep_ratio) * estimate_tokens(request.text) * CHARS_PER_TOKEN)
+        if target >= total_chars:
+            return [True] * n
+    else:
+        share = _default_share(vals, request.source_type)
+        if share >= 1.0:
+            return [True] * n
+        target = int(share * total_chars)
+    # Never prune more than max_prune_ratio of the lines, nor keep fewer than min_keep_lines.
+    floor_lines = max(opts.min_keep_lines, math.ceil((1.0 - opts.max_prune_ratio) * n - 1e-9))
+    if opts.keep_ratio is not None:
+        floor_lines = min(floor_lines, opts.min_keep_lines) if opts.keep_ratio < 1 else n
+
+    exact = target
+    if mcost:
+        target -= first_marker_extra(request.prune_id, n)  # the first marker spells out recovery
+    state = _State(n, costs, mcost)
+    if lines[-1] == "":
+        state.add(n - 1)  # the trailing newline is always rendered
+    units = chunks if chunks is not None else chunk_lines(lines, request.source_type, UNIT_TOKENS)
+    ratio = opts.keep_ratio
+    _greedy_units(state, units, vals, target, by_mass=ratio is None or ratio >= MASS_MIN_RATIO)
+    order = sorted(range(n), key=vals.__getitem__, reverse=True)  # stable: ties stay in text order
+    protected = _orient(lines, state, request, target)
+    _fill_small_gaps(state)
+    if mcost:
+        _consolidate(state, vals, target, protected)
+    _trim(lines, state, order, exact, request, protected)
+    _top_up(state, order, target if state.runs else exact)
+    _trim(lines, state, order, exact, request, protected)
+    kept = sum(state.keep)
+    if kept < floor_lines:
+        for i in order:
+            if kept >= floor_lines:
+                break
+            if not state.keep[i]:
+                state.add(i)
+                kept += 1
+    return state.keep
+
+
+def _greedy_units(
+    state: _State, units: Sequence[Chunk], vals: list[float], target: int, *, by_mass: bool
+) -> None:
+    """Add whole structural units, best first, while they fit (whole units make few markers).
+
+    Best is the highest mean score, or with ``by_mass`` the most score above the median per
+    character (units with none are left to the line-level top-up).
+    """
+    keep, n, costs = state.keep, state.n, state.costs
+    csum = list(itertools.accumulate(costs, initial=0))
+    if by_mass:
+        floor = sorted(vals)[n // 2]
+        vsum = list(itertools.accumulate((v - floor if v > floor else 0.0 for v in vals), initial=0.0))
+        ranked = sorted(
+            (-(vsum[u.end] - vsum[u.start]) / max(csum[u.end] - csum[u.start], 1), u.start, u.end)
+            for u in units
+        )
+    else:
+        vsum = list(itertools.accumulate(vals, initial=0.0))
+        ranked = sorted((-(vsum[u.end] - vsum[u.start]) / (u.end - u.start), u.start, u.end) for u in units)
+    for key, a, b in ranked:
+        if by_mass and key >= 0:
+            return
+        size = csum[b] - csum[a]
+        if b == n and keep[n - 1]:
+            size -= costs[n - 1]  # the trailing newline, already kept
+        if not size:
+            continue
+        delta = state.delta_runs(a, b)
+        if state.total() + size + delta * state.mcost > target:
+            continue
+        keep[a:b] = [True] * (b - a)
+        state.size += size
+        state.runs += delta
+
+
+_KEPT_RUN = re.compile(rb"\x01+")
+_PRUNED_RUN = re.compile(rb"\x00+")
+
+
+def _runs(keep: list[bool]) -> list[tuple[int, int]]:
+    return [m.span() for m in _KEPT_RUN.finditer(bytes(keep))]
+
+
+def _consolidate(state: _State, vals: list[float], target: int, protected: frozenset[int]) -> None:
+    """Trade low-value kept islands for the gaps between kept runs: each gap filled saves a marker.
+
+    Gaps sit in a heap (stale ones dropped when met) and islands in a sorted list, both updated
+    per trade, so a round costs O(log runs) plus list moves, not a pass over every run.
+    """
+    ordered = sorted(vals)
+    floor = ordered[len(ordered) // 2]
+    csum = list(itertools.accumulate(state.costs, initial=0))
+    vsum = list(itertools.accumulate((v - floor if v > floor else 0.0 for v in vals), initial=0.0))
+    mcost = state.mcost
+    marks = sorted(protected)
+
+    def gap(a: int, b: int) -> tuple[float, int, int]:
+        return -(vsum[b] - vsum[a]) / max(csum[b] - csum[a] - mcost, 1), a, b
+
+    def island(s: int, e: int) -> tuple[float, int, int]:
+        return (vsum[e] - vsum[s]) / (csum[e] - csum[s] + mcost), s, e
+
+    runs = _runs(state.keep)
+    starts = [s for s, _ in runs]
+    end_of = dict(runs)
+    gaps = [gap(a, b) for (_, a), (b, _) in itertools.pairwise(runs)]
+    heapq.heapify(gaps)
+    islands = sorted(island(s, e) for s, e in runs if not (marks and _holds(marks, (s, e))))
+    for _ in range(CONSOLIDATE_ROUNDS):
+        if len(starts) < 2:
+            return
+        tries: list[tuple[float, int, int]] = []
+        while gaps and len(tries) < CONSOLIDATE_TRIES:
+            g = heapq.heappop(gaps)
+            k = bisect.bisect_left(starts, g[2])
+            if 0 < k < len(starts) and starts[k] == g[2] and end_of[starts[k - 1]] == g[1]:
+                tries.append(g)  # still a gap between two runs; stale ones are dropped for good
+        for g in tries:
+            heapq.heappush(gaps, g)
+        for neg_ratio, a, b in tries:
+            drop = _islands_to_drop(islands, a, b, -neg_ratio, csum, vsum, mcost, target - state.total())
+            if drop is not None:
+                break
+        else:
+            return
+        for s, e in drop:
+            for k in range(s, e):
+                state.remove(k)
+        for k in range(a, b):
+            state.add(k)
+        # The runs around the gap merge; each dropped island joins the gaps on its two sides.
+        x = starts[bisect.bisect_left(starts, b) - 1]
+        y = end_of[b]
+        for s, e in sorted(drop) + [(x, a), (b, y)]:
+            k = bisect.bisect_left(islands, island(s, e))
+            if k < len(islands) and islands[k] == island(s, e):
+                del islands[k]
+        for s, _ in sorted(drop) + [(b, y)]:
+            del starts[bisect.bisect_left(starts, s)]
+            del end_of[s]
+        end_of[x] = y
+        if not (marks and _holds(marks, (x, y))):
+            bisect.insort(islands, island(x, y))
+        joined = {
+            (starts[k - 1], starts[k])
+            for k in (bisect.bisect_left(starts, s) for s, _ in drop)
+            if 0 < k < len(starts)
+        }
+        for left, right in sorted(joined):
+            heapq.heappush(gaps, gap(end_of[left], right))
+
+
+def _holds(marks: list[int], run: tuple[int, int]) -> bool:
+    """Tell whether the run start..end holds one of the sorted ``marks``."""
+    k = bisect.bisect_left(marks, run[0])
+    return k < len(marks) and marks[k] < run[1]
+
+
+def _islands_to_drop(
+    islands: list[tuple[float, int, int]],
+    a: int,
+    b: int,
+    ratio: float,
+    csum: list[int],
+    vsum: list[float],
+    mcost: int,
+    freed: int,
+) -> set[tuple[int, int]] | None:
+    """Return the cheapest islands whose removal pays for filling gap a..b, or None if not worth it.
+
+    ``islands`` are (value per char, start, end), cheapest first; the two runs around the gap stay.
+    """
+    cost = csum[b] - csum[a] - mcost
+    drop: set[tuple[int, int]] = set()
+    lost = 0.0
+    for r, s, e in islands:
+        if freed >= cost or r >= ratio:
+            break
+        if e == a or s == b:
+            continue
+        drop.add((s, e))
+        freed += csum[e] - csum[s] + mcost
+        lost += vsum[e] - vsum[s]
+    # A trade may lose at most TRADE_FACTOR times what the gap holds.
+    if freed < cost or lost >= TRADE_FACTOR * (vsum[b] - vsum[a]):
+        return None
+    return drop
+
+
+def _top_up(state: _State, order: list[int], target: int) -> None:
+    """Spend what is left of the budget on the best lines that fit."""
+    keep, costs = state.keep, state.costs
+    for i in order:
+        if keep[i]:
+            continue
+        left = target - state.total()
+        if left <= 0:
+            return  # every line costs at least its newline
+        if costs[i] + state.delta_runs(i) * state.mcost <= left:
+            state.add(i)
+
+
+def _trim(
+    lines: Sequence[str],
+    state: _State,
+    order: list[int],
+    target: int,
+    request: PruneRequest,
+    protected: frozenset[int] = frozenset(),
+) -> None:
+    """Drop the lowest-scoring kept lines while the exact rendered size is over the target.
+
+    Edges of kept runs go first (dropping an inner line would open a marker); orientation lines
+    go only when nothing else is left to drop.
+    """
+    n, opts = state.n, request.options
+    for _ in range(4):
+        rendered = rendered_size(
+            lines,
+            state.keep,
+            request.prune_id,
+            annotate_lines=opts.annotate_lines,
+            include_markers=opts.include_markers,
+        )
+        if rendered <= target:
+            return
+        for spare, edge_only in ((protected, True), (protected, False), (frozenset(), False)):
+            for i in reversed(order):
+                if rendered <= target:
+                    break
+                if not state.keep[i] or i in spare or (i == n - 1 and lines[i] == ""):
+                    continue
+                if edge_only and state.delta_runs(i) == -1:
+                    continue
+                before = state.total()
+                state.remove(i)
+                rendered -= before - state.total()
+
+
+def _orient(lines: Sequence[str], state: _State, request: PruneRequest, target: int) -> frozenset[int]:
+    """Keep what orients a reader; return those lines so trimming spares them.
+
+    Code: the definition line (and enclosing class line) above each kept run, and the first
+    line of the text. Logs: error lines, within a fifth of the budget. Skipped under tight
+    budgets, where a lone line plus its marker costs more recall than it orients (measured).
+    """
+    ratio = request.options.keep_ratio
+    if ratio is not None and ratio < ORIENT_MIN_RATIO:
+        return frozenset()
+    keep, n = state.keep, state.n
+    added: set[int] = set()
+    if request.source_type == "logs":
+        low = lowered("\n".join(lines))
+        offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
+        spent = 0
+        for i in sorted(keyword_lines(low, offsets, ERROR_WORDS)):
+            if keep[i]:
+                continue
+            spent += state.costs[i]
+            if spent > target // 5:
+                break
+            state.add(i)
+            added.add(i)
+        return frozenset(added)
+    if request.source_type != "code":
+        return frozenset()
+    first = next((i for i in range(n) if lines[i].strip()), None)
+    if first is not None and not keep[first]:
+        state.add(first)
+        added.add(first)
+    starts = [s for s, _ in _runs(keep)]
+    for i in starts:
+        ind = _indent(lines[i]) if lines[i].strip() else 1 << 30
+        j = i - 1
+        scanned = 0
+        while j >= 0 and ind > 0 and scanned < ORIENT_SCAN:
+            s = lines[j].strip()
+            scanned += 1
+            if s and _indent(lines[j]) < ind:
+                ind = _indent(lines[j])
+                if s.startswith(DEF_PREFIXES) and not keep[j]:
+                    state.add(j)
+                    added.add(j)
+            j -= 1
+    return frozenset(added)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))

@@ -1,0 +1,144 @@
+"""Goal terms: what to look for in a text, and where it occurs.
+
+A goal (a task, a commit message, an issue title) becomes search literals with weights:
+identifiers split on camelCase/snake_case with the whole identifier kept too; stop words, links,
+e-mail addresses, commit hashes and advisory ids (GHSA, CVE) dropped; light stemming (plural,
+-ed, -ing); the first line of the goal weighs more than its body, a code identifier named
+anywhere weighs fully and so do its tails (a goal naming ``_UnsafeNoResource`` is about the
+``NoResource`` it replaces). Matching is a literal scan of the lowercased text per term,
+checked for identifier boundaries on the original (so ``size`` matches ``chunkSize`` and
+``CHUNK_SIZE`` but not ``resize``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+
+BODY_WEIGHT = 0.5  # words of a goal's body, relative to its first line
+BODY_WORDS = 30  # a longer body shares this many words' worth of weight (it is mostly narrative)
+TAIL_W = 1.0  # an identifier's tail (``NoResource`` of ``_UnsafeNoResource``), as a plain word
+IDENT_WEIGHT = 1.5  # a code identifier named in the goal (``HEADER_RE``), wherever it appears
+
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+STOP = frozenset(
+    """
+a an the and or but if then else of to in on at by for with from into onto over under as is are was were be
+been being this that these those it its it's there here we you they he she i me my our your their them do does
+did done not no yes so than too very can could should would will shall may might must also just only more most
+some any all each every other such same own both few many much via per about after before again when where why
+how what which who whom while during once now used uses using makes made allows allowed adds added removes
+removed fixes fixed fixing changes changed updates updated supports supported correctly properly issue issues
+bug bugs see pr closes ref refs merged instead still already like way need needs needed want wants let lets
+able thing things don't doesn't isn't can't won't e.g i.e etc rather since because whether yet ever
+""".split()
+)
+
+SUFFIXES = ("", "s", "es", "ed", "d", "ing", "er", "ers")
+_E_SUFFIXES = ("e", "es", "ed", "ing", "er", "ers", "ion", "ions")
+_ING_SUFFIXES = (*SUFFIXES, "e", "es")
+_Y_SUFFIXES = ("y", "ies", "ied", "ie", "ying")
+
+
+def stem(word: str) -> tuple[str, tuple[str, ...]]:
+    """Return the literal to search and the suffixes it may carry."""
+    w = word
+    if len(w) > 5 and w.endswith(("ies", "ied")):
+        return w[:-3], _Y_SUFFIXES
+    if len(w) > 5 and w.endswith("ing") or len(w) > 4 and w.endswith("ed"):
+        # ``parsing``/``parsed`` lost an ``e`` that ``parse`` has: allow it back.
+        w = w[:-3] if w.endswith("ing") else w[:-2]
+        if len(w) > 4 and w[-1] == w[-2] and w[-1] not in "lsz":
+            w = w[:-1]  # ``stopped``, ``running``
+        if len(w) > 3 and w.endswith("y"):
+            return w[:-1], _Y_SUFFIXES
+        return w, _ING_SUFFIXES
+    if len(w) > 4 and w.endswith("es") and w[-3] in "sxz":
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        w = w[:-1]
+    if len(w) > 3 and w.endswith("y"):
+        return w[:-1], _Y_SUFFIXES
+    if len(w) > 3 and w.endswith("e"):
+        return w[:-1], _E_SUFFIXES
+    return w, SUFFIXES
+
+
+_CAMEL = re.compile(r"[a-z][A-Z]")
+_URL = re.compile(
+    r"\S+://\S+|\S+@\S+\.\w+|\b[0-9a-f]{7,40}\b|\bcherry picked from commit\b"
+    r"|\bGHSA(?:-\w{4}){3}\b|\bCVE-\d{4}-\d+\b",
+    re.I,
+)
+
+
+def goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
+    """Return the goal's search literals with their goal-side weights and allowed suffixes."""
+    terms: dict[str, tuple[float, tuple[str, ...]]] = {}
+    goal = _URL.sub(" ", goal)  # links, e-mail addresses and commit hashes say nothing about the text
+    subject = goal.strip().split("\n", 1)[0]
+    body = goal.strip()[len(subject) :]
+    n_body = len(WORD.findall(body))
+    # A long body is mostly narrative: its words share a fixed total weight.
+    body_weight = BODY_WEIGHT * min(1.0, BODY_WORDS / max(n_body, 1))
+    for k, part in enumerate((subject, body)):
+        base = 1.0 if k == 0 else body_weight
+        for tok in WORD.findall(part):
+            pieces = [p.lower() for p in _PARTS.findall(tok)]
+            compound = len(pieces) > 1
+            # A code identifier named anywhere in the goal (``HEADER_RE``, ``proxyManager``) is precise.
+            ident = compound and ("_" in tok.strip("_") or _CAMEL.search(tok) is not None)
+            whole = max(base * 1.3, IDENT_WEIGHT) if ident else base * 1.3
+            candidates = [(tok.lower(), whole)] if compound else []
+            if ident and TAIL_W:
+                # The identifier without its leading parts (``_UnsafeNoResource`` names ``NoResource``).
+                starts = [m.start() for m in _PARTS.finditer(tok)][1:-1]
+                candidates += [(tok[i:].lower().lstrip("_"), base * TAIL_W) for i in starts]
+            whole_words = {c for c, _ in candidates}
+            candidates += [(p, base) for p in pieces]
+            for word, w in candidates:
+                # Two-letter parts count only inside identifiers (``co`` in ``co_positions``).
+                if len(word) < (2 if compound else 3) or word in STOP or word.isdigit():
+                    continue
+                lit, sufs = (word, SUFFIXES) if word in whole_words else stem(word)
+                if len(lit) < 2 or (len(lit) == 2 and not compound):
+                    continue
+                if lit not in terms or terms[lit][0] < w:
+                    terms[lit] = (w, sufs)
+    return terms
+
+
+def match_lines(
+    text: str, low: str, offsets: list[int], literal: str, suffixes: tuple[str, ...]
+) -> list[int]:
+    """Return the line index of every boundary-respecting occurrence of ``literal``."""
+    out: list[int] = []
+    n = len(text)
+    size = len(literal)
+    pos = low.find(literal)
+    while pos >= 0:
+        ok = True
+        if pos > 0:
+            prev = text[pos - 1]
+            cur = text[pos]
+            if prev.isalnum():
+                ok = (
+                    (prev.islower() or prev.isdigit())
+                    and cur.isupper()
+                    or (prev.isupper() and cur.isupper() and pos + 1 < n and text[pos + 1].islower())
+                )
+        if ok:
+            end = pos + size
+            # Allow a short inflection in the same case (``cookies``, ``COOKIES``), then the part must end.
+            same = str.isupper if text[pos:end].isupper() else str.islower
+            k = end
+            while k < n and k - end < 4 and same(text[k]):
+                k += 1
+            if k < n and same(text[k]) or low[end:k] not in suffixes:
+                ok = False
+        if ok:
+            out.append(bisect.bisect_right(offsets, pos) - 1)
+        pos = low.find(literal, pos + size)
+    return out

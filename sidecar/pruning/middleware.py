@@ -1,0 +1,274 @@
+"""The pruning middleware: bulky tool output in chat requests is pruned on its way upstream.
+
+    POST /v1/chat/completions | /chat/completions | /v1/messages
+      -> read the body once (sidecar.proxy.read_body); compressed bodies are left alone
+      -> sidecar.segments.parse_chat: tool outputs of at least min_chars_to_prune, each with its goal
+      -> Pruner.prune for every segment, concurrently, under one deadline (pruning.deadline_ms)
+      -> sidecar.segments.rewrite: only the pruned strings change, every other byte stays
+      -> Forward.body and the X-Sidecar-* response headers, for the proxy handler
+
+Fail-open: whatever goes wrong here (a body that is not a chat request, a pruner that raises or
+hangs, a bug), the request goes upstream byte-identical and the agent gets the upstream's answer.
+A segment not pruned by the deadline goes as it was; its pruning finishes in the background, so the
+cache serves it on the next turn. Opt out per request with ``X-Sidecar-Prune: off``, globally with
+``[pruning] enabled = false``.
+
+Response headers, on every request to those paths: ``X-Sidecar-Tokens-Saved`` (estimated, 0 when
+nothing was pruned), ``X-Sidecar-Backend`` (the backend that chose the kept lines, or that would
+have), ``X-Sidecar-Fallback`` (``true`` when DeepInfra was selected but the heuristic served), and
+``X-Sidecar-Prune-Ms`` (the time this middleware added).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Mapping
+
+import msgspec
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from sidecar.chat.segments import ChatBody, Segment, SegmentError, Style, parse_chat, rewrite
+from sidecar.keys import CONFIG, HEALTH_SOURCES, PRUNER, STATS
+from sidecar.proxy.forward import BodyTooLarge, forward_of, read_body
+from sidecar.pruning.service import PruneOutcome, Pruner
+from sidecar.tasks import spawn
+
+log = logging.getLogger("sidecar.pruning.middleware")
+
+PRUNE_PATHS: dict[str, Style] = {
+    "/v1/chat/completions": "openai",
+    "/chat/completions": "openai",
+    "/v1/messages": "anthropic",
+}
+HEADER_PRUNE = "X-Sidecar-Prune"
+HEADER_GOAL = "X-Sidecar-Goal"
+_OFF = frozenset({"off", "0", "false", "no", "none"})
+_LATENCY_WINDOW = 1024
+
+
+class MiddlewareHealth(msgspec.Struct, frozen=True, kw_only=True):
+    """The pruning middleware's aggregates since start-up (a section of /sidecar/health)."""
+
+    requests_seen: int
+    requests_pruned: int
+    requests_skipped: dict[str, int]  # disabled, opted_out, compressed, no_segments
+    requests_failed_open: dict[str, int]  # not_a_chat_body, or an exception class name
+    segments_seen: int
+    segments_pruned: int
+    segments_late: int  # not pruned by the deadline: forwarded as they were
+    tokens_before_total: int  # estimated tokens of the segments seen
+    tokens_saved_total: int
+    added_ms_p50: float  # over the last 1024 requests that had segments
+    added_ms_p99: float
+
+
+class MiddlewareStats:
+    """Counters for the pruning middleware: plain integers on one event loop."""
+
+    def __init__(self) -> None:
+        self.seen = self.pruned = self.segments = self.segments_pruned = self.late = 0
+        self.before = self.saved = 0
+        self.skipped: Counter[str] = Counter()
+        self.failed: Counter[str] = Counter()
+        self.added_ms: deque[float] = deque(maxlen=_LATENCY_WINDOW)
+
+    def snapshot(self) -> MiddlewareHealth:
+        ordered = sorted(self.added_ms)
+
+        def pct(q: float) -> float:
+            return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3) if ordered else 0.0
+
+        return MiddlewareHealth(
+            requests_seen=self.seen,
+            requests_pruned=self.pruned,
+            requests_skipped=dict(self.skipped),
+            requests_failed_open=dict(self.failed),
+            segments_seen=self.segments,
+            segments_pruned=self.segments_pruned,
+            segments_late=self.late,
+            tokens_before_total=self.before,
+            tokens_saved_total=self.saved,
+            added_ms_p50=pct(0.5),
+            added_ms_p99=pct(0.99),
+        )
+
+
+MIDDLEWARE_STATS = web.AppKey("sidecar_pruning_middleware_stats", MiddlewareStats)
+
+
+class _Report:
+    """What one request's pruning amounted to (for the response headers)."""
+
+    __slots__ = ("saved", "backend", "fallback")
+
+    def __init__(self, saved: int, backend: str, fallback: bool) -> None:
+        self.saved, self.backend, self.fallback = saved, backend, fallback
+
+
+def caller_identity(headers: Mapping[str, str]) -> str | None:
+    """Return a stable, non-reversible id of the API key in request headers, or None without one."""
+    raw = headers.get("Authorization") or headers.get("x-api-key")
+    if not raw:
+        return None
+    key = raw.strip()
+    if key[:7].lower() == "bearer ":
+        key = key[7:].strip()  # the same key through Authorization or x-api-key is the same caller
+    return "key-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def pruning_middleware() -> Middleware:
+    """Prune the tool output of chat requests before the proxy handler forwards them."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        style = PRUNE_PATHS.get(request.path) if request.method == "POST" else None
+        app = request.app
+        if style is None or PRUNER not in app:
+            return await handler(request)
+        stats = app[MIDDLEWARE_STATS]
+        pruner = app[PRUNER]
+        stats.seen += 1
+        started = time.perf_counter()
+        fwd = forward_of(request)
+        previous = fwd.body
+        try:
+            report = await _prune_request(request, style, pruner, stats)
+            if report is None:
+                report = _Report(0, *_idle_backend(pruner))
+        except BodyTooLarge:
+            return await handler(request)  # read_body remembers the refusal: the proxy answers 413
+        except Exception as exc:  # noqa: BLE001 - pruning is an optimisation, never a point of failure
+            name = "not_a_chat_body" if isinstance(exc, SegmentError) else type(exc).__name__
+            stats.failed[name] += 1
+            log.warning("pruning skipped, request forwarded unchanged: %s", name)
+            fwd.body = previous
+            report = _Report(0, app[CONFIG].pruning.backend, False)
+        added_ms = (time.perf_counter() - started) * 1000.0
+        headers = fwd.response_headers
+        headers["X-Sidecar-Tokens-Saved"] = str(report.saved)
+        headers["X-Sidecar-Backend"] = report.backend
+        headers["X-Sidecar-Fallback"] = "true" if report.fallback else "false"
+        headers["X-Sidecar-Prune-Ms"] = f"{added_ms:.2f}"
+        return await handler(request)
+
+    return middleware
+
+
+async def _prune_request(
+    request: web.Request, style: Style, pruner: Pruner, stats: MiddlewareStats
+) -> _Report | None:
+    """Set Forward.body to the pruned body when something was pruned; return the header figures."""
+    app = request.app
+    config = app[CONFIG].pruning
+    if not config.enabled:
+        stats.skipped["disabled"] += 1
+        return None
+    if request.headers.get(HEADER_PRUNE, "").strip().lower() in _OFF:
+        stats.skipped["opted_out"] += 1
+        return None
+    body = await read_body(request, app[CONFIG].server.max_body_bytes)
+    if len(body) < config.min_chars_to_prune:
+        # A JSON string never has more characters than its encoding has bytes: nothing here is big enough.
+        stats.skipped["small_body"] += 1
+        return None
+    if request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
+        stats.skipped["compressed"] += 1
+        return None
+    started = time.perf_counter()
+    goal = request.headers.get(HEADER_GOAL, "").strip() or None
+    chat = parse_chat(
+        body,
+        style,
+        min_chars=config.min_chars_to_prune,
+        goal_override=goal,
+        prune_user_text=config.prune_user_text,
+    )
+    if not chat.segments:
+        stats.skipped["no_segments"] += 1
+        return None
+    caller = caller_identity(request.headers)
+    tasks = [
+        spawn(
+            pruner.prune(seg.text, seg.goal, source_type=seg.source_type, caller=caller),
+            name="sidecar-prune-segment",
+        )
+        for seg in chat.segments
+    ]
+    for task in tasks:
+        task.add_done_callback(_retrieve)
+    remaining = config.deadline_ms / 1000.0 - (time.perf_counter() - started)
+    await asyncio.wait(tasks, timeout=max(remaining, 0.0))
+    report = _apply(request, chat, tasks, pruner, stats)
+    stats.added_ms.append((time.perf_counter() - started) * 1000.0)
+    return report
+
+
+def _apply(
+    request: web.Request,
+    chat: ChatBody,
+    tasks: list[asyncio.Task[PruneOutcome]],
+    pruner: Pruner,
+    stats: MiddlewareStats,
+) -> _Report:
+    replacements: list[tuple[Segment, str]] = []
+    saved = before = 0
+    backends: set[str] = set()
+    fallback = False
+    for seg, task in zip(chat.segments, tasks, strict=True):
+        stats.segments += 1
+        if not task.done():
+            stats.late += 1
+            continue
+        if task.cancelled() or task.exception() is not None:
+            continue
+        outcome = task.result()
+        before += outcome.stats.tokens_est_before
+        if outcome.pruned_text == seg.text:
+            continue
+        backends.add(outcome.stats.backend)
+        fallback = fallback or outcome.stats.used_fallback
+        replacements.append((seg, outcome.pruned_text))
+        saved += outcome.stats.tokens_saved_est
+    stats.before += before
+    if not replacements:
+        return _Report(0, *_idle_backend(pruner))
+    new_body = rewrite(chat, replacements)
+    if len(new_body) >= len(chat.body):
+        return _Report(0, *_idle_backend(pruner))
+    forward_of(request).body = new_body
+    stats.pruned += 1
+    stats.segments_pruned += len(replacements)
+    stats.saved += saved
+    proxy_stats = request.app[STATS]
+    proxy_stats.pruned_requests += 1
+    proxy_stats.tokens_saved_total += saved
+    return _Report(saved, ",".join(sorted(backends)), fallback)
+
+
+def _idle_backend(pruner: Pruner) -> tuple[str, bool]:
+    """Return the backend that would serve a prune now, and whether that is a fallback."""
+    manager = pruner.manager
+    if manager.name != "deepinfra":
+        return manager.name, False
+    if manager.deepinfra_usable and not manager.breaker.is_open:
+        return "deepinfra", False
+    return "heuristic", True
+
+
+def _retrieve(task: asyncio.Task[PruneOutcome]) -> None:
+    """Consume a background prune's exception (Pruner.prune should never raise; a bug must not warn)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("background prune failed: %s", type(task.exception()).__name__)
+
+
+def install_pruning(app: web.Application) -> None:
+    """Add the pruning middleware and its /sidecar/health section (after install_pruner)."""
+    stats = MiddlewareStats()
+    app[MIDDLEWARE_STATS] = stats
+    app[HEALTH_SOURCES]["middleware"] = stats.snapshot
+    app.middlewares.append(pruning_middleware())

@@ -1,0 +1,551 @@
+"""The pruning service: the one entry point the middleware, MCP server and CLI call.
+
+    Pruner.prune(text, goal, ...)
+      -> cache (SHA-256 of text, goal, source type, options, backend; identical concurrent calls share a run)
+      -> PruningBackendManager (heuristic | deepinfra, fallback to heuristic in the same call)
+      -> render (kept lines verbatim, one marker line per pruned run)
+      -> recover store (original text by prune id)
+      -> per-call stats and aggregates
+
+Never raises on pruning failure: the worst case is an outcome that keeps everything,
+with a warning. Only ``recover`` raises (PruneIdNotFound, InvalidRange).
+
+Prune ids are HMAC-SHA256(secret, cache key), 128 bits in lower-case base32 (26 characters):
+unguessable without the text, yet the same text, goal, options and backend always get the same
+id (and, the heuristic being deterministic, the same pruned text), even after the cache entry
+expired. The proxy relies on that to rewrite a segment byte-identically on every turn, which keeps
+the provider's prompt cache warm. The secret is ``SIDECAR_PRUNE_ID_SECRET``, else the one shared
+through Redis when ``cache.url`` selects it (pruning.stores.redis_store: the first replica's wins), else
+random per process.
+
+Outcomes are cached whether or not they fell back (not failures that kept the text whole): a
+segment is then rewritten the same way on every turn while its entry lives, which is worth more
+than upgrading it to a DeepInfra selection mid-conversation.
+
+Counting: ``calls_total`` counts every prune call, cache hits included; ``calls_deepinfra`` the
+calls that ran a backend with DeepInfra selected (hits and calls sharing another's run excluded);
+``fallbacks_deepinfra`` those of them served by the heuristic (failure, open circuit, no key).
+A call that joined a concurrent identical call counts as a cache hit.
+
+Telemetry hook: ``Pruner.add_observer(fn)`` registers ``fn(outcome: PruneOutcome) -> None``, called
+after every prune (hits included) with the outcome and its stats; an observer that raises is
+logged by class name and ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from sidecar.pruning.backends.base import PruneOptions, PruneRequest, SourceType
+from sidecar.tokens import estimate_tokens
+
+if TYPE_CHECKING:
+    import httpx
+    from opentelemetry.trace import Tracer
+
+    from sidecar.config import Config
+    from sidecar.pruning.manager import Decision, PruningBackendManager
+    from sidecar.pruning.stores.cache import ResultCache, SingleFlight
+    from sidecar.pruning.stores.recover import RecoverStore
+    from sidecar.pruning.stores.redis_store import RedisLink
+
+log = logging.getLogger("sidecar.pruning.service")
+_tracer: Tracer | None = None
+
+
+def _get_tracer() -> Tracer | None:
+    """Return the tracer once OpenTelemetry is loaded (sidecar.telemetry.service imports it), else None.
+
+    Spans are no-ops until telemetry sets a provider; not importing the API at all keeps the CLI's
+    start-up ~30 ms shorter (it runs once per case in the quality benchmark).
+    """
+    global _tracer
+    if _tracer is None and "opentelemetry.trace" in sys.modules:
+        from opentelemetry import trace
+
+        _tracer = trace.get_tracer("sidecar")
+    return _tracer
+
+
+class Annotation(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str  # always "pruned_block"
+    original_start_line: int  # 1-based, inclusive
+    original_end_line: int  # 1-based, inclusive
+    pruned_line_count: int
+    reason: str
+    marker: str  # the marker line exactly as it appears in pruned_text
+
+
+class PruneStats(msgspec.Struct, frozen=True, kw_only=True):
+    backend: str
+    original_lines: int
+    kept_lines: int
+    pruned_lines: int
+    pruned_ratio: float
+    tokens_est_before: int
+    tokens_est_after: int
+    tokens_saved_est: int
+    elapsed_ms: float  # time spent in the backend(s)
+    latency_ms: float  # end to end, cache included
+    used_fallback: bool
+    cost_estimated_usd: float
+    cache_hit: bool = False
+    source_type: str = "code"
+    deepinfra_selected: bool = False  # the call was meant for DeepInfra (aggregated as calls_deepinfra)
+
+
+class PruneOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    prune_id: str
+    pruned_text: str
+    annotations: list[Annotation]
+    warnings: list[str]
+    stats: PruneStats
+
+
+class LineRange(msgspec.Struct, frozen=True, kw_only=True):
+    start_line: int  # 1-based, inclusive, original numbering
+    end_line: int
+
+
+class RecoverMetadata(msgspec.Struct, frozen=True, kw_only=True):
+    prune_id: str
+    ranges: list[LineRange]
+    line_numbering: str = "original"
+
+
+class RecoverResult(msgspec.Struct, frozen=True, kw_only=True):
+    raw_text: str
+    metadata: RecoverMetadata
+
+
+class PruningHealth(msgspec.Struct, frozen=True, kw_only=True):
+    """Aggregates since start-up, as /sidecar/health and the MCP health tool report them."""
+
+    backend: str
+    calls_total: int
+    calls_deepinfra: int
+    fallbacks_deepinfra: int
+    cost_estimated_total_usd: float
+    tokens_before_total: int
+    tokens_saved_total: int
+    cache_hits: int
+    cache_misses: int
+    recover_store_entries: int
+    recover_store_bytes: int
+    deepinfra_circuit_open: bool
+    cache_backend: str = "memory"  # "redis" when cache.url selects the shared store
+    redis_errors: int = 0  # failed Redis operations (each served by the in-process stores)
+    redis_fallback_active: bool = False  # Redis skipped (a failure's grace or an outage): in-process only
+
+
+Observer = Callable[[PruneOutcome], None]
+
+_PROCESS_SECRET = secrets.token_bytes(32)
+PRUNE_ID_SECRET_ENV = "SIDECAR_PRUNE_ID_SECRET"
+
+
+def make_prune_id(key: bytes, secret: bytes) -> str:
+    """Return the prune id for a cache key: 128 bits of HMAC-SHA256, lower-case base32."""
+    mac = hmac.new(secret, key, hashlib.sha256).digest()[:16]
+    return base64.b32encode(mac).decode("ascii").rstrip("=").lower()
+
+
+class _Totals:
+    __slots__ = ("calls", "deepinfra", "fallbacks", "cost", "before", "saved", "hits", "misses")
+
+    def __init__(self) -> None:
+        self.calls = self.deepinfra = self.fallbacks = self.before = self.saved = self.hits = self.misses = 0
+        self.cost = 0.0
+
+
+class Pruner:
+    """The pruning service: cache, backend manager with fallback, rendering, recover store, stats."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        env: Mapping[str, str] | None = None,
+        deepinfra_transport: httpx.AsyncBaseTransport | None = None,
+        cache: ResultCache | None = None,
+        recover_store: RecoverStore | None = None,
+        manager: PruningBackendManager | None = None,
+        redis: RedisLink | None = None,
+    ) -> None:
+        # Imported here: these modules import this one's result types.
+        from sidecar.pruning.manager import PruningBackendManager
+        from sidecar.pruning.stores.cache import MemoryResultCache, SingleFlight
+        from sidecar.pruning.stores.recover import MemoryRecoverStore
+
+        env = os.environ if env is None else env
+        self._config = config
+        secret = env.get(PRUNE_ID_SECRET_ENV)
+        self._secret = secret.encode("utf-8") if secret else _PROCESS_SECRET
+        self._secret_fixed = bool(secret)  # an operator's secret wins over the one shared in Redis
+        self._secret_synced = -1  # the RedisLink generation the secret was last agreed in
+        self.manager = manager or PruningBackendManager(
+            config, env=env, deepinfra_transport=deepinfra_transport
+        )
+        memory_cache = MemoryResultCache(
+            ttl_s=config.cache.ttl_s, max_entries=config.cache.max_entries, max_bytes=config.cache.max_bytes
+        )
+        memory_store = MemoryRecoverStore(ttl_s=config.recover.ttl_s, max_bytes=config.recover.max_bytes)
+        url = config.cache.url
+        if redis is None and url and (cache is None or recover_store is None):
+            from sidecar.pruning.stores.redis_store import RedisLink, is_redis_url
+
+            if is_redis_url(url):
+                redis = RedisLink(url)
+            else:
+                log.warning("cache.url is not a redis://, rediss:// or unix:// URL: in-process cache used")
+        self.redis = redis
+        if redis is not None:
+            from sidecar.pruning.stores.redis_store import RedisRecoverStore, RedisResultCache
+
+            if cache is None:
+                cache = RedisResultCache(redis, memory_cache, ttl_s=config.cache.ttl_s)
+            if recover_store is None:
+                recover_store = RedisRecoverStore(redis, memory_store, ttl_s=config.recover.ttl_s)
+        # "is None", not "or": an empty cache has len() 0 and is falsy.
+        self.cache: ResultCache = memory_cache if cache is None else cache
+        self.recover_store: RecoverStore = memory_store if recover_store is None else recover_store
+        self._flight: SingleFlight[PruneOutcome] = SingleFlight()
+        self._observers: list[Observer] = []
+        self._totals = _Totals()
+        self._price = config.deepinfra.price_usd_per_million_tokens
+
+    async def start(self) -> None:
+        """Open clients; log the no-key warning once; agree on the prune id secret through Redis."""
+        await self.manager.start()
+        if self.redis is not None:
+            from sidecar.pruning.stores.redis_store import RedisUnavailable
+
+            try:
+                await self.redis.warm()
+            except RedisUnavailable:
+                pass  # logged once by the link; the in-process stores serve meanwhile
+            await self._sync_secret(timeout_s=2.0)
+
+    async def aclose(self) -> None:
+        """Close backends and stores."""
+        await self.manager.aclose()
+        await self.cache.aclose()
+        await self.recover_store.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call ``observer(outcome)`` after every prune (telemetry hook)."""
+        self._observers.append(observer)
+
+    def default_options(self) -> PruneOptions:
+        """Return the options configured in ``[pruning]``."""
+        p = self._config.pruning
+        return PruneOptions(
+            keep_ratio=p.keep_ratio,
+            max_prune_ratio=p.max_prune_ratio,
+            min_keep_lines=p.min_keep_lines,
+            timeout_ms=p.timeout_ms,
+            annotate_lines=p.annotate_lines,
+            include_markers=p.include_markers,
+        )
+
+    async def prune(
+        self,
+        text: str,
+        goal: str,
+        *,
+        source_type: SourceType | None = None,
+        options: PruneOptions | None = None,
+        caller: str | None = None,
+    ) -> PruneOutcome:
+        """Prune ``text`` for ``goal``; never raises for a pruning failure (worst case: text kept whole)."""
+        # One span per call, child of the caller's (the request's) span; its attributes are metadata only.
+        tracer = _get_tracer()
+        if tracer is None:
+            return await self._prune(text, goal, source_type=source_type, options=options, caller=caller)
+        with tracer.start_as_current_span("prune", record_exception=False) as span:
+            outcome = await self._prune(text, goal, source_type=source_type, options=options, caller=caller)
+            if span.is_recording():
+                span.set_attributes(_span_attributes(outcome))
+            return outcome
+
+    async def _prune(
+        self,
+        text: str,
+        goal: str,
+        *,
+        source_type: SourceType | None,
+        options: PruneOptions | None,
+        caller: str | None,
+    ) -> PruneOutcome:
+        started = time.perf_counter()
+        if self.redis is not None and self._secret_synced != self.redis.generation:
+            await self._sync_secret()  # not agreed yet, or Redis came back (perhaps empty)
+        opts = options if options is not None else self.default_options()
+        declared = source_type or self._config.pruning.default_source_type
+        # An undeclared type is keyed as "auto": detection is a function of the text, and a cache hit
+        # then skips it.
+        key = self._key(text, goal, declared or "auto", opts)
+        prune_id = make_prune_id(key, self._secret)
+        outcome = await self._cache_get(key)
+        hit = outcome is not None
+        if outcome is None:
+            try:
+                outcome, shared = await self._flight.run(
+                    key, lambda: self._compute(text, goal, declared, opts, prune_id, key)
+                )
+            except Exception as exc:  # noqa: BLE001 - pruning is an optimisation, never a failure
+                log.warning("pruning failed, text kept whole: %s", type(exc).__name__)
+                outcome, shared = self._unpruned(text, prune_id, declared, exc), False
+            hit = shared
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        stats = outcome.stats
+        if hit:
+            # Nothing ran for this call: no backend time, no reranker cost.
+            stats = msgspec.structs.replace(stats, cache_hit=True, elapsed_ms=0.0, cost_estimated_usd=0.0)
+        outcome = msgspec.structs.replace(
+            outcome, stats=msgspec.structs.replace(stats, latency_ms=round(latency_ms, 3))
+        )
+        # The id in the text the caller sees: another replica's, for a hit it pruned before agreeing.
+        await self._remember(outcome.prune_id, text, caller)
+        self._count(outcome, hit)
+        self._notify(outcome)
+        return outcome
+
+    async def recover(
+        self,
+        prune_id: str,
+        ranges: Sequence[LineRange],
+        *,
+        include_line_numbers: bool = False,
+        caller: str | None = None,
+    ) -> RecoverResult:
+        """Return original lines of a pruned text; raises PruneIdNotFound or InvalidRange."""
+        from sidecar.pruning.stores.recover import recover_text
+
+        return await recover_text(
+            self.recover_store, prune_id, ranges, include_line_numbers=include_line_numbers, caller=caller
+        )
+
+    def health(self) -> PruningHealth:
+        """Return the aggregates since start-up."""
+        t = self._totals
+        entries, size = self.recover_store.stats()
+        return PruningHealth(
+            backend=self.manager.name,
+            calls_total=t.calls,
+            calls_deepinfra=t.deepinfra,
+            fallbacks_deepinfra=t.fallbacks,
+            cost_estimated_total_usd=round(t.cost, 9),
+            tokens_before_total=t.before,
+            tokens_saved_total=t.saved,
+            cache_hits=t.hits,
+            cache_misses=t.misses,
+            recover_store_entries=entries,
+            recover_store_bytes=size,
+            deepinfra_circuit_open=self.manager.breaker.is_open,
+            cache_backend="memory" if self.redis is None else "redis",
+            redis_errors=0 if self.redis is None else self.redis.errors,
+            redis_fallback_active=self.redis is not None and self.redis.fallback_active,
+        )
+
+    async def _sync_secret(self, timeout_s: float | None = None) -> None:
+        """Adopt the replicas' prune id secret from Redis, proposing ours when there is none yet."""
+        if self.redis is None or self._secret_fixed:
+            return
+        from sidecar.pruning.stores.redis_store import RedisUnavailable
+
+        try:
+            self._secret = await self.redis.shared_secret(self._secret, timeout_s=timeout_s)
+        except RedisUnavailable:
+            return  # the local secret serves until Redis answers
+        self._secret_synced = self.redis.generation
+
+    def _key(self, text: str, goal: str, source_type: str, options: PruneOptions) -> bytes:
+        from sidecar.pruning.stores.cache import cache_key
+
+        return cache_key(text, goal, source_type, options, self.manager.name)
+
+    async def _compute(
+        self,
+        text: str,
+        goal: str,
+        declared: SourceType | None,
+        options: PruneOptions,
+        prune_id: str,
+        key: bytes,
+    ) -> PruneOutcome:
+        from sidecar.pruning.engine.chunking import detect_source_type
+
+        source_type = declared or detect_source_type(text)
+        request = PruneRequest(
+            text=text, goal=goal, source_type=source_type, options=options, prune_id=prune_id
+        )
+        decision = await self.manager.prune(request)
+        outcome = self._outcome(text, request, decision)
+        try:
+            await self.cache.set(key, outcome)
+        except Exception as exc:  # noqa: BLE001 - a cache failure must never fail a call
+            log.warning("prune cache set failed: %s", type(exc).__name__)
+        return outcome
+
+    def _outcome(self, text: str, request: PruneRequest, decision: Decision) -> PruneOutcome:
+        from sidecar.pruning.render import render
+
+        lines = text.split("\n")
+        keep = decision.keep
+        options = request.options
+        before = estimate_tokens(text)
+        rendered = render(
+            lines,
+            keep,
+            request.prune_id,
+            annotate_lines=options.annotate_lines,
+            include_markers=options.include_markers,
+        )
+        pruned_text, blocks = rendered.text, rendered.blocks
+        if blocks and not options.annotate_lines and estimate_tokens(pruned_text) >= before:
+            # Markers cost more than the lines they replace: the original is the better answer.
+            keep, pruned_text, blocks = [True] * len(lines), text, []
+        kept = sum(keep)
+        after = estimate_tokens(pruned_text)
+        annotations = [
+            Annotation(
+                kind="pruned_block",
+                original_start_line=b.start_line,
+                original_end_line=b.end_line,
+                pruned_line_count=b.count,
+                reason=f"low relevance to the goal ({decision.backend})",
+                marker=b.marker,
+            )
+            for b in blocks
+        ]
+        pruned = len(lines) - kept
+        stats = PruneStats(
+            backend=decision.backend,
+            original_lines=len(lines),
+            kept_lines=kept,
+            pruned_lines=pruned,
+            pruned_ratio=round(pruned / len(lines), 4) if lines else 0.0,
+            tokens_est_before=before,
+            tokens_est_after=after,
+            tokens_saved_est=max(0, before - after),
+            elapsed_ms=round(decision.elapsed_ms, 3),
+            latency_ms=0.0,
+            used_fallback=decision.used_fallback,
+            cost_estimated_usd=decision.reranker_input_tokens * self._price / 1_000_000,
+            source_type=request.source_type,
+            deepinfra_selected=decision.deepinfra_selected,
+        )
+        return PruneOutcome(
+            prune_id=request.prune_id,
+            pruned_text=pruned_text,
+            annotations=annotations,
+            warnings=list(decision.warnings),
+            stats=stats,
+        )
+
+    def _unpruned(
+        self, text: str, prune_id: str, declared: SourceType | None, exc: Exception
+    ) -> PruneOutcome:
+        tokens = estimate_tokens(text)
+        n = len(text.split("\n"))
+        stats = PruneStats(
+            backend=self.manager.name,
+            original_lines=n,
+            kept_lines=n,
+            pruned_lines=0,
+            pruned_ratio=0.0,
+            tokens_est_before=tokens,
+            tokens_est_after=tokens,
+            tokens_saved_est=0,
+            elapsed_ms=0.0,
+            latency_ms=0.0,
+            used_fallback=True,
+            cost_estimated_usd=0.0,
+            source_type=declared or "code",
+        )
+        warning = f"pruning_failed:{type(exc).__name__}; text kept whole"
+        return PruneOutcome(
+            prune_id=prune_id, pruned_text=text, annotations=[], warnings=[warning], stats=stats
+        )
+
+    async def _cache_get(self, key: bytes) -> PruneOutcome | None:
+        try:
+            return await self.cache.get(key)
+        except Exception as exc:  # noqa: BLE001 - a cache failure is a miss
+            log.warning("prune cache get failed: %s", type(exc).__name__)
+            return None
+
+    async def _remember(self, prune_id: str, text: str, caller: str | None) -> None:
+        try:
+            await self.recover_store.put(prune_id, text, caller)
+        except Exception as exc:  # noqa: BLE001 - the pruned text stays valid without it
+            log.warning("recover store put failed: %s", type(exc).__name__)
+
+    def _count(self, outcome: PruneOutcome, hit: bool) -> None:
+        t = self._totals
+        s = outcome.stats
+        t.calls += 1
+        t.before += s.tokens_est_before
+        t.saved += s.tokens_saved_est
+        if hit:
+            t.hits += 1
+            return
+        t.misses += 1
+        t.cost += s.cost_estimated_usd
+        if s.deepinfra_selected:
+            t.deepinfra += 1
+            t.fallbacks += int(s.used_fallback)
+
+    def _notify(self, outcome: PruneOutcome) -> None:
+        for observer in self._observers:
+            try:
+                observer(outcome)
+            except Exception as exc:  # noqa: BLE001 - telemetry must not fail a call
+                log.warning("prune observer failed: %s", type(exc).__name__)
+
+
+def _span_attributes(outcome: PruneOutcome) -> dict[str, str | bool | int | float]:
+    s = outcome.stats
+    return {
+        "sidecar.prune.id": outcome.prune_id,
+        "sidecar.prune.backend": s.backend,
+        "sidecar.prune.used_fallback": s.used_fallback,
+        "sidecar.prune.tokens_before": s.tokens_est_before,
+        "sidecar.prune.tokens_after": s.tokens_est_after,
+        "sidecar.prune.tokens_saved": s.tokens_saved_est,
+        "sidecar.prune.pruned_lines": s.pruned_lines,
+        "sidecar.prune.latency_ms": s.latency_ms,
+        "sidecar.prune.cost_usd": s.cost_estimated_usd,
+        "sidecar.prune.cache_hit": s.cache_hit,
+        "sidecar.prune.source_type": s.source_type,
+        "sidecar.prune.warning_count": len(outcome.warnings),
+    }
+
+
+__all__ = [
+    "Annotation",
+    "LineRange",
+    "Observer",
+    "Pruner",
+    "PruneOptions",
+    "PruneOutcome",
+    "PruneStats",
+    "PruningHealth",
+    "RecoverMetadata",
+    "RecoverResult",
+    "SourceType",
+]

@@ -1,0 +1,151 @@
+"""The result cache: pruning outcomes by a SHA-256 key, and single-flight for concurrent misses.
+
+    key = sha256( len-prefixed: version, text, goal, source type, options (JSON), backend )
+
+The interface (:class:`ResultCache`) is async and tiny so that a shared store
+(:class:`sidecar.redis_store.RedisResultCache`, selected by ``SIDECAR_CACHE_URL``) can wrap the
+in-process :class:`MemoryResultCache`; values are ``PruneOutcome`` structs, which
+``msgspec.msgpack`` encodes losslessly for such a store.
+A cache must never fail a call: :class:`~sidecar.pruning.Pruner` treats any exception from
+``get``/``set`` as a miss and logs its class name only.
+
+:class:`SingleFlight` makes concurrent identical calls share one backend run: the first caller
+starts the work as a task, later callers await the same task through ``asyncio.shield``, so a
+cancelled waiter never cancels the work the others are waiting for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Generic, Protocol, TypeVar
+
+import msgspec
+from cachetools import TTLCache
+
+from sidecar.pruning.backends.base import PruneOptions
+from sidecar.pruning.service import PruneOutcome
+from sidecar.tasks import spawn
+
+T = TypeVar("T")
+
+_KEY_VERSION = b"sidecar-prune-v1"
+_ENTRY_OVERHEAD = 512  # struct and dict slots: keeps a flood of tiny entries bounded too
+_options_encoder = msgspec.json.Encoder()
+
+
+def cache_key(text: str, goal: str, source_type: str, options: PruneOptions, backend: str) -> bytes:
+    """Return the 32-byte SHA-256 cache key; every field is length-prefixed, so no two inputs collide."""
+    digest = hashlib.sha256()
+    for field in (
+        _KEY_VERSION,
+        text.encode("utf-8", "surrogatepass"),
+        goal.encode("utf-8", "surrogatepass"),
+        source_type.encode(),
+        _options_encoder.encode(options),
+        backend.encode(),
+    ):
+        digest.update(len(field).to_bytes(8, "big"))
+        digest.update(field)
+    return digest.digest()
+
+
+def outcome_size(outcome: PruneOutcome) -> int:
+    """Approximate the memory an outcome holds (characters of its texts plus a fixed overhead)."""
+    markers = sum(len(a.marker) + 64 for a in outcome.annotations)
+    warnings = sum(len(w) for w in outcome.warnings)
+    return len(outcome.pruned_text) + markers + warnings + _ENTRY_OVERHEAD
+
+
+class ResultCache(Protocol):
+    """Where outcomes are kept between calls. Implementations may raise; callers treat that as a miss."""
+
+    async def get(self, key: bytes) -> PruneOutcome | None: ...
+
+    async def set(self, key: bytes, outcome: PruneOutcome) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
+class _Entry(msgspec.Struct, frozen=True):
+    outcome: PruneOutcome
+    size: int
+
+
+def _entry_size(entry: _Entry) -> int:
+    return entry.size
+
+
+class MemoryResultCache:
+    """An in-process TTL cache bounded both in entries and in (approximate) bytes."""
+
+    def __init__(
+        self, *, ttl_s: float, max_entries: int, max_bytes: int, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._data: TTLCache[bytes, _Entry] = TTLCache(
+            maxsize=max_bytes, ttl=ttl_s, timer=timer, getsizeof=_entry_size
+        )
+
+    async def get(self, key: bytes) -> PruneOutcome | None:
+        """Return the outcome under ``key``, or None."""
+        entry = self._data.get(key)
+        return None if entry is None else entry.outcome
+
+    async def set(self, key: bytes, outcome: PruneOutcome) -> None:
+        """Store ``outcome``; an outcome larger than the whole cache is not stored."""
+        entry = _Entry(outcome, outcome_size(outcome))
+        if entry.size > self.max_bytes:
+            return
+        self._data[key] = entry  # TTLCache evicts by size (oldest first) to make room
+        while len(self._data) > self.max_entries:
+            self._data.popitem()
+
+    @property
+    def current_bytes(self) -> int:
+        """The approximate bytes held."""
+        return int(self._data.currsize)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    async def aclose(self) -> None:
+        """Drop everything."""
+        self._data.clear()
+
+
+class SingleFlight(Generic[T]):
+    """Run one task per key at a time; concurrent callers with the same key share its result."""
+
+    def __init__(self) -> None:
+        self._inflight: dict[bytes, asyncio.Task[T]] = {}
+
+    def __len__(self) -> int:
+        return len(self._inflight)
+
+    async def run(self, key: bytes, work: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
+        """Return ``(result, shared)``; ``shared`` is True when another caller's run was joined."""
+        task = self._inflight.get(key)
+        shared = task is not None
+        if task is None:
+            task = spawn(_await(work()), name="sidecar-singleflight")
+            self._inflight[key] = task
+            task.add_done_callback(functools.partial(self._forget, key))
+        # shield: cancelling this waiter must not cancel the run other waiters share.
+        return await asyncio.shield(task), shared
+
+    def _forget(self, key: bytes, done: asyncio.Task[T]) -> None:
+        if self._inflight.get(key) is done:
+            del self._inflight[key]
+        if not done.cancelled():
+            done.exception()  # retrieved: a run whose waiters all left must not log "never retrieved"
+
+
+async def _await(awaitable: Awaitable[T]) -> T:
+    return await awaitable

@@ -1,0 +1,156 @@
+"""The recover store: original texts by prune id, so an agent can ask for pruned lines back.
+
+Entries live ``recover.ttl_s`` (600 s by default) after their last prune, and the store is bounded
+in (approximate) bytes, evicting the least recently pruned first. Each entry remembers who pruned
+it: an entry stored with a caller identity recovers only for one of the callers that pruned that
+text; an entry stored without one (no identity known) recovers for anyone. A refused caller gets
+the same ``PruneIdNotFound`` as an unknown id, so ids cannot be probed.
+
+The store interface (:class:`RecoverStore`) is async so that a shared store
+(:class:`sidecar.redis_store.RedisRecoverStore`, same caller rule) can wrap
+:class:`MemoryRecoverStore`; :func:`recover_text` holds the semantics and errors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from sidecar.errors import InvalidRange, PruneIdNotFound
+from sidecar.pruning.service import LineRange, RecoverMetadata, RecoverResult
+
+_ENTRY_OVERHEAD = 256
+
+
+class RecoverStore(Protocol):
+    """Originals by prune id."""
+
+    async def put(self, prune_id: str, text: str, caller: str | None) -> None: ...
+
+    async def get(self, prune_id: str, caller: str | None) -> str:
+        """Return the original text; raise PruneIdNotFound when absent, expired or not the caller's."""
+        ...
+
+    def stats(self) -> tuple[int, int]:
+        """Return (entries, approximate bytes)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class _Entry:
+    __slots__ = ("text", "expires", "callers", "public", "size")
+
+    def __init__(self, text: str, expires: float, size: int) -> None:
+        self.text = text
+        self.expires = expires
+        self.callers: set[str] = set()
+        self.public = False
+        self.size = size
+
+
+class MemoryRecoverStore:
+    """An in-process recover store: TTL per entry, bounded in bytes, LRU by last prune."""
+
+    def __init__(
+        self,
+        *,
+        ttl_s: float = 600.0,
+        max_bytes: int = 256 * 1024 * 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._bytes = 0
+
+    async def put(self, prune_id: str, text: str, caller: str | None) -> None:
+        """Store (or refresh) the original of ``prune_id`` and remember ``caller``."""
+        now = self._clock()
+        self._expire(now)
+        entry = self._entries.get(prune_id)
+        if entry is None:
+            # Sized by characters: cheap on megabyte texts, and close to bytes for code and logs.
+            entry = _Entry(text, now + self.ttl_s, len(text) + _ENTRY_OVERHEAD)
+            if entry.size > self.max_bytes:
+                return
+            self._entries[prune_id] = entry
+            self._bytes += entry.size
+        else:
+            entry.expires = now + self.ttl_s
+            self._entries.move_to_end(prune_id)
+        if caller is None:
+            entry.public = True
+        else:
+            entry.callers.add(caller)
+        while self._bytes > self.max_bytes and self._entries:
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= evicted.size
+
+    async def get(self, prune_id: str, caller: str | None) -> str:
+        """Return the original of ``prune_id`` if it is present, fresh and the caller's."""
+        self._expire(self._clock())
+        entry = self._entries.get(prune_id)
+        if entry is None or not (entry.public or (caller is not None and caller in entry.callers)):
+            raise PruneIdNotFound("prune_id_not_found")
+        return entry.text
+
+    def _expire(self, now: float) -> None:
+        # Refreshing moves an entry to the end, so expiry times are in order from the front.
+        while self._entries:
+            prune_id, entry = next(iter(self._entries.items()))
+            if entry.expires > now:
+                break
+            del self._entries[prune_id]
+            self._bytes -= entry.size
+
+    def stats(self) -> tuple[int, int]:
+        """Return (entries, approximate bytes) held now."""
+        self._expire(self._clock())
+        return len(self._entries), self._bytes
+
+    async def aclose(self) -> None:
+        """Drop everything."""
+        self._entries.clear()
+        self._bytes = 0
+
+
+def _slice(text: str, ranges: Sequence[LineRange], include_line_numbers: bool) -> tuple[str, list[LineRange]]:
+    lines = text.split("\n")
+    count = len(lines)
+    if not ranges:
+        ranges = [LineRange(start_line=1, end_line=count)]
+    for index, r in enumerate(ranges):
+        if r.start_line < 1 or r.end_line < r.start_line or r.end_line > count:
+            raise InvalidRange(
+                f"invalid_range: ranges[{index}] = {r.start_line}-{r.end_line}, text has {count} lines"
+            )
+    out: list[str] = []
+    for r in ranges:
+        for number in range(r.start_line, r.end_line + 1):
+            line = lines[number - 1]
+            # Same prefix as annotate_lines in sidecar.pruning.render, so both views read alike.
+            out.append(f"{number}\t{line}" if include_line_numbers else line)
+    return "\n".join(out), list(ranges)
+
+
+async def recover_text(
+    store: RecoverStore,
+    prune_id: str,
+    ranges: Sequence[LineRange],
+    *,
+    include_line_numbers: bool = False,
+    caller: str | None = None,
+) -> RecoverResult:
+    """Return the original lines of ``ranges`` (1-based, inclusive; empty = the whole text).
+
+    Raises PruneIdNotFound (-32004) for an unknown, expired or foreign id, and InvalidRange (-32005)
+    when a range starts before line 1, ends before it starts, or ends past the last line.
+    Ranges are returned in the order given, joined by newlines.
+    """
+    text = await store.get(prune_id, caller)
+    raw, used = _slice(text, ranges, include_line_numbers)
+    return RecoverResult(raw_text=raw, metadata=RecoverMetadata(prune_id=prune_id, ranges=used))

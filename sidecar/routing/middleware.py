@@ -1,0 +1,396 @@
+"""Execution modes: route an opted-in chat request to the provider and model its mode names.
+
+A request opts in with ``X-Sidecar-Mode: fast|build|double-check`` (any mode in ``[modes]``, case-
+insensitive) or the model alias ``sidecar/<mode>`` in an OpenAI chat body; the header wins over the alias.
+An unknown mode is a 400 listing the valid ones. A request without a mode goes on to the configured
+upstream untouched (its body is not even decoded unless it contains ``sidecar/``), except that
+``X-Sidecar-Strip: on`` and ``X-Sidecar-Output`` still apply to it when sent.
+
+A routed request: prompts stripped (``X-Sidecar-Strip: on|off``, default ``routing.strip_prompts``),
+the executor picked (BUILD's ``small_executor`` when the request is small), the model rewritten, output
+constraints applied, then POSTed to ``<base_url>/chat/completions`` with the provider's own key,
+through its concurrency limiter (sidecar.routing.limiter). Response headers: ``X-Sidecar-Mode``,
+``X-Sidecar-Provider``, ``X-Sidecar-Model``, ``X-Sidecar-Attempts``, and when they apply
+``X-Sidecar-Strip-Saved``, ``X-Sidecar-Output-Applied``, ``X-Sidecar-Audit`` (sidecar.routing.doublecheck).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+
+import msgspec
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from multidict import CIMultiDict
+
+from sidecar.chat.body import ChatBody, all_texts, role_of, texts_of
+from sidecar.chat.constraints import apply_constraints, parse_output
+from sidecar.chat.strip import strip_body
+from sidecar.config import Config, ModeConfig
+from sidecar.errors import RoutingError, UpstreamError, UpstreamTimeout
+from sidecar.keys import CONFIG, HEALTH_SOURCES, STATS, UPSTREAM
+from sidecar.proxy.forward import BodyTooLarge, error_response, forward_of, read_body, relay
+from sidecar.routing.doublecheck import respond_checked
+from sidecar.routing.limiter import Destination, LimiterHealth, ProviderLimiter, QueueTimeout, Sent, send
+from sidecar.tokens import estimate_tokens
+
+log = logging.getLogger("sidecar.routing.middleware")
+
+ALIAS_PREFIX = "sidecar/"
+# Request headers passed on to a provider; everything else (the agent's own credentials above all) stays.
+_PASSED_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "X-Request-Id", "Idempotency-Key")
+_ON = frozenset({"on", "1", "true", "yes"})
+_OFF = frozenset({"off", "0", "false", "no"})
+
+
+class RoutingHealth(msgspec.Struct, frozen=True, kw_only=True):
+    routed: dict[str, int]
+    rejected: dict[str, int]
+    strip_tokens_saved: int
+    audits: dict[str, int]
+    transforms_failed: dict[str, int]
+    providers: dict[str, LimiterHealth]
+
+
+class Router:
+    """The routing state of one app: a limiter per provider and counters."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.limiters = {
+            name: ProviderLimiter(name, provider.max_concurrent)
+            for name, provider in config.providers.items()
+        }
+        self.routed: dict[str, int] = {}
+        self.rejected: dict[str, int] = {}
+        self.audits: dict[str, int] = {}
+        self.failed: dict[str, int] = {}  # transforms skipped after an internal error
+        self.strip_tokens_saved = 0
+
+    def destination(self, target: str, *, json_response: bool) -> Destination:
+        """Resolve ``provider:model``; raise RoutingError (500) when the provider's key is not set."""
+        name, _, model = target.partition(":")
+        provider = self.config.providers[name]
+        key = os.environ.get(provider.api_key_env, "").strip()
+        if not key:
+            raise RoutingError(
+                f"provider {name!r} has no API key: set the environment variable {provider.api_key_env}",
+                status=500,
+            )
+        headers: CIMultiDict[str] = CIMultiDict()
+        headers["Content-Type"] = "application/json"
+        headers["Authorization"] = f"Bearer {key}"
+        if json_response:
+            headers["Accept-Encoding"] = "identity"  # the sidecar reads this answer: no compression
+        return Destination(
+            provider=name,
+            model=model,
+            url=provider.base_url.rstrip("/") + "/chat/completions",
+            headers=headers,
+            limiter=self.limiters[name],
+            supports_json_format=provider.supports_json_response_format,
+        )
+
+    def count(self, table: dict[str, int], key: str) -> None:
+        table[key] = table.get(key, 0) + 1
+
+    def health(self) -> RoutingHealth:
+        return RoutingHealth(
+            routed=dict(self.routed),
+            rejected=dict(self.rejected),
+            strip_tokens_saved=self.strip_tokens_saved,
+            audits=dict(self.audits),
+            transforms_failed=dict(self.failed),
+            providers={name: limiter.health() for name, limiter in self.limiters.items()},
+        )
+
+
+ROUTER = web.AppKey("sidecar_router", Router)
+
+
+class _ModelOnly(msgspec.Struct):
+    model: str | None = None
+
+
+_decode_model = msgspec.json.Decoder(_ModelOnly)
+
+
+def chat_style(request: web.Request) -> str | None:
+    """Return "openai" or "anthropic" for a chat POST, None for anything else."""
+    if request.method != "POST":
+        return None
+    path = request.path
+    if path.endswith("/chat/completions"):
+        return "openai"
+    if path.endswith("/v1/messages"):
+        return "anthropic"
+    return None
+
+
+def resolve_mode(header: str | None, body: bytes, modes: dict[str, ModeConfig]) -> str | None:
+    """Return the mode a request asks for (header first, then model alias); RoutingError if unknown."""
+    asked: str | None = None
+    if header is not None and header.strip():
+        asked = header
+    elif ALIAS_PREFIX.encode() in body:
+        try:
+            model = _decode_model.decode(body).model
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            model = None
+        if model is not None and model.lower().startswith(ALIAS_PREFIX):
+            asked = model[len(ALIAS_PREFIX) :]
+    if asked is None:
+        return None
+    mode = asked.strip().lower().replace("_", "-")
+    if mode not in modes:
+        valid = ", ".join(sorted(modes))
+        raise RoutingError(f"unknown execution mode {asked.strip()!r}; valid modes: {valid}")
+    return mode
+
+
+def strip_wanted(header: str | None, default: bool) -> bool:
+    """Read ``X-Sidecar-Strip``; RoutingError on a value that is neither on nor off."""
+    if header is None or not header.strip():
+        return default
+    value = header.strip().lower()
+    if value in _ON:
+        return True
+    if value in _OFF:
+        return False
+    raise RoutingError(f"invalid X-Sidecar-Strip value {header.strip()!r}; valid: on, off")
+
+
+def is_small(body: ChatBody, limit: int) -> bool:
+    """A request is small when its estimated input (every message) and requested output fit in ``limit``."""
+    prompt = sum(estimate_tokens(text) for text in all_texts(body))
+    out = body.get_int("max_completion_tokens") or body.get_int("max_tokens") or 0
+    return prompt <= limit and out <= limit
+
+
+def last_user_text(body: ChatBody) -> str:
+    """The text of the last user message (what the auditor is told was asked)."""
+    for message in reversed(body.messages() or []):
+        if role_of(message) == "user":
+            return "\n".join(texts_of(message.get("content")))
+    return ""
+
+
+def routing_middleware() -> Middleware:
+    """Route opted-in chat requests to providers; let every other request through untouched."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        style = chat_style(request)
+        if style is None:
+            return await handler(request)
+        headers = request.headers
+        mode_h, strip_h, output_h = (
+            headers.get("X-Sidecar-Mode"),
+            headers.get("X-Sidecar-Strip"),
+            headers.get("X-Sidecar-Output"),
+        )
+        if style == "anthropic" and mode_h is None and strip_h is None and output_h is None:
+            return await handler(request)  # no alias in that protocol: nothing to look for
+        fwd = forward_of(request)
+        router = request.app[ROUTER]
+        config = router.config
+        try:
+            body = (
+                fwd.body if fwd.body is not None else await read_body(request, config.server.max_body_bytes)
+            )
+        except BodyTooLarge:
+            return await handler(request)  # the proxy answers 413
+        try:
+            mode = resolve_mode(mode_h, body, config.modes) if style == "openai" or mode_h else None
+            if mode is not None and style != "openai":
+                raise RoutingError(
+                    "execution modes route OpenAI chat completions only (/v1/chat/completions)"
+                )
+            if mode is None:
+                if strip_h is None and output_h is None:
+                    return await handler(request)
+                return await _transform_only(request, handler, router, body, style, strip_h, output_h)
+            return await _route(request, router, mode, body, strip_h, output_h)
+        except RoutingError as exc:
+            code = "provider_key_missing" if exc.status == 500 else "invalid_sidecar_request"
+            router.count(router.rejected, code)
+            return error_response(exc.status, code, str(exc))
+
+    return middleware
+
+
+def _strip(router: Router, body: ChatBody) -> str:
+    saved = strip_body(body).tokens_saved
+    router.strip_tokens_saved += saved
+    return str(saved)
+
+
+def _guarded(router: Router, body: ChatBody, name: str, transform: Callable[[], str]) -> str | None:
+    """Run a body transform; if it fails, undo it and go on without it (never a point of failure)."""
+    fields, changed = dict(body.fields), set(body.changed)
+    try:
+        return transform()
+    except Exception as exc:  # noqa: BLE001 - whatever the bug, the request goes on as if not asked
+        body.fields, body.changed = fields, changed
+        router.count(router.failed, name)
+        log.warning("%s skipped, request sent without it: %s", name, type(exc).__name__)
+        return None
+
+
+async def _transform_only(
+    request: web.Request,
+    handler: Handler,
+    router: Router,
+    raw: bytes,
+    style: str,
+    strip_h: str | None,
+    output_h: str | None,
+) -> web.StreamResponse:
+    """No mode: strip and constrain for the configured upstream, then let the proxy forward."""
+    kinds = parse_output(output_h) if output_h is not None else []
+    strip = strip_wanted(strip_h, False)
+    body = ChatBody.parse(raw)
+    if body is None:
+        return await handler(request)  # not JSON: forwarded as sent, the upstream will say why
+    fwd = forward_of(request)
+    if strip:
+        saved = _guarded(router, body, "strip", lambda: _strip(router, body))
+        if saved is not None:
+            fwd.response_headers["X-Sidecar-Strip-Saved"] = saved
+    if kinds:
+        # The configured upstream's JSON support is unknown: an instruction works everywhere.
+        applied = _guarded(
+            router, body, "constraints", lambda: apply_constraints(body, kinds, style=style).header()
+        )
+        if applied is not None:
+            fwd.response_headers["X-Sidecar-Output-Applied"] = applied
+    if body.changed:
+        fwd.body = body.encode()
+    return await handler(request)
+
+
+async def _route(
+    request: web.Request,
+    router: Router,
+    mode_name: str,
+    raw: bytes,
+    strip_h: str | None,
+    output_h: str | None,
+) -> web.StreamResponse:
+    config = router.config
+    mode = config.modes[mode_name]
+    kinds = parse_output(output_h) if output_h is not None else []
+    body = ChatBody.parse(raw)
+    if body is None:
+        raise RoutingError("the request body is not a JSON object")
+    extra = dict(forward_of(request).response_headers)
+    extra["X-Sidecar-Mode"] = mode_name
+    if strip_wanted(strip_h, config.routing.strip_prompts):
+        saved = _guarded(router, body, "strip", lambda: _strip(router, body))
+        if saved is not None:
+            extra["X-Sidecar-Strip-Saved"] = saved
+    target = mode.executor
+    if mode.small_executor and is_small(body, config.routing.small_request_max_tokens):
+        target = mode.small_executor
+    stream = body.get_bool("stream") is True
+    executor = router.destination(target, json_response=mode.auditor is not None)
+    auditor = router.destination(mode.auditor, json_response=True) if mode.auditor else None
+    # The trace context telemetry propagates (telemetry.service sets it): the provider calls continue it.
+    traceparent = forward_of(request).set_headers.get("traceparent")
+    if traceparent is not None:
+        executor.headers["traceparent"] = traceparent
+        if auditor is not None:
+            auditor.headers["traceparent"] = traceparent
+    if auditor is None:
+        for name in _PASSED_HEADERS:
+            if name in request.headers:
+                executor.headers.setdefault(name, request.headers[name])
+    body.set("model", executor.model)
+    if kinds:
+        json_format = executor.supports_json_format
+        applied = _guarded(
+            router,
+            body,
+            "constraints",
+            lambda: apply_constraints(body, kinds, style="openai", supports_json_format=json_format).header(),
+        )
+        if applied is not None:
+            extra["X-Sidecar-Output-Applied"] = applied
+    extra["X-Sidecar-Provider"] = executor.provider
+    extra["X-Sidecar-Model"] = executor.model
+    if auditor is not None:
+        extra["X-Sidecar-Auditor"] = auditor.label
+    router.count(router.routed, mode_name)
+    routed = body.encode()
+    forward_of(request).body = routed  # what telemetry reads the model from; the proxy handler is not called
+    sent = await _send(request, router, executor, routed, extra)
+    if isinstance(sent, web.StreamResponse):
+        return sent
+    extra["X-Sidecar-Attempts"] = str(sent.attempts)
+    status = sent.response.status
+    if auditor is not None and 200 <= status < 300:
+        question, observers = last_user_text(body), forward_of(request).observers
+        response = await respond_checked(
+            request, sent, request.app[UPSTREAM], auditor, config.routing, question, extra, observers, stream
+        )
+        router.count(router.audits, response.headers.get("X-Sidecar-Audit", "").split(";")[0] or "none")
+        return response
+    if auditor is not None:
+        extra["X-Sidecar-Audit"] = f"skipped; reason=executor_status_{status}"
+    return await _relay(request, sent, extra)
+
+
+async def _send(
+    request: web.Request, router: Router, dest: Destination, body: bytes, extra: dict[str, str]
+) -> Sent | web.StreamResponse:
+    """Call the provider; a queue timeout or an unreachable provider becomes the client's error answer."""
+    stats = request.app[STATS]
+    observers = forward_of(request).observers
+    for observer in observers:
+        observer.upstream_started("POST", dest.url)
+    try:
+        sent = await send(
+            dest.limiter, request.app[UPSTREAM], dest.url, dest.headers, body, router.config.routing
+        )
+    except QueueTimeout as exc:
+        router.count(router.rejected, "sidecar_queue_timeout")
+        for observer in observers:
+            observer.finished("queue_timeout")
+        headers = {**extra, "Retry-After": str(exc.retry_after_s)}
+        return error_response(429, "sidecar_queue_timeout", str(exc), headers)
+    except UpstreamError as exc:
+        kind = "timeout" if isinstance(exc, UpstreamTimeout) else "connect"
+        stats.upstream_errors[kind] += 1
+        for observer in observers:
+            observer.finished(kind)
+        log.warning("provider %s unreachable: %s", dest.provider, type(exc.__cause__).__name__)
+        return error_response(exc.status, exc.code, f"provider {dest.provider!r}: {exc}", extra)
+    stats.upstream_requests += sent.attempts
+    return sent
+
+
+async def _relay(request: web.Request, sent: Sent, extra: dict[str, str]) -> web.StreamResponse:
+    observers = forward_of(request).observers
+    try:
+        return await relay(request, sent.response, request.app[STATS], extra, observers)
+    except BaseException:
+        sent.response.close()  # unfinished: closing cancels it at the provider too
+        raise
+    finally:
+        sent.close()
+
+
+async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Create the router (limiters per provider) and report its health."""
+    router = Router(app[CONFIG])
+    app[ROUTER] = router
+    app[HEALTH_SOURCES]["routing"] = router.health
+    yield
+
+
+def install_routing(app: web.Application) -> None:
+    """Add execution-mode routing, prompt stripping and output constraints to the app."""
+    app.middlewares.append(routing_middleware())
+    app.cleanup_ctx.append(routing_ctx)

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import pytest
+
+from sidecar.pruning.engine.chunking import Chunk, chunk_lines, detect_source_type
+
+CODE = '''import os
+import sys
+
+
+class Pool:
+    """A pool."""
+
+    def __init__(self, size):
+        self.size = size
+
+    # Closes every connection.
+    @property
+    def close(self):
+        return None
+
+
+def helper(x):
+    y = x + 1
+
+    return y
+'''.split("\n")
+
+LOG = """2024-01-01 10:00:00 INFO starting
+2024-01-01 10:00:01 ERROR request failed
+Traceback (most recent call last):
+  File "a.py", line 3, in f
+    g()
+ValueError: bad
+2024-01-01 10:00:02 INFO next
+plain line""".split("\n")
+
+DOC = """# Title
+
+Some words here.
+More words.
+
+## Part two
+
+```
+code block
+
+still code
+```
+Last paragraph.""".split("\n")
+
+
+def _check_cover(chunks: list[Chunk], n: int) -> None:
+    assert chunks[0].start == 0 and chunks[-1].end == n
+    for a, b in zip(chunks, chunks[1:], strict=False):
+        assert a.end == b.start and a.start < a.end
+
+
+@pytest.mark.parametrize("lines,kind", [(CODE, "code"), (LOG, "logs"), (DOC, "docs")])
+def test_chunks_cover_every_line_once_in_order(lines, kind) -> None:
+    _check_cover(chunk_lines(lines, kind), len(lines))
+
+
+def test_code_splits_at_definitions_with_their_comments_and_decorators() -> None:
+    chunks = chunk_lines(CODE, "code")
+    starts = {c.start: c.kind for c in chunks}
+    assert starts[4] == "class"  # class Pool
+    assert starts[10] == "def"  # the comment + decorator above `def close`
+    assert starts[16] == "def"
+    assert 19 in starts  # blank-line paragraph inside helper
+
+
+def test_log_traceback_is_one_record_with_its_error_line() -> None:
+    chunks = chunk_lines(LOG, "logs")
+    tb = next(c for c in chunks if c.kind == "traceback")
+    assert (tb.start, tb.end) == (1, 6)
+    _check_cover(chunks, len(LOG))
+
+
+def test_docs_split_at_headings_and_keep_fences_whole() -> None:
+    chunks = chunk_lines(DOC, "docs")
+    kinds = [(c.start, c.kind) for c in chunks]
+    assert (0, "heading") in kinds and (5, "heading") in kinds
+    fence = next(c for c in chunks if c.kind == "code")
+    assert fence.start == 7 and fence.end >= 12
+
+
+def test_chunks_are_bounded_in_tokens_but_never_split_a_line() -> None:
+    lines = ["x = 1  # " + "a" * 30] * 100 + ["y = '" + "b" * 5000 + "'"]
+    chunks = chunk_lines(lines, "code", max_tokens=32)
+    _check_cover(chunks, len(lines))
+    for c in chunks:
+        size = sum(len(lines[i]) + 1 for i in range(c.start, c.end))
+        assert size <= 32 * 4 or c.end - c.start == 1
+
+
+def test_empty_input() -> None:
+    assert chunk_lines([], "code") == []
+    assert chunk_lines([""], "logs") == [Chunk(0, 1, "record")]
+
+
+def test_detect_source_type() -> None:
+    assert detect_source_type("\n".join(CODE)) == "code"
+    assert detect_source_type("\n".join(LOG * 3)) == "logs"
+    assert detect_source_type("\n".join(DOC) + "\nThis is a long sentence with many words in it.\n") == "docs"
+
+
+def test_keyword_lines_and_offset_safe_lowering() -> None:
+    import itertools
+
+    from sidecar.pruning.engine.chunking import ERROR_WORDS, keyword_lines, lowered
+
+    lines = ["İİ ok", "Disk ERROR here", "fine", "Traceback (most recent call last):", "error error"]
+    text = "\n".join(lines)
+    low = lowered(text)
+    assert len(low) == len(text)  # "İ".lower() has two characters: offsets must not move
+    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    assert keyword_lines(low, offsets, ERROR_WORDS) == {1, 3, 4}

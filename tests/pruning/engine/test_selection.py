@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from sidecar.pruning.backends.base import PruneOptions, PruneRequest
+from sidecar.pruning.engine.selection import select_lines
+from sidecar.pruning.render import render
+from sidecar.tokens import estimate_tokens
+
+PID = "0123456789abcdef0123456789abcdef"
+
+
+def _text(n: int = 400, seed: int = 1) -> str:
+    rnd = random.Random(seed)
+    rows = [
+        f"    value_{i} = compute({rnd.randint(0, 10**6)}, '{'x' * rnd.randint(0, 40)}')" for i in range(n)
+    ]
+    return "\n".join(rows)
+
+
+def _req(text: str, **opts) -> PruneRequest:
+    return PruneRequest(text=text, goal="g", source_type="code", prune_id=PID, options=PruneOptions(**opts))
+
+
+def _rendered_ratio(text: str, keep: list[bool]) -> float:
+    out = render(text.split("\n"), keep, PID, annotate_lines=False, include_markers=True).text
+    return estimate_tokens(out) / estimate_tokens(text)
+
+
+@pytest.mark.parametrize("ratio", [0.5, 0.3, 0.2, 0.1])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_keep_ratio_is_met_on_the_rendered_text(ratio: float, seed: int) -> None:
+    text = _text(seed=seed)
+    lines = text.split("\n")
+    rnd = random.Random(seed)
+    scores = [rnd.random() for _ in lines]  # a scattered score source: worst case for markers
+    keep = select_lines(lines, scores, _req(text, keep_ratio=ratio))
+    got = _rendered_ratio(text, keep)
+    assert ratio - 0.05 <= got <= ratio + 1e-9
+
+
+def test_high_scores_are_kept_first_in_one_block() -> None:
+    text = _text()
+    lines = text.split("\n")
+    scores = [1.0 if 200 <= i < 240 else 0.0 for i in range(len(lines))]
+    keep = select_lines(lines, scores, _req(text, keep_ratio=0.2))
+    assert all(keep[200:240])
+
+
+def test_any_score_source_works_even_nan_and_inf() -> None:
+    text = _text(50)
+    lines = text.split("\n")
+    scores = [math.nan, math.inf, -math.inf, -5.0, 1e300] * 10
+    keep = select_lines(lines, scores, _req(text, keep_ratio=0.5))
+    assert len(keep) == len(lines)
+    assert 0.45 <= _rendered_ratio(text, keep) <= 0.5
+    ranked = select_lines(lines, [math.nan] * 25 + [math.inf] * 25, _req(text, keep_ratio=0.3))
+    assert sum(ranked[25:]) >= 10 and sum(ranked[:25]) <= 2  # +inf ranks above NaN
+
+
+def test_tiny_gaps_are_filled_because_a_marker_costs_more() -> None:
+    text = _text(100)
+    lines = text.split("\n")
+    scores = [0.0 if i % 3 == 0 else 1.0 for i in range(len(lines))]
+    keep = select_lines(lines, scores, _req(text, keep_ratio=0.9))
+    r = render(lines, keep, PID, annotate_lines=False, include_markers=True)
+    assert all(b.count > 1 or len(lines[b.start_line - 1]) + 1 > len(b.marker) for b in r.blocks)
+    assert len(r.blocks) <= 8
+
+
+def test_min_keep_lines_and_short_texts() -> None:
+    text = "a\nb\nc"
+    assert select_lines(text.split("\n"), [0.0, 0.0, 0.0], _req(text, keep_ratio=0.01)) == [True] * 3
+    big = _text(200)
+    keep = select_lines(big.split("\n"), [0.0] * 200, _req(big, keep_ratio=0.001, min_keep_lines=12))
+    assert sum(keep) >= 12
+
+
+def test_default_policy_respects_max_prune_ratio() -> None:
+    text = _text(300)
+    lines = text.split("\n")
+    scores = [10.0 if i < 5 else 0.0 for i in range(len(lines))]
+    keep = select_lines(lines, scores, _req(text, max_prune_ratio=0.5))
+    assert sum(keep) >= 150
+    keep = select_lines(lines, scores, _req(text, max_prune_ratio=0.95))
+    assert sum(keep) < 300 * 0.8
+
+
+def test_default_policy_keeps_everything_when_scores_are_flat() -> None:
+    text = _text(100)
+    keep = select_lines(text.split("\n"), [1.0] * 100, _req(text))
+    assert all(keep)
+
+
+def test_trailing_newline_survives() -> None:
+    text = _text(100) + "\n"
+    lines = text.split("\n")
+    keep = select_lines(lines, [float(i % 7) for i in range(len(lines))], _req(text, keep_ratio=0.3))
+    assert keep[-1]
+    assert render(lines, keep, PID, annotate_lines=False, include_markers=True).text.endswith("\n")
+
+
+def test_annotated_output_also_meets_the_ratio() -> None:
+    text = _text(300)
+    lines = text.split("\n")
+    scores = [random.Random(5).random() for _ in lines]
+    keep = select_lines(lines, scores, _req(text, keep_ratio=0.3, annotate_lines=True))
+    out = render(lines, keep, PID, annotate_lines=True, include_markers=True).text
+    assert estimate_tokens(out) <= 0.3 * estimate_tokens(text) + 1
+
+
+def test_selection_is_deterministic() -> None:
+    text = _text(500)
+    lines = text.split("\n")
+    scores = [float((i * 7919) % 101) for i in range(len(lines))]
+    req = _req(text, keep_ratio=0.25)
+    assert select_lines(lines, scores, req) == select_lines(lines, list(scores), req)
+
+
+def test_score_count_must_match() -> None:
+    with pytest.raises(ValueError):
+        select_lines(["a", "b"], [1.0], _req("a\nb"))
+
+
+def test_orientation_keeps_signature_first_line_and_log_errors() -> None:
+    body = [f"        total += step_{i}(value)" for i in range(40)]
+    code = ["import os", "", "class Ledger:", "    def settle(self, value):", *body, "        return total"]
+    code += [f"def other_{i}():\n    return {i}\n" for i in range(40)]
+    text = "\n".join(code)
+    lines = text.split("\n")
+    n = len(lines)
+    scores = [5.0 if 20 <= i < 30 else i / n for i in range(n)]  # otherwise the tail is preferred
+    keep = select_lines(lines, scores, _req(text, keep_ratio=0.5))
+    assert keep[0] and keep[2] and keep[3]  # first line, class line, def line above the kept body
+
+    log = [f"2024-01-01 10:00:{i % 60:02d} INFO tick {i}" for i in range(300)]
+    log[77] = "2024-01-01 10:01:17 ERROR disk full"
+    text = "\n".join(log)
+    opts = PruneOptions(keep_ratio=0.5)
+    logs_req = PruneRequest(text=text, goal="g", source_type="logs", prune_id=PID, options=opts)
+    keep = select_lines(text.split("\n"), [i / 300 for i in range(300)], logs_req)  # blind to errors
+    assert keep[77]
+
+
+def test_gaps_cheaper_than_their_marker_are_filled() -> None:
+    from sidecar.pruning.engine.selection import _fill_small_gaps, _State
+
+    costs = [30, 5, 5, 30, 200, 30]
+    state = _State(len(costs), costs, mcost=60)
+    for i in (0, 3, 5):
+        state.add(i)
+    _fill_small_gaps(state)
+    assert state.keep == [True, True, True, True, False, True]  # 10 chars < marker; 200 chars > marker
+    assert state.total() == 30 + 10 + 30 + 30 + 60
+
+
+def test_consolidation_trades_a_weak_island_for_a_valuable_gap() -> None:
+    from sidecar.pruning.engine.selection import _consolidate, _State
+
+    n = 30
+    costs = [40] * n
+    vals = [0.0] * n
+    for i in (0, 1, 4, 5):
+        vals[i] = 10.0
+    vals[2] = vals[3] = 6.0  # the gap between two kept runs is worth keeping
+    vals[20] = 1.0  # a weak island far away
+    state = _State(n, costs, mcost=50)
+    for i in (0, 1, 4, 5, 20):
+        state.add(i)
+    target = state.total()  # the budget is spent: filling the gap must be paid for
+    _consolidate(state, vals, target, frozenset())
+    assert state.keep[:6] == [True] * 6 and not state.keep[20]
+    assert state.total() <= target
+    protected = _State(n, costs, mcost=50)
+    for i in (0, 1, 4, 5, 20):
+        protected.add(i)
+    _consolidate(protected, vals, target, frozenset({20}))
+    assert protected.keep[20] and not protected.keep[2]  # an orientation line is never traded away
+
+
+@pytest.mark.parametrize("by_mass", [True, False])
+def test_generous_budgets_rank_units_by_mass_per_character(by_mass: bool) -> None:
+    from sidecar.pruning.engine.chunking import Chunk
+    from sidecar.pruning.engine.selection import _greedy_units, _State
+
+    # One long line scoring 10 against ten short lines scoring 5; the budget holds one of the two.
+    lines = ["x" * 200] + ["y" * 20] * 10 + ["z" * 30] * 30
+    vals = [10.0] + [5.0] * 10 + [0.0] * 30
+    units = [Chunk(0, 1, "code"), Chunk(1, 11, "code"), *(Chunk(k, k + 1, "code") for k in range(11, 41))]
+    state = _State(len(lines), [len(line) + 1 for line in lines], 40)
+    _greedy_units(state, units, vals, 300, by_mass=by_mass)
+    long_kept, short_kept = state.keep[0], all(state.keep[1:11])
+    assert (long_kept, short_kept) == ((False, True) if by_mass else (True, False))
+    if by_mass:
+        assert not any(state.keep[11:])  # nothing above the median is left: that is the top-up's job
+
+
+def _consolidate_by_full_passes(state, vals, target, protected) -> None:
+    """The plain version: every round recomputes every gap and island (the reference)."""
+    import heapq
+    import itertools
+
+    from sidecar.pruning.engine.selection import (
+        CONSOLIDATE_ROUNDS,
+        CONSOLIDATE_TRIES,
+        _holds,
+        _islands_to_drop,
+        _runs,
+    )
+
+    floor = sorted(vals)[len(vals) // 2]
+    csum = list(itertools.accumulate(state.costs, initial=0))
+    vsum = list(itertools.accumulate((v - floor if v > floor else 0.0 for v in vals), initial=0.0))
+    marks, mcost = sorted(protected), state.mcost
+    for _ in range(CONSOLIDATE_ROUNDS):
+        runs = _runs(state.keep)
+        if len(runs) < 2:
+            return
+        keyed = [
+            (-(vsum[b] - vsum[a]) / max(csum[b] - csum[a] - mcost, 1), a, b)
+            for (_, a), (b, _) in itertools.pairwise(runs)
+        ]
+        gaps = heapq.nsmallest(CONSOLIDATE_TRIES, keyed)
+        islands = sorted(
+            ((vsum[e] - vsum[s]) / (csum[e] - csum[s] + mcost), s, e)
+            for s, e in runs
+            if not (marks and _holds(marks, (s, e)))
+        )
+        for neg_ratio, a, b in gaps:
+            drop = _islands_to_drop(islands, a, b, -neg_ratio, csum, vsum, mcost, target - state.total())
+            if drop is not None:
+                break
+        else:
+            return
+        for s, e in drop:
+            for k in range(s, e):
+                state.remove(k)
+        for k in range(a, b):
+            state.add(k)
+
+
+@pytest.mark.parametrize("seed", range(80))
+def test_incremental_consolidation_matches_full_passes(seed: int) -> None:
+    from sidecar.pruning.engine.selection import _consolidate, _State
+
+    rnd = random.Random(seed)
+    n = rnd.randint(20, 400)
+    costs = [rnd.randint(1, 80) for _ in range(n)]
+    vals = [rnd.random() * (5 if rnd.random() < 0.2 else 1) for _ in range(n)]
+    vals[: rnd.randint(0, 30)] = [0.0] * 30  # cheap islands at the start: dropping the first run
+    vals = vals[:n]
+    mcost = rnd.choice([20, 60])
+    states = [_State(n, costs, mcost) for _ in range(2)]
+    keep = [rnd.random() < rnd.choice([0.2, 0.5, 0.8]) for _ in range(n)]
+    protected = frozenset(i for i in range(n) if keep[i] and rnd.random() < 0.05)
+    for st in states:
+        for i in range(n):
+            if keep[i]:
+                st.add(i)
+    target = states[0].total() + rnd.randint(-200, 400)
+    _consolidate(states[0], vals, target, protected)
+    _consolidate_by_full_passes(states[1], vals, target, protected)
+    assert states[0].keep == states[1].keep

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import itertools
+
+from sidecar.pruning.engine.terms import goal_terms, match_lines
+
+
+def test_goal_terms_split_identifiers_and_drop_stop_words() -> None:
+    terms = goal_terms("Allow None value for chunk_size in HTTPAdapter")
+    assert {"chunk_size", "chunk", "siz", "http", "adapter", "httpadapter", "non"} <= set(terms)
+    assert "for" not in terms and "in" not in terms
+
+
+def test_term_matching_respects_identifier_parts_and_case() -> None:
+    lines = [
+        "X = MAX_COOKIES",
+        "y = cookie_jar",
+        "z = COOKIE",
+        "w = cookieJar",
+        "v = cookiesize",
+        "u = CookieSize",
+        "resize()",
+        "sizeof(x)",
+        "SIZE = 1",
+    ]
+    text = "\n".join(lines)
+    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    got = {
+        lit: match_lines(text, text.lower(), offsets, lit, sufs)
+        for lit, (_, sufs) in goal_terms("cookies size").items()
+    }
+    assert got == {"cook": [0, 1, 2, 3, 5], "siz": [5, 8]}
+
+
+def test_links_hashes_and_stop_words_say_nothing() -> None:
+    terms = goal_terms("Fix the parser\n\nSee https://x.org/y, 0123abcd4567 (cherry picked from commit)")
+    assert set(terms) == {"fix", "parser"}
+
+
+def test_subject_weighs_more_than_body_and_identifiers_weigh_fully() -> None:
+    terms = goal_terms("Retry uploads\n\nThe client should retry; see HEADER_RE and proxyManager.")
+    assert terms["retr"][0] == 1.0 and 0 < terms["client"][0] < 1.0
+    assert terms["header_re"][0] >= 1.5 and terms["proxymanager"][0] >= 1.5
+
+
+def test_inflections_match_but_other_words_do_not() -> None:
+    lines = ["parse(x)", "parsed = 1", "parsing()", "parser", "sparse = 2", "PARSES", "parsnip"]
+    text = "\n".join(lines)
+    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    ((lit, (_, sufs)),) = goal_terms("parsing").items()
+    assert match_lines(text, text.lower(), offsets, lit, sufs) == [0, 1, 2, 3, 5]
+
+
+def test_stems_undo_doubled_consonants_and_ied() -> None:
+    assert set(goal_terms("stopped")) == {"stop"} and set(goal_terms("copied")) == {"cop"}
+    assert set(goal_terms("running")) == {"runn"}  # too short to undouble safely
+
+
+def test_identifier_tails_and_advisory_ids() -> None:
+    terms = goal_terms("Use _UnsafeNoResource and max_form_parts (GHSA-g4mx-q9vg-27p4, CVE-2023-25577)")
+    assert {"_unsafenoresource", "noresource", "max_form_parts", "form_parts"} <= set(terms)
+    assert terms["noresource"][1] == terms["form_parts"][1] == ("", "s", "es", "ed", "d", "ing", "er", "ers")
+    assert not {"ghsa", "g4mx", "p4", "cve"} & set(terms)
