@@ -26,9 +26,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 from harness import load_eval  # noqa: E402
 
-from sidecar.pruning.backends.base import Backend, PruneOptions, PruneRequest  # noqa: E402
+from sidecar.pruning.backends.base import Backend  # noqa: E402
 from sidecar.pruning.backends.heuristic import HeuristicBackend  # noqa: E402
 from sidecar.pruning.render import render  # noqa: E402
+from sidecar.pruning.types import PruneOptions, PruneRequest  # noqa: E402
 
 PRUNE_ID = "abcdefghijklmnopqrstuvwxyz"  # same length as the sidecar's ids (128 bits, base32: 26 chars)
 Case = dict[str, object]

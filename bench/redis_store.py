@@ -17,8 +17,8 @@ import tempfile
 import time
 
 from sidecar.config import CacheConfig, Config
-from sidecar.pruning.backends.base import PruneOptions
 from sidecar.pruning.service import Pruner
+from sidecar.pruning.types import PruneOptions
 
 GOAL = "fix parse_retry_alpha so that it honours the limit"
 OPTS = PruneOptions(keep_ratio=0.3)

@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     import msgspec
 
     from sidecar.config import Config, load_config
+    from sidecar.jsontypes import error_path
     from sidecar.server import serve
 
     config: Config = load_config(args.config)
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             msgspec.convert(check, Config)
         except msgspec.ValidationError as exc:
-            raise ConfigError(f"--upstream: {str(exc).split(' - at ')[0]} (got {args.upstream!r})") from exc
+            raise ConfigError(f"--upstream: {error_path(exc).reason} (got {args.upstream!r})") from exc
         upstream = msgspec.structs.replace(upstream, url=args.upstream)
     config = msgspec.structs.replace(config, server=server, upstream=upstream)
     try:

@@ -17,11 +17,13 @@ from typing import Annotated, Literal
 import msgspec
 
 from sidecar.errors import ConfigError
+from sidecar.jsontypes import error_path
 
 MiB = 1024 * 1024
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 BackendName = Literal["heuristic", "deepinfra"]
-SourceTypeName = Literal["code", "logs", "docs"]
+SourceType = Literal["code", "logs", "docs"]
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
@@ -65,7 +67,7 @@ class PruningConfig(_Section, frozen=True):
     timeout_ms: PositiveInt = 1500
     annotate_lines: bool = False
     include_markers: bool = True
-    default_source_type: SourceTypeName | None = None
+    default_source_type: SourceType | None = None
 
 
 class DeepInfraConfig(_Section, frozen=True):
@@ -176,6 +178,11 @@ TomlValue = str | int | float | bool | None | list["TomlValue"] | dict[str, "Tom
 TomlTable = dict[str, TomlValue]
 
 
+def is_redis_url(url: str | None) -> bool:
+    """Tell whether ``url`` selects the shared Redis store (scheme case-insensitive, as URLs are)."""
+    return bool(url) and str(url).lower().startswith(REDIS_SCHEMES)
+
+
 def find_config_file(cli_path: str | None, env: Mapping[str, str]) -> Path | None:
     """Return the config file to read: --config, then $SIDECAR_CONFIG, then ./config.toml."""
     for candidate, origin in ((cli_path, "--config"), (env.get("SIDECAR_CONFIG"), "SIDECAR_CONFIG")):
@@ -218,16 +225,6 @@ def _env_value(name: str, dotted: str, raw: str) -> TomlValue:
     return raw.strip()
 
 
-def _key_path(msg: str) -> str | None:
-    """Extract the dotted key from a msgspec error such as '... - at `$.server.port`'."""
-    marker = "at `$."
-    at = msg.rfind(marker)
-    if at < 0:
-        return None
-    path = msg[at + len(marker) :].rstrip("`")
-    return path.replace("[", ".").replace("]", "").replace("'", "").replace('"', "")
-
-
 def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Load the configuration, raising ConfigError with one line naming the bad key or variable."""
     env = os.environ if env is None else env
@@ -256,17 +253,15 @@ def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = Non
             try:
                 msgspec.convert(entry, entry_type)
             except msgspec.ValidationError as exc:
-                sub = _key_path(str(exc))
-                where = f"{section}.{name}" + (f".{sub}" if sub else "")
-                raise ConfigError(f"{origin}: {where}: {str(exc).split(' - at ')[0]}") from exc
+                err = error_path(exc, f"{section}.{name}")
+                raise ConfigError(f"{origin}: {err}") from exc
 
     try:
         config = msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:
-        msg = str(exc)
-        key = _key_path(msg)
-        reason = msg.split(" - at ")[0]
-        if key is not None and key in from_env:
+        err = error_path(exc)
+        key, reason = err.path, err.reason
+        if key in from_env:
             name = from_env[key]
             if reason.startswith("Invalid enum value"):
                 reason = f"expected one of {_choices(key)}"
@@ -275,7 +270,7 @@ def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = Non
         raise ConfigError(f"{where}: {reason}") from exc
     _check_modes(config, origin)
     url = config.cache.url
-    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+    if url is not None and not is_redis_url(url):
         # Never echo the value: a cache URL may carry a password.
         where = "SIDECAR_CACHE_URL" if "cache.url" in from_env else f"{origin}: cache.url"
         raise ConfigError(f"{where}: expected a redis://, rediss:// or unix:// URL")

@@ -11,7 +11,8 @@ SidecarError
 ├── RecoverError           recover_text failures, mapped to JSON-RPC codes
 │   ├── PruneIdNotFound        -32004 prune_id_not_found
 │   └── InvalidRange           -32005 invalid_range
-└── RoutingError           routing a request to a provider failed (bad mode, missing key)
+├── RoutingError           routing a request to a provider failed (bad mode, missing key)
+└── RedisUnavailable       Redis skipped (back-off) or failed: the in-process stores serve instead
 """
 
 from __future__ import annotations
@@ -79,3 +80,7 @@ class RoutingError(SidecarError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class RedisUnavailable(SidecarError):
+    """Redis was skipped (back-off) or failed: use the in-process store (always caught by its users)."""

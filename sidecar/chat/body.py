@@ -9,14 +9,17 @@ carries text. Anthropic's top-level ``system`` has the same two shapes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import msgspec
 
+from sidecar.jsontypes import JsonValue, RawFields
+
 T = TypeVar("T")
 
-JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
-RawFields = dict[str, msgspec.Raw]
+
+# The wire protocol of a request body: OpenAI chat completions, Anthropic messages, OpenAI Responses.
+Style = Literal["openai", "anthropic", "responses"]
 
 # Roles whose text is a prompt written by a person or an agent (never a model's answer or a tool's output).
 PROMPT_ROLES = frozenset({"system", "developer", "user"})

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import msgspec
 
-from sidecar.chat.body import ChatBody, RawFields, append_text, role_of
+from sidecar.chat.body import ChatBody, append_text, role_of
 from sidecar.errors import RoutingError
+from sidecar.jsontypes import RawFields
 
 OUTPUT_KINDS = ("json", "code", "no-prose")
 

@@ -1,6 +1,6 @@
 """Prunable segments of a chat request body and the goal each is pruned for.
 
-    parse_chat(body, style, ...) -> ChatBody(doc, segments=[Segment(path, text, goal, source_type, ...)])
+    parse_chat(body, style, ...) -> ParsedChat(doc, segments=[Segment(path, text, goal, source_type, ...)])
     rewrite(chat, [(segment, new_text)]) -> body with only those JSON string tokens re-encoded
 
 Segments: OpenAI ``role: "tool"`` (and legacy ``"function"``) message content, as a string or text
@@ -27,13 +27,13 @@ from typing import Literal
 
 import msgspec
 
-from sidecar.chat.splice import Edit, JsonValue, Path, PathItem, SpliceError, replace_strings
-from sidecar.pruning.backends.base import SourceType
+from sidecar.chat.body import Style
+from sidecar.chat.splice import Edit, Path, SpliceError, replace_strings
+from sidecar.config import SourceType
+from sidecar.jsontypes import JsonValue
 
-# Re-exported: callers import the path and JSON types from here, as before the splice module existed.
-__all__ = ["ChatBody", "JsonValue", "Path", "PathItem", "Segment", "SegmentError", "parse_chat", "rewrite"]
+__all__ = ["ParsedChat", "Segment", "SegmentError", "Style", "parse_chat", "rewrite"]
 
-Style = Literal["openai", "anthropic"]
 Kind = Literal["tool_output", "user_text"]
 Wrap = tuple[str, str]  # what stays around a segment's text in its string: (prefix, suffix)
 _NO_WRAP: Wrap = ("", "")
@@ -169,7 +169,7 @@ class _Walk:
             self.tool_output(path, inner, call, wrap)
 
 
-class ChatBody(msgspec.Struct):
+class ParsedChat(msgspec.Struct):
     """A chat request body decoded once, with its prunable segments in document order."""
 
     body: bytes
@@ -184,7 +184,7 @@ def parse_chat(
     min_chars: int,
     goal_override: str | None = None,
     prune_user_text: bool = False,
-) -> ChatBody:
+) -> ParsedChat:
     """Decode a chat body and find its prunable segments; raise SegmentError on any unexpected shape."""
     try:
         doc: JsonValue = msgspec.json.decode(body)
@@ -203,10 +203,10 @@ def parse_chat(
     # A message's user-text segments are found after its tool outputs: put them in document order.
     found = sorted(walk.found, key=lambda s: s.path)
     segments = [s if s.index == i else msgspec.structs.replace(s, index=i) for i, s in enumerate(found)]
-    return ChatBody(body, doc, segments)
+    return ParsedChat(body, doc, segments)
 
 
-def rewrite(chat: ChatBody, replacements: Sequence[tuple[Segment, str]]) -> bytes:
+def rewrite(chat: ParsedChat, replacements: Sequence[tuple[Segment, str]]) -> bytes:
     """Return the body with each segment's JSON string token replaced by the encoding of its new text.
 
     Every byte outside those tokens is kept. The result is checked: it must decode to the original

@@ -21,7 +21,8 @@ from collections.abc import Iterator, Sequence
 
 import msgspec
 
-JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+from sidecar.jsontypes import JsonValue
+
 PathItem = str | int
 Path = tuple[PathItem, ...]
 

@@ -24,7 +24,9 @@ from msgspec import UNSET, UnsetType
 
 from sidecar import __version__
 from sidecar.errors import RecoverError
-from sidecar.pruning.service import Annotation, LineRange, PruneOutcome, Pruner, PruningHealth, RecoverResult
+from sidecar.jsontypes import JsonValue
+from sidecar.pruning.service import Pruner
+from sidecar.pruning.types import Annotation, LineRange, PruneOutcome, PruningHealth, RecoverResult
 
 log = logging.getLogger("sidecar.mcp")
 
@@ -40,7 +42,6 @@ INVALID_PARAMS = -32602
 SERVER_NAME = "sidecar-pruner"
 
 RequestId = int | str
-JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 Schema = dict[str, JsonValue]
 
 

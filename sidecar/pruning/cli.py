@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sidecar.config import Config
-    from sidecar.pruning.service import PruneOutcome
+    from sidecar.pruning.types import PruneOutcome
 
 _ENCODING = "utf-8"
 _ERRORS = "surrogateescape"  # round-trips any byte, so kept lines stay byte-identical

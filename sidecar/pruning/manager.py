@@ -32,11 +32,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-import msgspec
-
 from sidecar.config import Config
 from sidecar.errors import BackendError
-from sidecar.pruning.backends.base import Backend, PruneRequest, Selection
+from sidecar.pruning.backends.base import Backend
+from sidecar.pruning.types import Decision, PruneRequest, Selection
 
 if TYPE_CHECKING:
     import httpx
@@ -47,19 +46,6 @@ log = logging.getLogger("sidecar.pruning.manager")
 # Python would otherwise stall every other request on the event loop, while on a thread the loop
 # still gets the GIL at every switch interval (5 ms). Shorter texts are not worth the hop.
 THREAD_MIN_CHARS = 128 * 1024
-
-
-class Decision(msgspec.Struct, frozen=True, kw_only=True):
-    """What the manager decided for one call: the lines to keep, who chose them, and how it went."""
-
-    keep: list[bool]
-    backend: str  # the backend whose selection is returned ("heuristic" after a fallback)
-    used_fallback: bool
-    deepinfra_selected: bool  # the call was meant for DeepInfra (counts in calls_deepinfra)
-    deepinfra_called: bool  # an HTTP call to DeepInfra was attempted
-    reranker_input_tokens: int
-    elapsed_ms: float
-    warnings: list[str]
 
 
 class CircuitBreaker:

@@ -32,19 +32,16 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from sidecar.chat.segments import ChatBody, Segment, SegmentError, Style, parse_chat, rewrite
+from sidecar.chat.segments import ParsedChat, Segment, SegmentError, Style, parse_chat, rewrite
 from sidecar.keys import CONFIG, HEALTH_SOURCES, PRUNER, STATS
 from sidecar.proxy.forward import BodyTooLarge, forward_of, read_body
-from sidecar.pruning.service import PruneOutcome, Pruner
+from sidecar.proxy.paths import endpoint
+from sidecar.pruning.service import Pruner
+from sidecar.pruning.types import PruneOutcome
 from sidecar.tasks import spawn
 
 log = logging.getLogger("sidecar.pruning.middleware")
 
-PRUNE_PATHS: dict[str, Style] = {
-    "/v1/chat/completions": "openai",
-    "/chat/completions": "openai",
-    "/v1/messages": "anthropic",
-}
 HEADER_PRUNE = "X-Sidecar-Prune"
 HEADER_GOAL = "X-Sidecar-Goal"
 _OFF = frozenset({"off", "0", "false", "no", "none"})
@@ -126,10 +123,12 @@ def pruning_middleware() -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        style = PRUNE_PATHS.get(request.path) if request.method == "POST" else None
+        target = endpoint(request.method, request.path)
         app = request.app
-        if style is None or PRUNER not in app:
+        # The Responses API and count_tokens are not rewritten yet: forwarded as they came.
+        if target is None or target.style == "responses" or target.operation != "chat" or PRUNER not in app:
             return await handler(request)
+        style = target.style
         stats = app[MIDDLEWARE_STATS]
         pruner = app[PRUNER]
         stats.seen += 1
@@ -210,7 +209,7 @@ async def _prune_request(
 
 def _apply(
     request: web.Request,
-    chat: ChatBody,
+    chat: ParsedChat,
     tasks: list[asyncio.Task[PruneOutcome]],
     pruner: Pruner,
     stats: MiddlewareStats,

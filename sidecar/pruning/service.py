@@ -34,30 +34,44 @@ logged by class name and ignored.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import os
-import secrets
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
 
-from sidecar.pruning.backends.base import PruneOptions, PruneRequest, SourceType
+from sidecar.config import Config
+from sidecar.errors import RedisUnavailable
+from sidecar.pruning.engine.chunking import detect_source_type
+from sidecar.pruning.ids import PROCESS_SECRET, PRUNE_ID_SECRET_ENV, make_prune_id
+from sidecar.pruning.manager import PruningBackendManager
+from sidecar.pruning.render import render
+from sidecar.pruning.stores.build import build_stores
+from sidecar.pruning.stores.cache import ResultCache, cache_key
+from sidecar.pruning.stores.recover import RecoverStore, recover_text
+from sidecar.pruning.stores.singleflight import SingleFlight
+from sidecar.pruning.types import (
+    Annotation,
+    Decision,
+    LineRange,
+    Observer,
+    PruneOptions,
+    PruneOutcome,
+    PruneRequest,
+    PruneStats,
+    PruningHealth,
+    RecoverResult,
+    SourceType,
+)
 from sidecar.tokens import estimate_tokens
 
 if TYPE_CHECKING:
     import httpx
     from opentelemetry.trace import Tracer
 
-    from sidecar.config import Config
-    from sidecar.pruning.manager import Decision, PruningBackendManager
-    from sidecar.pruning.stores.cache import ResultCache, SingleFlight
-    from sidecar.pruning.stores.recover import RecoverStore
     from sidecar.pruning.stores.redis_store import RedisLink
 
 log = logging.getLogger("sidecar.pruning.service")
@@ -76,89 +90,6 @@ def _get_tracer() -> Tracer | None:
 
         _tracer = trace.get_tracer("sidecar")
     return _tracer
-
-
-class Annotation(msgspec.Struct, frozen=True, kw_only=True):
-    kind: str  # always "pruned_block"
-    original_start_line: int  # 1-based, inclusive
-    original_end_line: int  # 1-based, inclusive
-    pruned_line_count: int
-    reason: str
-    marker: str  # the marker line exactly as it appears in pruned_text
-
-
-class PruneStats(msgspec.Struct, frozen=True, kw_only=True):
-    backend: str
-    original_lines: int
-    kept_lines: int
-    pruned_lines: int
-    pruned_ratio: float
-    tokens_est_before: int
-    tokens_est_after: int
-    tokens_saved_est: int
-    elapsed_ms: float  # time spent in the backend(s)
-    latency_ms: float  # end to end, cache included
-    used_fallback: bool
-    cost_estimated_usd: float
-    cache_hit: bool = False
-    source_type: str = "code"
-    deepinfra_selected: bool = False  # the call was meant for DeepInfra (aggregated as calls_deepinfra)
-
-
-class PruneOutcome(msgspec.Struct, frozen=True, kw_only=True):
-    prune_id: str
-    pruned_text: str
-    annotations: list[Annotation]
-    warnings: list[str]
-    stats: PruneStats
-
-
-class LineRange(msgspec.Struct, frozen=True, kw_only=True):
-    start_line: int  # 1-based, inclusive, original numbering
-    end_line: int
-
-
-class RecoverMetadata(msgspec.Struct, frozen=True, kw_only=True):
-    prune_id: str
-    ranges: list[LineRange]
-    line_numbering: str = "original"
-
-
-class RecoverResult(msgspec.Struct, frozen=True, kw_only=True):
-    raw_text: str
-    metadata: RecoverMetadata
-
-
-class PruningHealth(msgspec.Struct, frozen=True, kw_only=True):
-    """Aggregates since start-up, as /sidecar/health and the MCP health tool report them."""
-
-    backend: str
-    calls_total: int
-    calls_deepinfra: int
-    fallbacks_deepinfra: int
-    cost_estimated_total_usd: float
-    tokens_before_total: int
-    tokens_saved_total: int
-    cache_hits: int
-    cache_misses: int
-    recover_store_entries: int
-    recover_store_bytes: int
-    deepinfra_circuit_open: bool
-    cache_backend: str = "memory"  # "redis" when cache.url selects the shared store
-    redis_errors: int = 0  # failed Redis operations (each served by the in-process stores)
-    redis_fallback_active: bool = False  # Redis skipped (a failure's grace or an outage): in-process only
-
-
-Observer = Callable[[PruneOutcome], None]
-
-_PROCESS_SECRET = secrets.token_bytes(32)
-PRUNE_ID_SECRET_ENV = "SIDECAR_PRUNE_ID_SECRET"
-
-
-def make_prune_id(key: bytes, secret: bytes) -> str:
-    """Return the prune id for a cache key: 128 bits of HMAC-SHA256, lower-case base32."""
-    mac = hmac.new(secret, key, hashlib.sha256).digest()[:16]
-    return base64.b32encode(mac).decode("ascii").rstrip("=").lower()
 
 
 class _Totals:
@@ -183,43 +114,19 @@ class Pruner:
         manager: PruningBackendManager | None = None,
         redis: RedisLink | None = None,
     ) -> None:
-        # Imported here: these modules import this one's result types.
-        from sidecar.pruning.manager import PruningBackendManager
-        from sidecar.pruning.stores.cache import MemoryResultCache, SingleFlight
-        from sidecar.pruning.stores.recover import MemoryRecoverStore
-
         env = os.environ if env is None else env
         self._config = config
         secret = env.get(PRUNE_ID_SECRET_ENV)
-        self._secret = secret.encode("utf-8") if secret else _PROCESS_SECRET
+        self._secret = secret.encode("utf-8") if secret else PROCESS_SECRET
         self._secret_fixed = bool(secret)  # an operator's secret wins over the one shared in Redis
         self._secret_synced = -1  # the RedisLink generation the secret was last agreed in
         self.manager = manager or PruningBackendManager(
             config, env=env, deepinfra_transport=deepinfra_transport
         )
-        memory_cache = MemoryResultCache(
-            ttl_s=config.cache.ttl_s, max_entries=config.cache.max_entries, max_bytes=config.cache.max_bytes
-        )
-        memory_store = MemoryRecoverStore(ttl_s=config.recover.ttl_s, max_bytes=config.recover.max_bytes)
-        url = config.cache.url
-        if redis is None and url and (cache is None or recover_store is None):
-            from sidecar.pruning.stores.redis_store import RedisLink, is_redis_url
-
-            if is_redis_url(url):
-                redis = RedisLink(url)
-            else:
-                log.warning("cache.url is not a redis://, rediss:// or unix:// URL: in-process cache used")
-        self.redis = redis
-        if redis is not None:
-            from sidecar.pruning.stores.redis_store import RedisRecoverStore, RedisResultCache
-
-            if cache is None:
-                cache = RedisResultCache(redis, memory_cache, ttl_s=config.cache.ttl_s)
-            if recover_store is None:
-                recover_store = RedisRecoverStore(redis, memory_store, ttl_s=config.recover.ttl_s)
-        # "is None", not "or": an empty cache has len() 0 and is falsy.
-        self.cache: ResultCache = memory_cache if cache is None else cache
-        self.recover_store: RecoverStore = memory_store if recover_store is None else recover_store
+        stores = build_stores(config, cache=cache, recover_store=recover_store, redis=redis)
+        self.redis = stores.redis
+        self.cache: ResultCache = stores.cache
+        self.recover_store: RecoverStore = stores.recover
         self._flight: SingleFlight[PruneOutcome] = SingleFlight()
         self._observers: list[Observer] = []
         self._totals = _Totals()
@@ -229,8 +136,6 @@ class Pruner:
         """Open clients; log the no-key warning once; agree on the prune id secret through Redis."""
         await self.manager.start()
         if self.redis is not None:
-            from sidecar.pruning.stores.redis_store import RedisUnavailable
-
             try:
                 await self.redis.warm()
             except RedisUnavailable:
@@ -333,8 +238,6 @@ class Pruner:
         caller: str | None = None,
     ) -> RecoverResult:
         """Return original lines of a pruned text; raises PruneIdNotFound or InvalidRange."""
-        from sidecar.pruning.stores.recover import recover_text
-
         return await recover_text(
             self.recover_store, prune_id, ranges, include_line_numbers=include_line_numbers, caller=caller
         )
@@ -365,8 +268,6 @@ class Pruner:
         """Adopt the replicas' prune id secret from Redis, proposing ours when there is none yet."""
         if self.redis is None or self._secret_fixed:
             return
-        from sidecar.pruning.stores.redis_store import RedisUnavailable
-
         try:
             self._secret = await self.redis.shared_secret(self._secret, timeout_s=timeout_s)
         except RedisUnavailable:
@@ -374,8 +275,6 @@ class Pruner:
         self._secret_synced = self.redis.generation
 
     def _key(self, text: str, goal: str, source_type: str, options: PruneOptions) -> bytes:
-        from sidecar.pruning.stores.cache import cache_key
-
         return cache_key(text, goal, source_type, options, self.manager.name)
 
     async def _compute(
@@ -387,8 +286,6 @@ class Pruner:
         prune_id: str,
         key: bytes,
     ) -> PruneOutcome:
-        from sidecar.pruning.engine.chunking import detect_source_type
-
         source_type = declared or detect_source_type(text)
         request = PruneRequest(
             text=text, goal=goal, source_type=source_type, options=options, prune_id=prune_id
@@ -402,8 +299,6 @@ class Pruner:
         return outcome
 
     def _outcome(self, text: str, request: PruneRequest, decision: Decision) -> PruneOutcome:
-        from sidecar.pruning.render import render
-
         lines = text.split("\n")
         keep = decision.keep
         options = request.options
@@ -534,18 +429,3 @@ def _span_attributes(outcome: PruneOutcome) -> dict[str, str | bool | int | floa
         "sidecar.prune.source_type": s.source_type,
         "sidecar.prune.warning_count": len(outcome.warnings),
     }
-
-
-__all__ = [
-    "Annotation",
-    "LineRange",
-    "Observer",
-    "Pruner",
-    "PruneOptions",
-    "PruneOutcome",
-    "PruneStats",
-    "PruningHealth",
-    "RecoverMetadata",
-    "RecoverResult",
-    "SourceType",
-]

@@ -22,9 +22,10 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
-from sidecar.chat.body import ChatBody, JsonValue
+from sidecar.chat.body import ChatBody
 from sidecar.config import RoutingConfig
 from sidecar.errors import RoutingError, UpstreamError
+from sidecar.jsontypes import JsonValue
 from sidecar.proxy.forward import ExchangeObserver, response_headers
 from sidecar.routing.limiter import Destination, Sent, send
 

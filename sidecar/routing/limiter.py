@@ -15,7 +15,6 @@ A ``Retry-After`` longer than ``routing.max_retry_after_s`` is not waited for: t
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import math
 import time
 from collections import deque
@@ -27,9 +26,9 @@ from multidict import CIMultiDict
 from sidecar.config import RoutingConfig
 from sidecar.errors import RoutingError
 from sidecar.proxy.forward import open_upstream
+from sidecar.resilience import retry_delay
 
 RETRYABLE = frozenset({429, 503})
-_BACKOFF_BASE_S = 0.5
 
 
 class QueueTimeout(RoutingError):
@@ -158,34 +157,6 @@ class ProviderLimiter:
 
     def _observe_hold(self, seconds: float) -> None:
         self._hold_ewma_s = 0.8 * self._hold_ewma_s + 0.2 * seconds
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Return the seconds a ``Retry-After`` value asks for (delta-seconds or HTTP-date); None if invalid."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            return None
-        return max(0.0, when.timestamp() - (time.time() if now is None else now))
-    if math.isnan(seconds) or math.isinf(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def retry_delay(retry_after: str | None, attempt: int, cap_s: float) -> float | None:
-    """Seconds to wait before retry number ``attempt``; None when the provider asks for more than the cap."""
-    asked = parse_retry_after(retry_after)
-    if asked is None:
-        return min(cap_s, _BACKOFF_BASE_S * 2.0 ** (attempt - 1))
-    return asked if asked <= cap_s else None
 
 
 class Sent(msgspec.Struct, kw_only=True):

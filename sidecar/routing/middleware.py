@@ -32,6 +32,7 @@ from sidecar.config import Config, ModeConfig
 from sidecar.errors import RoutingError, UpstreamError, UpstreamTimeout
 from sidecar.keys import CONFIG, HEALTH_SOURCES, STATS, UPSTREAM
 from sidecar.proxy.forward import BodyTooLarge, error_response, forward_of, read_body, relay
+from sidecar.proxy.paths import endpoint
 from sidecar.routing.doublecheck import respond_checked
 from sidecar.routing.limiter import Destination, LimiterHealth, ProviderLimiter, QueueTimeout, Sent, send
 from sidecar.tokens import estimate_tokens
@@ -117,18 +118,6 @@ class _ModelOnly(msgspec.Struct):
 _decode_model = msgspec.json.Decoder(_ModelOnly)
 
 
-def chat_style(request: web.Request) -> str | None:
-    """Return "openai" or "anthropic" for a chat POST, None for anything else."""
-    if request.method != "POST":
-        return None
-    path = request.path
-    if path.endswith("/chat/completions"):
-        return "openai"
-    if path.endswith("/v1/messages"):
-        return "anthropic"
-    return None
-
-
 def resolve_mode(header: str | None, body: bytes, modes: dict[str, ModeConfig]) -> str | None:
     """Return the mode a request asks for (header first, then model alias); RoutingError if unknown."""
     asked: str | None = None
@@ -182,9 +171,10 @@ def routing_middleware() -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        style = chat_style(request)
-        if style is None:
+        target = endpoint(request.method, request.path)
+        if target is None or target.operation != "chat" or target.style == "responses":
             return await handler(request)
+        style = target.style
         headers = request.headers
         mode_h, strip_h, output_h = (
             headers.get("X-Sidecar-Mode"),

@@ -29,7 +29,6 @@ from opentelemetry.trace import StatusCode
 from sidecar.proxy.forward import BODY_CACHE, Forward
 from sidecar.telemetry.metrics import ExchangeSeries, GenAIMetrics
 
-CHAT_PATHS = {"/v1/chat/completions": "openai", "/chat/completions": "openai", "/v1/messages": "anthropic"}
 # Host suffix -> gen_ai.provider.name (the GenAI conventions' well-known values).
 _HOST_PROVIDERS = (
     ("openai.com", "openai"),

@@ -31,7 +31,7 @@ from sidecar import __version__
 from sidecar.stats import ProxyStats
 
 if TYPE_CHECKING:
-    from sidecar.pruning.service import PruneOutcome
+    from sidecar.pruning.types import PruneOutcome
 
 # Bucket boundaries from the GenAI semantic conventions (gen_ai.client.* and time to first token).
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)

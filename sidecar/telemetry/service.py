@@ -43,8 +43,9 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from sidecar import __version__
 from sidecar.keys import HEALTH_SOURCES, PRUNER, STATS
 from sidecar.proxy.forward import forward_of
+from sidecar.proxy.paths import endpoint
 from sidecar.stats import ProxyStats
-from sidecar.telemetry.genai import CHAT_PATHS, GenAIObserver, StartSpan
+from sidecar.telemetry.genai import GenAIObserver, StartSpan
 from sidecar.telemetry.metrics import (
     DURATION_BUCKETS,
     PRUNE_BUCKETS,
@@ -79,10 +80,9 @@ from sidecar.telemetry.tracing import (
 )
 
 if TYPE_CHECKING:
-    from sidecar.pruning.service import PruneOutcome
+    from sidecar.pruning.types import PruneOutcome
 
 __all__ = [
-    "CHAT_PATHS",
     "DEFAULT_SAMPLER",
     "DEFAULT_TRACES_PER_SECOND",
     "DURATION_BUCKETS",
@@ -279,10 +279,10 @@ def telemetry_middleware(telemetry: Telemetry) -> Middleware:
                 if incoming is not None:
                     forward.set_headers["traceparent"] = incoming  # as it came
             token = UNSAMPLED.set(pending)
-        provider = CHAT_PATHS.get(path) if request.method == "POST" else None
+        target = endpoint(request.method, path)
         observer = None
-        if provider is not None:
-            observer = GenAIObserver(genai, request, forward, provider)
+        if target is not None:
+            observer = GenAIObserver(genai, request, forward, target.provider)
             forward.observers.append(observer)
         try:
             return await handler(request)
@@ -305,7 +305,8 @@ async def _traced(
     """Serve a sampled request under a SERVER span, with a GenAI client span for a chat call."""
     method, path = request.method, request.path  # the path without its query
     parent = _PROPAGATOR.extract(request.headers) if parent_ids is not None else _NO_PARENT
-    provider = CHAT_PATHS.get(path) if method == "POST" else None
+    target = endpoint(method, path)
+    provider = target.provider if target is not None else None
     named = provider is not None or path.startswith("/sidecar/")
     if parent_ids is None and trace_id:
         tel.ids.preset_trace = trace_id  # the id the ratio sampler decided on

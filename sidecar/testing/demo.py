@@ -22,8 +22,9 @@ from aiohttp import web
 
 from sidecar.app import build_app
 from sidecar.config import Config, load_config
+from sidecar.jsontypes import JsonValue
 from sidecar.server import make_runner
-from sidecar.testing.fake_upstream import FakeUpstream, JsonValue, count_received_tokens
+from sidecar.testing.fake_upstream import FakeUpstream, count_received_tokens
 
 TASK = (
     "argparse: add_argument() must reject a negative nargs value with a clear ValueError "

@@ -24,9 +24,8 @@ from collections.abc import Callable
 import msgspec
 from aiohttp import web
 
+from sidecar.jsontypes import JsonValue
 from sidecar.tokens import estimate_tokens
-
-JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 
 _NOT_CONTENT_KEYS = frozenset(
     {"role", "type", "id", "tool_call_id", "tool_use_id", "name", "model", "cache_control"}

@@ -14,8 +14,8 @@ import pytest
 
 from sidecar.config import BackendName, Config, DeepInfraConfig, PruningConfig
 from sidecar.errors import BackendError
-from sidecar.pruning.backends.base import PruneOptions, PruneRequest, Selection
 from sidecar.pruning.manager import CircuitBreaker, PruningBackendManager
+from sidecar.pruning.types import PruneOptions, PruneRequest, Selection
 from sidecar.tasks import spawn
 from sidecar.testing.fake_deepinfra import FakeDeepInfra
 

@@ -19,10 +19,10 @@ from aiohttp import web
 from sidecar.app import build_app, install_pruner
 from sidecar.config import Config, load_config
 from sidecar.keys import CONFIG, PRUNER
-from sidecar.pruning.backends.base import PruneRequest, Selection
 from sidecar.pruning.manager import PruningBackendManager
 from sidecar.pruning.middleware import caller_identity, install_pruning
-from sidecar.pruning.service import LineRange, PruneOutcome, Pruner
+from sidecar.pruning.service import Pruner
+from sidecar.pruning.types import LineRange, PruneOutcome, PruneRequest, Selection
 from sidecar.testing.fake_upstream import FakeUpstream
 
 KEY = "sk-test-123"

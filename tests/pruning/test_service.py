@@ -13,8 +13,9 @@ import pytest
 
 from sidecar.config import Config, DeepInfraConfig, PruningConfig
 from sidecar.errors import InvalidRange, PruneIdNotFound
-from sidecar.pruning.backends.base import PruneOptions
-from sidecar.pruning.service import LineRange, Pruner, make_prune_id
+from sidecar.pruning.ids import make_prune_id
+from sidecar.pruning.service import Pruner
+from sidecar.pruning.types import LineRange, PruneOptions
 from sidecar.tasks import spawn
 from sidecar.testing.fake_deepinfra import FakeDeepInfra
 from sidecar.tokens import estimate_tokens

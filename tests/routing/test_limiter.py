@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from sidecar.app import build_app
-from sidecar.routing.limiter import ProviderLimiter, QueueTimeout, parse_retry_after, retry_delay
+from sidecar.routing.limiter import ProviderLimiter, QueueTimeout
 from sidecar.routing.middleware import install_routing
 from sidecar.testing.fake_upstream import FakeUpstream, Profile, routing_reply
 from tests.routing.test_middleware import (
@@ -217,23 +217,3 @@ async def test_cancelled_waiter_does_not_lose_the_slot():
         await waiting
     assert limiter.in_flight == 0
     (await limiter.acquire(0.1)).release()
-
-
-def test_parse_retry_after():
-    assert parse_retry_after("1") == 1.0
-    assert parse_retry_after(" 2.5 ") == 2.5
-    assert parse_retry_after("-3") == 0.0
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("soon") is None
-    now = time.time()
-    date = email.utils.formatdate(now + 10, usegmt=True)
-    assert 8.5 <= parse_retry_after(date, now=now) <= 10.0
-    assert parse_retry_after(email.utils.formatdate(now - 100, usegmt=True), now=now) == 0.0
-
-
-def test_retry_delay_backs_off_without_header_and_refuses_beyond_cap():
-    assert retry_delay(None, 1, 30) == 0.5
-    assert retry_delay(None, 3, 30) == 2.0
-    assert retry_delay(None, 10, 5) == 5
-    assert retry_delay("4", 1, 30) == 4.0
-    assert retry_delay("40", 1, 30) is None

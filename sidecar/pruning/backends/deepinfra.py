@@ -31,10 +31,10 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from sidecar.errors import BackendError
-from sidecar.pruning.backends.base import PruneRequest, Selection
 from sidecar.pruning.backends.heuristic import score_lines
 from sidecar.pruning.engine.chunking import Chunk, chunk_lines
 from sidecar.pruning.engine.selection import select_lines
+from sidecar.pruning.types import PruneRequest, Selection
 from sidecar.tasks import spawn
 from sidecar.tokens import estimate_tokens
 

@@ -20,7 +20,6 @@ import math
 import re
 from collections.abc import Sequence
 
-from sidecar.pruning.backends.base import PruneRequest, Selection, SourceType
 from sidecar.pruning.engine.chunking import (
     COMMENT_PREFIXES,
     DEF_PREFIXES,
@@ -33,6 +32,7 @@ from sidecar.pruning.engine.chunking import (
 )
 from sidecar.pruning.engine.selection import select_lines
 from sidecar.pruning.engine.terms import WORD, goal_terms, match_lines
+from sidecar.pruning.types import PruneRequest, Selection, SourceType
 
 # Weights, tuned on the dev cases and the held-out Debian cases together (bench/prune_quality.py).
 CALL_W = 0.3

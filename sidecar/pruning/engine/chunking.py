@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from sidecar.pruning.backends.base import SourceType
+from sidecar.pruning.types import SourceType
 from sidecar.tokens import CHARS_PER_TOKEN
 
 DEF_PREFIXES = (

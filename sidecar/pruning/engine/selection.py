@@ -29,7 +29,6 @@ import math
 import re
 from collections.abc import Sequence
 
-from sidecar.pruning.backends.base import PruneRequest
 from sidecar.pruning.engine.chunking import (
     DEF_PREFIXES,
     ERROR_WORDS,
@@ -39,6 +38,7 @@ from sidecar.pruning.engine.chunking import (
     lowered,
 )
 from sidecar.pruning.render import first_marker_extra, marker_cost, rendered_size
+from sidecar.pruning.types import PruneRequest
 from sidecar.tokens import CHARS_PER_TOKEN, estimate_tokens
 
 # Without a keep ratio: keep what scores well above the typical line (at least DEFAULT_THRESHOLD of the

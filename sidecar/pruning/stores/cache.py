@@ -1,36 +1,26 @@
-"""The result cache: pruning outcomes by a SHA-256 key, and single-flight for concurrent misses.
+"""The result cache: pruning outcomes by a SHA-256 key.
 
     key = sha256( len-prefixed: version, text, goal, source type, options (JSON), backend )
 
 The interface (:class:`ResultCache`) is async and tiny so that a shared store
-(:class:`sidecar.redis_store.RedisResultCache`, selected by ``SIDECAR_CACHE_URL``) can wrap the
+(:class:`~.redis_store.RedisResultCache`, selected by ``SIDECAR_CACHE_URL``) can wrap the
 in-process :class:`MemoryResultCache`; values are ``PruneOutcome`` structs, which
 ``msgspec.msgpack`` encodes losslessly for such a store.
-A cache must never fail a call: :class:`~sidecar.pruning.Pruner` treats any exception from
+A cache must never fail a call: :class:`~sidecar.pruning.service.Pruner` treats any exception from
 ``get``/``set`` as a miss and logs its class name only.
-
-:class:`SingleFlight` makes concurrent identical calls share one backend run: the first caller
-starts the work as a task, later callers await the same task through ``asyncio.shield``, so a
-cancelled waiter never cancels the work the others are waiting for.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Protocol
 
 import msgspec
 from cachetools import TTLCache
 
-from sidecar.pruning.backends.base import PruneOptions
-from sidecar.pruning.service import PruneOutcome
-from sidecar.tasks import spawn
-
-T = TypeVar("T")
+from sidecar.pruning.types import PruneOptions, PruneOutcome
 
 _KEY_VERSION = b"sidecar-prune-v1"
 _ENTRY_OVERHEAD = 512  # struct and dict slots: keeps a flood of tiny entries bounded too
@@ -118,34 +108,3 @@ class MemoryResultCache:
     async def aclose(self) -> None:
         """Drop everything."""
         self._data.clear()
-
-
-class SingleFlight(Generic[T]):
-    """Run one task per key at a time; concurrent callers with the same key share its result."""
-
-    def __init__(self) -> None:
-        self._inflight: dict[bytes, asyncio.Task[T]] = {}
-
-    def __len__(self) -> int:
-        return len(self._inflight)
-
-    async def run(self, key: bytes, work: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
-        """Return ``(result, shared)``; ``shared`` is True when another caller's run was joined."""
-        task = self._inflight.get(key)
-        shared = task is not None
-        if task is None:
-            task = spawn(_await(work()), name="sidecar-singleflight")
-            self._inflight[key] = task
-            task.add_done_callback(functools.partial(self._forget, key))
-        # shield: cancelling this waiter must not cancel the run other waiters share.
-        return await asyncio.shield(task), shared
-
-    def _forget(self, key: bytes, done: asyncio.Task[T]) -> None:
-        if self._inflight.get(key) is done:
-            del self._inflight[key]
-        if not done.cancelled():
-            done.exception()  # retrieved: a run whose waiters all left must not log "never retrieved"
-
-
-async def _await(awaitable: Awaitable[T]) -> T:
-    return await awaitable

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from sidecar.errors import InvalidRange, PruneIdNotFound
-from sidecar.pruning.service import LineRange, RecoverMetadata, RecoverResult
+from sidecar.pruning.types import LineRange, RecoverMetadata, RecoverResult
 
 _ENTRY_OVERHEAD = 256
 

@@ -39,10 +39,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from sidecar.errors import ConfigError, PruneIdNotFound
-from sidecar.pruning.service import PruneOutcome
+from sidecar.errors import ConfigError, PruneIdNotFound, RedisUnavailable
 from sidecar.pruning.stores.cache import MemoryResultCache
 from sidecar.pruning.stores.recover import MemoryRecoverStore
+from sidecar.pruning.types import PruneOutcome
 
 T = TypeVar("T")
 
@@ -56,22 +56,12 @@ else:
 
 log = logging.getLogger("sidecar.redis")
 
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 NAMESPACE = "sidecar:v1"
 MAX_VALUE_BYTES = 8 * 1024 * 1024  # larger values stay in process: one must not stall Redis for all
 _PUBLIC = b"p"
 _UP, _GRACE, _DOWN = "up", "grace", "down"
 _START_TIMEOUT_S = 2.0
 _TEXT = b"t"
-
-
-def is_redis_url(url: str | None) -> bool:
-    """Return True when ``url`` selects the Redis store."""
-    return bool(url) and str(url).lower().startswith(REDIS_SCHEMES)
-
-
-class RedisUnavailable(Exception):
-    """Redis was skipped (back-off) or failed: use the in-process store."""
 
 
 class RedisLink:
@@ -372,5 +362,4 @@ __all__ = [
     "RedisRecoverStore",
     "RedisResultCache",
     "RedisUnavailable",
-    "is_redis_url",
 ]

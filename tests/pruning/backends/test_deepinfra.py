@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from sidecar.errors import BackendError
-from sidecar.pruning.backends.base import PruneOptions, PruneRequest
 from sidecar.pruning.backends.deepinfra import (
     MAX_DOC_CHARS,
     THREAD_MIN_CHARS,
@@ -19,6 +18,7 @@ from sidecar.pruning.backends.deepinfra import (
     DeepInfraPruningEngine,
     parse_rerank_response,
 )
+from sidecar.pruning.types import PruneOptions, PruneRequest
 
 Reply = Callable[[httpx.Request, dict[str, Any]], httpx.Response]
 Handler = (

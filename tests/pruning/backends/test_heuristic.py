@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import asyncio
 
-from sidecar.pruning.backends.base import Backend, PruneOptions, PruneRequest
+from sidecar.pruning.backends.base import Backend
 from sidecar.pruning.backends.heuristic import HeuristicBackend, score_lines
 from sidecar.pruning.render import render
+from sidecar.pruning.types import PruneOptions, PruneRequest
 from sidecar.tokens import estimate_tokens
 
 PID = "0123456789abcdef0123456789abcdef"
@@ -154,7 +155,7 @@ def test_selection_is_identical_across_processes_and_hash_seeds(tmp_path) -> Non
     text_file.write_text(_module())
     script = (
         "import asyncio, sys, hashlib\n"
-        "from sidecar.pruning.backends.base import PruneOptions, PruneRequest\n"
+        "from sidecar.pruning.types import PruneOptions, PruneRequest\n"
         "from sidecar.pruning.backends.heuristic import HeuristicBackend\n"
         "t = open(sys.argv[1]).read()\n"
         "for st, k in (('code', 0.3), ('logs', None), ('docs', 0.5)):\n"

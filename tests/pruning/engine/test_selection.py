@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from sidecar.pruning.backends.base import PruneOptions, PruneRequest
 from sidecar.pruning.engine.selection import select_lines
 from sidecar.pruning.render import render
+from sidecar.pruning.types import PruneOptions, PruneRequest
 from sidecar.tokens import estimate_tokens
 
 PID = "0123456789abcdef0123456789abcdef"

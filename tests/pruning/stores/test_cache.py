@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from sidecar.pruning.backends.base import PruneOptions
-from sidecar.pruning.service import PruneOutcome, PruneStats
-from sidecar.pruning.stores.cache import MemoryResultCache, SingleFlight, cache_key, outcome_size
+from sidecar.pruning.stores.cache import MemoryResultCache, cache_key, outcome_size
+from sidecar.pruning.stores.singleflight import SingleFlight
+from sidecar.pruning.types import PruneOptions, PruneOutcome, PruneStats
 from sidecar.tasks import spawn
 
 OPTS = PruneOptions()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sidecar.errors import InvalidRange, PruneIdNotFound
-from sidecar.pruning.service import LineRange
 from sidecar.pruning.stores.recover import MemoryRecoverStore, recover_text
+from sidecar.pruning.types import LineRange
 
 TEXT = "\n".join(f"line {i}" for i in range(1, 11))  # 10 lines
 

@@ -22,18 +22,13 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from sidecar.config import CacheConfig, Config, RecoverConfig
-from sidecar.errors import ConfigError, PruneIdNotFound
-from sidecar.pruning.backends.base import PruneOptions
-from sidecar.pruning.service import LineRange, Pruner, make_prune_id
+from sidecar.config import CacheConfig, Config, RecoverConfig, is_redis_url
+from sidecar.errors import ConfigError, PruneIdNotFound, RedisUnavailable
+from sidecar.pruning.ids import make_prune_id
+from sidecar.pruning.service import Pruner
 from sidecar.pruning.stores.cache import cache_key
-from sidecar.pruning.stores.redis_store import (
-    RedisLink,
-    RedisRecoverStore,
-    RedisResultCache,
-    RedisUnavailable,
-    is_redis_url,
-)
+from sidecar.pruning.stores.redis_store import RedisLink, RedisRecoverStore, RedisResultCache
+from sidecar.pruning.types import LineRange, PruneOptions
 from sidecar.testing.fake_upstream import FakeUpstream
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
