@@ -38,16 +38,17 @@ from types import ModuleType
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-import anthropic  # noqa: E402
-import openai  # noqa: E402
-from aiohttp import web  # noqa: E402
-from harness import load_eval  # noqa: E402
+import anthropic
+import openai
+from aiohttp import web
+from harness import load_eval
 
-from sidecar.app import build_app, install_pruner  # noqa: E402
-from sidecar.config import Config, load_config  # noqa: E402
-from sidecar.pruning.middleware import install_pruning  # noqa: E402
-from sidecar.pruning.service import Pruner  # noqa: E402
-from sidecar.testing.fake_upstream import FakeUpstream  # noqa: E402
+from sidecar.app import build_app
+from sidecar.config import Config, load_config
+from sidecar.pruning.lifecycle import install_pruner
+from sidecar.pruning.middleware import install_pruning
+from sidecar.pruning.service import Pruner
+from sidecar.testing.fake_upstream import FakeUpstream
 
 Case = dict[str, object]
 SYSTEM = (

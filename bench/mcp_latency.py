@@ -31,13 +31,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import aiohttp  # noqa: E402
-from aiohttp import web  # noqa: E402
+import aiohttp
+from aiohttp import web
 
-from sidecar.app import build_app, install_pruner  # noqa: E402
-from sidecar.config import load_config  # noqa: E402
-from sidecar.keys import PRUNER  # noqa: E402
-from sidecar.mcpserver.http import install_mcp  # noqa: E402
+from sidecar.app import build_app
+from sidecar.config import load_config
+from sidecar.mcpserver.http import install_mcp
+from sidecar.pruning.lifecycle import PRUNER, install_pruner
 
 GOAL = "the MCP server answers tools/call prune_text with structuredContent and a session id"
 

@@ -32,10 +32,10 @@ from aiohttp import web
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sidecar.app import build_app  # noqa: E402
-from sidecar.config import load_config  # noqa: E402
-from sidecar.routing.middleware import install_routing  # noqa: E402
-from sidecar.testing.fake_upstream import PROVIDER_PROFILES, FakeUpstream, Profile, routing_reply  # noqa: E402
+from sidecar.app import build_app
+from sidecar.config import load_config
+from sidecar.routing.middleware import install_routing
+from sidecar.testing.fake_upstream import PROVIDER_PROFILES, FakeUpstream, Profile, routing_reply
 
 VARIANTS = [  # (label, strip, output constraint)
     ("verbose", False, None),

@@ -30,7 +30,7 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from harness import Procs, cpu_seconds, free_port, wait_port  # noqa: E402
+from harness import Procs, cpu_seconds, free_port, wait_port
 
 PY = sys.executable
 CACHE = ROOT / "bench" / ".cache"

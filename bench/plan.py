@@ -33,14 +33,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import msgspec  # noqa: E402
-from aiohttp import web  # noqa: E402
+import msgspec
+from aiohttp import web
 
-from sidecar.plan.client import output_kind  # noqa: E402
-from sidecar.plan.model import Step, parse_plan  # noqa: E402
-from sidecar.plan.results import RunSummary  # noqa: E402
-from sidecar.plan.runner import run_plan  # noqa: E402
-from sidecar.testing.fake_upstream import FakeUpstream, Profile, routing_reply  # noqa: E402
+from sidecar.plan.client import output_kind
+from sidecar.plan.model import Step, parse_plan
+from sidecar.plan.results import RunSummary
+from sidecar.plan.runner import run_plan
+from sidecar.testing.fake_upstream import FakeUpstream, Profile, routing_reply
 
 EXAMPLE = ROOT / "examples" / "plan.example.json"
 

@@ -24,12 +24,12 @@ from types import ModuleType
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-from harness import load_eval  # noqa: E402
+from harness import load_eval
 
-from sidecar.pruning.backends.base import Backend  # noqa: E402
-from sidecar.pruning.backends.heuristic import HeuristicBackend  # noqa: E402
-from sidecar.pruning.render import render  # noqa: E402
-from sidecar.pruning.types import PruneOptions, PruneRequest  # noqa: E402
+from sidecar.pruning.backends.base import Backend
+from sidecar.pruning.backends.heuristic import HeuristicBackend
+from sidecar.pruning.render import render
+from sidecar.pruning.types import PruneOptions, PruneRequest
 
 PRUNE_ID = "abcdefghijklmnopqrstuvwxyz"  # same length as the sidecar's ids (128 bits, base32: 26 chars)
 Case = dict[str, object]

@@ -23,8 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sidecar.pruning.backends.heuristic import HeuristicBackend  # noqa: E402
-from sidecar.pruning.types import PruneOptions, PruneRequest, SourceType  # noqa: E402
+from sidecar.pruning.backends.heuristic import HeuristicBackend
+from sidecar.pruning.types import PruneOptions, PruneRequest, SourceType
 
 SIZES = {"10KB": 10_000, "100KB": 100_000, "1MB": 1_000_000}
 GOAL = "Fix the retry of requests when the connection pool is closed; keep the timeout handling"

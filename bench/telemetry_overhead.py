@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 HEADERS = {"Authorization": "Bearer sk-bench"}
 sys.path.insert(0, str(ROOT / "bench"))
-from harness import Procs, cpu_seconds, free_port, wait_port  # noqa: E402
+from harness import Procs, cpu_seconds, free_port, wait_port
 
 
 def collector_command(grpc_port: int, http_port: int, workdir: Path) -> list[str]:
@@ -74,8 +74,9 @@ def serve(port: int, upstream: str) -> None:
 
     from aiohttp import web
 
-    from sidecar.app import build_app, install_pruner
+    from sidecar.app import build_app
     from sidecar.config import load_config
+    from sidecar.pruning.lifecycle import install_pruner
     from sidecar.pruning.middleware import install_pruning
     from sidecar.server import make_runner
     from sidecar.telemetry.service import install_telemetry

@@ -8,18 +8,17 @@ middleware, its cleanup_ctx and its routes to the app. The sidecar's own endpoin
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from sidecar.config import Config
-from sidecar.keys import CONFIG, HEALTH_SOURCES, PRUNER, STATS, UPSTREAM
-from sidecar.proxy.forward import error_response, forward, new_session
+from sidecar.keys import CONFIG, HEALTH_SOURCES, STATS, UPSTREAM, Installer
+from sidecar.proxy.forward import forward, new_session
+from sidecar.proxy.responses import error_response
 from sidecar.stats import ProxyStats
-
-Installer = Callable[[web.Application], None]
 
 
 def stats_middleware() -> Middleware:
@@ -47,20 +46,6 @@ async def upstream_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         app[STATS].ready = False
         await session.close()
-
-
-async def pruner_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Open the pruning service (backends, cache, recover store) and report its health."""
-    from sidecar.pruning.service import Pruner
-
-    pruner = Pruner(app[CONFIG])
-    await pruner.start()
-    app[PRUNER] = pruner
-    app[HEALTH_SOURCES]["pruning"] = pruner.health
-    try:
-        yield
-    finally:
-        await pruner.aclose()
 
 
 async def proxy_handler(request: web.Request) -> web.StreamResponse:
@@ -99,14 +84,10 @@ async def not_found(request: web.Request) -> web.Response:
     return error_response(404, "not_found", "no such sidecar endpoint")
 
 
-def install_pruner(app: web.Application) -> None:
-    """Open the pruning service with the app (the pruning middleware and MCP server use it)."""
-    app.cleanup_ctx.append(pruner_ctx)
-
-
 def default_installers() -> list[Installer]:
     """The components of a full sidecar, in middleware order (outermost first)."""
     from sidecar.mcpserver.http import install_mcp
+    from sidecar.pruning.lifecycle import install_pruner
     from sidecar.pruning.middleware import install_pruning
     from sidecar.routing.middleware import install_routing
     from sidecar.telemetry.service import install_telemetry

@@ -183,6 +183,11 @@ def is_redis_url(url: str | None) -> bool:
     return bool(url) and str(url).lower().startswith(REDIS_SCHEMES)
 
 
+def normalize_mode(name: str) -> str:
+    """Return a mode's canonical name: ``FAST``, ``Double_Check`` -> ``fast``, ``double-check``."""
+    return name.strip().lower().replace("_", "-")
+
+
 def find_config_file(cli_path: str | None, env: Mapping[str, str]) -> Path | None:
     """Return the config file to read: --config, then $SIDECAR_CONFIG, then ./config.toml."""
     for candidate, origin in ((cli_path, "--config"), (env.get("SIDECAR_CONFIG"), "SIDECAR_CONFIG")):

@@ -38,7 +38,7 @@ import msgspec
 from aiohttp import web
 
 from sidecar.config import Config, McpConfig
-from sidecar.keys import CONFIG, HEALTH_SOURCES, PRUNER
+from sidecar.keys import CONFIG, HEALTH_SOURCES
 from sidecar.mcpserver.jsonrpc import (
     INVALID_REQUEST,
     PROTOCOL_VERSIONS,
@@ -47,9 +47,8 @@ from sidecar.mcpserver.jsonrpc import (
     decode,
     error_reply,
 )
-from sidecar.pruning.middleware import (
-    caller_identity,  # one identity for a key, whether it prunes via the proxy or MCP
-)
+from sidecar.proxy.identity import caller_identity
+from sidecar.pruning.lifecycle import PRUNER
 from sidecar.tasks import spawn
 
 log = logging.getLogger("sidecar.mcp")

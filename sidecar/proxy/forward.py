@@ -13,13 +13,13 @@ import logging
 from typing import Protocol
 
 import aiohttp
-import msgspec
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from sidecar.config import UpstreamConfig
 from sidecar.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from sidecar.proxy.responses import error_response
 from sidecar.stats import ProxyStats
 
 log = logging.getLogger("sidecar.proxy.forward")
@@ -88,14 +88,6 @@ def forward_of(request: web.Request) -> Forward:
 
 class BodyTooLarge(Exception):
     """The request body is over server.max_body_bytes."""
-
-
-def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> web.Response:
-    """Build an error in the OpenAI error shape, which every agent SDK parses."""
-    body = msgspec.json.encode({"error": {"message": message, "type": code, "param": None, "code": code}})
-    return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:

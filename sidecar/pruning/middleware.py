@@ -22,20 +22,20 @@ have), ``X-Sidecar-Fallback`` (``true`` when DeepInfra was selected but the heur
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Mapping
 
 import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from sidecar.chat.segments import ParsedChat, Segment, SegmentError, Style, parse_chat, rewrite
-from sidecar.keys import CONFIG, HEALTH_SOURCES, PRUNER, STATS
+from sidecar.keys import CONFIG, HEALTH_SOURCES, STATS
 from sidecar.proxy.forward import BodyTooLarge, forward_of, read_body
+from sidecar.proxy.identity import caller_identity
 from sidecar.proxy.paths import endpoint
+from sidecar.pruning.lifecycle import PRUNER
 from sidecar.pruning.service import Pruner
 from sidecar.pruning.types import PruneOutcome
 from sidecar.tasks import spawn
@@ -105,17 +105,6 @@ class _Report:
 
     def __init__(self, saved: int, backend: str, fallback: bool) -> None:
         self.saved, self.backend, self.fallback = saved, backend, fallback
-
-
-def caller_identity(headers: Mapping[str, str]) -> str | None:
-    """Return a stable, non-reversible id of the API key in request headers, or None without one."""
-    raw = headers.get("Authorization") or headers.get("x-api-key")
-    if not raw:
-        return None
-    key = raw.strip()
-    if key[:7].lower() == "bearer ":
-        key = key[7:].strip()  # the same key through Authorization or x-api-key is the same caller
-    return "key-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def pruning_middleware() -> Middleware:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -49,6 +48,7 @@ from sidecar.pruning.engine.chunking import detect_source_type
 from sidecar.pruning.ids import PROCESS_SECRET, PRUNE_ID_SECRET_ENV, make_prune_id
 from sidecar.pruning.manager import PruningBackendManager
 from sidecar.pruning.render import render
+from sidecar.pruning.spans import get_tracer, span_attributes
 from sidecar.pruning.stores.build import build_stores
 from sidecar.pruning.stores.cache import ResultCache, cache_key
 from sidecar.pruning.stores.recover import RecoverStore, recover_text
@@ -70,26 +70,10 @@ from sidecar.tokens import estimate_tokens
 
 if TYPE_CHECKING:
     import httpx
-    from opentelemetry.trace import Tracer
 
     from sidecar.pruning.stores.redis_store import RedisLink
 
 log = logging.getLogger("sidecar.pruning.service")
-_tracer: Tracer | None = None
-
-
-def _get_tracer() -> Tracer | None:
-    """Return the tracer once OpenTelemetry is loaded (sidecar.telemetry.service imports it), else None.
-
-    Spans are no-ops until telemetry sets a provider; not importing the API at all keeps the CLI's
-    start-up ~30 ms shorter (it runs once per case in the quality benchmark).
-    """
-    global _tracer
-    if _tracer is None and "opentelemetry.trace" in sys.modules:
-        from opentelemetry import trace
-
-        _tracer = trace.get_tracer("sidecar")
-    return _tracer
 
 
 class _Totals:
@@ -177,13 +161,13 @@ class Pruner:
     ) -> PruneOutcome:
         """Prune ``text`` for ``goal``; never raises for a pruning failure (worst case: text kept whole)."""
         # One span per call, child of the caller's (the request's) span; its attributes are metadata only.
-        tracer = _get_tracer()
+        tracer = get_tracer()
         if tracer is None:
             return await self._prune(text, goal, source_type=source_type, options=options, caller=caller)
         with tracer.start_as_current_span("prune", record_exception=False) as span:
             outcome = await self._prune(text, goal, source_type=source_type, options=options, caller=caller)
             if span.is_recording():
-                span.set_attributes(_span_attributes(outcome))
+                span.set_attributes(span_attributes(outcome))
             return outcome
 
     async def _prune(
@@ -411,21 +395,3 @@ class Pruner:
                 observer(outcome)
             except Exception as exc:  # noqa: BLE001 - telemetry must not fail a call
                 log.warning("prune observer failed: %s", type(exc).__name__)
-
-
-def _span_attributes(outcome: PruneOutcome) -> dict[str, str | bool | int | float]:
-    s = outcome.stats
-    return {
-        "sidecar.prune.id": outcome.prune_id,
-        "sidecar.prune.backend": s.backend,
-        "sidecar.prune.used_fallback": s.used_fallback,
-        "sidecar.prune.tokens_before": s.tokens_est_before,
-        "sidecar.prune.tokens_after": s.tokens_est_after,
-        "sidecar.prune.tokens_saved": s.tokens_saved_est,
-        "sidecar.prune.pruned_lines": s.pruned_lines,
-        "sidecar.prune.latency_ms": s.latency_ms,
-        "sidecar.prune.cost_usd": s.cost_estimated_usd,
-        "sidecar.prune.cache_hit": s.cache_hit,
-        "sidecar.prune.source_type": s.source_type,
-        "sidecar.prune.warning_count": len(outcome.warnings),
-    }

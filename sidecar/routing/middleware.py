@@ -28,11 +28,12 @@ from multidict import CIMultiDict
 from sidecar.chat.body import ChatBody, all_texts, role_of, texts_of
 from sidecar.chat.constraints import apply_constraints, parse_output
 from sidecar.chat.strip import strip_body
-from sidecar.config import Config, ModeConfig
+from sidecar.config import Config, ModeConfig, normalize_mode
 from sidecar.errors import RoutingError, UpstreamError, UpstreamTimeout
 from sidecar.keys import CONFIG, HEALTH_SOURCES, STATS, UPSTREAM
-from sidecar.proxy.forward import BodyTooLarge, error_response, forward_of, read_body, relay
+from sidecar.proxy.forward import BodyTooLarge, forward_of, read_body, relay
 from sidecar.proxy.paths import endpoint
+from sidecar.proxy.responses import error_response
 from sidecar.routing.doublecheck import respond_checked
 from sidecar.routing.limiter import Destination, LimiterHealth, ProviderLimiter, QueueTimeout, Sent, send
 from sidecar.tokens import estimate_tokens
@@ -132,7 +133,7 @@ def resolve_mode(header: str | None, body: bytes, modes: dict[str, ModeConfig]) 
             asked = model[len(ALIAS_PREFIX) :]
     if asked is None:
         return None
-    mode = asked.strip().lower().replace("_", "-")
+    mode = normalize_mode(asked)
     if mode not in modes:
         valid = ", ".join(sorted(modes))
         raise RoutingError(f"unknown execution mode {asked.strip()!r}; valid modes: {valid}")

@@ -41,9 +41,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from sidecar import __version__
-from sidecar.keys import HEALTH_SOURCES, PRUNER, STATS
+from sidecar.keys import HEALTH_SOURCES, STATS, Installer
 from sidecar.proxy.forward import forward_of
 from sidecar.proxy.paths import endpoint
+from sidecar.pruning.lifecycle import PRUNER
 from sidecar.stats import ProxyStats
 from sidecar.telemetry.genai import GenAIObserver, StartSpan
 from sidecar.telemetry.metrics import (
@@ -388,7 +389,6 @@ def _response_attributes(response: web.StreamResponse) -> dict[str, str | int | 
 
 
 TELEMETRY = web.AppKey("sidecar_telemetry", Telemetry)
-Installer = Callable[[web.Application], None]
 
 
 def telemetry_installer(telemetry: Telemetry | None = None) -> Installer:

@@ -9,8 +9,9 @@ import msgspec
 import openai
 import pytest
 
-from sidecar.app import build_app, install_pruner
+from sidecar.app import build_app
 from sidecar.chat.segments import SegmentError, parse_chat, rewrite
+from sidecar.pruning.lifecycle import install_pruner
 from sidecar.pruning.middleware import install_pruning
 
 BIG = "\n".join(f'def handler_{i}(request):\n    return respond(request, {i})  # "q" \\ é' for i in range(80))

@@ -16,9 +16,10 @@ import yaml
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from sidecar.app import build_app, install_pruner
+from sidecar.app import build_app
 from sidecar.config import load_config
 from sidecar.mcpserver.http import auth_policy, caller_identity, install_mcp, origin_allowed, prefers_sse
+from sidecar.pruning.lifecycle import install_pruner
 
 ROOT = Path(__file__).resolve().parents[2]
 LINES = [f"2026-01-01 INFO request ok id={i} path=/api/items/{i}" for i in range(300)]

@@ -16,11 +16,13 @@ import openai
 import pytest
 from aiohttp import web
 
-from sidecar.app import build_app, install_pruner
+from sidecar.app import build_app
 from sidecar.config import Config, load_config
-from sidecar.keys import CONFIG, PRUNER
+from sidecar.keys import CONFIG
+from sidecar.proxy.identity import caller_identity
+from sidecar.pruning.lifecycle import PRUNER, install_pruner
 from sidecar.pruning.manager import PruningBackendManager
-from sidecar.pruning.middleware import caller_identity, install_pruning
+from sidecar.pruning.middleware import install_pruning
 from sidecar.pruning.service import Pruner
 from sidecar.pruning.types import LineRange, PruneOutcome, PruneRequest, Selection
 from sidecar.testing.fake_upstream import FakeUpstream

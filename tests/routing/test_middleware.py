@@ -338,7 +338,7 @@ async def test_routing_health_section(sidecar, fake):
 
 async def test_behind_the_pruning_middleware(aiohttp_client, fake, tmp_path, provider_keys):
     """Full chain, pruning outside routing: the provider gets the pruned body, the agent both reports."""
-    from sidecar.app import install_pruner
+    from sidecar.pruning.lifecycle import install_pruner
     from sidecar.pruning.middleware import install_pruning
 
     config = write_config(tmp_path, fake.url)

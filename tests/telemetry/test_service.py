@@ -25,9 +25,10 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from sidecar.app import build_app, install_pruner
+from sidecar.app import build_app
 from sidecar.errors import ConfigError
 from sidecar.proxy.forward import Forward
+from sidecar.pruning.lifecycle import install_pruner
 from sidecar.pruning.middleware import install_pruning
 from sidecar.telemetry import service as tm
 from sidecar.telemetry.genai import GenAIObserver
