@@ -192,15 +192,35 @@ async def open_upstream(
         raise UpstreamUnreachable(f"the upstream could not be reached ({type(exc).__name__})") from exc
 
 
+class StreamEditor(Protocol):
+    """Edits a stream while it is relayed (routing's DOUBLE-CHECK audit): must be cheap per chunk."""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Take upstream bytes; return what to send to the agent now (possibly nothing)."""
+        ...
+
+    async def finish(self, out: web.StreamResponse) -> None:
+        """Write what follows the upstream's last byte (held-back events, additions), before EOF."""
+        ...
+
+
 async def relay(
     request: web.Request,
     upstream: aiohttp.ClientResponse,
     stats: ProxyStats,
     extra_headers: dict[str, str] | None = None,
     observers: list[ExchangeObserver] | None = None,
+    editor: StreamEditor | None = None,
 ) -> web.StreamResponse:
-    """Stream the upstream response to the agent chunk by chunk, as each chunk arrives."""
+    """Stream the upstream response to the agent chunk by chunk, as each chunk arrives.
+
+    With an ``editor``, every chunk goes through ``editor.feed`` and ``editor.finish`` writes the end
+    of the stream (the observers are told the upstream exchange ended before it runs).
+    """
     headers = response_headers(upstream.headers)
+    if editor is not None:  # the body changes: its length and encoding are no longer the upstream's
+        headers.popall("Content-Length", None)
+        headers.popall("Content-Encoding", None)
     if extra_headers:
         headers.update(extra_headers)
     stats.record_status(upstream.status)
@@ -209,7 +229,8 @@ async def relay(
             observer.response_started(upstream.status, upstream.headers)
     length = upstream.content_length
     if (
-        length is not None
+        editor is None
+        and length is not None
         and length <= SMALL_BODY
         and request.method != "HEAD"
         and not _is_event_stream(upstream)
@@ -221,7 +242,7 @@ async def relay(
             # Nothing was sent yet, so the agent can still get a proper error.
             timeout = isinstance(exc, TimeoutError)
             stats.upstream_errors["timeout_mid_body" if timeout else "mid_body"] += 1
-            _finish(observers, "timeout_mid_body" if timeout else "mid_body")
+            finish_observers(observers, "timeout_mid_body" if timeout else "mid_body")
             upstream.close()
             failure: UpstreamError = (
                 UpstreamTimeout("the upstream stalled while sending its answer")
@@ -232,16 +253,19 @@ async def relay(
         if observers:
             for observer in observers:
                 observer.chunk(payload)
-        _finish(observers, None)
+        finish_observers(observers, None)
         return web.Response(status=upstream.status, reason=upstream.reason, headers=headers, body=payload)
     out = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
     await out.prepare(request)
     try:
-        if observers:
+        if observers or editor is not None:
             async for chunk in upstream.content.iter_any():
-                await out.write(chunk)
-                for observer in observers:
-                    observer.chunk(chunk)
+                if observers:
+                    for observer in observers:
+                        observer.chunk(chunk)
+                data = editor.feed(chunk) if editor is not None else chunk
+                if data:
+                    await out.write(data)
         else:
             async for chunk in upstream.content.iter_any():
                 await out.write(chunk)
@@ -251,21 +275,52 @@ async def relay(
         kind = "timeout_mid_stream" if isinstance(exc, TimeoutError) else "mid_stream"
         stats.upstream_errors[kind] += 1
         log.warning("upstream failed mid-stream: %s", type(exc).__name__)
-        _finish(observers, kind)
+        finish_observers(observers, kind)
         upstream.close()
         if request.transport is not None:
             request.transport.abort()
         return out
+    if editor is not None:
+        finish_observers(observers, None)
+        await editor.finish(out)
+        await out.write_eof()
+        return out
     await out.write_eof()
-    _finish(observers, None)
+    finish_observers(observers, None)
     return out
+
+
+async def relay_closing(
+    request: web.Request,
+    upstream: aiohttp.ClientResponse,
+    stats: ProxyStats,
+    extra_headers: dict[str, str] | None = None,
+    observers: list[ExchangeObserver] | None = None,
+    editor: StreamEditor | None = None,
+) -> web.StreamResponse:
+    """Relay, then hand the connection back to the pool; an agent that goes away cancels the upstream."""
+    try:
+        response = await relay(request, upstream, stats, extra_headers, observers, editor)
+    except (asyncio.CancelledError, ConnectionError):
+        # The agent went away: closing the unfinished upstream response cancels it there too.
+        stats.upstream_errors["client_disconnect"] += 1
+        finish_observers(observers, "client_disconnect")
+        upstream.close()
+        raise
+    except BaseException:
+        finish_observers(observers, "internal_error")
+        upstream.close()
+        raise
+    upstream.release()  # body complete: the connection goes back to the pool
+    return response
 
 
 def _is_event_stream(upstream: aiohttp.ClientResponse) -> bool:
     return upstream.headers.get("Content-Type", "").startswith("text/event-stream")
 
 
-def _finish(observers: list[ExchangeObserver] | None, error: str | None) -> None:
+def finish_observers(observers: list[ExchangeObserver] | None, error: str | None) -> None:
+    """Tell every observer the upstream exchange ended (``error``: None, or what went wrong)."""
     if observers:
         for observer in observers:
             observer.finished(error)
@@ -296,19 +351,6 @@ async def forward(
     except UpstreamError as exc:
         kind = "timeout" if isinstance(exc, UpstreamTimeout) else "connect"
         stats.upstream_errors[kind] += 1
-        _finish(observers, kind)
+        finish_observers(observers, kind)
         return error_response(exc.status, exc.code, str(exc), fwd.response_headers)
-    try:
-        response = await relay(request, upstream, stats, fwd.response_headers, observers)
-    except (asyncio.CancelledError, ConnectionError):
-        # The agent went away: closing the unfinished upstream response cancels it there too.
-        stats.upstream_errors["client_disconnect"] += 1
-        _finish(observers, "client_disconnect")
-        upstream.close()
-        raise
-    except BaseException:
-        _finish(observers, "internal_error")
-        upstream.close()
-        raise
-    upstream.release()  # body complete: the connection goes back to the pool
-    return response
+    return await relay_closing(request, upstream, stats, fwd.response_headers, observers)

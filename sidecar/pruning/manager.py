@@ -35,17 +35,13 @@ from typing import TYPE_CHECKING
 from sidecar.config import Config
 from sidecar.errors import BackendError
 from sidecar.pruning.backends.base import Backend
+from sidecar.pruning.engine import THREAD_MIN_CHARS
 from sidecar.pruning.types import Decision, PruneRequest, Selection
 
 if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("sidecar.pruning.manager")
-
-# Texts at least this long run the built-in heuristic on a worker thread: its 15-150 ms of pure
-# Python would otherwise stall every other request on the event loop, while on a thread the loop
-# still gets the GIL at every switch interval (5 ms). Shorter texts are not worth the hop.
-THREAD_MIN_CHARS = 128 * 1024
 
 
 class CircuitBreaker:

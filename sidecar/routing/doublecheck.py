@@ -26,7 +26,8 @@ from sidecar.chat.body import ChatBody
 from sidecar.config import RoutingConfig
 from sidecar.errors import RoutingError, UpstreamError
 from sidecar.jsontypes import JsonValue
-from sidecar.proxy.forward import ExchangeObserver, response_headers
+from sidecar.keys import STATS
+from sidecar.proxy.forward import ExchangeObserver, finish_observers, relay_closing, response_headers
 from sidecar.routing.limiter import Destination, Sent, send
 
 AUDIT_TIMEOUT_S = 120.0
@@ -212,13 +213,13 @@ async def respond_json(
     try:
         raw = await upstream.read()
     except BaseException as exc:
-        _finish(observers, type(exc).__name__)
+        finish_observers(observers, type(exc).__name__)
         raise
     finally:
         sent.close()  # the executor's slot is free before the audit starts
     for observer in observers:
         observer.chunk(raw)
-    _finish(observers, None)
+    finish_observers(observers, None)
     headers = _headers(upstream, extra)
     answer = answer_text(raw)
     body = ChatBody.parse(raw)
@@ -309,6 +310,38 @@ class SseTap:
         return True
 
 
+class _AuditedStream:
+    """The executor's stream as relayed: events pass as they come, ``[DONE]`` waits for the audit."""
+
+    def __init__(
+        self,
+        sent: Sent,
+        session: aiohttp.ClientSession,
+        auditor: Destination,
+        policy: RoutingConfig,
+        request_text: str,
+    ) -> None:
+        self.tap = SseTap()
+        self._sent, self._session, self._auditor = sent, session, auditor
+        self._policy, self._request_text = policy, request_text
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self.tap.feed(chunk)
+
+    async def finish(self, out: web.StreamResponse) -> None:
+        rest = self.tap.rest()
+        if rest:
+            await out.write(rest)
+        self._sent.close()  # the executor's slot is free before the audit starts
+        await out.write(b": sidecar audit running\n\n")  # an SSE comment: keeps idle-timeout proxies calm
+        audit = await run_audit(
+            self._session, self._auditor, self._policy, self._request_text, self.tap.text()
+        )
+        await out.write(self.tap.audit_event(audit))
+        if self.tap.done:
+            await out.write(b"data: [DONE]\n\n")
+
+
 async def respond_stream(
     request: web.Request,
     sent: Sent,
@@ -319,47 +352,12 @@ async def respond_stream(
     extra: dict[str, str],
     observers: list[ExchangeObserver],
 ) -> web.StreamResponse:
-    """Relay the executor's stream live, then the audit as a final chunk before ``[DONE]``."""
+    """Relay the executor's stream live (the proxy's relay), then the audit as a chunk before ``[DONE]``."""
     upstream = sent.response
-    for observer in observers:
-        observer.response_started(upstream.status, upstream.headers)
-    headers = _headers(upstream, extra)
+    headers = dict(extra)
     headers["X-Sidecar-Audit"] = "in-stream"
-    out = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
-    tap = SseTap()
+    editor = _AuditedStream(sent, session, auditor, policy, request_text)
     try:
-        await out.prepare(request)
-        async for chunk in upstream.content.iter_any():
-            for observer in observers:
-                observer.chunk(chunk)
-            ready = tap.feed(chunk)
-            if ready:
-                await out.write(ready)
-        rest = tap.rest()
-        if rest:
-            await out.write(rest)
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        _finish(observers, "timeout_mid_stream" if isinstance(exc, TimeoutError) else "mid_stream")
-        upstream.close()
-        if request.transport is not None:
-            request.transport.abort()  # truncated, never a clean-looking short answer
-        return out
-    except BaseException:
-        _finish(observers, "client_disconnect")
-        upstream.close()
-        raise
+        return await relay_closing(request, upstream, request.app[STATS], headers, observers, editor)
     finally:
         sent.close()
-    _finish(observers, None)
-    await out.write(b": sidecar audit running\n\n")  # an SSE comment: keeps idle-timeout proxies calm
-    audit = await run_audit(session, auditor, policy, request_text, tap.text())
-    await out.write(tap.audit_event(audit))
-    if tap.done:
-        await out.write(b"data: [DONE]\n\n")
-    await out.write_eof()
-    return out
-
-
-def _finish(observers: list[ExchangeObserver], error: str | None) -> None:
-    for observer in observers:
-        observer.finished(error)

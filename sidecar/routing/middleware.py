@@ -17,25 +17,24 @@ through its concurrency limiter (sidecar.routing.limiter). Response headers: ``X
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from multidict import CIMultiDict
 
 from sidecar.chat.body import ChatBody, all_texts, role_of, texts_of
 from sidecar.chat.constraints import apply_constraints, parse_output
 from sidecar.chat.strip import strip_body
-from sidecar.config import Config, ModeConfig, normalize_mode
+from sidecar.config import ModeConfig, normalize_mode
 from sidecar.errors import RoutingError, UpstreamError, UpstreamTimeout
-from sidecar.keys import CONFIG, HEALTH_SOURCES, STATS, UPSTREAM
-from sidecar.proxy.forward import BodyTooLarge, forward_of, read_body, relay
+from sidecar.keys import STATS, UPSTREAM
+from sidecar.proxy.forward import BodyTooLarge, forward_of, read_body, relay_closing
 from sidecar.proxy.paths import endpoint
 from sidecar.proxy.responses import error_response
 from sidecar.routing.doublecheck import respond_checked
-from sidecar.routing.limiter import Destination, LimiterHealth, ProviderLimiter, QueueTimeout, Sent, send
+from sidecar.routing.limiter import Destination, QueueTimeout, Sent, send
+from sidecar.routing.router import ROUTER, Router, routing_ctx
 from sidecar.tokens import estimate_tokens
 
 log = logging.getLogger("sidecar.routing.middleware")
@@ -45,71 +44,6 @@ ALIAS_PREFIX = "sidecar/"
 _PASSED_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "X-Request-Id", "Idempotency-Key")
 _ON = frozenset({"on", "1", "true", "yes"})
 _OFF = frozenset({"off", "0", "false", "no"})
-
-
-class RoutingHealth(msgspec.Struct, frozen=True, kw_only=True):
-    routed: dict[str, int]
-    rejected: dict[str, int]
-    strip_tokens_saved: int
-    audits: dict[str, int]
-    transforms_failed: dict[str, int]
-    providers: dict[str, LimiterHealth]
-
-
-class Router:
-    """The routing state of one app: a limiter per provider and counters."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.limiters = {
-            name: ProviderLimiter(name, provider.max_concurrent)
-            for name, provider in config.providers.items()
-        }
-        self.routed: dict[str, int] = {}
-        self.rejected: dict[str, int] = {}
-        self.audits: dict[str, int] = {}
-        self.failed: dict[str, int] = {}  # transforms skipped after an internal error
-        self.strip_tokens_saved = 0
-
-    def destination(self, target: str, *, json_response: bool) -> Destination:
-        """Resolve ``provider:model``; raise RoutingError (500) when the provider's key is not set."""
-        name, _, model = target.partition(":")
-        provider = self.config.providers[name]
-        key = os.environ.get(provider.api_key_env, "").strip()
-        if not key:
-            raise RoutingError(
-                f"provider {name!r} has no API key: set the environment variable {provider.api_key_env}",
-                status=500,
-            )
-        headers: CIMultiDict[str] = CIMultiDict()
-        headers["Content-Type"] = "application/json"
-        headers["Authorization"] = f"Bearer {key}"
-        if json_response:
-            headers["Accept-Encoding"] = "identity"  # the sidecar reads this answer: no compression
-        return Destination(
-            provider=name,
-            model=model,
-            url=provider.base_url.rstrip("/") + "/chat/completions",
-            headers=headers,
-            limiter=self.limiters[name],
-            supports_json_format=provider.supports_json_response_format,
-        )
-
-    def count(self, table: dict[str, int], key: str) -> None:
-        table[key] = table.get(key, 0) + 1
-
-    def health(self) -> RoutingHealth:
-        return RoutingHealth(
-            routed=dict(self.routed),
-            rejected=dict(self.rejected),
-            strip_tokens_saved=self.strip_tokens_saved,
-            audits=dict(self.audits),
-            transforms_failed=dict(self.failed),
-            providers={name: limiter.health() for name, limiter in self.limiters.items()},
-        )
-
-
-ROUTER = web.AppKey("sidecar_router", Router)
 
 
 class _ModelOnly(msgspec.Struct):
@@ -365,20 +299,9 @@ async def _send(
 async def _relay(request: web.Request, sent: Sent, extra: dict[str, str]) -> web.StreamResponse:
     observers = forward_of(request).observers
     try:
-        return await relay(request, sent.response, request.app[STATS], extra, observers)
-    except BaseException:
-        sent.response.close()  # unfinished: closing cancels it at the provider too
-        raise
+        return await relay_closing(request, sent.response, request.app[STATS], extra, observers)
     finally:
         sent.close()
-
-
-async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Create the router (limiters per provider) and report its health."""
-    router = Router(app[CONFIG])
-    app[ROUTER] = router
-    app[HEALTH_SOURCES]["routing"] = router.health
-    yield
 
 
 def install_routing(app: web.Application) -> None:

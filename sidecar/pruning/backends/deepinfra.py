@@ -32,6 +32,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from sidecar.errors import BackendError
 from sidecar.pruning.backends.heuristic import score_lines
+from sidecar.pruning.engine import THREAD_MIN_CHARS
 from sidecar.pruning.engine.chunking import Chunk, chunk_lines
 from sidecar.pruning.engine.selection import select_lines
 from sidecar.pruning.types import PruneRequest, Selection
@@ -41,8 +42,6 @@ from sidecar.tokens import estimate_tokens
 # Documents longer than this are cut before sending: chunks are bounded in tokens, but a single
 # minified line can be megabytes, and the reranker only needs its start to judge relevance.
 MAX_DOC_CHARS = 4096
-# Texts at least this long chunk and select on a worker thread (same threshold as the manager's).
-THREAD_MIN_CHARS = 128 * 1024
 _NON_FINITE = re.compile(rb"\b(?:NaN|Infinity)\b")
 _tracer = trace.get_tracer("sidecar")  # a no-op until sidecar.telemetry.service sets a provider
 

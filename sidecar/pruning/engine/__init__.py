@@ -1,1 +1,15 @@
-"""engine."""
+"""The pruning engine: pure, deterministic CPU work over one text (no I/O, no event loop).
+
+    chunking   lines -> chunks by source type (definitions, log records, sections); type detection
+    terms      goal terms and the lines that match them
+    selection  per-line scores + budget -> which lines to keep (whole units, few markers)
+
+Backends (sidecar.pruning.backends) call it; the heuristic backend is nothing but this engine.
+"""
+
+from __future__ import annotations
+
+# Texts at least this long run the engine on a worker thread: its 15-150 ms of pure Python would
+# otherwise stall every other request on the event loop, while on a thread the loop still gets the GIL
+# at every switch interval (5 ms). Shorter texts are not worth the hop.
+THREAD_MIN_CHARS = 128 * 1024

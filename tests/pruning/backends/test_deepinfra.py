@@ -13,11 +13,11 @@ import pytest
 from sidecar.errors import BackendError
 from sidecar.pruning.backends.deepinfra import (
     MAX_DOC_CHARS,
-    THREAD_MIN_CHARS,
     DeepInfraClient,
     DeepInfraPruningEngine,
     parse_rerank_response,
 )
+from sidecar.pruning.engine import THREAD_MIN_CHARS
 from sidecar.pruning.types import PruneOptions, PruneRequest
 
 Reply = Callable[[httpx.Request, dict[str, Any]], httpx.Response]
