@@ -3,24 +3,38 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: install demo test check lint typecheck fmt bench clean
+.PHONY: install demo test check lint typecheck layers constraints fmt bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml deploy/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -c deploy/constraints.txt
+	touch $(STAMP) $(RUNTIME_STAMP)
+
+# The demo needs only the runtime dependencies (a plain `pip install .`): quick from a fresh clone.
+$(RUNTIME_STAMP): pyproject.toml deploy/constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e . -c deploy/constraints.txt
+	touch $(RUNTIME_STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(BIN)/sidecar demo
 
-check: $(STAMP) lint typecheck
+check: $(STAMP) lint typecheck layers constraints
 
 lint: $(STAMP)
 	$(BIN)/ruff check sidecar tests bench
+	$(BIN)/ruff format --check sidecar tests bench
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+constraints: $(STAMP)
+	$(BIN)/python deploy/freeze_constraints.py --check
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -513,7 +513,6 @@ def test_constraints_pin_the_runtime_dependencies_only() -> None:
 _IMPORTS_OF_SERVE = """
 import asyncio, importlib, json, sys
 import msgspec
-from importlib.metadata import packages_distributions
 from sidecar.config import load_config
 from sidecar.server import serve
 
@@ -534,10 +533,24 @@ asyncio.run(main())
 from sidecar.cli import COMMANDS, PLAN_COMMANDS
 for module, _ in [*COMMANDS.values(), *PLAN_COMMANDS.values()]:
     importlib.import_module(module)
-dists = packages_distributions()
+# The distribution that owns each loaded module's file (namespace packages such as `opentelemetry` are
+# shared by many distributions: only the ones actually loaded count).
+from importlib.metadata import distributions
+from pathlib import Path
+owner = {}
+for dist in distributions():
+    for f in dist.files or ():
+        if f.suffix in (".py", ".so", ".pyd"):
+            owner[str(Path(dist.locate_file(f)).resolve())] = dist.metadata["Name"]
 # _distutils_hack: setuptools' .pth shim, loaded by every interpreter of the venv, not by the sidecar.
-top = {name.split(".")[0] for name in list(sys.modules)} - set(sys.stdlib_module_names) - {"_distutils_hack"}
-print(json.dumps(sorted({d for name in top for d in dists.get(name, [])})))
+loaded = set()
+for name, module in list(sys.modules.items()):
+    path = getattr(module, "__file__", None)
+    if path and name.split(".")[0] not in sys.stdlib_module_names and name != "_distutils_hack":
+        found = owner.get(str(Path(path).resolve()))
+        if found:
+            loaded.add(found)
+print(json.dumps(sorted(loaded)))
 """
 
 

@@ -1,1 +1,8 @@
-"""proxy."""
+"""The transparent proxy: one request in, the same request upstream, the answer streamed back.
+
+paths       endpoint(method, path): the one table of LLM API paths (pruning, routing, telemetry read it)
+forward     read_body once (413 past the limit) -> Forward (what middlewares changed) -> open_upstream
+            -> relay chunk by chunk (ExchangeObserver for telemetry, StreamEditor for the audit)
+identity    caller_identity: a non-reversible id of the API key (prune ids recover per caller)
+responses   error_response: the sidecar's own errors in the OpenAI error shape
+"""

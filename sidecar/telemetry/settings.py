@@ -6,6 +6,7 @@ credentials). No endpoint, or OTEL_SDK_DISABLED=true, means telemetry is off and
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
@@ -126,6 +127,13 @@ def _signal(env: Mapping[str, str], signal: str, base: str | None, protocol: str
     specific = _url(env, f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
     if exporter == "none":
         return None
+    if proto == "grpc" and importlib.util.find_spec("opentelemetry.exporter.otlp.proto.grpc") is None:
+        name = (
+            f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL"
+            if env.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL")
+            else "OTEL_EXPORTER_OTLP_PROTOCOL"
+        )
+        raise ConfigError(f"{name}: grpc needs the gRPC exporter: pip install 'sidecar[grpc]'")
     if specific is not None:
         return Export(endpoint=specific, protocol=proto)
     if base is None:

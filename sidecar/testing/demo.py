@@ -1,7 +1,8 @@
 """`sidecar demo`: a coding agent's conversation through the sidecar to a fake provider, with savings.
 
 Starts the fake upstream and the sidecar in-process on free ports, then plays a short agent session
-with the real ``openai`` SDK: the agent reads a large source file, runs the tests, greps the code base.
+over plain HTTP, as the OpenAI SDK sends it: the agent reads a large source file, runs the tests, greps
+the code base.
 Each turn resends the conversation so far, as agents do. Per turn it prints what the agent sent, what
 the provider saw (the fake's ``usage`` counts the tokens it received) and the latency.
 """
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import msgspec
 from aiohttp import web
 
@@ -123,6 +125,14 @@ def conversation() -> Iterator[list[JsonObj]]:
         yield list(messages)
 
 
+class _Usage(msgspec.Struct):
+    prompt_tokens: int = 0
+
+
+class _Completion(msgspec.Struct):
+    usage: _Usage | None = None
+
+
 class TurnResult(msgspec.Struct, frozen=True):
     turn: int
     request_bytes: int
@@ -134,32 +144,32 @@ class TurnResult(msgspec.Struct, frozen=True):
 
 
 async def play(base_url: str) -> list[TurnResult]:
-    """Send each turn through ``base_url`` with the openai SDK and collect the figures."""
-    import openai
-
+    """POST each turn to ``base_url``/chat/completions, as any OpenAI SDK would, and collect the figures."""
     results: list[TurnResult] = []
-    async with openai.AsyncOpenAI(
-        api_key="sk-demo-not-a-real-key", base_url=base_url, max_retries=0
-    ) as client:
+    headers = {"Authorization": "Bearer sk-demo-not-a-real-key", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession(headers=headers) as client:
         for turn, messages in enumerate(conversation(), 1):
-            body = json.dumps({"model": "gpt-4o-mini", "messages": messages})
+            body = json.dumps({"model": "gpt-4o-mini", "messages": messages}).encode()
             doc: JsonValue = msgspec.json.decode(body)
             started = time.perf_counter()
-            raw = await client.chat.completions.with_raw_response.create(
-                model="gpt-4o-mini",
-                messages=messages,  # type: ignore[arg-type]
-            )
+            async with client.post(base_url.rstrip("/") + "/chat/completions", data=body) as response:
+                answer = await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"the demo request failed: HTTP {response.status}")
+                saved, backend = (
+                    response.headers.get("X-Sidecar-Tokens-Saved"),
+                    response.headers.get("X-Sidecar-Backend", "-"),
+                )
             elapsed = (time.perf_counter() - started) * 1000
-            completion = raw.parse()
-            usage = completion.usage
+            usage = msgspec.json.decode(answer, type=_Completion).usage
             results.append(
                 TurnResult(
                     turn=turn,
-                    request_bytes=len(body.encode()),
+                    request_bytes=len(body),
                     tokens_sent=count_received_tokens(doc),  # counted as the provider counts them
                     tokens_upstream=usage.prompt_tokens if usage else 0,
-                    tokens_saved_header=int(raw.headers.get("x-sidecar-tokens-saved", "0") or 0),
-                    backend=raw.headers.get("x-sidecar-backend", "-"),
+                    tokens_saved_header=int(saved or 0),
+                    backend=backend,
                     latency_ms=elapsed,
                 )
             )

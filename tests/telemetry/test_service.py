@@ -955,3 +955,20 @@ async def test_otlp_export_through_a_real_collector(
     } <= (sink.metric_names())
     assert all(SECRET.encode() not in raw for raw in sink.raw)
     assert all(SECRET not in r.getMessage() for r in caplog.records)
+
+
+def test_grpc_without_the_extra_is_a_clear_start_up_error(monkeypatch):
+    import importlib.util
+
+    import sidecar.telemetry.settings as settings_module
+
+    real = importlib.util.find_spec
+
+    def without_grpc(name, *args):
+        return None if name.startswith("opentelemetry.exporter.otlp.proto.grpc") else real(name, *args)
+
+    monkeypatch.setattr(settings_module.importlib.util, "find_spec", without_grpc)
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+    with pytest.raises(ConfigError, match=r"OTEL_EXPORTER_OTLP_PROTOCOL: .*pip install 'sidecar\[grpc\]'"):
+        settings_from_env(env)
+    assert settings_from_env({**env, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}).enabled
