@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from sidecar.config import find_config_file, load_config, normalize_mode
@@ -38,13 +40,26 @@ def _header_arg(value: str) -> tuple[str, str]:
     return name.strip(), content.strip()
 
 
-def _positive_int(value: str) -> int:
+def _int_at_least(lowest: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer ≥ {lowest}, got {value!r}") from None
+        if number < lowest:
+            raise argparse.ArgumentTypeError(f"expected an integer ≥ {lowest}, got {value}")
+        return number
+
+    return parse
+
+
+def _seconds(value: str) -> float:
     try:
-        number = int(value)
+        number = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {value!r}") from None
+    if not 0 < number < math.inf:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {value}")
     return number
 
 
@@ -86,14 +101,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="extra request header, repeatable (e.g. 'X-Sidecar-Strip: on')",
     )
     parser.add_argument(
-        "--max-parallel", type=_positive_int, default=16, metavar="N", help="steps in flight (%(default)s)"
+        "--max-parallel", type=_int_at_least(1), default=16, metavar="N", help="steps in flight (%(default)s)"
     )
     parser.add_argument(
-        "--timeout", type=float, default=600.0, metavar="S", help="per request (%(default)g s)"
+        "--timeout", type=_seconds, default=600.0, metavar="S", help="per request (%(default)g s)"
     )
     parser.add_argument(
         "--retries",
-        type=int,
+        type=_int_at_least(0),
         default=1,
         metavar="N",
         help="on 429/502/503/504 and connection errors (%(default)s)",
@@ -106,7 +121,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--idle-timeout",
-        type=float,
+        type=_seconds,
         default=60.0,
         metavar="S",
         help="with --streaming: give up on a plan that stops growing (%(default)g s)",

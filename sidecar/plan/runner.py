@@ -70,6 +70,16 @@ class RunOptions(msgspec.Struct, frozen=True, kw_only=True):
     constrain_output: bool = True  # X-Sidecar-Output and a one-line code/JSON-only instruction
     idle_timeout_s: float = 60.0  # with streaming: give up on a plan file that stops growing
 
+    def __repr__(self) -> str:
+        # Options get printed while debugging: the key and header values (auth, maybe) never are.
+        shown = msgspec.structs.replace(
+            self,
+            api_key="***" if self.api_key else None,
+            extra_headers={name: "***" for name in self.extra_headers},
+        )
+        fields = ", ".join(f"{f}={getattr(shown, f)!r}" for f in self.__struct_fields__)
+        return f"RunOptions({fields})"
+
 
 class _Runner:
     """The state of one run; the main loop launches ready steps and waits for the next change."""

@@ -158,3 +158,23 @@ async def test_a_mode_of_the_users_config_is_sent(llm: tuple[FakeLLM, str], tmp_
     assert proc.returncode == 0, stderr.decode()
     assert fake.calls[0].headers["X-Sidecar-Mode"] == "turbo"
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["mode"] == "turbo"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--max-parallel", "0", "expected an integer ≥ 1, got 0"),
+        ("--retries", "-1", "expected an integer ≥ 0, got -1"),
+        ("--retries", "two", "expected an integer ≥ 0, got 'two'"),
+        ("--timeout", "0", "expected seconds > 0, got 0"),
+        ("--idle-timeout", "nan", "expected seconds > 0, got nan"),
+        ("--header", "no-colon", "expected NAME:VALUE"),
+    ],
+)
+def test_bad_numbers_and_headers_are_usage_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        run_cli(monkeypatch, "plan.json", option, value)
+    assert info.value.code == 2
+    assert f"argument {option}: {message}" in capsys.readouterr().err

@@ -374,3 +374,16 @@ async def test_through_a_real_sidecar_with_routing(
         assert (tmp_path / "fast" / "step_1.md").read_text().startswith("```python")
     finally:
         await fake.stop()
+
+
+def test_options_never_show_the_key_or_header_values() -> None:
+    options = RunOptions(out_dir="o", api_key="sk-secret", extra_headers={"X-Api-Key": "hdr-secret"})
+    assert (
+        "sk-secret" not in repr(options)
+        and "hdr-secret" not in repr(options)
+        and "X-Api-Key" in repr(options)
+    )
+    assert repr(RunOptions(out_dir="o")).startswith(
+        "RunOptions(out_dir='o', base_url='http://127.0.0.1:8787/v1'"
+    )
+    assert options.api_key == "sk-secret"  # only the display is masked
