@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fake-deepinfra": ("sidecar.testing.fake_deepinfra", "run the fake DeepInfra reranker (test double)"),
 }
 PLAN_COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("sidecar.plan.runner", "run a plan.json through the sidecar, independent steps in parallel"),
+    "run": ("sidecar.plan.cli", "run a plan.json through the sidecar, independent steps in parallel"),
 }
 
 
