@@ -39,6 +39,7 @@ DIMENSIONS = ("path", "agent", "tool", "kind", "model", "backend")
 SeriesKey = tuple[str, str, str, str, str, str]  # in DIMENSIONS order
 OTHER = "other"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._/ -]+")
+_RUNTIMES = frozenset({"python", "mozilla"})
 
 
 class SavingsHealth(msgspec.Struct, frozen=True, kw_only=True):
@@ -129,7 +130,11 @@ def agent_name(user_agent: str, title: str = "") -> str:
     """Reduce an agent's headers to ``product/version``: its X-Title, else the User-Agent's first token."""
     if title.strip():
         return clean_label(title, 32)
-    first = user_agent.strip().split(" ", 1)[0] if user_agent.strip() else ""
+    tokens = [t for t in user_agent.split() if "/" in t or t.isalnum()]
+    # A runtime named first ("Python/3.11 aiohttp/3.14", "Mozilla/5.0 ...") says less than what follows it.
+    while len(tokens) > 1 and tokens[0].split("/", 1)[0].lower() in _RUNTIMES:
+        tokens.pop(0)
+    first = tokens[0] if tokens else ""
     if not first:
         return "unknown"
     product, _, version = first.partition("/")

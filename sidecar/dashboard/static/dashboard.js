@@ -130,7 +130,7 @@
       panel.append(el("h2", {}, TITLES[dim]));
       const table = el("table");
       const head = el("tr");
-      for (const [t, c] of [[dim, ""], ["saved", "num"], ["", ""], ["share", "num"], ["$ (cache-aware)", "num"]]) head.append(el("th", c ? { class: c } : {}, t));
+      for (const [t, c] of [[dim, ""], ["saved", "num"], ["", ""], ["share", "num"], ["$ saved", "num"]]) head.append(el("th", c ? { class: c } : {}, t));
       const thead = el("thead"); thead.append(head); table.append(thead);
       const body = el("tbody");
       const top = Math.max(1, ...rows.map((r) => r.tokens_before));
