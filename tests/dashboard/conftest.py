@@ -41,7 +41,10 @@ def openai_body(model: str = "gpt-5.4", seeds: tuple[str, ...] = ("alpha", "beta
         {"role": "system", "content": "You are a careful coding agent."},
         {"role": "user", "content": "Fix parse_retry_alpha so that it honours the limit"},
         {"role": "assistant", "content": None, "tool_calls": calls},
-        *({"role": "tool", "tool_call_id": f"call_{i}", "content": module_text(s)} for i, s in enumerate(seeds)),
+        *(
+            {"role": "tool", "tool_call_id": f"call_{i}", "content": module_text(s)}
+            for i, s in enumerate(seeds)
+        ),
     ]
     return json.dumps({"model": model, "messages": messages}).encode()
 
@@ -60,7 +63,9 @@ async def send_traffic(client: TestClient) -> None:
     headers = {"Content-Type": "application/json", "Authorization": "Bearer sk-test"}
     for _ in range(2):
         resp = await client.post(
-            "/v1/chat/completions", data=openai_body(), headers={**headers, "User-Agent": "OpenAI/Python 1.99.1"}
+            "/v1/chat/completions",
+            data=openai_body(),
+            headers={**headers, "User-Agent": "OpenAI/Python 1.99.1"},
         )
         assert resp.status == 200 and int(resp.headers["X-Sidecar-Tokens-Saved"]) > 0
     resp = await client.post(
@@ -74,7 +79,9 @@ async def send_traffic(client: TestClient) -> None:
 def with_sections(config: Config, **sections: dict[str, object]) -> Config:
     """Return ``config`` with fields of some sections replaced: with_sections(c, dashboard={...})."""
     for name, fields in sections.items():
-        config = msgspec.structs.replace(config, **{name: msgspec.structs.replace(getattr(config, name), **fields)})
+        config = msgspec.structs.replace(
+            config, **{name: msgspec.structs.replace(getattr(config, name), **fields)}
+        )
     return config
 
 

@@ -25,13 +25,17 @@ async def test_a_rebinding_host_or_a_foreign_origin_is_refused(sidecar) -> None:
         assert "host not allowed" in (await resp.json())["error"]["message"]
         resp = await client.get(path, headers={"Origin": "https://evil.example"})
         assert resp.status == 403
-    ok = await client.get("/sidecar/dashboard.json", headers={"Host": "localhost:8787", "Origin": "http://localhost:8787"})
+    ok = await client.get(
+        "/sidecar/dashboard.json", headers={"Host": "localhost:8787", "Origin": "http://localhost:8787"}
+    )
     assert ok.status == 200
 
 
 async def test_allowed_origins_admit_their_host(sidecar) -> None:
     client = await sidecar(mcp={"allowed_origins": ["https://dash.internal"]})
-    resp = await client.get("/sidecar/metrics", headers={"Host": "dash.internal", "Origin": "https://dash.internal"})
+    resp = await client.get(
+        "/sidecar/metrics", headers={"Host": "dash.internal", "Origin": "https://dash.internal"}
+    )
     assert resp.status == 200
 
 
@@ -66,7 +70,10 @@ async def test_token_policy_bearer_and_login_form(sidecar, monkeypatch: pytest.M
     assert COOKIE not in client.session.cookie_jar.filter_cookies(client.make_url("/sidecar/"))
     own_origin = f"http://{client.host}:{client.port}"
     login = await client.post(
-        "/sidecar/login", data={"token": "s3cret-token"}, headers={"Origin": own_origin}, allow_redirects=False
+        "/sidecar/login",
+        data={"token": "s3cret-token"},
+        headers={"Origin": own_origin},
+        allow_redirects=False,
     )
     assert login.status == 303 and login.headers["Location"] == "/sidecar/"
     cookie = login.cookies[COOKIE]

@@ -52,9 +52,17 @@ async def test_metrics_match_health_and_parse(sidecar) -> None:
     for (name, labels), value in found.items():
         if name == "sidecar_saved_tokens_total":
             by_agent[dict(labels)["agent"]] = by_agent.get(dict(labels)["agent"], 0) + value
-    assert sum(by_agent.values()) == health["middleware"]["tokens_saved_total"] == health["savings"]["tokens_saved"]
+    assert (
+        sum(by_agent.values())
+        == health["middleware"]["tokens_saved_total"]
+        == health["savings"]["tokens_saved"]
+    )
     assert set(by_agent) == {"OpenAI/Python", "claude-cli/2.1.4"}
-    usd = sum(v for (n, labels), v in found.items() if n == "sidecar_saved_usd_total" and ("estimate", "raw") in labels)
+    usd = sum(
+        v
+        for (n, labels), v in found.items()
+        if n == "sidecar_saved_usd_total" and ("estimate", "raw") in labels
+    )
     assert math.isclose(usd, health["savings"]["usd_saved_raw"], rel_tol=1e-6)
 
     # The histogram of the time pruning added counts every chat request that had segments.
@@ -66,7 +74,9 @@ async def test_metrics_match_health_and_parse(sidecar) -> None:
 async def test_openmetrics_when_the_scraper_asks(sidecar) -> None:
     client = await sidecar()
     await send_traffic(client)
-    resp = await client.get("/sidecar/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    resp = await client.get(
+        "/sidecar/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+    )
     assert resp.headers["Content-Type"].startswith("application/openmetrics-text")
     text = await resp.text()
     assert text.endswith("# EOF\n")
