@@ -51,15 +51,22 @@ def anthropic_messages(messages: list[dict[str, object]]) -> tuple[str, list[dic
             for call in calls:  # type: ignore[union-attr]
                 fn = call["function"]
                 blocks.append(
-                    {"type": "tool_use", "id": call["id"], "name": names.get(fn["name"], fn["name"]),
-                     "input": json.loads(fn["arguments"])}
+                    {
+                        "type": "tool_use",
+                        "id": call["id"],
+                        "name": names.get(fn["name"], fn["name"]),
+                        "input": json.loads(fn["arguments"]),
+                    }
                 )
             out.append({"role": "assistant", "content": blocks})
         elif role == "tool":
             out.append(
-                {"role": "user", "content": [
-                    {"type": "tool_result", "tool_use_id": msg["tool_call_id"], "content": msg["content"]}
-                ]}
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "tool_result", "tool_use_id": msg["tool_call_id"], "content": msg["content"]}
+                    ],
+                }
             )
     return system, out
 

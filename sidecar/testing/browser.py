@@ -143,7 +143,9 @@ class Page:
         """Poll ``expression`` until it is truthy; return its value (BrowserError after ``timeout_s``)."""
         deadline = time.monotonic() + timeout_s
         while True:
-            value = await self.evaluate(f"(() => {{ try {{ return {expression}; }} catch (e) {{ return null; }} }})()")
+            value = await self.evaluate(
+                f"(() => {{ try {{ return {expression}; }} catch (e) {{ return null; }} }})()"
+            )
             if value:
                 return value
             if time.monotonic() > deadline:

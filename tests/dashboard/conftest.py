@@ -50,11 +50,13 @@ def openai_body(model: str = "gpt-5.4", seeds: tuple[str, ...] = ("alpha", "beta
 
 
 def anthropic_body(model: str = "claude-sonnet-5-5-20260701") -> bytes:
+    call = {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "pytest"}}
+    result = {"type": "tool_result", "tool_use_id": "t1", "content": module_text("gamma")}
     messages = [
         {"role": "user", "content": "Why does the gamma test fail? Look at parse_retry_gamma."},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "pytest"}}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": module_text("gamma")}]},
-    ]  # fmt: skip
+        {"role": "assistant", "content": [call]},
+        {"role": "user", "content": [result]},
+    ]
     return json.dumps({"model": model, "max_tokens": 100, "messages": messages}).encode()
 
 

@@ -1,4 +1,4 @@
-"""Who may read /sidecar/, its data and /sidecar/metrics: the MCP policy, the Host and Origin checks, login."""
+"""Who may read /sidecar/, its data and /sidecar/metrics: the MCP policy, Host and Origin checks, login."""
 
 from __future__ import annotations
 

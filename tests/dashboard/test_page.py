@@ -1,4 +1,4 @@
-"""The page in a real browser: headless Chromium renders the chart from live data, numbers equal /sidecar/health.
+"""The page in a real browser: Chromium draws the chart from live data, its numbers equal /sidecar/health.
 
 Debian's ``chromium`` is started by the test (sidecar.testing.browser) and driven over the DevTools protocol.
 Without a Chromium the test is skipped on a developer's machine, and fails under CI (``.ci/run`` installs it).

@@ -1,4 +1,4 @@
-"""The page and its data: self-contained HTML under a strict CSP, the JSON it draws, nothing secret by default."""
+"""The page and its data: self-contained HTML under a strict CSP, the JSON it draws, no secret by default."""
 
 from __future__ import annotations
 
