@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 import msgspec
 from aiohttp import web
 
-from sidecar.mcpserver.http import AuthPolicy, is_loopback_host, origin_allowed
+from sidecar.config import Config
+from sidecar.mcpserver.http import AuthPolicy, auth_policy, is_loopback_host, origin_allowed
 
 COOKIE = "sidecar_dashboard"
 COOKIE_MAX_AGE_S = 12 * 3600
@@ -44,6 +45,12 @@ class Refusal(msgspec.Struct, frozen=True, kw_only=True):
 
 class DashboardAccess:
     """The dashboard's access check, from the MCP auth policy and allowed origins."""
+
+    @classmethod
+    def for_config(cls, config: Config, token: str | None) -> DashboardAccess:
+        """Decide the policy as MCP does: from the bind address and the token (None: unset)."""
+        policy = auth_policy(config.server.host, token)
+        return cls(policy, config.mcp.allowed_origins, config.mcp.token_env)
 
     def __init__(self, policy: AuthPolicy, allowed_origins: Sequence[str], token_env: str) -> None:
         self.policy = policy

@@ -30,7 +30,6 @@ from sidecar.dashboard.page import Page, dashboard_page, login_page
 from sidecar.dashboard.pricing import PriceTable
 from sidecar.dashboard.recorder import DIMENSIONS, Breakdown, Bucket, RecentSegment, SavingsRecorder
 from sidecar.keys import CONFIG, HEALTH_SOURCES
-from sidecar.mcpserver.http import auth_policy
 from sidecar.proxy.responses import error_response
 from sidecar.pruning.middleware import PRUNE_RECORDER
 
@@ -196,16 +195,14 @@ def install_dashboard(app: web.Application) -> None:
         return
 
     async def dashboard_ctx(app: web.Application) -> AsyncIterator[None]:
-        token = os.environ.get(config.mcp.token_env) or None
-        policy = auth_policy(config.server.host, token)
-        if policy.mode == "refuse":
+        access = DashboardAccess.for_config(config, os.environ.get(config.mcp.token_env) or None)
+        if access.policy.mode == "refuse":
             log.warning(
                 "dashboard: bound to %s without $%s: /sidecar/ and /sidecar/metrics are refused",
                 config.server.host,
                 config.mcp.token_env,
             )
         recorder = SavingsRecorder(config.dashboard, PriceTable(config.pricing))
-        access = DashboardAccess(policy, config.mcp.allowed_origins, config.mcp.token_env)
         app[DASHBOARD] = Dashboard(app, recorder, access)
         app[PRUNE_RECORDER] = recorder.record
         app[HEALTH_SOURCES]["savings"] = recorder.health
