@@ -8,7 +8,9 @@
       -> the savings breakdown (sidecar_saved_tokens_total{path,agent,tool,kind,model,backend}, ...)
       -> histograms: the time pruning added per request, plus the GenAI and pruning histograms that
          sidecar.telemetry aggregates locally when telemetry is on
-    -> prometheus_client's encoder: text 0.0.4 by default, OpenMetrics when the scraper asks for it
+    -> prometheus_client's encoder, in a worker thread on a snapshot taken on the event loop (a full
+       breakdown is a few thousand samples: tens of milliseconds the loop should not block on):
+       text 0.0.4 by default, OpenMetrics when the scraper asks for it
 
 Naming: ``sidecar_`` + section + field, counters end in ``_total``, durations in ``_seconds``; a health
 dict (``upstream_errors``, ``requests_skipped``...) becomes one label. Label values are what /sidecar/health
@@ -17,6 +19,7 @@ already shows (metadata only); the breakdown's are capped and cleaned by the rec
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator
 
 import msgspec
@@ -152,16 +155,35 @@ def _section(doc: Doc, name: str) -> dict[str, object]:
     return found if isinstance(found, dict) else {}
 
 
-class SidecarCollector:
-    """Collects the sidecar's figures at scrape time (a prometheus_client custom collector)."""
+BreakdownRow = tuple[tuple[str, ...], int, int, int, float, float]  # key, saved, before, pruned, usd x2
+
+
+class Snapshot:
+    """Everything a scrape reports, copied on the event loop (cheap), so encoding can run in a thread."""
+
+    __slots__ = ("doc", "breakdown", "histograms")
 
     def __init__(self, app: web.Application, recorder: SavingsRecorder) -> None:
-        self._app = app
-        self._recorder = recorder
+        self.doc = health_doc(app)
+        self.breakdown: list[BreakdownRow] = [
+            (key, s.tokens_saved, s.tokens_before, s.segments_pruned, s.usd_raw, s.usd_cache_aware)
+            for key, s in recorder.series.items()
+        ]
+        self.histograms = [recorder.added.metric(0)]
+        telemetry = app.get(TELEMETRY)
+        if telemetry is not None and telemetry.enabled:
+            self.histograms.extend(telemetry.genai.metrics())
+
+
+class SidecarCollector:
+    """Turns one snapshot into Prometheus metric families (a prometheus_client custom collector)."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
 
     def collect(self) -> Iterable[Metric]:
-        """Yield every metric family, read from /sidecar/health's sources and the recorder now."""
-        doc = health_doc(self._app)
+        """Yield every metric family of the snapshot."""
+        doc = self._snapshot.doc
         yield from self._health(doc)
         yield from self._providers(_section(doc, "routing"))
         pruning = _section(doc, "pruning")
@@ -252,21 +274,19 @@ class SidecarCollector:
         )
         pruned = CounterMetricFamily("sidecar_pruned_segments", "Segments rewritten, by label", labels=labels)
         usd = CounterMetricFamily("sidecar_saved_usd", "Money saved, by label", labels=[*labels, "estimate"])
-        for key, s in sorted(self._recorder.series.items()):
+        for key, tokens_saved, tokens_before, segments_pruned, usd_raw, usd_cached in sorted(
+            self._snapshot.breakdown
+        ):
             values = list(key)
-            saved.add_metric(values, s.tokens_saved)
-            seen.add_metric(values, s.tokens_before)
-            pruned.add_metric(values, s.segments_pruned)
-            usd.add_metric([*values, "raw"], s.usd_raw)
-            usd.add_metric([*values, "cache_aware"], s.usd_cache_aware)
+            saved.add_metric(values, tokens_saved)
+            seen.add_metric(values, tokens_before)
+            pruned.add_metric(values, segments_pruned)
+            usd.add_metric([*values, "raw"], usd_raw)
+            usd.add_metric([*values, "cache_aware"], usd_cached)
         yield from (saved, seen, pruned, usd)
 
     def _histograms(self) -> Iterator[Metric]:
-        sources = [self._recorder.added.metric(0)]
-        telemetry = self._app.get(TELEMETRY)
-        if telemetry is not None and telemetry.enabled:
-            sources.extend(telemetry.genai.metrics())
-        for metric in sources:
+        for metric in self._snapshot.histograms:
             if metric is not None:
                 family = histogram_family(metric)
                 if family is not None:
@@ -313,14 +333,20 @@ def _label_value(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def encode(snapshot: Snapshot, accept: str) -> tuple[bytes, str]:
+    """Return the exposition of ``snapshot`` and its Content-Type, for a scraper's Accept header."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SidecarCollector(snapshot))
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type
+
+
 class MetricsEndpoint:
-    """Renders the registry for one app, in the format the scraper asks for."""
+    """Renders one app's figures in the format the scraper asks for."""
 
     def __init__(self, app: web.Application, recorder: SavingsRecorder) -> None:
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(SidecarCollector(app, recorder))
+        self._app, self._recorder = app, recorder
 
-    def render(self, accept: str) -> tuple[bytes, str]:
-        """Return the exposition and its Content-Type, for a scraper's Accept header."""
-        encoder, content_type = choose_encoder(accept)
-        return encoder(self.registry), content_type
+    async def render(self, accept: str) -> tuple[bytes, str]:
+        """Snapshot on the event loop, encode in a worker thread (a full breakdown takes milliseconds)."""
+        return await asyncio.to_thread(encode, Snapshot(self._app, self._recorder), accept)

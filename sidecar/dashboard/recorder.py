@@ -8,8 +8,9 @@
         -> a histogram of the time pruning added per request
 
 Bounded whatever the traffic: buckets and recent segments are fixed-size deques, and each label keeps at
-most 64 distinct values (later ones are counted as "other"), so a client inventing model names or tool
-names cannot grow memory or the Prometheus series without bound.
+most 64 distinct values (later ones are counted as "other") and there are at most 1000 label combinations
+(later ones count under "other" everywhere), so a client inventing model or tool names cannot grow memory
+or the Prometheus series without bound.
 
 Privacy: the agent is reduced to ``product/version`` from the first User-Agent token (or the X-Title an
 agent such as Cline sends), stripped of anything but letters, digits and ``._-/ ``; label values are
@@ -35,6 +36,7 @@ from sidecar.pruning.types import RequestRecord, SegmentRecord
 from sidecar.telemetry.metrics import PRUNE_BUCKETS, LocalHistogram
 
 MAX_LABEL_VALUES = 64
+MAX_SERIES = 1000  # label combinations; later ones are counted under every label "other"
 DIMENSIONS = ("path", "agent", "tool", "kind", "model", "backend")
 SeriesKey = tuple[str, str, str, str, str, str]  # in DIMENSIONS order
 OTHER = "other"
@@ -214,7 +216,9 @@ class SavingsRecorder:
             key = self._labels.key((path, agent, tool, seg.source_type, model, seg.backend or "-"))
             series = self.series.get(key)
             if series is None:
-                series = self.series[key] = Series()
+                if len(self.series) >= MAX_SERIES:
+                    key = (OTHER,) * 6
+                series = self.series.get(key) or self.series.setdefault(key, Series())
             series.segments += 1
             series.tokens_before += seg.tokens_before
             self.segments += 1

@@ -153,7 +153,7 @@ async def metrics_handler(request: web.Request) -> web.Response:
     refusal = dashboard.access.check(request)
     if refusal is not None:
         return _refused(request, refusal, page=False)
-    body, content_type = dashboard.metrics.render(request.headers.get("Accept", ""))
+    body, content_type = await dashboard.metrics.render(request.headers.get("Accept", ""))
     return web.Response(body=body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 
 

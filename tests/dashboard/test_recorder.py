@@ -6,7 +6,7 @@ import pytest
 
 from sidecar.config import DashboardConfig, PricingConfig
 from sidecar.dashboard.pricing import PriceTable
-from sidecar.dashboard.recorder import MAX_LABEL_VALUES, SavingsRecorder, agent_name, clean_label
+from sidecar.dashboard.recorder import MAX_LABEL_VALUES, MAX_SERIES, SavingsRecorder, agent_name, clean_label
 from sidecar.pruning.types import RequestRecord, SegmentRecord
 
 
@@ -108,3 +108,13 @@ def test_show_text_keeps_truncated_text() -> None:
     rec.record(request(segment()))
     last = rec.recent[-1]
     assert last.text == "the o" and last.pruned_text == "the p" and last.text_truncated
+
+
+def test_label_combinations_are_capped() -> None:
+    rec = recorder()
+    for i in range(MAX_SERIES + 200):
+        tool, model = f"tool_{i % MAX_LABEL_VALUES}", f"model-{i // MAX_LABEL_VALUES}"
+        rec.record(request(segment(tool=tool), model=model))
+    assert len(rec.series) == MAX_SERIES + 1
+    assert rec.series[("other",) * 6].segments_pruned == 200
+    assert sum(s.tokens_saved for s in rec.series.values()) == rec.health().tokens_saved
