@@ -86,13 +86,21 @@ async def not_found(request: web.Request) -> web.Response:
 
 def default_installers() -> list[Installer]:
     """The components of a full sidecar, in middleware order (outermost first)."""
+    from sidecar.dashboard.routes import install_dashboard
     from sidecar.mcpserver.http import install_mcp
     from sidecar.pruning.lifecycle import install_pruner
     from sidecar.pruning.middleware import install_pruning
     from sidecar.routing.middleware import install_routing
     from sidecar.telemetry.service import install_telemetry
 
-    return [install_telemetry, install_pruner, install_pruning, install_routing, install_mcp]
+    return [
+        install_telemetry,
+        install_pruner,
+        install_pruning,
+        install_routing,
+        install_mcp,
+        install_dashboard,
+    ]
 
 
 def build_app(config: Config, installers: Sequence[Installer] | None = None) -> web.Application:

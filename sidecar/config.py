@@ -98,6 +98,25 @@ class McpConfig(_Section, frozen=True):
     allowed_origins: list[str] = msgspec.field(default_factory=list)
 
 
+class DashboardConfig(_Section, frozen=True):
+    enabled: bool = True
+    recent_segments: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
+    history_minutes: Annotated[int, msgspec.Meta(ge=1, le=10080)] = 1440
+    show_text: bool = False  # tool output can be secret: the page shows metadata only unless this is true
+    max_text_chars: PositiveInt = 20_000
+
+
+class ModelPrice(_Section, frozen=True):
+    input_usd_per_mtok: NonNegFloat
+    cached_read_multiplier: Ratio | None = None  # None: pricing.cached_read_multiplier
+
+
+class PricingConfig(_Section, frozen=True):
+    cached_read_multiplier: Ratio = 0.1
+    default_input_usd_per_mtok: NonNegFloat | None = None  # models not listed; None: not priced
+    models: dict[str, ModelPrice] = msgspec.field(default_factory=lambda: default_prices())
+
+
 class ProviderConfig(_Section, frozen=True):
     base_url: HttpUrl
     api_key_env: str
@@ -141,6 +160,57 @@ def _default_providers() -> dict[str, ProviderConfig]:
     }
 
 
+# Input list prices in USD per million tokens, and the cached-read price as a share of it, as the providers
+# published them (checked 2026-12). Estimates to edit: keys match a request's model by prefix, longest first.
+_PRICES: dict[str, tuple[float, float | None]] = {
+    "claude-fable-5-1": (10.0, 0.025),
+    "claude-fable-5": (10.0, None),
+    "claude-opus-5-5": (4.0, None),
+    "claude-opus-5": (5.0, None),
+    "claude-opus-4-8": (5.0, None),
+    "claude-opus-4-7": (5.0, None),
+    "claude-opus-4-6": (5.0, None),
+    "claude-opus-4-5": (5.0, None),
+    "claude-opus-4": (15.0, None),
+    "claude-sonnet-5-5": (2.0, 0.05),
+    "claude-sonnet-5": (2.0, None),
+    "claude-sonnet-4": (3.0, None),
+    "claude-3-7-sonnet": (3.0, None),
+    "claude-haiku-5-5": (0.10, None),
+    "claude-haiku-4-5": (1.0, None),
+    "claude-3-5-haiku": (0.80, None),
+    "gpt-5.5": (5.0, None),
+    "gpt-5.4": (2.50, None),
+    "gpt-5.4-mini": (0.75, None),
+    "gpt-5.4-nano": (0.20, None),
+    "gpt-5.2": (1.75, None),
+    "gpt-5": (1.25, None),
+    "gpt-5-mini": (0.25, None),
+    "gpt-5-nano": (0.05, None),
+    "gpt-4.1": (2.0, 0.25),
+    "gpt-4.1-mini": (0.40, 0.25),
+    "gpt-4o": (2.50, 0.5),
+    "gpt-4o-mini": (0.15, 0.5),
+    "o3": (2.0, 0.25),
+    "o4-mini": (1.10, 0.25),
+    "deepseek-chat": (0.28, None),
+    "deepseek-reasoner": (0.28, None),
+    "gemini-2.5-pro": (1.25, None),
+    "gemini-2.5-flash": (0.30, None),
+    "gemini-2.0-flash": (0.10, 0.25),
+    "llama-3.3-70b-versatile": (0.59, 1.0),
+    "codestral": (0.30, 1.0),
+}
+
+
+def default_prices() -> dict[str, ModelPrice]:
+    """Return the built-in model price table (``[pricing.models]``)."""
+    return {
+        name: ModelPrice(input_usd_per_mtok=price, cached_read_multiplier=cached)
+        for name, (price, cached) in _PRICES.items()
+    }
+
+
 def _default_modes() -> dict[str, ModeConfig]:
     return {
         "fast": ModeConfig(executor="groq:llama-3.3-70b-versatile"),
@@ -157,6 +227,8 @@ class Config(_Section, frozen=True):
     cache: CacheConfig = msgspec.field(default_factory=CacheConfig)
     recover: RecoverConfig = msgspec.field(default_factory=RecoverConfig)
     mcp: McpConfig = msgspec.field(default_factory=McpConfig)
+    dashboard: DashboardConfig = msgspec.field(default_factory=DashboardConfig)
+    pricing: PricingConfig = msgspec.field(default_factory=PricingConfig)
     routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
     providers: dict[str, ProviderConfig] = msgspec.field(default_factory=_default_providers)
     modes: dict[str, ModeConfig] = msgspec.field(default_factory=_default_modes)
@@ -261,6 +333,8 @@ def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = Non
                 err = error_path(exc, f"{section}.{name}")
                 raise ConfigError(f"{origin}: {err}") from exc
 
+    _check_prices(data, origin)
+
     try:
         config = msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:
@@ -280,6 +354,26 @@ def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = Non
         where = "SIDECAR_CACHE_URL" if "cache.url" in from_env else f"{origin}: cache.url"
         raise ConfigError(f"{where}: expected a redis://, rediss:// or unix:// URL")
     return config
+
+
+def _check_prices(data: TomlTable, origin: str) -> None:
+    """Merge ``[pricing.models]`` over the built-in table and check each entry (naming its model)."""
+    pricing = data.get("pricing")
+    if not isinstance(pricing, dict):
+        return
+    models = pricing.get("models")
+    if not isinstance(models, dict):
+        return
+    for name, entry in models.items():
+        try:
+            msgspec.convert(entry, ModelPrice)
+        except msgspec.ValidationError as exc:
+            err = error_path(exc, f"pricing.models.{name}")
+            raise ConfigError(f"{origin}: {err}") from exc
+    # A file that prices one model keeps the built-in prices of the others.
+    merged: dict[str, TomlValue] = {k: msgspec.to_builtins(v) for k, v in default_prices().items()}
+    merged.update({name.lower(): entry for name, entry in models.items()})
+    pricing["models"] = merged
 
 
 def _choices(dotted: str) -> str:

@@ -138,3 +138,43 @@ def test_a_mode_name_requests_could_never_match_is_an_error(tmp_path):
     path.write_text('[modes.Turbo]\nexecutor = "groq:llama-3.3-70b-versatile"\n')
     with pytest.raises(ConfigError, match=r"modes\.Turbo: mode names are lower-case, '-' \(modes\.turbo\)"):
         load_config(str(path), env={})
+
+
+def test_pricing_entries_merge_over_the_built_in_table(tmp_path: Path):
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[pricing]\ndefault_input_usd_per_mtok = 1.5\n[pricing.models]\n"
+        '"My-Model" = { input_usd_per_mtok = 0.5, cached_read_multiplier = 0.2 }\n'
+        '"gpt-5" = { input_usd_per_mtok = 1.0 }\n'
+    )
+    config = load_config(str(path), env={})
+    assert config.pricing.default_input_usd_per_mtok == 1.5
+    assert config.pricing.models["my-model"].cached_read_multiplier == 0.2
+    assert config.pricing.models["gpt-5"].input_usd_per_mtok == 1.0
+    assert config.pricing.models["claude-sonnet-4"].input_usd_per_mtok == 3.0  # kept
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            '[pricing.models]\n"gpt-5" = { input_usd_per_mtok = -1 }\n',
+            "pricing.models.gpt-5.input_usd_per_mtok",
+        ),
+        ('[pricing.models]\n"m" = { cached_read_multiplier = 0.1 }\n', "pricing.models.m.input_usd_per_mtok"),
+        (
+            '[pricing.models]\n"m" = { input_usd_per_mtok = 1, cached_read_multiplier = 2 }\n',
+            "pricing.models.m",
+        ),
+        ("[pricing]\ncached_read_multiplier = 1.5\n", "pricing.cached_read_multiplier"),
+        ("[dashboard]\nrecent_segments = 0\n", "dashboard.recent_segments"),
+        ('[dashboard]\nshow_text = "yes"\n', "dashboard.show_text"),
+    ],
+)
+def test_bad_pricing_or_dashboard_value_names_the_key(tmp_path: Path, toml: str, message: str):
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as err:
+        load_config(str(path), env={})
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)

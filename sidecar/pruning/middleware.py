@@ -17,6 +17,10 @@ Response headers, on every request to those paths: ``X-Sidecar-Tokens-Saved`` (e
 nothing was pruned), ``X-Sidecar-Backend`` (the backend that chose the kept lines, or that would
 have), ``X-Sidecar-Fallback`` (``true`` when DeepInfra was selected but the heuristic served), and
 ``X-Sidecar-Prune-Ms`` (the time this middleware added).
+
+Recorder hook (the dashboard): when the app holds ``PRUNE_RECORDER``, it is called once per request
+that had segments, with a :class:`RequestRecord` (path, model, agent headers, one record per segment);
+a recorder that raises is logged by class name and ignored.
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ from sidecar.proxy.identity import caller_identity
 from sidecar.proxy.paths import endpoint
 from sidecar.pruning.lifecycle import PRUNER
 from sidecar.pruning.service import Pruner
-from sidecar.pruning.types import PruneOutcome
+from sidecar.pruning.types import PruneOutcome, Recorder, RequestRecord, SegmentRecord
 from sidecar.tasks import spawn
+from sidecar.tokens import estimate_tokens
 
 log = logging.getLogger("sidecar.pruning.middleware")
 
@@ -96,15 +101,17 @@ class MiddlewareStats:
 
 
 MIDDLEWARE_STATS = web.AppKey("sidecar_pruning_middleware_stats", MiddlewareStats)
+# Set by a component that wants every pruned request's records (sidecar.dashboard).
+PRUNE_RECORDER: web.AppKey[Recorder] = web.AppKey("sidecar_prune_recorder")
 
 
 class _Report:
     """What one request's pruning amounted to (for the response headers)."""
 
-    __slots__ = ("saved", "backend", "fallback")
+    __slots__ = ("saved", "backend", "fallback", "rewritten")
 
-    def __init__(self, saved: int, backend: str, fallback: bool) -> None:
-        self.saved, self.backend, self.fallback = saved, backend, fallback
+    def __init__(self, saved: int, backend: str, fallback: bool, rewritten: bool = False) -> None:
+        self.saved, self.backend, self.fallback, self.rewritten = saved, backend, fallback, rewritten
 
 
 def pruning_middleware() -> Middleware:
@@ -192,7 +199,11 @@ async def _prune_request(
     remaining = config.deadline_ms / 1000.0 - (time.perf_counter() - started)
     await asyncio.wait(tasks, timeout=max(remaining, 0.0))
     report = _apply(request, chat, tasks, pruner, stats)
-    stats.added_ms.append((time.perf_counter() - started) * 1000.0)
+    added_ms = (time.perf_counter() - started) * 1000.0
+    stats.added_ms.append(added_ms)
+    recorder = app.get(PRUNE_RECORDER)
+    if recorder is not None:
+        _record(recorder, request, chat, tasks, report.rewritten, added_ms)
     return report
 
 
@@ -235,7 +246,78 @@ def _apply(
     proxy_stats = request.app[STATS]
     proxy_stats.pruned_requests += 1
     proxy_stats.tokens_saved_total += saved
-    return _Report(saved, ",".join(sorted(backends)), fallback)
+    return _Report(saved, ",".join(sorted(backends)), fallback, rewritten=True)
+
+
+def _record(
+    recorder: Recorder,
+    request: web.Request,
+    chat: ParsedChat,
+    tasks: list[asyncio.Task[PruneOutcome]],
+    rewritten: bool,
+    added_ms: float,
+) -> None:
+    """Hand the recorder one record of this request; a recorder that fails never fails the request."""
+    try:
+        model = chat.doc.get("model")
+        recorder(
+            RequestRecord(
+                path=request.path,
+                model=model if isinstance(model, str) else None,
+                user_agent=request.headers.get("User-Agent", ""),
+                title=request.headers.get("X-Title", ""),
+                added_ms=added_ms,
+                segments=[
+                    _segment_record(seg, task, rewritten)
+                    for seg, task in zip(chat.segments, tasks, strict=True)
+                ],
+            )
+        )
+    except Exception as exc:  # noqa: BLE001 - the dashboard must never fail a request
+        log.warning("prune recorder failed: %s", type(exc).__name__)
+
+
+def _segment_record(seg: Segment, task: asyncio.Task[PruneOutcome], rewritten: bool) -> SegmentRecord:
+    """Describe one segment as _apply treated it (pruned means: changed in the body sent upstream)."""
+    if not task.done() or task.cancelled() or task.exception() is not None:
+        tokens = estimate_tokens(seg.text)
+        return SegmentRecord(
+            tool_name=seg.tool_name,
+            kind=seg.kind,
+            source_type=seg.source_type or "auto",
+            status="late" if not task.done() else "failed",
+            tokens_before=tokens,
+            tokens_after=tokens,
+            tokens_saved=0,
+            backend="",
+            used_fallback=False,
+            cache_hit=False,
+            latency_ms=0.0,
+            original_lines=seg.text.count("\n") + 1,
+            cut=[],
+            text=seg.text,
+            pruned_text=seg.text,
+        )
+    outcome = task.result()
+    s = outcome.stats
+    pruned = rewritten and outcome.pruned_text != seg.text
+    return SegmentRecord(
+        tool_name=seg.tool_name,
+        kind=seg.kind,
+        source_type=s.source_type,
+        status="pruned" if pruned else "unchanged",
+        tokens_before=s.tokens_est_before,
+        tokens_after=s.tokens_est_after if pruned else s.tokens_est_before,
+        tokens_saved=s.tokens_saved_est if pruned else 0,
+        backend=s.backend,
+        used_fallback=s.used_fallback,
+        cache_hit=s.cache_hit,
+        latency_ms=s.latency_ms,
+        original_lines=s.original_lines,
+        cut=[(a.original_start_line, a.original_end_line) for a in outcome.annotations] if pruned else [],
+        text=seg.text,
+        pruned_text=outcome.pruned_text if pruned else seg.text,
+    )
 
 
 def _idle_backend(pruner: Pruner) -> tuple[str, bool]:

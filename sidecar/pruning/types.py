@@ -7,6 +7,7 @@ Every other pruning module imports its types from here; this module imports only
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import msgspec
 
@@ -25,6 +26,10 @@ __all__ = [
     "PruningHealth",
     "RecoverMetadata",
     "RecoverResult",
+    "Recorder",
+    "RequestRecord",
+    "SegmentRecord",
+    "SegmentStatus",
     "Selection",
     "SourceType",
 ]
@@ -152,3 +157,44 @@ class PruningHealth(msgspec.Struct, frozen=True, kw_only=True):
 
 
 Observer = Callable[[PruneOutcome], None]
+
+
+SegmentStatus = Literal["pruned", "unchanged", "late", "failed"]
+
+
+class SegmentRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One segment of a chat request, as the pruning middleware handled it (for the dashboard).
+
+    ``text`` and ``pruned_text`` are references to strings the request already holds, not copies; a
+    recorder must drop them unless it was told to keep text (it is tool output: possibly secret).
+    """
+
+    tool_name: str | None
+    kind: str  # tool_output | user_text
+    source_type: str  # code | logs | docs: as pruned (declared by the tool call, or detected)
+    status: SegmentStatus  # pruned: rewritten in the body sent upstream; late: not done by the deadline
+    tokens_before: int
+    tokens_after: int  # == tokens_before unless pruned
+    tokens_saved: int  # 0 unless pruned; sums to the middleware's tokens_saved_total
+    backend: str
+    used_fallback: bool
+    cache_hit: bool
+    latency_ms: float
+    original_lines: int
+    cut: list[tuple[int, int]]  # pruned line ranges, 1-based inclusive, original numbering (metadata)
+    text: str
+    pruned_text: str
+
+
+class RequestRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One chat request that had prunable segments: what the recorder hook receives, once per request."""
+
+    path: str  # without the query string
+    model: str | None  # the body's "model"
+    user_agent: str  # the raw header ("" when absent): reduce it before keeping it
+    title: str  # the X-Title header some agents send (Cline), raw ("" when absent)
+    added_ms: float  # the time pruning added to this request
+    segments: list[SegmentRecord]
+
+
+Recorder = Callable[[RequestRecord], None]

@@ -22,9 +22,9 @@ from sidecar.keys import CONFIG
 from sidecar.proxy.identity import caller_identity
 from sidecar.pruning.lifecycle import PRUNER, install_pruner
 from sidecar.pruning.manager import PruningBackendManager
-from sidecar.pruning.middleware import install_pruning
+from sidecar.pruning.middleware import PRUNE_RECORDER, install_pruning
 from sidecar.pruning.service import Pruner
-from sidecar.pruning.types import LineRange, PruneOutcome, PruneRequest, Selection
+from sidecar.pruning.types import LineRange, PruneOutcome, PruneRequest, RequestRecord, Selection
 from sidecar.testing.fake_upstream import FakeUpstream
 
 KEY = "sk-test-123"
@@ -606,3 +606,61 @@ async def test_fail_open_on_a_bug_in_the_middleware(fake: FakeUpstream, sidecar,
     await assert_fail_open(fake, client, chat_body(openai_messages()))
     health = await (await client.get("/sidecar/health")).json()
     assert health["middleware"]["requests_failed_open"] == {"KeyError": 1}
+
+
+# --- the recorder hook (the dashboard) ------------------------------------------------------------------
+
+
+def recorder_installer(recorder) -> Callable[[web.Application], None]:
+    def install(app: web.Application) -> None:
+        app[PRUNE_RECORDER] = recorder
+
+    return install
+
+
+async def test_recorder_gets_one_record_per_request(fake: FakeUpstream, aiohttp_client) -> None:
+    records: list[RequestRecord] = []
+    app = build_app(
+        make_config(fake), installers=[install_pruner, install_pruning, recorder_installer(records.append)]
+    )
+    client = await aiohttp_client(app)
+    body = chat_body(openai_messages())
+    resp, _ = await post(client, body, **{"User-Agent": "OpenAI/Python 1.99.1", "X-Title": "Cline"})
+    assert len(records) == 1
+    rec = records[0]
+    assert (rec.path, rec.model, rec.user_agent, rec.title) == (
+        "/v1/chat/completions",
+        "gpt-test",
+        "OpenAI/Python 1.99.1",
+        "Cline",
+    )
+    assert [s.status for s in rec.segments] == ["pruned"] * 3
+    assert sum(s.tokens_saved for s in rec.segments) == int(resp.headers["X-Sidecar-Tokens-Saved"])
+    assert all(
+        s.tool_name == "read_file" and s.cut and s.tokens_after < s.tokens_before for s in rec.segments
+    )
+    assert [s.text for s in rec.segments] == [TOOL_A, TOOL_B, TOOL_C]
+    # A request too small to prune is not recorded; an opted-out one neither.
+    await post(client, chat_body([{"role": "user", "content": "hi"}]))
+    await post(client, body, **{"X-Sidecar-Prune": "off"})
+    assert len(records) == 1
+
+
+async def test_a_failing_recorder_changes_nothing(fake: FakeUpstream, aiohttp_client, caplog) -> None:
+    def broken(record: RequestRecord) -> None:
+        raise RuntimeError("dashboard bug")
+
+    body = chat_body(openai_messages())
+    plain = await aiohttp_client(build_app(make_config(fake), installers=[install_pruner, install_pruning]))
+    resp_plain, answer_plain = await post(plain, body)
+    sent_plain = fake.received[-1].body
+    client = await aiohttp_client(
+        build_app(make_config(fake), installers=[install_pruner, install_pruning, recorder_installer(broken)])
+    )
+    resp, answer = await post(client, body)
+    assert resp.status == resp_plain.status == 200
+    assert fake.received[-1].body == sent_plain  # the same pruned bytes upstream
+    assert resp.headers["X-Sidecar-Tokens-Saved"] == resp_plain.headers["X-Sidecar-Tokens-Saved"]
+    assert json.loads(answer)["choices"] == json.loads(answer_plain)["choices"]
+    assert any("prune recorder failed: RuntimeError" in r.getMessage() for r in caplog.records)
+    assert "dashboard bug" not in caplog.text
