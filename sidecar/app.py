@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from sidecar.config import Config
-from sidecar.keys import CONFIG, HEALTH_SOURCES, STATS, UPSTREAM, Installer
+from sidecar.keys import CONFIG, HEALTH_SOURCES, STATS, UPSTREAM, Installer, health_document
 from sidecar.proxy.forward import forward, new_session
 from sidecar.proxy.responses import error_response
 from sidecar.stats import ProxyStats
@@ -72,11 +72,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     """Aggregates since start-up, one section per component."""
-    app = request.app
-    doc: dict[str, object] = {"proxy": msgspec.to_builtins(app[STATS].snapshot())}
-    for name, source in app[HEALTH_SOURCES].items():
-        doc[name] = msgspec.to_builtins(source())
-    return web.Response(body=msgspec.json.encode(doc), content_type="application/json")
+    body = msgspec.json.encode(health_document(request.app))
+    return web.Response(body=body, content_type="application/json")
 
 
 async def not_found(request: web.Request) -> web.Response:

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from sidecar.app import build_app
 from sidecar.config import Config
+from sidecar.dashboard.routes import DASHBOARD
 from sidecar.keys import STATS
 
 log = logging.getLogger("sidecar.server")
@@ -52,11 +53,10 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     bound = [s.getsockname() for s in _sockets(site)]
     log.info("listening on %s, upstream %s", bound, config.upstream.url)
-    print(
-        f"sidecar listening on http://{config.server.host}:{bound[0][1] if bound else config.server.port}"
-        f" -> {config.upstream.url}",
-        flush=True,
-    )
+    base = f"http://{config.server.host}:{bound[0][1] if bound else config.server.port}"
+    print(f"sidecar listening on {base} -> {config.upstream.url}", flush=True)
+    if DASHBOARD in app:
+        print(f"dashboard: {base}/sidecar/  (metrics: {base}/sidecar/metrics)", flush=True)
     if ready is not None:
         ready.set()
     try:

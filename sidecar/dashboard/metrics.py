@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator
 
-import msgspec
 from aiohttp import web
 from opentelemetry.sdk.metrics.export import Histogram
 from opentelemetry.sdk.metrics.export import Metric as OtelMetric
@@ -31,7 +30,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
 from sidecar.dashboard.recorder import DIMENSIONS, SavingsRecorder
-from sidecar.keys import HEALTH_SOURCES, STATS
+from sidecar.keys import health_document
 from sidecar.telemetry.service import TELEMETRY
 
 Doc = dict[str, object]
@@ -136,10 +135,7 @@ _UNITS = {"s": "_seconds", "By": "_bytes", "USD": "_usd", "{token}": "_tokens"}
 
 def health_doc(app: web.Application) -> Doc:
     """Return /sidecar/health's document (the same sections, read now)."""
-    doc: Doc = {"proxy": msgspec.to_builtins(app[STATS].snapshot())}
-    for name, source in app[HEALTH_SOURCES].items():
-        doc[name] = msgspec.to_builtins(source())
-    return doc
+    return health_document(app)
 
 
 def _number(value: object) -> float | None:
