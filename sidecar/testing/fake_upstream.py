@@ -503,10 +503,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="also serve " + ", ".join(PROVIDER_PROFILES) + " under /p/<name>/v1 at realistic speeds, "
         "answering like a model that follows output constraints",
     )
+    parser.add_argument(
+        "--script",
+        metavar="FILE",
+        help="act as a scripted model driving a real agent (Anthropic Messages and OpenAI Responses, "
+        "streamed): see sidecar.testing.scripted",
+    )
+    parser.add_argument("--record", metavar="DIR", help="with --script: write every request body to DIR")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the fake upstream until interrupted (SIGINT or SIGTERM)."""
+    if getattr(args, "script", None):
+        from sidecar.testing import scripted  # the scripted model is its own server
+
+        return scripted.run(args)
 
     async def main() -> None:
         providers = getattr(args, "providers", False)
