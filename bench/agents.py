@@ -401,7 +401,10 @@ def main() -> int:
         "--agents", default=",".join(AGENTS), help=f"comma-separated, from {', '.join(AGENTS)}"
     )
     parser.add_argument("--keep", help="keep the work directory (repositories, homes, recorded bodies) here")
-    parser.add_argument("--fixtures", help="write the first task's request bodies of each agent here (tests)")
+    parser.add_argument("--fixtures", help="write request bodies of each agent here (tests/fixtures/agents)")
+    parser.add_argument(
+        "--fixture-task", type=int, action="append", help="with --fixtures: the task to keep (repeatable; 1)"
+    )
     args = parser.parse_args()
     agents = [a for a in args.agents.split(",") if a]
     if unknown := set(agents) - set(AGENTS):
@@ -464,7 +467,7 @@ def main() -> int:
                 tally.ok_sidecar += ok_s
                 up, sent = sidecar_rec.since(s0), [r for r in tee.records[t0:] if r[1]]  # not HEAD /
                 tally.add_run(task, direct_rec.since(d0), up, sent)
-                if args.fixtures and t == 0:
+                if args.fixtures and t + 1 in (args.fixture_task or [1]):
                     save_fixtures(Path(args.fixtures), agent, task, sent)
                 status = f"direct {'ok' if ok_d else 'FAILED'}, sidecar {'ok' if ok_s else 'FAILED'}"
                 elapsed = time.monotonic() - started
@@ -480,7 +483,7 @@ def save_fixtures(root: Path, agent: str, task: Task, sent: list[tuple[str, byte
     import gzip
 
     version = PINS["@anthropic-ai/claude-code" if agent == "claude" else "@openai/codex"]
-    folder = root / f"{agent}-{version}"
+    folder = root / f"{agent}-{version}" / task.key.strip("[]")
     folder.mkdir(parents=True, exist_ok=True)
     main_bodies = [(p, b) for p, b in sent if is_main(p, b, task)]
     n = len(main_bodies)

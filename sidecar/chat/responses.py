@@ -100,10 +100,12 @@ def _item(item: dict[str, JsonValue], base: Path, walk: Walk) -> None:
     elif kind in ("function_call", "custom_tool_call"):
         ref, name = item.get("call_id"), item.get("name")
         if isinstance(ref, str):
-            args = _call_args(kind, item)
+            args, commands = _call_args(kind, item)
             made = Call(name if isinstance(name, str) else None, args)
             command = next((v for k in ("cmd", "command") if isinstance(v := _get(args, k), str)), "")
-            if made.source_type is None and _SEARCH.match(command):
+            if commands > 1:
+                made.source_type = None  # a script running several commands: its output is a mix
+            elif made.source_type is None and _SEARCH.match(command):
                 made.source_type = "code"  # a code search's hits are lines of code
             walk.calls[ref] = made
     elif kind in _OUTPUTS:
@@ -137,14 +139,17 @@ def _texts(content: JsonValue, base: Path) -> list[tuple[Path, str]]:
     return out
 
 
-def _call_args(kind: str, item: dict[str, JsonValue]) -> JsonValue:
-    """Return a call's arguments in the shape the goal hints read: ``cmd``/``command`` as one string."""
+def _call_args(kind: str, item: dict[str, JsonValue]) -> tuple[JsonValue, int]:
+    """Return a call's arguments as the goal hints read them (``cmd``/``command`` one string), and how
+    many commands it runs."""
     if kind == "custom_tool_call":
         script = item.get("input")
-        if not isinstance(script, str):
-            return None
-        cmds = [_js_string(m.group(1)) for m in _SCRIPT_CMD.finditer(script)]
-        return {"cmd": "; ".join(c for c in cmds if c)} if cmds else None
+        cmds = (
+            [c for m in _SCRIPT_CMD.finditer(script) if (c := _js_string(m.group(1)))]
+            if isinstance(script, str)
+            else []
+        )
+        return ({"cmd": "; ".join(cmds)} if cmds else None), len(cmds)
     args = json_args(item.get("arguments"))
     if isinstance(args, dict):
         command = args.get("command")
@@ -153,7 +158,7 @@ def _call_args(kind: str, item: dict[str, JsonValue]) -> JsonValue:
             argv = [str(c) for c in command]
             joined = argv[-1] if len(argv) >= 3 and argv[-2] in ("-c", "-lc") else shlex.join(argv)
             args = {**args, "command": joined}
-    return args
+    return args, 1
 
 
 def _get(args: JsonValue, key: str) -> JsonValue:

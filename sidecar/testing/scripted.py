@@ -108,7 +108,8 @@ class ScriptedUpstream:
         self.signer = Signer()
         self.cache = PrefixCache()
         self.received: deque[Received] = deque(maxlen=10_000)
-        self.chains: dict[str, int] = {}  # response id -> tool outputs its conversation carried
+        # response id -> the user text and tool outputs its conversation carried (previous_response_id)
+        self.chains: dict[str, tuple[str, int]] = {}
         self.refused = 0  # requests refused for altered thinking or reasoning
         self.host, self.port = host, port
         self._runner: web.AppRunner | None = None
@@ -216,13 +217,13 @@ class ScriptedUpstream:
         if isinstance(raw_input, str):  # the short form: one user message
             items_in = [{"type": "message", "role": "user", "content": raw_input}]
         previous = doc.get("previous_response_id")
-        carried = 0
+        said, carried = "", 0
         if isinstance(previous, str):
             if previous not in self.chains:
                 return _openai_error(
                     400, f"Previous response with id '{previous}' not found.", "previous_response_not_found"
                 )
-            carried = self.chains[previous]
+            said, carried = self.chains[previous]
         for item in items_in:
             blob = item.get("encrypted_content")
             if item.get("type") == "reasoning" and blob is not None and not self.signer.opened(str(blob)):
@@ -232,7 +233,8 @@ class ScriptedUpstream:
                 )
         outputs = carried + sum(1 for item in items_in if item.get("type") in _OUTPUT_ITEMS)
         tools = {(str(t.get("type")), str(t.get("name"))) for t in _responses_tools(doc, items_in)}
-        turn = self._turn(_user_text_responses(items_in), outputs, lambda step: _codex_call(step, tools))
+        said = "\n".join(t for t in (said, _user_text_responses(items_in)) if t)
+        turn = self._turn(said, outputs, lambda step: _codex_call(step, tools))
         include = doc.get("include")
         encrypted = isinstance(include, list) and "reasoning.encrypted_content" in include
         items_out = responses_items(turn, self.signer, encrypted=encrypted)
@@ -241,7 +243,7 @@ class ScriptedUpstream:
         scope = str(doc.get("prompt_cache_key") or doc.get("model"))
         total, cached = self.cache.account(scope, encoded, None)
         response_id = f"resp_{uuid.uuid4().hex}"
-        self.chains[response_id] = outputs
+        self.chains[response_id] = (said, outputs)
         done = responses_object(
             turn, items_out, model=str(doc.get("model", "fake-model")), usage_in=total, cached=cached,
             response_id=response_id,
