@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test check lint typecheck fmt bench clean
+.PHONY: install demo test check lint typecheck fmt bench agents clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,6 +16,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/sidecar demo
+
+# The real Claude Code and Codex CLIs (installed from npm into bench/.cache) through the sidecar.
+agents: $(STAMP)
+	$(BIN)/python bench/agents.py
 
 check: $(STAMP) lint typecheck
 

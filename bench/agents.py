@@ -19,8 +19,9 @@ Printed per agent: runs completed (direct / through the sidecar), tool-output ch
 request direct and through the sidecar (saved, by kind), gold recall of the file reads (gold lines kept,
 of those the agent itself delivered), grep and log recall, requests whose bytes outside tool outputs
 changed (the agent's bytes, recorded by a tee in front of the sidecar, against what the model
-received), and earlier tool outputs not byte-identical on a later turn. No network beyond npm: the
-model is local; the agents run with throwaway homes and fake keys.
+received), and earlier tool outputs not byte-identical on a later turn. Then the pruning engine's own
+recall on the same files and goals, in process: what the engine gives before any agent format or goal
+plumbing. No network beyond npm: the model is local; the agents run with throwaway homes and fake keys.
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ class Task:
         return f"{self.key} {self.goal}"
 
     def scenario(self, root: Path) -> dict[str, object]:
-        steps = [{"read": str(root / self.path)}, {"grep": self.term, "path": "."}, {"run": "make test"}]
+        # Claude Code's Read wants an absolute path; a shell agent cats the file relative to its directory.
+        read = {"read": str(root / self.path), "shell": f"cat {self.path}"}
+        steps = [read, {"grep": self.term, "path": "."}, {"run": "make test"}]
         return {"match": self.key, "steps": [*steps, {"answer": ANSWER}]}
 
     def write(self, root: Path) -> None:
@@ -473,6 +476,7 @@ def main() -> int:
                 elapsed = time.monotonic() - started
                 print(f"[{elapsed:6.0f}s] task {t + 1}/{len(tasks)} {agent:10s} {status}", file=sys.stderr)
     report(tallies, tasks)
+    engine_alone(tasks)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0
@@ -522,6 +526,33 @@ def report(tallies: dict[str, Tally], tasks: list[Task]) -> None:
     for agent, t in tallies.items():
         if t.count_tokens:
             print(f"\n{agent}: {t.count_tokens} count_tokens requests, {t.count_tokens_changed} rewritten")
+
+
+def engine_alone(tasks: list[Task]) -> None:
+    """Print the pruning engine's own recall on the same files and goals, without any agent or proxy."""
+    from sidecar.config import load_config
+    from sidecar.pruning.service import Pruner
+
+    async def run() -> tuple[int, int, int, int]:
+        pruner = Pruner(load_config(env={}))
+        await pruner.start()
+        kept = total = before = after = 0
+        try:
+            for task in tasks:
+                out = await pruner.prune(task.text, task.prompt(), source_type="code")
+                gold = set(task.gold) & set(range(1, task.text.count("\n") + 2))
+                kept += len(gold & kept_lines(out.pruned_text))
+                total += len(gold)
+                before, after = before + len(task.text), after + len(out.pruned_text)
+        finally:
+            await pruner.aclose()
+        return kept, total, before, after
+
+    kept, total, before, after = asyncio.run(run())
+    print(
+        f"\npruning engine alone, same files, goal = the task (no agent, no proxy): gold recall "
+        f"{kept / total:.3f} ({kept}/{total}), {100 * (1 - after / before):.1f}% of the characters pruned"
+    )
 
 
 if __name__ == "__main__":

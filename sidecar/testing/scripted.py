@@ -66,6 +66,7 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     path: str = "."  # where grep searches
     run: str | None = None
     answer: str | None = None
+    shell: str | None = None  # the command a shell-only agent runs for this step (default: cat, grep -rn)
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.read, self.grep, self.run, self.answer)) != 1:
@@ -73,6 +74,8 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
 
     def command(self) -> str:
         """Return the shell command of a read, grep or run step."""
+        if self.shell is not None:
+            return self.shell
         if self.read is not None:
             return f"cat {shlex.quote(self.read)}"
         if self.grep is not None:
