@@ -99,9 +99,14 @@ async def test_real_bodies_are_pruned_in_tool_outputs_only(
         markers = [line for line in lines if re.fullmatch(r"\.\.\. \[.*recover_text prune_id=\w+\]", line)]
         assert numbers == sorted(numbers) and numbers[0] == 1 and len(numbers) + len(markers) == len(lines)
     doc = json.loads(received.body)
-    if (
-        agent != fx.CLAUDE
-    ):  # never touched: reasoning with its encrypted_content, the tools item, instructions
+    if agent == fx.CLAUDE:  # what Claude Code sends beside the tool results (untouched, checked above)
+        assert doc["thinking"] == {"type": "adaptive"}
+        assert "context_management" in doc and "output_config" in doc
+        assert any(b.get("cache_control") for b in doc["system"])
+        assert any(m["role"] == "system" for m in doc["messages"])  # a system message inside messages
+        thinking = [b for m in doc["messages"] if m["role"] == "assistant" for b in m["content"]]
+        assert all(b["signature"] for b in thinking if b["type"] == "thinking")
+    else:  # never touched: reasoning with its encrypted_content, the additional_tools item
         original = json.loads(body)
         tool_out = ("function_call_output", "custom_tool_call_output")
         kinds = lambda d: [i for i in d["input"] if i.get("type") not in tool_out]  # noqa: E731
