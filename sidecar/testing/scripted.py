@@ -17,7 +17,11 @@ A step becomes the call the agent's own tools take:
     run     Bash {command}                   exec_command {cmd}                exec: tools.exec_command(..)
     answer  a text block                     a message item                    a message item
 
-A request without those tools (a title or summary request) gets a short text. Served: ``POST /v1/messages``
+A step's ``shell`` replaces the command a shell agent runs (``{"read": "/abs/a.py", "shell": "cat a.py"}``).
+Tools are looked up in ``tools`` and in Codex's ``additional_tools`` items (namespaces opened). A request
+without those tools (a title or summary request) gets a short text. Usage counts the request's items;
+prompt caching is played as the providers do it (:class:`~sidecar.testing.scripted_wire.PrefixCache`).
+Served: ``POST /v1/messages``
 (``?beta=true`` and any query accepted), ``POST /v1/messages/count_tokens``, ``POST /v1/responses``,
 streamed or not; ``HEAD /`` (Claude Code's reachability probe). Thinking comes back signed and reasoning
 sealed (:mod:`sidecar.testing.scripted_wire`); a request carrying them altered gets the provider's 400.
@@ -84,11 +88,15 @@ class Step(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
 
 
 class Scenario(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The steps of one task, chosen by a marker in the conversation's user text."""
+
     match: str = ""  # chosen when this occurs in the user's text ("" matches any conversation)
     steps: list[Step]
 
 
 class Script(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A script file: its scenarios, tried in order."""
+
     scenarios: list[Scenario]
 
 
