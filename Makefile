@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 
-.PHONY: install demo test check lint typecheck layers constraints fmt bench clean
+.PHONY: install demo test check lint typecheck layers constraints fmt bench agents clean
 
 $(STAMP): pyproject.toml deploy/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,6 +23,10 @@ install: $(STAMP)
 
 demo: $(RUNTIME_STAMP)
 	$(BIN)/sidecar demo
+
+# The real Claude Code and Codex CLIs (installed from npm into bench/.cache) through the sidecar.
+agents: $(STAMP)
+	$(BIN)/python bench/agents.py
 
 check: $(STAMP) lint typecheck layers constraints
 

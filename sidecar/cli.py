@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prune": ("sidecar.pruning.cli", "prune a file or stdin against a goal and print the result"),
     "mcp": ("sidecar.mcpserver.stdio", "run the MCP pruner server on stdio"),
     "demo": ("sidecar.testing.demo", "run an agent conversation through the sidecar and a fake upstream"),
-    "fake-upstream": ("sidecar.testing.fake_upstream", "run the fake LLM provider (test double)"),
+    "fake-upstream": ("sidecar.testing.commands", "run the fake LLM provider (test double)"),
     "fake-deepinfra": ("sidecar.testing.fake_deepinfra", "run the fake DeepInfra reranker (test double)"),
 }
 PLAN_COMMANDS: dict[str, tuple[str, str]] = {

@@ -411,3 +411,9 @@ def _call_hints(name: str | None, args: JsonValue) -> tuple[str, SourceType | No
         "logs" if logs else "code" if ext in _CODE_EXT else "docs" if ext in _DOC_EXT else None
     )
     return " ".join(hint), source
+
+
+# Shared with sidecar.chat.responses, which reads the Responses API's input items with the same goal state.
+Walk = _Walk
+Call = _Call
+json_args = _json_args

@@ -1,10 +1,13 @@
 """The pruning middleware: bulky tool output in chat requests is pruned on its way upstream.
 
-    POST /v1/chat/completions | /chat/completions | /v1/messages
+    POST /v1/chat/completions | /chat/completions | /v1/messages | /v1/messages/count_tokens | /v1/responses
       -> read the body once (sidecar.proxy.read_body); compressed bodies are left alone
-      -> sidecar.segments.parse_chat: tool outputs of at least min_chars_to_prune, each with its goal
-      -> Pruner.prune for every segment, concurrently, under one deadline (pruning.deadline_ms)
-      -> sidecar.segments.rewrite: only the pruned strings change, every other byte stays
+      -> sidecar.chat.segments.parse_chat (chat completions, messages, count_tokens: the same rewrite)
+         or sidecar.chat.responses.parse_responses (Responses input items): tool outputs of at least
+         min_chars_to_prune, each with its goal
+      -> Pruner.prune for every segment, concurrently, under one deadline (pruning.deadline_ms); a numbered
+         file read (sidecar.chat.numbered: Claude Code's Read) is pruned bare and numbered again
+      -> sidecar.chat.segments.rewrite: only the pruned strings change, every other byte stays
       -> Forward.body and the X-Sidecar-* response headers, for the proxy handler
 
 Fail-open: whatever goes wrong here (a body that is not a chat request, a pruner that raises or
@@ -34,6 +37,8 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from sidecar.chat.numbered import Numbered, split_numbered
+from sidecar.chat.responses import parse_responses
 from sidecar.chat.segments import ParsedChat, Segment, SegmentError, Style, parse_chat, rewrite
 from sidecar.keys import CONFIG, HEALTH_SOURCES, STATS
 from sidecar.proxy.forward import BodyTooLarge, forward_of, read_body
@@ -121,8 +126,9 @@ def pruning_middleware() -> Middleware:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         target = endpoint(request.method, request.path)
         app = request.app
-        # The Responses API and count_tokens are not rewritten yet: forwarded as they came.
-        if target is None or target.style == "responses" or target.operation != "chat" or PRUNER not in app:
+        # count_tokens is rewritten exactly as the messages request with the same body, so the count the
+        # agent gets is what it will be billed.
+        if target is None or PRUNER not in app:
             return await handler(request)
         style = target.style
         stats = app[MIDDLEWARE_STATS]
@@ -176,40 +182,48 @@ async def _prune_request(
         return None
     started = time.perf_counter()
     goal = request.headers.get(HEADER_GOAL, "").strip() or None
-    chat = parse_chat(
-        body,
-        style,
-        min_chars=config.min_chars_to_prune,
-        goal_override=goal,
-        prune_user_text=config.prune_user_text,
-    )
+    min_chars, user_text = config.min_chars_to_prune, config.prune_user_text
+    if style == "responses":
+        chat = parse_responses(body, min_chars=min_chars, goal_override=goal, prune_user_text=user_text)
+    else:
+        chat = parse_chat(body, style, min_chars=min_chars, goal_override=goal, prune_user_text=user_text)
     if not chat.segments:
         stats.skipped["no_segments"] += 1
         return None
     caller = caller_identity(request.headers)
+    # A numbered file read (Claude Code's Read) is pruned bare and numbered again by the renderer.
+    numbered = [split_numbered(seg.text) if seg.kind == "tool_output" else None for seg in chat.segments]
+    annotated = msgspec.structs.replace(pruner.default_options(), annotate_lines=True)
     tasks = [
         spawn(
-            pruner.prune(seg.text, seg.goal, source_type=seg.source_type, caller=caller),
+            pruner.prune(
+                seg.text if num is None else num.bare,
+                seg.goal,
+                source_type=seg.source_type,
+                options=None if num is None else annotated,
+                caller=caller,
+            ),
             name="sidecar-prune-segment",
         )
-        for seg in chat.segments
+        for seg, num in zip(chat.segments, numbered, strict=True)
     ]
     for task in tasks:
         task.add_done_callback(_retrieve)
     remaining = config.deadline_ms / 1000.0 - (time.perf_counter() - started)
     await asyncio.wait(tasks, timeout=max(remaining, 0.0))
-    report = _apply(request, chat, tasks, pruner, stats)
+    report = _apply(request, chat, numbered, tasks, pruner, stats)
     added_ms = (time.perf_counter() - started) * 1000.0
     stats.added_ms.append(added_ms)
     recorder = app.get(PRUNE_RECORDER)
     if recorder is not None:
-        _record(recorder, request, chat, tasks, report.rewritten, added_ms)
+        _record(recorder, request, chat, numbered, tasks, report.rewritten, added_ms)
     return report
 
 
 def _apply(
     request: web.Request,
     chat: ParsedChat,
+    numbered: list[Numbered | None],
     tasks: list[asyncio.Task[PruneOutcome]],
     pruner: Pruner,
     stats: MiddlewareStats,
@@ -218,7 +232,7 @@ def _apply(
     saved = before = 0
     backends: set[str] = set()
     fallback = False
-    for seg, task in zip(chat.segments, tasks, strict=True):
+    for seg, num, task in zip(chat.segments, numbered, tasks, strict=True):
         stats.segments += 1
         if not task.done():
             stats.late += 1
@@ -227,11 +241,12 @@ def _apply(
             continue
         outcome = task.result()
         before += outcome.stats.tokens_est_before
-        if outcome.pruned_text == seg.text:
+        text = _final_text(outcome, num)
+        if text == seg.text:
             continue
         backends.add(outcome.stats.backend)
         fallback = fallback or outcome.stats.used_fallback
-        replacements.append((seg, outcome.pruned_text))
+        replacements.append((seg, text))
         saved += outcome.stats.tokens_saved_est
     stats.before += before
     if not replacements:
@@ -253,6 +268,7 @@ def _record(
     recorder: Recorder,
     request: web.Request,
     chat: ParsedChat,
+    numbered: list[Numbered | None],
     tasks: list[asyncio.Task[PruneOutcome]],
     rewritten: bool,
     added_ms: float,
@@ -268,8 +284,8 @@ def _record(
                 title=request.headers.get("X-Title", ""),
                 added_ms=added_ms,
                 segments=[
-                    _segment_record(seg, task, rewritten)
-                    for seg, task in zip(chat.segments, tasks, strict=True)
+                    _segment_record(seg, num, task, rewritten)
+                    for seg, num, task in zip(chat.segments, numbered, tasks, strict=True)
                 ],
             )
         )
@@ -277,7 +293,14 @@ def _record(
         log.warning("prune recorder failed: %s", type(exc).__name__)
 
 
-def _segment_record(seg: Segment, task: asyncio.Task[PruneOutcome], rewritten: bool) -> SegmentRecord:
+def _final_text(outcome: PruneOutcome, num: Numbered | None) -> str:
+    """The text that replaces the segment: a numbered read gets its tail back after renumbering."""
+    return outcome.pruned_text if num is None else outcome.pruned_text + num.tail
+
+
+def _segment_record(
+    seg: Segment, num: Numbered | None, task: asyncio.Task[PruneOutcome], rewritten: bool
+) -> SegmentRecord:
     """Describe one segment as _apply treated it (pruned means: changed in the body sent upstream)."""
     if not task.done() or task.cancelled() or task.exception() is not None:
         tokens = estimate_tokens(seg.text)
@@ -300,7 +323,8 @@ def _segment_record(seg: Segment, task: asyncio.Task[PruneOutcome], rewritten: b
         )
     outcome = task.result()
     s = outcome.stats
-    pruned = rewritten and outcome.pruned_text != seg.text
+    final = _final_text(outcome, num)
+    pruned = rewritten and final != seg.text
     return SegmentRecord(
         tool_name=seg.tool_name,
         kind=seg.kind,
@@ -316,7 +340,7 @@ def _segment_record(seg: Segment, task: asyncio.Task[PruneOutcome], rewritten: b
         original_lines=s.original_lines,
         cut=[(a.original_start_line, a.original_end_line) for a in outcome.annotations] if pruned else [],
         text=seg.text,
-        pruned_text=outcome.pruned_text if pruned else seg.text,
+        pruned_text=final if pruned else seg.text,
     )
 
 

@@ -7,9 +7,9 @@
       CLIENT span ``chat {model}`` and sets the usage read from the answer on it.
 
 Usage is read from the answer as it streams: only SSE lines containing ``"usage"`` are decoded (OpenAI's
-usage chunk, Anthropic's message_start and message_delta); nothing is buffered but the current partial
-line. A JSON answer is kept (by reference when it arrives in one piece, up to 1 MiB) and decoded once
-at the end; any other body costs one comparison per chunk.
+usage chunk, Anthropic's message_start and message_delta, the Responses API's response.completed); nothing
+is buffered but the current partial line. A JSON answer is kept (by reference when it arrives in one
+piece, up to 1 MiB) and decoded once at the end; any other body costs one comparison per chunk.
 
 Privacy: the attributes are model names, provider, host, port, status and token counts; never text.
 """
@@ -67,6 +67,7 @@ class _Event(msgspec.Struct, frozen=True):
     model: str | None = None
     usage: _Usage | None = None
     message: _Message | None = None  # Anthropic message_start
+    response: _Message | None = None  # OpenAI Responses response.completed (its input_tokens include cached)
 
 
 class _ChatRequest(msgspec.Struct, frozen=True):
@@ -200,7 +201,7 @@ class GenAIObserver:
             event = _event_decoder.decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return
-        message = event.message
+        message = event.message or event.response
         model = event.model or (message.model if message is not None else None)
         if model:
             self._response_model = model
