@@ -17,7 +17,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -26,7 +26,14 @@ from sidecar import __version__
 from sidecar.errors import RecoverError
 from sidecar.jsontypes import JsonValue
 from sidecar.pruning.service import Pruner
-from sidecar.pruning.types import Annotation, LineRange, PruneOutcome, PruningHealth, RecoverResult
+from sidecar.pruning.types import (
+    Annotation,
+    LineRange,
+    PruneOutcome,
+    PruningHealth,
+    RecoverResult,
+    SourceType,
+)
 
 log = logging.getLogger("sidecar.mcp")
 
@@ -192,7 +199,7 @@ class PruneTextOptions(msgspec.Struct, kw_only=True):
 class PruneTextArgs(msgspec.Struct, kw_only=True):
     text: Annotated[str, msgspec.Meta(description="the tool output or file to prune")]
     goal_hint: Annotated[str, msgspec.Meta(description="what the reader needs from the text")]
-    source_type: Literal["code", "logs", "docs"] | None = None
+    source_type: SourceType | None = None
     options: PruneTextOptions | None = None
 
 

@@ -9,6 +9,8 @@ Scoring, in order:
 4. noise: docstrings, comments, blank lines, long blobs (base64, hashes, minified strings);
    for logs: ANSI codes ignored, repeated lines and progress bars pushed down, errors and
    warnings up, an error's whole record (its traceback) lifted with it, the tail kept.
+JSON, search results and diffs (``sidecar.pruning.engine.kinds``) are scored by their own modules
+(``json_kind``, ``search``, ``diffs``): records, files and hunks instead of definitions.
 Selection within the budget is ``sidecar.pruning.engine.selection``'s, shared with every backend.
 """
 
@@ -30,6 +32,9 @@ from sidecar.pruning.engine.chunking import (
     keyword_lines,
     lowered,
 )
+from sidecar.pruning.engine.diffs import score_diff
+from sidecar.pruning.engine.json_kind import score_json
+from sidecar.pruning.engine.search import score_search
 from sidecar.pruning.engine.selection import select_lines
 from sidecar.pruning.engine.terms import WORD, goal_terms, match_lines
 from sidecar.pruning.types import PruneRequest, Selection, SourceType
@@ -93,10 +98,17 @@ def score_lines(lines: Sequence[str], goal: str, source_type: SourceType) -> lis
     return _score(lines, goal, source_type)[0]
 
 
+# The structural kinds score by their own units (records, files, hunks); see their modules.
+_KIND_SCORERS = {"json": score_json, "search": score_search, "diff": score_diff}
+
+
 def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[list[float], list[Chunk]]:
     n = len(lines)
     if n == 0:
         return [], []
+    scorer = _KIND_SCORERS.get(source_type)
+    if scorer is not None:
+        return scorer(lines, goal)
     text = "\n".join(lines)
     if source_type == "logs" and "\x1b" in text:
         for code in sorted(set(_ANSI.findall(text))):

@@ -44,8 +44,11 @@ from sidecar.tokens import CHARS_PER_TOKEN, estimate_tokens
 # Without a keep ratio: keep what scores well above the typical line (at least DEFAULT_THRESHOLD of the
 # way from the median to the best), plus a base share for reading context; logs get no base share.
 DEFAULT_THRESHOLD = 0.35
-DEFAULT_BASE = {"code": 0.42, "docs": 0.42, "logs": 0.0}
-DEFAULT_MIN_SHARE = {"code": 0.45, "docs": 0.45, "logs": 0.05}
+# Structural kinds: a record, match or hunk the goal names can sit well below the single best line
+# (a commit subject naming every goal word), so what stands above the rest starts lower.
+KIND_THRESHOLD = {"json": 0.2, "search": 0.25, "diff": 0.2}
+DEFAULT_BASE = {"code": 0.42, "docs": 0.42, "logs": 0.0, "json": 0.0, "search": 0.05, "diff": 0.05}
+DEFAULT_MIN_SHARE = {"code": 0.45, "docs": 0.45, "logs": 0.05, "json": 0.05, "search": 0.1, "diff": 0.08}
 DEFAULT_MAX_SHARE = 0.6
 UNIT_TOKENS = 64  # selection unit size: whole units keep markers few
 CONSOLIDATE_ROUNDS = 50
@@ -113,7 +116,7 @@ def _default_share(scores: list[float], source_type: str) -> float:
     mid = ordered[n // 2]
     if top <= mid:
         return 1.0
-    cut = mid + DEFAULT_THRESHOLD * (top - mid)
+    cut = mid + KIND_THRESHOLD.get(source_type, DEFAULT_THRESHOLD) * (top - mid)
     above = (n - bisect.bisect_left(ordered, cut)) / n
     share = DEFAULT_BASE.get(source_type, 0.35) + above
     return min(DEFAULT_MAX_SHARE, max(DEFAULT_MIN_SHARE.get(source_type, 0.4), share))
