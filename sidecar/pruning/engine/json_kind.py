@@ -5,14 +5,16 @@ stay verbatim and every cut is a marker, so the result reads as the JSON it was,
 ``recover_text`` fills. Scoring, per line:
 
 1. goal terms (and versions or advisory ids the goal names) matching the line, rarity taken over
-   records (a term in every record says nothing);
+   records (a term in every record says nothing); a match in a record's name (``name``, ``id``,
+   ``filename``...) counts three times for the record;
 2. a matching line lifts its whole **record**: the array element holding it (a release file, an
    installed distribution), or else the smallest object around it, when that is at most
    ``RECORD_MAX`` lines; a record gathering several distinct goal terms counts each;
 3. errors and outliers lift their record too: a value or key that says error/failure, and a rare
-   value of a low-cardinality key (``"yanked": true`` among hundreds of ``false``);
+   value of a low-cardinality key (``"yanked": true`` among hundreds of ``false``), much more when
+   the goal names the key;
 4. the outline: lines at depth 0-1 (the top-level keys and brackets) get a small prior; very long
-   values (a package's whole README as one string) are pushed down unless they match.
+   values (a package's whole README as one string) are pushed down and lift no record.
 
 Units for selection are records (whole array elements, small objects) and runs of sibling values, so
 a cut falls between values. Only called for texts ``kinds.detect_kind`` found to parse as JSON.
@@ -34,11 +36,14 @@ LIFT = 0.8  # share of its record's value every line of the record gets
 COORD = 0.5  # bonus per extra distinct goal term in a record
 OUTLINE_W = 0.2
 ERROR_W = 0.5
-OUTLIER_W = 0.4
+OUTLIER_W = 0.8
 OUTLIER_MIN = 10  # a key seen at least this often...
 OUTLIER_DISTINCT = 4  # ...with at most this many distinct values...
 OUTLIER_SHARE = 0.05  # ...has outliers: values in at most this share of its occurrences
 LONG_LINE = 400
+NAME_KEYS = frozenset({"name", "id", "_id", "key", "package", "filename", "title", "module"})
+NAME_FACTOR = 3.0
+LONG_FACTOR = 0.3
 
 
 class Tree:
@@ -130,7 +135,7 @@ def score_json(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk
     low = lowered(text)
     offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
     group_of = [tree.record(i)[0] for i in range(n)]
-    matches = weighted_matches(text, low, offsets, goal, group_of, n, literals=True)
+    matches = weighted_matches(text, low, offsets, goal, group_of, len(set(group_of)), literals=True)
     scores = [0.0] * n
     for i, ts in matches.items():
         scores[i] = sum(ts.values())
@@ -138,14 +143,22 @@ def score_json(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk
     # A record's value: each distinct goal term once, more for gathering several.
     records: dict[tuple[int, int], dict[str, float]] = {}
     for i, ts in matches.items():
-        records.setdefault(tree.record(i), {}).update(ts)
+        if len(lines[i]) > LONG_LINE:
+            continue  # a README in one string matches every goal: it names no record
+        kv = _key_value(lines[i])
+        if kv is not None and kv[0].lower() in NAME_KEYS:
+            ts = {t: w * NAME_FACTOR for t, w in ts.items()}  # the record is named by the goal
+        record = records.setdefault(tree.record(i), {})
+        for t, w in ts.items():
+            record[t] = max(record.get(t, 0.0), w)
     lifts = [0.0] * n
     for (a, b), ts in records.items():
         value = LIFT * sum(ts.values()) * (1.0 + COORD * (len(ts) - 1))
         lifts[a : b + 1] = [max(x, value) for x in lifts[a : b + 1]]
     # Errors and outliers: the rows a reader looks for first, whatever the goal says.
     flagged = [(i, ERROR_W) for i, line in enumerate(lines) if _is_error(line)]
-    flagged += [(i, OUTLIER_W) for i in _outliers(lines)]
+    # An outlier of a key the goal names ("yanked" for "which releases were yanked") is the answer.
+    flagged += [(i, OUTLIER_W if i in matches else OUTLIER_W / 4) for i in _outliers(lines)]
     for i, w in flagged:
         a, b = tree.record(i)
         value = w * unit
@@ -155,8 +168,8 @@ def score_json(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk
         scores[i] += lifts[i]
         if tree.depth[i] <= 1:
             scores[i] += OUTLINE_W * unit
-        if len(lines[i]) > LONG_LINE and i not in matches:
-            scores[i] -= 0.3 * unit
+        if len(lines[i]) > LONG_LINE:
+            scores[i] = scores[i] * LONG_FACTOR - 0.3 * unit
     return scores, _units(tree, n)
 
 

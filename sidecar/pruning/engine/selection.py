@@ -47,7 +47,7 @@ DEFAULT_THRESHOLD = 0.35
 # Structural kinds: a record, match or hunk the goal names can sit well below the single best line
 # (a commit subject naming every goal word), so what stands above the rest starts lower.
 KIND_THRESHOLD = {"json": 0.2, "search": 0.25, "diff": 0.2}
-DEFAULT_BASE = {"code": 0.42, "docs": 0.42, "logs": 0.0, "json": 0.0, "search": 0.05, "diff": 0.05}
+DEFAULT_BASE = {"code": 0.42, "docs": 0.42, "logs": 0.05, "json": 0.03, "search": 0.05, "diff": 0.05}
 DEFAULT_MIN_SHARE = {"code": 0.45, "docs": 0.45, "logs": 0.05, "json": 0.05, "search": 0.1, "diff": 0.08}
 DEFAULT_MAX_SHARE = 0.6
 UNIT_TOKENS = 64  # selection unit size: whole units keep markers few
@@ -108,7 +108,7 @@ def _fill_small_gaps(state: _State) -> None:
                 state.add(k)
 
 
-def _default_share(scores: list[float], source_type: str) -> float:
+def _default_share(scores: list[float], source_type: str, costs: list[int]) -> float:
     """Pick how much to keep when the caller set no ratio: what stands clearly above the rest."""
     ordered = sorted(scores)
     n = len(ordered)
@@ -118,6 +118,12 @@ def _default_share(scores: list[float], source_type: str) -> float:
         return 1.0
     cut = mid + KIND_THRESHOLD.get(source_type, DEFAULT_THRESHOLD) * (top - mid)
     above = (n - bisect.bisect_left(ordered, cut)) / n
+    if source_type not in ("code", "docs"):
+        # Logs, JSON, search results: what stands out may be longer than the rest (a failure's
+        # message among "PASSED" lines), so the budget covers its characters too.
+        above = max(
+            above, sum(c for c, v in zip(costs, scores, strict=True) if v >= cut) / max(sum(costs), 1)
+        )
     share = DEFAULT_BASE.get(source_type, 0.35) + above
     return min(DEFAULT_MAX_SHARE, max(DEFAULT_MIN_SHARE.get(source_type, 0.4), share))
 
@@ -147,7 +153,7 @@ def select_lines(
         if target >= total_chars:
             return [True] * n
     else:
-        share = _default_share(vals, request.source_type)
+        share = _default_share(vals, request.source_type, costs)
         if share >= 1.0:
             return [True] * n
         target = int(share * total_chars)

@@ -154,6 +154,7 @@ _LITERAL = re.compile(
     r"|(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?![\w(])",  # dotted names: ctx.obj, sessions.py
     re.I,
 )
+_SHORT = re.compile(r"(?<![\w.\-/])[a-z]{2}(?![\w.\-/])")
 LITERAL_WEIGHT = 2.0
 
 
@@ -162,8 +163,11 @@ def goal_literals(goal: str) -> list[str]:
     out: list[str] = []
     for m in _LITERAL.finditer(goal):
         lit = m.group(0).lower().rstrip(".")
-        if lit not in out and max(map(len, lit.split("."))) > 1:  # not "e.g", "i.e"
-            out.append(lit)
+        if lit in out or lit[0].isalpha() and max(map(len, lit.split("."))) < 2:
+            continue  # "e.g", "i.e"
+        out.append(lit)
+    # Two-letter names are no goal terms in prose, but here they may be the record asked about ("qs").
+    out += [w for w in dict.fromkeys(_SHORT.findall(goal.lower())) if w not in STOP and w not in out]
     return out
 
 
