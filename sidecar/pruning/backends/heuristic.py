@@ -33,6 +33,7 @@ from sidecar.pruning.engine.chunking import (
 from sidecar.pruning.engine.diffs import score_diff
 from sidecar.pruning.engine.json_kind import score_json
 from sidecar.pruning.engine.logs import log_priors
+from sidecar.pruning.engine.runs import lift_runs
 from sidecar.pruning.engine.search import score_search
 from sidecar.pruning.engine.selection import select_lines
 from sidecar.pruning.engine.terms import WORD, goal_terms, match_lines
@@ -160,7 +161,8 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
     if source_type == "logs":
         log_priors(lines, low, offsets, stripped, scores, chunk_of)
     else:
-        _code_priors(lines, text, offsets, stripped, scores, line_terms, source_type)
+        words = [t for t, (w, _) in terms.items() if w >= 1.0 and t.isalpha()]
+        _code_priors(lines, text, offsets, stripped, scores, line_terms, source_type, words)
     return scores, chunks
 
 
@@ -215,6 +217,7 @@ def _code_priors(
     scores: list[float],
     line_terms: dict[int, dict[str, float]],
     source_type: SourceType,
+    words: list[str],
 ) -> None:
     n = len(lines)
     unit = max(max(scores), 1.0)
@@ -242,6 +245,7 @@ def _code_priors(
         ]
         if CALL_W:
             _lift_referenced_definitions(lines, stripped, scores)
+        lift_runs(lines, scores, line_terms, words)
     header_end = 0
     for i in range(min(n, 60)):
         s = stripped[i]
