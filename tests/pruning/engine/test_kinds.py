@@ -70,7 +70,8 @@ def test_every_kind_prunes_the_same_across_processes_and_hash_seeds(tmp_path) ->
         "for kind, text in sorted(texts.items()):\n"
         "    for keep in (None, 0.3):\n"
         "        r = PruneRequest(text=text, goal='why did version 2.17.0 fail in adapters.py heap',\n"
-        "                         source_type=kind, prune_id='x' * 26, options=PruneOptions(keep_ratio=keep))\n"
+        "                         source_type=kind, prune_id='x' * 26,\n"
+        "                         options=PruneOptions(keep_ratio=keep))\n"
         "        print(hashlib.sha256(bytes(asyncio.run(HeuristicBackend().prune(r)).keep)).hexdigest())\n"
     )
     outs = set()

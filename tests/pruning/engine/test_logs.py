@@ -30,7 +30,8 @@ def test_the_failing_test_is_kept_whole_and_passes_are_folded() -> None:
 
 def test_near_repeated_lines_fold_to_their_first_occurrences() -> None:
     links = [
-        f"  Found link https://files.example.org/pkg-1.{k}.tar.gz (from https://pypi.org/simple/pkg/), version: 1.{k}"
+        f"  Found link https://files.example.org/pkg-1.{k}.tar.gz (from https://pypi.org/simple/pkg/),"
+        f" version: 1.{k}"
         for k in range(300)
     ]
     text = "\n".join(
