@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the mixed-content pruning set: real JSON, logs and test runs, search results and diffs.
 
-usage: make_mixed_cases.py [--out bench/data/mixed_cases.jsonl] [--cache bench/.cache/mixed]
+usage: make_mixed_cases.py [--set main|holdout] [--out FILE] [--cache bench/.cache/mixed] [--kinds json,logs,...]
 
 Every text is the real output of a real command run here on public material (PyPI sdists and JSON,
 the npm registry, this repository's history); nothing is synthesised. Each case is one JSON line:
@@ -18,8 +18,10 @@ tool name), ``goal`` (what the agent is doing: the task plus the command, as the
 - diff: the commit header (``commit``, subject) of the commits the goal is about, and the changed
   lines (``+``/``-``) of the hunks that touch the name it gives.
 
-Outputs of the registries change over time (new releases): the committed
-``bench/data/mixed_cases.jsonl`` is the set the benchmarks report on; re-running rebuilds a similar one.
+Two sets: ``main`` (``bench/data/mixed/main.jsonl.gz``), on which the per-kind strategies were developed,
+and ``holdout`` (``bench/data/mixed/holdout.jsonl.gz``): other packages, commands and commits, built after
+that work and scored once. Outputs of the registries change over time (new releases): the committed
+files are the sets the benchmarks report on; re-running rebuilds similar ones.
 Needs network access to PyPI and the npm registry, ``rg`` (Debian ripgrep), ``npm`` and ``git``.
 """
 
@@ -27,6 +29,7 @@ Needs network access to PyPI and the npm registry, ``rg`` (Debian ripgrep), ``np
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import re
@@ -36,6 +39,7 @@ import tarfile
 import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 HISTORY_AT = "a1ce7b5"  # this repository's commit the git cases read (fixed, so they rebuild the same)
@@ -98,14 +102,9 @@ def pypi_json(name: str, cache: Path) -> str:
     return json.dumps(json.loads(path.read_text()), indent=2)
 
 
-def json_cases(cache: Path) -> list[Case | None]:
+def json_cases(cache: Path, t: Tables) -> list[Case | None]:
     out: list[Case | None] = []
-    for name, version in (
-        ("requests", "2.28.2"),
-        ("click", "8.1.3"),
-        ("urllib3", "1.26.15"),
-        ("jinja2", "3.1.2"),
-    ):
+    for name, version in t.pypi:
         text = pypi_json(name, cache)
         lines = text.split("\n")
         tool = f"curl -s https://pypi.org/pypi/{name}/json | python -m json.tool"
@@ -120,12 +119,7 @@ def json_cases(cache: Path) -> list[Case | None]:
         ]
         task = f"Which {name} releases were yanked, and why? Avoid them in our constraints."
         out.append(case("json", f"pypi-{name}-yanked", tool, task, text, yanked, "the yanked file objects"))
-    for pkg, version in (
-        ("lodash", "4.17.15"),
-        ("express", "4.17.1"),
-        ("axios", "0.21.1"),
-        ("chalk", "4.1.2"),
-    ):
+    for pkg, version in t.npm_view:
         tool = f"npm view {pkg} --json"
         text = sh(tool, cache)
         lines = text.split("\n")
@@ -141,7 +135,7 @@ def json_cases(cache: Path) -> list[Case | None]:
     tool = "pip inspect"
     text = sh(f"{venv}/bin/pip inspect", cache)
     lines = text.split("\n")
-    for dist in ("pytest", "requests", "iniconfig"):
+    for dist in t.inspect:
         hit = [i for i, s in enumerate(lines) if s.strip().lower() == f'"name": "{dist}",']
         gold = [k for i in hit for k in object_lines(lines, i)]
         task = f"Which version of {dist} is installed in the test venv, and what does it require?"
@@ -159,7 +153,7 @@ def json_cases(cache: Path) -> list[Case | None]:
     tool = "npm ls --all --json"
     text = sh(f"{tool} --package-lock-only", proj, ok=(0, 1))
     lines = text.split("\n")
-    for dep in ("qs", "semver", "acorn"):
+    for dep in t.npm_ls:
         gold = [k for i, s in enumerate(lines) if s.strip() == f'"{dep}": {{' for k in (i + 1, i + 2)]
         task = f"Why is {dep} installed, and in which versions? Which packages pull it in?"
         out.append(
@@ -225,10 +219,10 @@ def pytest_gold(text: str) -> list[int]:
     return gold
 
 
-def log_cases(cache: Path) -> list[Case | None]:
+def log_cases(cache: Path, t: Tables) -> list[Case | None]:
     out: list[Case | None] = []
     venv = cache / "venv"
-    for spec, path, old, new, cmd, task in MUTATIONS:
+    for spec, path, old, new, cmd, task in t.mutations:
         root = sdist(spec, cache)
         work = cache / "runs" / root.name
         if not work.exists():
@@ -248,8 +242,7 @@ def log_cases(cache: Path) -> list[Case | None]:
         out.append(
             case("logs", f"pytest-{root.name}", cmd, task, text, pytest_gold(text), "pytest failure marks")
         )
-    for spec, task in (("pyyaml==5.4.1", "Installing the pinned PyYAML fails in CI on Python 3.11; why?"),
-                       ("psycopg2==2.9.9", "pip cannot install psycopg2 in the slim image; what is missing?")):  # fmt: skip
+    for spec, task in t.pip_installs:
         tool = f"pip install -v --no-binary :all: '{spec}'"
         text = sh(f"{venv}/bin/pip install -v --no-cache-dir --no-binary :all: '{spec}'", cache, ok=(1,))
         gold = [
@@ -260,8 +253,7 @@ def log_cases(cache: Path) -> list[Case | None]:
     proj = cache / "npm-install"
     proj.mkdir(exist_ok=True)
     (proj / "package.json").write_text('{"name": "install-demo", "version": "1.0.0"}')
-    for spec, task in (("react-dom@18.2.0 react@17.0.2", "npm install of react-dom fails with a peer dependency error"),
-                       ("lodash@4.99.0", "npm install lodash fails; which version should we pin?")):  # fmt: skip
+    for spec, task in t.npm_installs:
         tool = f"npm install --verbose {spec}"
         text = sh(f"{tool} --no-audit --no-fund --dry-run", proj, ok=(1,))
         gold = [
@@ -270,8 +262,18 @@ def log_cases(cache: Path) -> list[Case | None]:
                                                          r"No matching version|While resolving|Found:", s)
         ]  # fmt: skip
         out.append(
-            case("logs", f"npm-install-{spec.split('@')[0]}", tool, task, text, gold, "npm error lines")
+            case(
+                "logs",
+                f"npm-install-{re.sub(r'[^a-z0-9]+', '-', spec.split()[0])}",
+                tool,
+                task,
+                text,
+                gold,
+                "npm error lines",
+            )
         )
+    if not t.self_run:
+        return out
     work = cache / "runs" / "sidecar-self"
     if not work.exists():
         work.mkdir(parents=True)
@@ -322,9 +324,9 @@ SEARCHES = (
 _MATCH = re.compile(r"^(?:\./)?([^:\n]+):(\d+):")
 
 
-def search_cases(cache: Path) -> list[Case | None]:
+def search_cases(cache: Path, t: Tables) -> list[Case | None]:
     out: list[Case | None] = []
-    for spec, cmd, task, rule in SEARCHES:
+    for spec, cmd, task, rule in t.searches:
         root = sdist(spec, cache)
         text = sh(f"{cmd} | sort -t: -k1,1 -k2,2n -s", root, ok=(0, 1))
         lines = text.split("\n")
@@ -377,9 +379,9 @@ def diff_gold(text: str, rule: str) -> list[int]:
     return gold
 
 
-def diff_cases(cache: Path) -> list[Case | None]:
+def diff_cases(cache: Path, t: Tables) -> list[Case | None]:
     out: list[Case | None] = []
-    for cmd, task, rule in DIFFS:
+    for cmd, task, rule in t.diffs:
         real = cmd.replace("HEAD", HISTORY_AT).removeprefix("git ")
         if real.startswith("log") and HISTORY_AT not in real:
             real = real.replace("log", f"log {HISTORY_AT}", 1)
@@ -389,9 +391,87 @@ def diff_cases(cache: Path) -> list[Case | None]:
     return out
 
 
+class Tables(NamedTuple):
+    """What one set is built from."""
+
+    pypi: tuple[tuple[str, str], ...]  # (project, version): its wheel's file object; its yanked files
+    npm_view: tuple[tuple[str, str], ...]  # (package, version): its publication time, latest dependencies
+    inspect: tuple[str, ...]  # distributions of the test venv (pip inspect)
+    npm_ls: tuple[str, ...]  # dependencies to explain (npm ls --all --json)
+    mutations: tuple[tuple[str, str, str, str, str, str], ...]
+    pip_installs: tuple[tuple[str, str], ...]
+    npm_installs: tuple[tuple[str, str], ...]
+    self_run: bool
+    searches: tuple[tuple[str, str, str, str], ...]
+    diffs: tuple[tuple[str, str, str], ...]
+
+
+MAIN = Tables(
+    pypi=(("requests", "2.28.2"), ("click", "8.1.3"), ("urllib3", "1.26.15"), ("jinja2", "3.1.2")),
+    npm_view=(("lodash", "4.17.15"), ("express", "4.17.1"), ("axios", "0.21.1"), ("chalk", "4.1.2")),
+    inspect=("pytest", "requests", "iniconfig"),
+    npm_ls=("qs", "semver", "acorn"),
+    mutations=MUTATIONS,
+    pip_installs=(("pyyaml==5.4.1", "Installing the pinned PyYAML fails in CI on Python 3.11; why?"),),
+    npm_installs=(
+        ("react-dom@18.2.0 react@17.0.2", "npm install of react-dom fails with a peer dependency error"),
+        ("lodash@4.99.0", "npm install lodash fails; which version should we pin?"),
+    ),
+    self_run=True,
+    searches=SEARCHES,
+    diffs=DIFFS,
+)
+
+# Built after the strategies were tuned on MAIN, and scored once: other packages, commands and commits.
+HOLDOUT = Tables(
+    pypi=(("flask", "2.2.5"), ("attrs", "23.1.0"), ("packaging", "23.1"), ("certifi", "2023.7.22")),
+    npm_view=(("react", "16.14.0"), ("vue", "2.6.14"), ("typescript", "4.9.5"), ("commander", "9.5.0")),
+    inspect=("packaging", "urllib3", "certifi"),
+    npm_ls=("debug", "ms", "mime-types"),
+    mutations=(
+        ("itsdangerous==2.1.2", "src/itsdangerous/encoding.py", 'bytestr.rjust(8, b"\\x00")',
+         'bytestr.ljust(8, b"\\x00")', "python -m pytest -v tests",
+         "Timestamps no longer round-trip through bytes_to_int; find what broke"),
+        ("flask==2.3.3", "src/flask/helpers.py", 'return val.lower() in ("0", "false", "no")',
+         'return val.lower() in ("1", "false", "no")', "python -m pytest -v tests",
+         "FLASK_SKIP_DOTENV is ignored after my helpers change; make the tests pass again"),
+    ),
+    pip_installs=(),
+    npm_installs=(
+        ("@testing-library/react@14.0.0 react@17.0.2", "npm install of the testing library fails; why?"),
+        ("typescript@99.0.0", "npm install typescript fails in the container; which version exists?"),
+    ),
+    self_run=False,
+    searches=(
+        ("flask==2.3.3", "rg -n 'def ' src", "Where is make_response defined, and what wraps it?", "has:make_response"),
+        ("flask==2.3.3", "rg -n session src", "The session cookie is not refreshed: check src/flask/sessions.py",
+         "file:src/flask/sessions.py"),
+        ("pluggy==1.2.0", "rg -n hook src", "Hook wrappers see the wrong result in src/pluggy/_callers.py",
+         "file:src/pluggy/_callers.py"),
+        ("pluggy==1.2.0", "grep -rn 'def ' src testing", "Where is get_hookcallers defined and tested?",
+         "has:get_hookcallers"),
+        ("itsdangerous==2.1.2", "rg -n 'def ' src tests", "Where is the max_age check of TimestampSigner.unsign?",
+         "has:max_age"),
+        ("sortedcontainers==2.4.0", "rg -n 'def '", "Where is bisect_key_left implemented in sortedlist.py?",
+         "has:bisect_key_left"),
+        ("tomli==2.0.1", "rg -n 'def |raise '", "Unescaped backslash errors: where does parse_basic_str_escape raise?",
+         "has:parse_basic_str_escape"),
+    ),
+    diffs=(
+        ("git log --stat -n 90", "Which commit made markers shorter after the first one?",
+         "commit:Markers: only the first spells out recovery"),
+        ("git log -n 100", "When did the shared keyword scan move into chunking?",
+         "commit:Shared text helpers (offset-safe lowering, keyword line scan)"),
+        ("git show 5038319", "Review first_marker_extra in the markers change", "hunk:first_marker_extra"),
+        ("git show 64ce312", "Review the move of keyword_lines", "hunk:keyword_lines"),
+    ),
+)  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=str(REPO / "bench" / "data" / "mixed_cases.jsonl"))
+    ap.add_argument("--set", choices=("main", "holdout"), default="main")
+    ap.add_argument("--out", help="default: bench/data/mixed/SET.jsonl.gz")
     ap.add_argument("--cache", default=str(REPO / "bench" / ".cache" / "mixed"))
     ap.add_argument("--kinds", default="json,logs,search,diff")
     a = ap.parse_args()
@@ -399,24 +479,26 @@ def main() -> None:
     cache.mkdir(parents=True, exist_ok=True)
     venv = cache / "venv"
     if not venv.exists():
-        print("creating the test venv (pytest, requests)", file=sys.stderr)
-        sh(
-            f"{sys.executable} -m venv {venv} && {venv}/bin/pip install -q pytest==8.3.3 requests==2.31.0",
-            cache,
-        )
-    builders: dict[str, Callable[[Path], list[Case | None]]] = {
+        print("creating the test venv", file=sys.stderr)
+        pins = "pytest==8.3.3 requests==2.31.0 freezegun==1.2.2 flask==2.3.3"  # what the test runs need
+        sh(f"{sys.executable} -m venv {venv} && {venv}/bin/pip install -q {pins}", cache)
+    tables = MAIN if a.set == "main" else HOLDOUT
+    out = Path(a.out or REPO / "bench" / "data" / "mixed" / f"{a.set}.jsonl.gz")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    builders: dict[str, Callable[[Path, Tables], list[Case | None]]] = {
         "json": json_cases, "logs": log_cases, "search": search_cases, "diff": diff_cases,
     }  # fmt: skip
     cases: list[Case] = []
     for kind in a.kinds.split(","):
         print(f"building {kind} cases", file=sys.stderr)
-        built = [c for c in builders[kind](cache) if c is not None]
+        built = [c for c in builders[kind](cache, tables) if c is not None]
         print(f"  {len(built)} cases", file=sys.stderr)
         cases += built
-    with open(a.out, "w") as fh:
+    # gzip: the outputs are repetitive (a JSON document twice, for two goals) and 10x smaller packed
+    with gzip.open(out, "wt") if out.suffix == ".gz" else open(out, "w") as fh:
         for c in cases:
             fh.write(json.dumps(c) + "\n")
-    print(f"wrote {len(cases)} cases to {a.out}", file=sys.stderr)
+    print(f"wrote {len(cases)} cases to {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 """Pruning quality on mixed content (JSON, logs and test runs, search results, diffs): sidecar vs BM25
 vs Headroom, per kind.
 
-usage: mixed_quality.py [--cases bench/data/mixed_cases.jsonl] [--no-headroom] [--keeps 0.3,0.2]
+usage: mixed_quality.py [--cases FILE ...] [--no-headroom] [--keeps 0.3,0.2] [--kinds json,logs,search,diff]
+
+Cases: ``bench/data/mixed/main.jsonl.gz`` (the strategies were developed on it) and ``holdout.jsonl.gz``
+(built afterwards, scored once), from ``bench/make_mixed_cases.py``.
 
 The sidecar runs as the proxy would: the case's command gives the declared kind (the proxy's own
 ``_call_hints``), ``kinds.detect_kind`` refines it from the text, the heuristic prunes in-process.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import hashlib
 import json
 import os
@@ -177,20 +181,27 @@ def run_all(cases: list[Case], fn: Callable[[Case], str]) -> Pruned:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--cases", default=str(REPO / "bench" / "data" / "mixed_cases.jsonl"))
+    ap.add_argument("--cases", nargs="*", help="case files (default: bench/data/mixed/*.jsonl.gz)")
     ap.add_argument("--keeps", default="0.3")
     ap.add_argument("--no-headroom", action="store_true")
     ap.add_argument("--kinds", default="json,logs,search,diff")
     a = ap.parse_args()
     ev = load_eval()
-    all_cases: list[Case] = [json.loads(line) for line in open(a.cases)]
-    hr = {} if a.no_headroom else headroom_outputs(all_cases)
-    keeps = [float(k) for k in a.keeps.split(",") if k]
-    for kind in a.kinds.split(","):
+    files = a.cases or [str(p) for p in sorted((REPO / "bench" / "data" / "mixed").glob("*.jsonl*"))]
+    for f in files:
+        report(ev, f, a.kinds.split(","), [float(k) for k in a.keeps.split(",") if k], not a.no_headroom)
+
+
+def report(ev: ModuleType, path: str, kinds: list[str], keeps: list[float], with_headroom: bool) -> None:
+    """Print one table per kind for the cases in ``path``."""
+    with gzip.open(path, "rt") if path.endswith(".gz") else open(path) as fh:
+        all_cases: list[Case] = [json.loads(line) for line in fh]
+    hr = headroom_outputs(all_cases) if with_headroom else {}
+    for kind in kinds:
         cases = [c for c in all_cases if c["kind"] == kind]
         if not cases:
             continue
-        print(f"\n### {kind} ({len(cases)} cases)\n")
+        print(f"\n### {Path(path).name.split('.')[0]}: {kind} ({len(cases)} cases)\n")
         print(
             "| selector | recall | content recall | all gold kept | kept share (mean) | kept share (median) |"
         )

@@ -31,10 +31,10 @@ from sidecar.pruning.engine.terms import weighted_matches
 
 RECORD_MAX = 80  # a container longer than this is a collection, not a record
 UNIT_MAX = 40  # selection units: containers up to this many lines stay whole
-LEAF_UNIT = 4  # sibling leaf lines grouped per unit
+LEAF_UNIT = 1  # sibling leaf lines stand alone: a version among hundreds is a unit of its own
 LIFT = 0.8  # share of its record's value every line of the record gets
 COORD = 0.5  # bonus per extra distinct goal term in a record
-OUTLINE_W = 0.2
+OUTLINE_W = 0.1
 ERROR_W = 0.5
 OUTLIER_W = 0.8
 OUTLIER_MIN = 10  # a key seen at least this often...
