@@ -22,11 +22,12 @@ a cut falls between values. Only called for texts ``kinds.detect_kind`` found to
 
 from __future__ import annotations
 
+import bisect
 import itertools
-from collections import Counter
+import re
 from collections.abc import Sequence
 
-from sidecar.pruning.engine.chunking import ERROR_WORDS, Chunk, lowered
+from sidecar.pruning.engine.chunking import ERROR_WORDS, Chunk, keyword_lines, lowered
 from sidecar.pruning.engine.terms import weighted_matches
 
 RECORD_MAX = 80  # a container longer than this is a collection, not a record
@@ -46,10 +47,15 @@ NAME_FACTOR = 3.0
 LONG_FACTOR = 0.3
 
 
+# A line closing a container ("}," "]"), or opening one ("key": {, a bare "[" or "{" of an array element).
+_BRACKET_LINE = re.compile(r"^[ \t]*([}\]])|^[ \t]*([{\[])[ \t]*$|^.*[{\[][ \t]*$", re.M)
+_KEY_VALUE = re.compile(r'^[ \t]*"((?:[^"\\\n]|\\.)*)": (?![{\[])(.*?),?[ \t]*$', re.M)
+
+
 class Tree:
     """Pretty-printed JSON as containers: for each line its innermost container and depth."""
 
-    def __init__(self, lines: Sequence[str]) -> None:
+    def __init__(self, lines: Sequence[str], text: str, offsets: list[int]) -> None:
         n = len(lines)
         self.inner = [-1] * n  # start line of the innermost container holding the line (-1: none)
         self.depth = [0] * n
@@ -57,22 +63,31 @@ class Tree:
         self.end: dict[int, int] = {}  # container start -> its closing line
         self.element: set[int] = set()  # containers that are array elements (no key before them)
         stack: list[int] = []
-        for i, line in enumerate(lines):
-            s = line.strip().rstrip(",")
-            if s[:1] in ("}", "]") and stack:
-                a = stack.pop()
-                self.end[a] = i
+        done = 0  # lines before this one have their inner and depth set
+        # Only the lines that open or close a container are visited (one C-speed scan finds them);
+        # the lines between two of them share the innermost container and depth, set by slices.
+        for m in _BRACKET_LINE.finditer(text):
+            i = bisect.bisect_right(offsets, m.start()) - 1
+            top = stack[-1] if stack else -1
+            self.inner[done:i] = [top] * (i - done)
+            self.depth[done:i] = [len(stack)] * (i - done)
+            if m.group(1):  # a closing line
+                a = stack.pop() if stack else -1
+                if a >= 0:
+                    self.end[a] = i
                 self.inner[i] = a
                 self.depth[i] = len(stack)
-                continue
-            self.depth[i] = len(stack)
-            self.inner[i] = stack[-1] if stack else -1
-            if s.endswith(("{", "[")):
-                self.parent[i] = stack[-1] if stack else -1
-                if s in ("{", "["):
+            else:  # an opening line: a bare bracket opens an array element
+                self.depth[i] = len(stack)
+                self.parent[i] = top
+                if m.group(2):
                     self.element.add(i)
                 stack.append(i)
                 self.inner[i] = i
+            done = i + 1
+        top = stack[-1] if stack else -1
+        self.inner[done:n] = [top] * (n - done)
+        self.depth[done:n] = [len(stack)] * (n - done)
         for a in stack:  # unclosed (truncated output): the container runs to the end
             self.end[a] = n - 1
 
@@ -92,49 +107,43 @@ class Tree:
         return r, self.end[r]
 
 
-def _key_value(line: str) -> tuple[str, str] | None:
-    """Return (key, scalar value) of a ``"key": value`` line, or None."""
-    s = line.strip().rstrip(",")
-    if not s.startswith('"'):
-        return None
-    k = s.find('": ', 1)
-    if k < 0:
-        return None
-    value = s[k + 3 :]
-    if value[:1] in ("{", "["):
-        return None
-    return s[1:k], value
-
-
-def _outliers(lines: Sequence[str]) -> list[int]:
+def _outliers(kvs: Sequence[tuple[str, str] | None]) -> list[int]:
     """Return lines holding a rare value of a low-cardinality key (``"yanked": true`` among falses)."""
-    seen: dict[str, Counter[str]] = {}
-    where: dict[tuple[str, str], list[int]] = {}
-    for i, line in enumerate(lines):
-        kv = _key_value(line)
-        if kv is None or len(kv[1]) > 80:
-            continue
-        seen.setdefault(kv[0], Counter())[kv[1]] += 1
-        where.setdefault(kv, []).append(i)
+    seen: dict[str, dict[str, list[int]]] = {}  # key -> value -> lines
+    for i, kv in enumerate(kvs):
+        if kv is not None and len(kv[1]) <= 80:
+            seen.setdefault(kv[0], {}).setdefault(kv[1], []).append(i)
     out: list[int] = []
-    for key, counts in seen.items():
-        total = sum(counts.values())
-        if total < OUTLIER_MIN or len(counts) > OUTLIER_DISTINCT:
+    for values in seen.values():
+        if len(values) > OUTLIER_DISTINCT:
             continue
-        for value, c in counts.items():
-            if c <= OUTLIER_SHARE * total:
-                out += where[(key, value)]
+        total = sum(map(len, values.values()))
+        if total < OUTLIER_MIN:
+            continue
+        for where in values.values():
+            if len(where) <= OUTLIER_SHARE * total:
+                out += where
     return out
 
 
 def score_json(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk]]:
     """Score each line of a pretty-printed JSON text; return the scores and the selection units."""
     n = len(lines)
-    tree = Tree(lines)
     text = "\n".join(lines)
     low = lowered(text)
     offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
-    group_of = [tree.record(i)[0] for i in range(n)]
+    tree = Tree(lines, text, offsets)
+    kvs: list[tuple[str, str] | None] = [None] * n
+    for m in _KEY_VALUE.finditer(text):
+        kvs[bisect.bisect_right(offsets, m.start()) - 1] = (m.group(1), m.group(2))
+    # Every line of a container has the same record (unless the container is too big to be one).
+    record_of: dict[int, int] = {}
+    group_of = [
+        i
+        if (c := tree.inner[i]) < 0 or tree.size(c) > RECORD_MAX
+        else record_of.get(c) or record_of.setdefault(c, tree.record(i)[0])
+        for i in range(n)
+    ]
     matches = weighted_matches(text, low, offsets, goal, group_of, len(set(group_of)), literals=True)
     scores = [0.0] * n
     for i, ts in matches.items():
@@ -145,7 +154,7 @@ def score_json(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk
     for i, ts in matches.items():
         if len(lines[i]) > LONG_LINE:
             continue  # a README in one string matches every goal: it names no record
-        kv = _key_value(lines[i])
+        kv = kvs[i]
         if kv is not None and kv[0].lower() in NAME_KEYS:
             ts = {t: w * NAME_FACTOR for t, w in ts.items()}  # the record is named by the goal
         record = records.setdefault(tree.record(i), {})
@@ -156,9 +165,10 @@ def score_json(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk
         value = LIFT * sum(ts.values()) * (1.0 + COORD * (len(ts) - 1))
         lifts[a : b + 1] = [max(x, value) for x in lifts[a : b + 1]]
     # Errors and outliers: the rows a reader looks for first, whatever the goal says.
-    flagged = [(i, ERROR_W) for i, line in enumerate(lines) if _is_error(line)]
+    candidates = keyword_lines(low, offsets, ERROR_WORDS + ("err",))  # one C-speed scan per word
+    flagged = [(i, ERROR_W) for i in sorted(candidates) if _is_error(kvs[i])]
     # An outlier of a key the goal names ("yanked" for "which releases were yanked") is the answer.
-    flagged += [(i, OUTLIER_W if i in matches else OUTLIER_W / 4) for i in _outliers(lines)]
+    flagged += [(i, OUTLIER_W if i in matches else OUTLIER_W / 4) for i in _outliers(kvs)]
     for i, w in flagged:
         a, b = tree.record(i)
         value = w * unit
@@ -173,8 +183,7 @@ def score_json(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk
     return scores, _units(tree, n)
 
 
-def _is_error(line: str) -> bool:
-    kv = _key_value(line)
+def _is_error(kv: tuple[str, str] | None) -> bool:
     if kv is None:
         return False
     key, value = kv[0].lower(), kv[1].lower()

@@ -9,7 +9,7 @@
   go's ``--- FAIL:`` blocks: from the failing line (``>``, ``E``, ``panicked``, ``Error:``) to the
   block's end as errors, the test source above it less;
 - **summaries**: ``FAILED``/``ERROR`` summary lines, pytest's and jest's totals, ``test result:``;
-- **folding**: lines repeated or near-repeated (numbers, hex ids, paths and dotted names masked:
+- **folding**: lines repeated or near-repeated (numbers, paths, URLs and dotted names masked:
   ``Found link https://…/pkg-1.0.tar.gz``, ``test_x.py::test_y PASSED [ 41%]``) score lower after
   their first occurrences, so a run of them is cut to its first lines and one marker; progress
   bars and long blobs down;
@@ -34,7 +34,10 @@ TAIL_LINES = 20
 _PROGRESS = re.compile(r"\d{1,3}%|[#=>█▏▎▍▌▋▊▉-]{10,}|\r.")
 _BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{80,}")
 # Near-repeats compare equal: numbers, hex ids, and tokens holding a path, URL or dotted name.
-_SHAPE = re.compile(r"\S*[/\\]\S*|\S+\.\S+|0x[0-9a-f]+|[0-9a-f]{8,}|\d+")
+# Numbers compare equal by translation (cheap); a token holding a path, URL or dotted name by this
+# pattern, tried only at a token's start ((?<!\S)) so a long token costs one pass.
+_DIGITS = str.maketrans("123456789", "000000000")
+_SHAPE = re.compile(r"(?<!\S)\S*[/\\.]\S*")
 
 # Failing-test blocks: where one starts, and (in its own lines) where the failure itself begins.
 _BLOCK_START = re.compile(
@@ -107,7 +110,7 @@ def log_priors(
             scores[i] -= 0.5 * unit
     # Repeated and near-repeated lines are noise after their first few occurrences (errors aside).
     seen: dict[str, int] = {}
-    for i, key in enumerate(_SHAPE.sub("~", low).split("\n")):
+    for i, key in enumerate(_SHAPE.sub("~", low.translate(_DIGITS)).split("\n")):
         count = seen.get(key, 0)
         seen[key] = count + 1
         if count and i not in errors:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from sidecar.pruning.engine.json_kind import Tree, score_json
 from tests.pruning.engine.samples import prune, releases_json
 
 
+def _tree(lines: list[str]) -> Tree:
+    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    return Tree(lines, "\n".join(lines), offsets)
+
+
 def _record(lines: list[str], needle: str) -> list[str]:
     """Return the lines of the file object whose filename holds ``needle``."""
     i = next(k for k, line in enumerate(lines) if needle in line)
-    a, b = Tree(lines).record(i)
+    a, b = _tree(lines).record(i)
     return lines[a : b + 1]
 
 
@@ -46,7 +52,7 @@ def test_error_records_are_kept_whatever_the_goal() -> None:
 
 def test_tree_records_and_units_cover_every_line() -> None:
     lines = releases_json().split("\n")
-    tree = Tree(lines)
+    tree = _tree(lines)
     i = next(k for k, line in enumerate(lines) if '"sha256"' in line)
     a, b = tree.record(i)
     assert lines[a].strip() == "{" and lines[b].strip().startswith("}")  # the file object, not digests
