@@ -16,8 +16,9 @@ stay verbatim and every cut is a marker, so the result reads as the JSON it was,
 4. the outline: lines at depth 0-1 (the top-level keys and brackets) get a small prior; very long
    values (a package's whole README as one string) are pushed down and lift no record.
 
-Units for selection are records (whole array elements, small objects) and runs of sibling values, so
-a cut falls between values. Only called for texts ``kinds.detect_kind`` found to parse as JSON.
+Units for selection are records (whole array elements, small objects) and single values (a version
+among hundreds is a unit of its own), so a cut falls between values. Only called for texts
+``kinds.detect_kind`` found to parse as JSON.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from sidecar.pruning.engine.terms import weighted_matches
 
 RECORD_MAX = 80  # a container longer than this is a collection, not a record
 UNIT_MAX = 40  # selection units: containers up to this many lines stay whole
-LEAF_UNIT = 1  # sibling leaf lines stand alone: a version among hundreds is a unit of its own
 LIFT = 0.8  # share of its record's value every line of the record gets
 COORD = 0.5  # bonus per extra distinct goal term in a record
 OUTLINE_W = 0.1
@@ -47,8 +47,23 @@ NAME_FACTOR = 3.0
 LONG_FACTOR = 0.3
 
 
-# A line closing a container ("}," "]"), or opening one ("key": {, a bare "[" or "{" of an array element).
-_BRACKET_LINE = re.compile(r"^[ \t]*([}\]])|^[ \t]*([{\[])[ \t]*$|^.*[{\[][ \t]*$", re.M)
+# A line closing a container ("}," "]"), and one opening a container ("key": {, or a bare "{" or "["
+# of an array element): each pattern is cheap to try at every position of the text.
+_CLOSING = re.compile(r"^[ \t]*[}\]]", re.M)
+_OPENING = re.compile(r"[{\[][ \t]*$", re.M)
+
+
+def _bracket_lines(lines: Sequence[str], text: str, offsets: list[int]) -> list[tuple[int, bool, bool]]:
+    """Return (line, closes, is a bare bracket) for each line that closes or opens a container."""
+    at = bisect.bisect_right
+    events = {at(offsets, m.start()) - 1: (True, False) for m in _CLOSING.finditer(text)}
+    for m in _OPENING.finditer(text):
+        i = at(offsets, m.start()) - 1
+        if i not in events:
+            events[i] = (False, lines[i].strip() in ("{", "["))
+    return [(i, c, b) for i, (c, b) in sorted(events.items())]
+
+
 _KEY_VALUE = re.compile(r'^[ \t]*"((?:[^"\\\n]|\\.)*)": (?![{\[])(.*?),?[ \t]*$', re.M)
 
 
@@ -66,12 +81,11 @@ class Tree:
         done = 0  # lines before this one have their inner and depth set
         # Only the lines that open or close a container are visited (one C-speed scan finds them);
         # the lines between two of them share the innermost container and depth, set by slices.
-        for m in _BRACKET_LINE.finditer(text):
-            i = bisect.bisect_right(offsets, m.start()) - 1
+        for i, closing, bare in _bracket_lines(lines, text, offsets):
             top = stack[-1] if stack else -1
             self.inner[done:i] = [top] * (i - done)
             self.depth[done:i] = [len(stack)] * (i - done)
-            if m.group(1):  # a closing line
+            if closing:
                 a = stack.pop() if stack else -1
                 if a >= 0:
                     self.end[a] = i
@@ -80,7 +94,7 @@ class Tree:
             else:  # an opening line: a bare bracket opens an array element
                 self.depth[i] = len(stack)
                 self.parent[i] = top
-                if m.group(2):
+                if bare:
                     self.element.add(i)
                 stack.append(i)
                 self.inner[i] = i
@@ -174,11 +188,10 @@ def score_json(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk
         value = w * unit
         lifts[a : b + 1] = [max(x, value) for x in lifts[a : b + 1]]
         scores[i] += value
-    for i in range(n):
-        scores[i] += lifts[i]
-        if tree.depth[i] <= 1:
-            scores[i] += OUTLINE_W * unit
-        if len(lines[i]) > LONG_LINE:
+    outline = OUTLINE_W * unit
+    scores = [s + x + (outline if d <= 1 else 0.0) for s, x, d in zip(scores, lifts, tree.depth, strict=True)]
+    for i, size in enumerate(map(len, lines)):
+        if size > LONG_LINE:
             scores[i] = scores[i] * LONG_FACTOR - 0.3 * unit
     return scores, _units(tree, n)
 
@@ -193,31 +206,16 @@ def _is_error(kv: tuple[str, str] | None) -> bool:
 
 
 def _units(tree: Tree, n: int) -> list[Chunk]:
-    """Split the lines into selection units: small containers whole, big ones into their children."""
+    """Split the lines into selection units: small containers whole, every other line alone."""
     out: list[Chunk] = []
+    ends = tree.end
     i = 0
-    leaf_start = -1
     while i < n:
-        a = i if i in tree.end else -1
-        if a >= 0 and tree.size(a) > UNIT_MAX:
-            a = -1  # a big container: its opening line is a leaf, its children units of their own
-        if (
-            a < 0
-            and leaf_start >= 0
-            and (i - leaf_start >= LEAF_UNIT or tree.inner[i] != tree.inner[leaf_start])
-        ):
-            out.append(Chunk(leaf_start, i, "value"))
-            leaf_start = -1
-        if a >= 0:
-            if leaf_start >= 0:
-                out.append(Chunk(leaf_start, i, "value"))
-                leaf_start = -1
-            out.append(Chunk(a, tree.end[a] + 1, "record"))
-            i = tree.end[a] + 1
-            continue
-        if leaf_start < 0:
-            leaf_start = i
-        i += 1
-    if leaf_start >= 0:
-        out.append(Chunk(leaf_start, n, "value"))
+        e = ends.get(i)
+        if e is not None and e - i < UNIT_MAX:
+            out.append(Chunk(i, e + 1, "record"))
+            i = e + 1
+        else:
+            out.append(Chunk(i, i + 1, "value"))  # a big container's bracket line, or a value
+            i += 1
     return out
