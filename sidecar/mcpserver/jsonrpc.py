@@ -335,7 +335,8 @@ class _ToolResult(msgspec.Struct, omit_defaults=True):
 
 
 _PRUNE_DOC = (
-    "Prune a large text (code, logs, docs) to the lines relevant to goal_hint. Kept lines are verbatim; "
+    "Prune a large text (code, logs, docs, JSON, search results, diffs) to the lines relevant to goal_hint. "
+    "Kept lines are verbatim; "
     "each pruned run becomes one marker line naming its original lines. Returns a prune_id for recover_text."
 )
 _RECOVER_DOC = (
