@@ -33,9 +33,8 @@ TAIL_LINES = 20
 
 _PROGRESS = re.compile(r"\d{1,3}%|[#=>█▏▎▍▌▋▊▉-]{10,}|\r.")
 _BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{80,}")
-# Near-repeats compare equal: numbers, hex ids, and tokens holding a path, URL or dotted name.
-# Numbers compare equal by translation (cheap); a token holding a path, URL or dotted name by this
-# pattern, tried only at a token's start ((?<!\S)) so a long token costs one pass.
+# Near-repeats compare equal: numbers by translation (cheap), and tokens holding a path, URL or dotted
+# name by this pattern, tried only at a token's start ((?<!\S)) so a long token costs one pass.
 _DIGITS = str.maketrans("123456789", "000000000")
 _SHAPE = re.compile(r"(?<!\S)\S*[/\\.]\S*")
 
