@@ -13,7 +13,7 @@ def test_the_file_the_goal_names_keeps_its_matches() -> None:
     named = [line for line in text.split("\n") if line.startswith("src/pkg/adapters.py:")]
     assert all(line in kept for line in named)
     assert sum(1 for line in kept if line.startswith("tests/test_x.py:")) <= 3
-    assert len(out) < 0.35 * len(text)
+    assert len(out) < 0.4 * len(text)  # the named file is a fifth of the matches
 
 
 def test_a_dotted_name_in_the_goal_finds_its_one_match() -> None:
