@@ -48,6 +48,8 @@ def _is_json(text: str) -> bool:
 
 
 def _is_diff(sample: str) -> bool:
+    if "@@ -" not in sample and "commit " not in sample:
+        return False  # the common case (code, logs) decided by two C-speed scans
     heads = _DIFF_HEAD.findall(sample)
     return len(heads) >= 3 and any(h.startswith("@@") for h in heads) or len(_COMMIT.findall(sample)) >= 2
 
@@ -56,6 +58,9 @@ def _is_search(lines: list[str]) -> bool:
     nonblank = [s for s in lines if s.strip()]
     if len(nonblank) < 5:
         return False
+    head = nonblank[:20]
+    if sum(1 for s in head if MATCH.match(s) or _HEADING_LINE.match(s)) < 0.5 * len(head):
+        return False  # code, logs, prose: decided on their first lines
     matches = sum(1 for s in nonblank if MATCH.match(s))
     if matches >= 0.6 * len(nonblank) and not any(s.startswith(("diff --git", "@@ ")) for s in nonblank):
         return True
