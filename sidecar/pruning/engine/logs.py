@@ -9,7 +9,7 @@
   go's ``--- FAIL:`` blocks: from the failing line (``>``, ``E``, ``panicked``, ``Error:``) to the
   block's end as errors, the test source above it less;
 - **summaries**: ``FAILED``/``ERROR`` summary lines, pytest's and jest's totals, ``test result:``;
-- **folding**: lines repeated or near-repeated (numbers, paths, URLs and dotted names masked:
+- **folding**: lines repeated or near-repeated (numbers and a line's first path or URL masked:
   ``Found link https://…/pkg-1.0.tar.gz``, ``test_x.py::test_y PASSED [ 41%]``) score lower after
   their first occurrences, so a run of them is cut to its first lines and one marker; progress
   bars and long blobs down;
@@ -33,18 +33,30 @@ TAIL_LINES = 20
 
 _PROGRESS = re.compile(r"\d{1,3}%|[#=>█▏▎▍▌▋▊▉-]{10,}|\r.")
 _BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{80,}")
-# Near-repeats compare equal: numbers by translation (cheap), and tokens holding a path, URL or dotted
-# name by this pattern, tried only at a token's start ((?<!\S)) so a long token costs one pass.
+# Near-repeats compare equal: numbers by translation, and the first path or URL of a line masked
+# (string finds: a regex over every position of the text costs several times more).
 _DIGITS = str.maketrans("123456789", "000000000")
-_SHAPE = re.compile(r"(?<!\S)\S*[/\\.]\S*")
 
+
+def _shape(line: str) -> str:
+    """Return ``line`` (digits already masked) with its first token holding a ``/`` masked."""
+    i = line.find("/")
+    if i < 0:
+        return line
+    start = line.rfind(" ", 0, i) + 1
+    end = line.find(" ", i)
+    return line[:start] + "~" + (line[end:] if end >= 0 else "")
+
+
+# Line-start patterns are written "\n(?:...)" and run over "\n" + text: a pattern that begins with a
+# literal is scanned for that literal at C speed, where "^" under re.M is tried at every position.
 # Failing-test blocks: where one starts, and (in its own lines) where the failure itself begins.
 _BLOCK_START = re.compile(
-    r"^_{3,} .+ _{3,}$"  # pytest: ____ test_name ____
-    r"|^(?:FAIL|ERROR): \S"  # unittest
-    r"|^[ \t]*● "  # jest
-    r"|^---- \S+ stdout ----$"  # cargo test
-    r"|^[ \t]*--- FAIL: ",  # go test
+    r"\n(?:_{3,} [^\n]+ _{3,}$"  # pytest: ____ test_name ____
+    r"|(?:FAIL|ERROR): \S"  # unittest
+    r"|[ \t]*● "  # jest
+    r"|---- \S+ stdout ----$"  # cargo test
+    r"|[ \t]*--- FAIL: )",  # go test
     re.M,
 )
 _SECTION = re.compile(r"^={3,} .* ={3,}$|^={20,}$|^-{20,}$")
@@ -53,23 +65,22 @@ _FAILURE = re.compile(
     r"|.*thread '.*' panicked)"
 )
 _SUMMARY = re.compile(
-    r"^(?:FAILED |ERROR |=+ .*\b(?:failed|passed|errors?)\b.* =+$|Tests?:[ \t]|Test Suites:|test result:"
-    r"|FAIL[ \t]|ok[ \t]+\S+[ \t]+[\d.]+s$|Ran \d+ tests?|FAILED \(|\d+ (?:passed|failed))",
+    r"\n(?:FAILED |ERROR |=+ [^\n]*\b(?:failed|passed|errors?)\b[^\n]* =+$|Tests?:[ \t]|Test Suites:"
+    r"|test result:|FAIL[ \t]|ok[ \t]+\S+[ \t]+[\d.]+s$|Ran \d+ tests?|FAILED \(|\d+ (?:passed|failed))",
     re.M,
 )
 
 
-def _matching_lines(pattern: re.Pattern[str], text: str, offsets: list[int]) -> list[int]:
-    """Return the lines where the multi-line ``pattern`` matches (one C-speed scan of the text)."""
-    return [bisect.bisect_right(offsets, m.start()) - 1 for m in pattern.finditer(text)]
+def _line_starts(pattern: re.Pattern[str], text: str, offsets: list[int]) -> list[int]:
+    """Return the lines where the ``"\n(?:...)"`` ``pattern`` matches at their start."""
+    # In "\n" + text, the newline before line i sits at offsets[i].
+    return [bisect.bisect_right(offsets, m.start()) - 1 for m in pattern.finditer("\n" + text)]
 
 
 def failure_blocks(lines: Sequence[str], low: str, offsets: list[int]) -> list[tuple[int, int, int]]:
     """Return (start, failure line, end) of each failing-test block a test runner printed."""
     out: list[tuple[int, int, int]] = []
-    if "fail" not in low and "error" not in low and "●" not in low:
-        return out
-    starts = _matching_lines(_BLOCK_START, "\n".join(lines), offsets)
+    starts = _line_starts(_BLOCK_START, "\n".join(lines), offsets)
     n = len(lines)
     for k, start in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else n
@@ -109,7 +120,9 @@ def log_priors(
             scores[i] -= 0.5 * unit
     # Repeated and near-repeated lines are noise after their first few occurrences (errors aside).
     seen: dict[str, int] = {}
-    for i, key in enumerate(_SHAPE.sub("~", low.translate(_DIGITS)).split("\n")):
+    for i, key in enumerate(low.translate(_DIGITS).split("\n")):
+        if "/" in key:
+            key = _shape(key)
         count = seen.get(key, 0)
         seen[key] = count + 1
         if count and i not in errors:
@@ -132,7 +145,7 @@ def log_priors(
             scores[i] = max(scores[i], SOURCE_W * unit)
         for i in range(focus, end):
             scores[i] = max(scores[i], FAIL_W * unit + (0.1 * unit if stripped[i] else 0.0))
-    for i in _matching_lines(_SUMMARY, "\n".join(lines), offsets):
+    for i in _line_starts(_SUMMARY, "\n".join(lines), offsets):
         scores[i] += SUMMARY_W * unit
     for i in range(max(0, n - TAIL_LINES), n):
         scores[i] += 0.5 * unit
