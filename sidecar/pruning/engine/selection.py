@@ -42,7 +42,8 @@ from sidecar.pruning.types import PruneRequest
 from sidecar.tokens import CHARS_PER_TOKEN, estimate_tokens
 
 # Without a keep ratio: keep what scores well above the typical line (at least DEFAULT_THRESHOLD of the
-# way from the median to the best), plus a base share for reading context; logs get no base share.
+# way from the median to the best), plus a base share for reading context (large for code and docs,
+# read around what is kept; small for logs and the structural kinds, whose kept lines stand alone).
 DEFAULT_THRESHOLD = 0.35
 # Structural kinds: a record, match or hunk the goal names can sit well below the single best line
 # (a commit subject naming every goal word), so what stands above the rest starts lower.
