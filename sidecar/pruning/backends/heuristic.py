@@ -5,7 +5,9 @@ Scoring, in order:
 2. rarity: IDF over the text's own structural chunks (``sidecar.pruning.engine.chunking``), sharpened;
 3. structure: a line scores its own matches, plus its chunk's, plus a decaying share of its
    neighbours'; a definition whose name or body matches lifts its whole body (less in long
-   bodies) and its definition line; the header gets a small prior, earlier lines a tiny one;
+   bodies) and its definition line; in a long table or list of entries the entry the goal names
+   keeps its neighbours (``sidecar.pruning.engine.runs``); the header gets a small prior, earlier
+   lines a tiny one;
 4. noise: docstrings, comments, blank lines, long blobs (base64, hashes, minified strings);
    for logs, ANSI codes ignored and ``sidecar.pruning.engine.logs``'s priors: errors, failing
    tests and summaries up, repeated and near-repeated lines folded, the tail kept.
