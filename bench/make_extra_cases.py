@@ -20,6 +20,11 @@ bench/data/extra_cases3.jsonl (18 cases, built by the second tuning round to che
 code it never saw): lxml 4.9.2, pillow 9.4.0, python-multipart 0.0.5, sqlparse 0.4.2, pyjwt 2.6.0,
 waitress 2.1.2 (bookworm security updates; upstream from the .orig tarball or PyPI's sdist).
 
+bench/data/extra_cases4.jsonl (26 cases, built for issue 15 and scored once, after its tuning on the
+other sets): Debian bookworm patch series of golang-golang-x-net 0.7.0, node-express 4.18.2,
+node-handlebars 4.7.7, node-marked 4.2.3, node-tar 6.1.13, node-ua-parser-js 0.8.1 (upstream: the Debian
+.orig tarball) and python-flask-cors 3.0.10 (upstream: PyPI's sdist): JavaScript, Go and Python.
+
 bench/data/self_cases.jsonl comes from this repository's own history, built with the shared builder
 (`make_prune_cases.py .git sidecar/self 60 7`), minus the cases on the pruning engine's own files.
 """

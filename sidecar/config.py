@@ -23,7 +23,7 @@ MiB = 1024 * 1024
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 BackendName = Literal["heuristic", "deepinfra"]
-SourceType = Literal["code", "logs", "docs"]
+SourceType = Literal["code", "logs", "docs", "json", "search", "diff"]  # the last three: structural kinds
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]

@@ -19,7 +19,7 @@ segment's prefix, and only what follows is pruned.
 The goal: the first user message's text (Codex's ``<environment_context>``, AGENTS.md and other context
 blocks are not the task), the latest user text before the output, and the call's command (``cmd`` of
 ``exec_command``, the ``cmd`` strings of a code-mode script, ``command`` of a shell tool). A command that
-reads one file (``cat``, ``sed -n``, ``head``...) hints that file's kind, a search (``rg``, ``grep``) code,
+reads one file (``cat``, ``sed -n``, ``head``...) hints that file's kind, a search (``rg``, ``grep``) search,
 a test or build command logs.
 
 Never touched: ``instructions``, ``tools``, developer and system messages, assistant messages,
@@ -58,7 +58,6 @@ _CONTEXT = re.compile(
 )
 # Strings passed as `cmd` in a code-mode script: tools.exec_command({"cmd": "cat a.py"}) or {cmd: 'ls'}.
 _SCRIPT_CMD = re.compile(r"""["']?\bcmd["']?\s*:\s*("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')""")
-_SEARCH = re.compile(r"^\s*(?:rg|grep|egrep|fgrep|ag|ack|git\s+grep)\b")
 
 
 def parse_responses(
@@ -102,11 +101,8 @@ def _item(item: dict[str, JsonValue], base: Path, walk: Walk) -> None:
         if isinstance(ref, str):
             args, commands = _call_args(kind, item)
             made = Call(name if isinstance(name, str) else None, args)
-            command = next((v for k in ("cmd", "command") if isinstance(v := _get(args, k), str)), "")
             if commands > 1:
                 made.source_type = None  # a script running several commands: its output is a mix
-            elif made.source_type is None and _SEARCH.match(command):
-                made.source_type = "code"  # a code search's hits are lines of code
             walk.calls[ref] = made
     elif kind in _OUTPUTS:
         ref = item.get("call_id")

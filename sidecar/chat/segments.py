@@ -48,8 +48,12 @@ _CODE_EXT = frozenset(
 _DOC_EXT = frozenset("md rst txt adoc org html".split())
 _LOG_WORDS = re.compile(
     r"\b(?:pytest|tox|nox|unittest|jest|vitest|mocha|npm|pnpm|yarn|cargo|make|ctest|mvn|gradle|go test|"
-    r"dotnet|rspec|phpunit|build|compile|lint|mypy|ruff|eslint|tsc)\b"
+    r"dotnet|rspec|phpunit|build|compile|lint|mypy|ruff|eslint|tsc|pip|pip3|uv|poetry|docker|journalctl)\b"
 )
+# Commands whose output has a structure of its own (the pruner checks the text too).
+_SEARCH_CMD = re.compile(r"(?:^|[;&|(]\s*)(?:rg|grep|egrep|fgrep|ag|ack|git grep)\s")
+_DIFF_CMD = re.compile(r"(?:^|[;&|(]\s*)git\s+(?:-\S+\s+)*(?:diff|log|show)\b")
+_SEARCH_TOOLS = frozenset({"grep", "grep_search", "search_code"})
 _READ_WORDS = re.compile(r"^\s*(?:cat|head|tail|sed|nl|less|bat|view)\b")
 # Context that agents wrap into user messages but that is not an instruction (Claude Code, Cline).
 _REMINDER = re.compile(r"<(system-reminder|environment_details)>.*?</\1>", re.S)
@@ -410,6 +414,10 @@ def _call_hints(name: str | None, args: JsonValue) -> tuple[str, SourceType | No
     source: SourceType | None = (
         "logs" if logs else "code" if ext in _CODE_EXT else "docs" if ext in _DOC_EXT else None
     )
+    if (name or "").lower() in _SEARCH_TOOLS or _SEARCH_CMD.search(command):
+        source = "search"
+    elif _DIFF_CMD.search(command):
+        source = "diff"
     return " ".join(hint), source
 
 

@@ -20,7 +20,7 @@ the pruner's own ``PruneStats`` extends; converting the outcome into it drops th
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import msgspec
 from msgspec import UnsetType
@@ -35,6 +35,7 @@ from sidecar.pruning.types import (
     PruneTextStats,
     PruningHealth,
     RecoverResult,
+    SourceType,
 )
 
 __all__ = [
@@ -73,7 +74,7 @@ class PruneTextOptions(msgspec.Struct, kw_only=True):
 class PruneTextArgs(msgspec.Struct, kw_only=True):
     text: Annotated[str, msgspec.Meta(description="the tool output or file to prune")]
     goal_hint: Annotated[str, msgspec.Meta(description="what the reader needs from the text")]
-    source_type: Literal["code", "logs", "docs"] | None = None
+    source_type: SourceType | None = None
     options: PruneTextOptions | None = None
 
 
@@ -167,8 +168,9 @@ class Tool(Generic[ArgsT]):
 AnyTool = Tool[PruneTextArgs] | Tool[RecoverTextArgs] | Tool[HealthArgs]
 
 _PRUNE_DOC = (
-    "Prune a large text (code, logs, docs) to the lines relevant to goal_hint. Kept lines are verbatim; "
-    "each pruned run becomes one marker line naming its original lines. Returns a prune_id for recover_text."
+    "Prune a large text (code, logs, docs, JSON, search results, diffs) to the lines relevant to goal_hint. "
+    "Kept lines are verbatim; each pruned run becomes one marker line naming its original lines. "
+    "Returns a prune_id for recover_text."
 )
 _RECOVER_DOC = (
     "Return original lines of a text pruned by prune_text, by 1-based inclusive line ranges in the original "

@@ -1,7 +1,8 @@
 """``sidecar prune``: prune a file (or stdin) for a goal and print the result.
 
-    sidecar prune [--goal TEXT | --goal-file F] [--keep-ratio R] [--source-type code|logs|docs]
-                  [--backend heuristic|deepinfra] [--json] [--annotate-lines] [--config FILE] [FILE|-]
+    sidecar prune [--goal TEXT | --goal-file F] [--keep-ratio R]
+                  [--source-type code|logs|docs|json|search|diff] [--backend heuristic|deepinfra]
+                  [--json] [--annotate-lines] [--config FILE] [FILE|-]
 
 Prints the pruned text: kept lines verbatim, one marker line per pruned run, no line numbers
 unless ``--annotate-lines``. ``--json`` prints the full ``prune_text`` result (prune_id,
@@ -48,7 +49,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="R",
         help="target share of the text's tokens to keep, markers included (default: the pruner chooses)",
     )
-    parser.add_argument("--source-type", choices=("code", "logs", "docs"), default=None)
+    parser.add_argument(
+        "--source-type", choices=("code", "logs", "docs", "json", "search", "diff"), default=None
+    )
     parser.add_argument("--backend", choices=("heuristic", "deepinfra"), default=None)
     parser.add_argument("--json", action="store_true", help="print the full prune_text result as JSON")
     parser.add_argument("--annotate-lines", action="store_true", help="prefix kept lines with line numbers")

@@ -44,7 +44,7 @@ import msgspec
 
 from sidecar.config import Config
 from sidecar.errors import RedisUnavailable
-from sidecar.pruning.engine.chunking import detect_source_type
+from sidecar.pruning.engine.kinds import detect_kind
 from sidecar.pruning.ids import PROCESS_SECRET, PRUNE_ID_SECRET_ENV, make_prune_id
 from sidecar.pruning.manager import PruningBackendManager
 from sidecar.pruning.render import render
@@ -270,7 +270,7 @@ class Pruner:
         prune_id: str,
         key: bytes,
     ) -> PruneOutcome:
-        source_type = declared or detect_source_type(text)
+        source_type = detect_kind(text, declared)
         request = PruneRequest(
             text=text, goal=goal, source_type=source_type, options=options, prune_id=prune_id
         )

@@ -99,7 +99,7 @@ def test_segments_goals_kinds_and_headers() -> None:
     assert read.source_type == "code" and read.tool_name == "exec_command"
     assert read.goal == f"{TASK}\ncat src/net.py"  # <environment_context> is not the task
     assert hits.path == ("input", 8, "output", 1, "text") and hits.prefix == "" and hits.text == HITS
-    assert hits.source_type == "code" and hits.goal == f"{TASK}\nrg -n retry_timeout src"  # a search: code
+    assert hits.source_type == "search" and hits.goal == f"{TASK}\nrg -n retry_timeout src"
     assert log.path == ("input", 11, "output", 0, "text") and log.source_type == "logs"
     assert log.goal == f"{TASK}\nNow run the tests\npytest -x tests"  # the shell tool's argv, unwrapped
     assert [s.index for s in chat.segments] == [0, 1, 2]
@@ -201,7 +201,7 @@ def test_real_codex_bodies(agent: str) -> None:
     read, hits, log = chat.segments
     assert all(s.goal.startswith(task) for s in chat.segments)  # not Codex's <environment_context>
     assert "cat " in read.goal and read.source_type == "code"
-    assert "grep -rn" in hits.goal and hits.source_type == "code"
+    assert "grep -rn" in hits.goal and hits.source_type == "search"
     assert "make test" in log.goal and log.source_type == "logs"
     if agent == fx.CODEX_EXEC:
         assert all(

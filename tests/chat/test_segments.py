@@ -130,7 +130,7 @@ def test_openai_segments_and_goals() -> None:
     ]
     first, second, third = chat.segments
     assert first.goal == "Fix the timeout handling in the retry loop\nretry_timeout"
-    assert first.tool_name == "grep" and first.source_type is None
+    assert first.tool_name == "grep" and first.source_type == "search"
     assert second.goal == "Fix the timeout handling in the retry loop"
     assert second.source_type == "code"
     assert third.goal == (
@@ -303,7 +303,13 @@ def test_source_type_hints() -> None:
     assert seg_for({"file_path": "docs/guide.md"}) == "docs"
     assert seg_for({"command": "cat src/main.rs"}) == "code"
     assert seg_for({"command": "npm test"}) == "logs"
-    assert seg_for({"command": "grep -rn foo ."}) is None
+    assert seg_for({"command": "grep -rn foo ."}) == "search"
+    assert seg_for({"command": "cd src && rg -n foo"}) == "search"
+    assert seg_for({"pattern": "foo", "path": "src"}, name="Grep") == "search"
+    assert seg_for({"command": "git log -p -n 3"}) == "diff"
+    assert seg_for({"command": "git diff HEAD~1"}) == "diff"
+    assert seg_for({"command": "pip install -v requests"}) == "logs"
+    assert seg_for({"command": "ls -la"}) is None
     assert seg_for({"path": "server.log"}) == "logs"
 
 

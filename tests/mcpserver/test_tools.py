@@ -236,3 +236,13 @@ def test_json_schema_inlines_references_and_keeps_a_field_named_title():
     assert schema["properties"]["title"]["properties"]["title"] == {"type": "string"}
     assert schema["properties"]["more"]["items"]["required"] == ["title"]
     jsonschema.validate({"title": {"title": "x"}, "more": [{"title": "y"}]}, schema)
+
+
+async def test_prune_accepts_the_structural_source_types(dispatcher):
+    from tests.pruning.engine.samples import git_log
+
+    state = SessionState()
+    args = {"text": git_log(), "goal_hint": "the heap commit", "source_type": "diff"}
+    out = (await call(dispatcher, state, "prune_text", args))["result"]["structuredContent"]
+    assert out["annotations"] and out["stats"]["pruned_lines"] > 0
+    assert "    Consolidation keeps gaps in a heap instead of rescanning every run" in out["pruned_text"]

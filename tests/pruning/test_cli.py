@@ -191,3 +191,16 @@ def test_heuristic_run_imports_no_network_stack(source):
     assert proc.returncode == 0
     assert proc.stderr.strip().endswith("[]")
     assert "recover_text prune_id=" in proc.stdout
+
+
+def test_structural_source_types_are_accepted_and_detected(tmp_path, capsysbinary):
+    from tests.pruning.engine.samples import releases_json, rg_output
+
+    search = tmp_path / "rg.txt"
+    search.write_text(rg_output())
+    assert run(parse("--goal", GOAL, "--source-type", "search", "--json", str(search))) == 0
+    assert json.loads(capsysbinary.readouterr().out)["stats"]["source_type"] == "search"
+    doc = tmp_path / "releases.json"
+    doc.write_text(releases_json())
+    assert run(parse("--goal", "which wheel is 2.31.0?", "--source-type", "code", "--json", str(doc))) == 0
+    assert json.loads(capsysbinary.readouterr().out)["stats"]["source_type"] == "json"  # the text wins

@@ -384,3 +384,33 @@ async def test_health_aggregates(pruner):
     assert h.tokens_saved_total > 0
     assert h.recover_store_bytes >= len(TEXT)
     assert not h.deepinfra_circuit_open
+
+
+async def test_structural_kinds_are_detected_and_every_cut_recovers_its_original_lines(pruner):
+    from tests.pruning.engine.samples import git_log, pytest_run, releases_json, rg_output
+
+    goal = "Pin example 2.31.0 and fix the failing frequencies test in adapters.py; when did gaps use a heap?"
+    for text, kind in ((releases_json(), "json"), (rg_output(), "search"), (git_log(), "diff")):
+        outcome = await pruner.prune(text, goal, caller="agent-1")
+        assert outcome.stats.source_type == kind
+        assert outcome.annotations, kind
+        lines = text.split("\n")
+        for block in outcome.annotations:
+            assert block.marker in outcome.pruned_text.split("\n")
+            rng = LineRange(start_line=block.original_start_line, end_line=block.original_end_line)
+            result = await pruner.recover(outcome.prune_id, [rng], caller="agent-1")
+            assert result.raw_text == "\n".join(lines[rng.start_line - 1 : rng.end_line])
+        kept = [line for line in outcome.pruned_text.split("\n") if not line.startswith("... [")]
+        assert all(line in lines for line in kept)  # kept lines verbatim
+    outcome = await pruner.prune(pytest_run(), goal, source_type="logs")
+    assert outcome.stats.source_type == "logs" and outcome.annotations
+
+
+async def test_malformed_json_goes_the_line_way(pruner):
+    from tests.pruning.engine.samples import releases_json
+
+    text = releases_json()[:-200]  # truncated: not JSON any more
+    outcome = await pruner.prune(text, "which wheel is 2.31.0?", options=OPTS)
+    assert outcome.stats.source_type != "json"
+    assert outcome.annotations and not outcome.warnings
+    assert outcome.stats.tokens_est_after < outcome.stats.tokens_est_before

@@ -5,10 +5,14 @@ Scoring, in order:
 2. rarity: IDF over the text's own structural chunks (``sidecar.pruning.engine.chunking``), sharpened;
 3. structure: a line scores its own matches, plus its chunk's, plus a decaying share of its
    neighbours'; a definition whose name or body matches lifts its whole body (less in long
-   bodies) and its definition line; the header gets a small prior, earlier lines a tiny one;
+   bodies) and its definition line; in a long table or list of entries the entry the goal names
+   keeps its neighbours (``sidecar.pruning.engine.runs``); the header gets a small prior, earlier
+   lines a tiny one;
 4. noise: docstrings, comments, blank lines, long blobs (base64, hashes, minified strings);
-   for logs: ANSI codes ignored, repeated lines and progress bars pushed down, errors and
-   warnings up, an error's whole record (its traceback) lifted with it, the tail kept.
+   for logs, ANSI codes ignored and ``sidecar.pruning.engine.logs``'s priors: errors, failing
+   tests and summaries up, repeated and near-repeated lines folded, the tail kept.
+JSON, search results and diffs (``sidecar.pruning.engine.kinds``) are scored by their own modules
+(``json_kind``, ``search``, ``diffs``): records, files and hunks instead of definitions.
 Selection within the budget is ``sidecar.pruning.engine.selection``'s, shared with every backend.
 """
 
@@ -23,13 +27,16 @@ from collections.abc import Sequence
 from sidecar.pruning.engine.chunking import (
     COMMENT_PREFIXES,
     DEF_PREFIXES,
-    ERROR_WORDS,
     IMPORT_PREFIXES,
     Chunk,
     chunk_lines,
-    keyword_lines,
     lowered,
 )
+from sidecar.pruning.engine.diffs import score_diff
+from sidecar.pruning.engine.json_kind import score_json
+from sidecar.pruning.engine.logs import log_priors
+from sidecar.pruning.engine.runs import lift_runs
+from sidecar.pruning.engine.search import score_search
 from sidecar.pruning.engine.selection import select_lines
 from sidecar.pruning.engine.terms import WORD, goal_terms, match_lines
 from sidecar.pruning.types import PruneRequest, Selection, SourceType
@@ -56,9 +63,6 @@ POS_W = 0.05  # earlier lines slightly first: with little signal, one stretch fr
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{80,}")
-_WARN_WORDS = ("warn", "deprecat")
-_PROGRESS = re.compile(r"\d{1,3}%|[#=>█▏▎▍▌▋▊▉-]{10,}|\r.")
-_DIGITS = str.maketrans("123456789", "000000000")  # numbers aside, repeated log lines compare equal
 
 
 def _blob_lines(lines: Sequence[str]) -> list[int]:
@@ -93,10 +97,17 @@ def score_lines(lines: Sequence[str], goal: str, source_type: SourceType) -> lis
     return _score(lines, goal, source_type)[0]
 
 
+# The structural kinds score by their own units (records, files, hunks); see their modules.
+_KIND_SCORERS = {"json": score_json, "search": score_search, "diff": score_diff}
+
+
 def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[list[float], list[Chunk]]:
     n = len(lines)
     if n == 0:
         return [], []
+    scorer = _KIND_SCORERS.get(source_type)
+    if scorer is not None:
+        return scorer(lines, goal)
     text = "\n".join(lines)
     if source_type == "logs" and "\x1b" in text:
         for code in sorted(set(_ANSI.findall(text))):
@@ -150,9 +161,10 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
             if i + d < n:
                 scores[i + d] += v * f
     if source_type == "logs":
-        _log_priors(lines, low, offsets, stripped, scores, chunk_of)
+        log_priors(lines, low, offsets, stripped, scores, chunk_of)
     else:
-        _code_priors(lines, text, offsets, stripped, scores, line_terms, source_type)
+        words = [t for t, (w, _) in terms.items() if w >= 1.0 and t.isalpha()]
+        _code_priors(lines, text, offsets, stripped, scores, line_terms, source_type, words)
     return scores, chunks
 
 
@@ -207,6 +219,7 @@ def _code_priors(
     scores: list[float],
     line_terms: dict[int, dict[str, float]],
     source_type: SourceType,
+    words: list[str],
 ) -> None:
     n = len(lines)
     unit = max(max(scores), 1.0)
@@ -234,6 +247,7 @@ def _code_priors(
         ]
         if CALL_W:
             _lift_referenced_definitions(lines, stripped, scores)
+        lift_runs(lines, scores, line_terms, words)
     header_end = 0
     for i in range(min(n, 60)):
         s = stripped[i]
@@ -264,51 +278,6 @@ def _code_priors(
     # With little signal, keep one contiguous stretch from the top rather than scattered bits.
     pos = POS_W * unit / n
     scores[:] = [sc + pos * (n - i) for i, sc in enumerate(scores)]
-
-
-def _log_priors(
-    lines: Sequence[str],
-    low: str,
-    offsets: list[int],
-    stripped: list[str],
-    scores: list[float],
-    chunk_of: list[int],
-) -> None:
-    n = len(lines)
-    unit = max(max(scores), 1.0)
-    errors = keyword_lines(low, offsets, ERROR_WORDS)
-    warns = keyword_lines(low, offsets, _WARN_WORDS) - errors
-    for i in errors:
-        scores[i] += 1.0 * unit
-    for i in warns:
-        scores[i] += 0.4 * unit
-    for i in keyword_lines(low, offsets, ("%", "###", "===", "\r", "\u2588")):
-        if _PROGRESS.search(lines[i]) and len(WORD.findall(lines[i])) < 6:
-            scores[i] -= 0.6 * unit
-    for i in _blob_lines(lines):
-        scores[i] -= 0.5 * unit
-    # Repeated lines (numbers, ids and hashes aside) are noise after their first few occurrences.
-    seen: dict[str, int] = {}
-    for i, key in enumerate(low.translate(_DIGITS).split("\n")):
-        count = seen.get(key, 0)
-        seen[key] = count + 1
-        if count:
-            scores[i] -= min(0.8, 0.2 * count) * unit
-        if not stripped[i]:
-            scores[i] -= 0.1 * unit
-    # An error record is kept whole (a traceback with its exception line): lift it to its best line.
-    best: dict[int, float] = {}
-    for i in errors:
-        c = chunk_of[i]
-        best[c] = max(best.get(c, -1e9), scores[i])
-    for i, c in enumerate(chunk_of):
-        b = best.get(c)
-        if b is not None and b >= unit and scores[i] < 0.9 * b:
-            scores[i] = 0.9 * b
-    for i in range(max(0, n - 20), n):
-        scores[i] += 0.5 * unit
-    for i in range(min(n, 5)):
-        scores[i] += 0.3 * unit
 
 
 class HeuristicBackend:

@@ -42,10 +42,14 @@ from sidecar.pruning.types import PruneRequest
 from sidecar.tokens import CHARS_PER_TOKEN, estimate_tokens
 
 # Without a keep ratio: keep what scores well above the typical line (at least DEFAULT_THRESHOLD of the
-# way from the median to the best), plus a base share for reading context; logs get no base share.
+# way from the median to the best), plus a base share for reading context (large for code and docs,
+# read around what is kept; small for logs and the structural kinds, whose kept lines stand alone).
 DEFAULT_THRESHOLD = 0.35
-DEFAULT_BASE = {"code": 0.42, "docs": 0.42, "logs": 0.0}
-DEFAULT_MIN_SHARE = {"code": 0.45, "docs": 0.45, "logs": 0.05}
+# Structural kinds: a record, match or hunk the goal names can sit well below the single best line
+# (a commit subject naming every goal word), so what stands above the rest starts lower.
+KIND_THRESHOLD = {"json": 0.2, "search": 0.25, "diff": 0.2}
+DEFAULT_BASE = {"code": 0.42, "docs": 0.42, "logs": 0.05, "json": 0.03, "search": 0.15, "diff": 0.05}
+DEFAULT_MIN_SHARE = {"code": 0.45, "docs": 0.45, "logs": 0.05, "json": 0.05, "search": 0.1, "diff": 0.08}
 DEFAULT_MAX_SHARE = 0.6
 UNIT_TOKENS = 64  # selection unit size: whole units keep markers few
 CONSOLIDATE_ROUNDS = 50
@@ -105,7 +109,7 @@ def _fill_small_gaps(state: _State) -> None:
                 state.add(k)
 
 
-def _default_share(scores: list[float], source_type: str) -> float:
+def _default_share(scores: list[float], source_type: str, costs: list[int]) -> float:
     """Pick how much to keep when the caller set no ratio: what stands clearly above the rest."""
     ordered = sorted(scores)
     n = len(ordered)
@@ -113,8 +117,14 @@ def _default_share(scores: list[float], source_type: str) -> float:
     mid = ordered[n // 2]
     if top <= mid:
         return 1.0
-    cut = mid + DEFAULT_THRESHOLD * (top - mid)
+    cut = mid + KIND_THRESHOLD.get(source_type, DEFAULT_THRESHOLD) * (top - mid)
     above = (n - bisect.bisect_left(ordered, cut)) / n
+    if source_type not in ("code", "docs"):
+        # Logs, JSON, search results: what stands out may be longer than the rest (a failure's
+        # message among "PASSED" lines), so the budget covers its characters too.
+        above = max(
+            above, sum(c for c, v in zip(costs, scores, strict=True) if v >= cut) / max(sum(costs), 1)
+        )
     share = DEFAULT_BASE.get(source_type, 0.35) + above
     return min(DEFAULT_MAX_SHARE, max(DEFAULT_MIN_SHARE.get(source_type, 0.4), share))
 
@@ -144,7 +154,7 @@ def select_lines(
         if target >= total_chars:
             return [True] * n
     else:
-        share = _default_share(vals, request.source_type)
+        share = _default_share(vals, request.source_type, costs)
         if share >= 1.0:
             return [True] * n
         target = int(share * total_chars)

@@ -13,6 +13,7 @@ checked for identifier boundaries on the original (so ``size`` matches ``chunkSi
 from __future__ import annotations
 
 import bisect
+import math
 import re
 
 BODY_WEIGHT = 0.5  # words of a goal's body, relative to its first line
@@ -142,3 +143,74 @@ def match_lines(
             out.append(bisect.bisect_right(offsets, pos) - 1)
         pos = low.find(literal, pos + size)
     return out
+
+
+# Versions, advisory ids and dotted names a goal names verbatim: in code they say little, in JSON, logs
+# and search results they are the keys of the record that matters ("2.28.2", "CVE-2024-35195",
+# "ctx.obj", "sessions.py").
+_LITERAL = re.compile(
+    r"(?<![\w.])v?\d+(?:\.\d+)+(?:[-.]?(?:a|b|rc|post|dev|alpha|beta)\d*)?(?![\w])"
+    r"|\bCVE-\d{4}-\d+\b|\bGHSA(?:-\w{4}){3}\b"
+    r"|(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?![\w(])",  # dotted names: ctx.obj, sessions.py
+    re.I,
+)
+_SHORT = re.compile(r"(?<![\w.\-/])[a-z]{2}(?![\w.\-/])")
+LITERAL_WEIGHT = 2.0
+
+
+def goal_literals(goal: str) -> list[str]:
+    """Return the versions, advisory ids and dotted names ``goal`` names, lowercased, in order."""
+    out: list[str] = []
+    for m in _LITERAL.finditer(goal):
+        lit = m.group(0).lower().rstrip(".")
+        if lit in out or lit[0].isalpha() and max(map(len, lit.split("."))) < 2:
+            continue  # "e.g", "i.e"
+        out.append(lit)
+    # Two-letter names are no goal terms in prose, but here they may be the record asked about ("qs").
+    out += [w for w in dict.fromkeys(_SHORT.findall(goal.lower())) if w not in STOP and w not in out]
+    return out
+
+
+def literal_lines(low: str, offsets: list[int], literal: str) -> list[int]:
+    """Return the lines where ``literal`` occurs not glued to a longer number or word."""
+    out: list[int] = []
+    n = len(low)
+    pos = low.find(literal)
+    while pos >= 0:
+        end = pos + len(literal)
+        before = low[pos - 1] if pos else " "
+        after = low[end] if end < n else " "
+        glued = before.isalnum() or before == "_" or before == "." and pos > 1 and low[pos - 2].isdigit()
+        if (
+            not glued
+            and not (after.isalnum() or after == "_")
+            and not (after == "." and low[end + 1 : end + 2].isdigit())
+        ):
+            out.append(bisect.bisect_right(offsets, pos) - 1)
+        pos = low.find(literal, end)
+    return out
+
+
+def weighted_matches(
+    text: str, low: str, offsets: list[int], goal: str, group_of: list[int], n_groups: int, *, literals: bool
+) -> dict[int, dict[str, float]]:
+    """Return, per matching line, each goal term's weight there: goal weight x rarity over the groups."""
+    found: dict[int, dict[str, float]] = {}
+
+    def add(literal: str, gw: float, hits: list[int]) -> None:
+        if not hits:
+            return
+        df = len({group_of[i] for i in hits})
+        idf = math.log((n_groups + 1) / (df + 0.5))
+        if idf <= 0.05:
+            return
+        w = idf**1.5 * gw
+        for i in hits:
+            found.setdefault(i, {})[literal] = w
+
+    for literal, (gw, sufs) in goal_terms(goal).items():
+        add(literal, gw, match_lines(text, low, offsets, literal, sufs))
+    if literals:
+        for literal in goal_literals(goal):
+            add(literal, LITERAL_WEIGHT, literal_lines(low, offsets, literal))
+    return found

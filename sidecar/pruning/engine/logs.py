@@ -1,0 +1,153 @@
+"""Logs, build output and test runs: what a reader of a log looks for, whatever the goal says.
+
+``log_priors`` adjusts goal-term scores (``sidecar.pruning.backends.heuristic``) in place:
+
+- errors up (a line saying error, failure, panic, traceback...), warnings a little; an error's
+  whole record (a traceback with its exception line) is lifted with it;
+- **failing tests kept whole**: pytest's FAILURES/ERRORS blocks (``____ test_x ____`` to the next),
+  unittest's ``FAIL:``/``ERROR:`` blocks, jest's ``●`` blocks, cargo's ``---- x stdout ----`` and
+  go's ``--- FAIL:`` blocks: from the failing line (``>``, ``E``, ``panicked``, ``Error:``) to the
+  block's end as errors, the test source above it less;
+- **summaries**: ``FAILED``/``ERROR`` summary lines, pytest's and jest's totals, ``test result:``;
+- **folding**: lines repeated or near-repeated (numbers and a line's first path or URL masked:
+  ``Found link https://…/pkg-1.0.tar.gz``, ``test_x.py::test_y PASSED [ 41%]``) score lower after
+  their first occurrences, so a run of them is cut to its first lines and one marker; progress
+  bars and long blobs down;
+- the first lines and the tail (where a run's outcome is printed) up.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+
+from sidecar.pruning.engine.chunking import ERROR_WORDS, keyword_lines
+from sidecar.pruning.engine.terms import WORD
+
+WARN_WORDS = ("warn", "deprecat")
+FAIL_W = 2.0  # a failing test's failure lines: above a lone error line, with the summaries
+SOURCE_W = 0.5  # the failing test's source above its failing line
+SUMMARY_W = 1.2
+TAIL_LINES = 20
+
+_PROGRESS = re.compile(r"\d{1,3}%|[#=>█▏▎▍▌▋▊▉-]{10,}|\r.")
+_BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{80,}")
+# Near-repeats compare equal: numbers by translation, and the first path or URL of a line masked
+# (string finds: a regex over every position of the text costs several times more).
+_DIGITS = str.maketrans("123456789", "000000000")
+
+
+def _shape(line: str) -> str:
+    """Return ``line`` (digits already masked) with its first token holding a ``/`` masked."""
+    i = line.find("/")
+    if i < 0:
+        return line
+    start = line.rfind(" ", 0, i) + 1
+    end = line.find(" ", i)
+    return line[:start] + "~" + (line[end:] if end >= 0 else "")
+
+
+# Line-start patterns are written "\n(?:...)" and run over "\n" + text: a pattern that begins with a
+# literal is scanned for that literal at C speed, where "^" under re.M is tried at every position.
+# Failing-test blocks: where one starts, and (in its own lines) where the failure itself begins.
+_BLOCK_START = re.compile(
+    r"\n(?:_{3,} [^\n]+ _{3,}$"  # pytest: ____ test_name ____
+    r"|(?:FAIL|ERROR): \S"  # unittest
+    r"|[ \t]*● "  # jest
+    r"|---- \S+ stdout ----$"  # cargo test
+    r"|[ \t]*--- FAIL: )",  # go test
+    re.M,
+)
+_SECTION = re.compile(r"^={3,} .* ={3,}$|^={20,}$|^-{20,}$")
+_FAILURE = re.compile(
+    r"^(?:>\s|E\s|\s*(?:AssertionError|assert|Error|Expected|Received|panic:)|\S+:\d+: \w"
+    r"|.*thread '.*' panicked)"
+)
+_SUMMARY = re.compile(
+    r"\n(?:FAILED |ERROR |=+ [^\n]*\b(?:failed|passed|errors?)\b[^\n]* =+$|Tests?:[ \t]|Test Suites:"
+    r"|test result:|FAIL[ \t]|ok[ \t]+\S+[ \t]+[\d.]+s$|Ran \d+ tests?|FAILED \(|\d+ (?:passed|failed))",
+    re.M,
+)
+
+
+def _line_starts(pattern: re.Pattern[str], text: str, offsets: list[int]) -> list[int]:
+    """Return the lines where the ``"\n(?:...)"`` ``pattern`` matches at their start."""
+    # In "\n" + text, the newline before line i sits at offsets[i].
+    return [bisect.bisect_right(offsets, m.start()) - 1 for m in pattern.finditer("\n" + text)]
+
+
+def failure_blocks(lines: Sequence[str], low: str, offsets: list[int]) -> list[tuple[int, int, int]]:
+    """Return (start, failure line, end) of each failing-test block a test runner printed."""
+    out: list[tuple[int, int, int]] = []
+    starts = _line_starts(_BLOCK_START, "\n".join(lines), offsets)
+    n = len(lines)
+    for k, start in enumerate(starts):
+        end = starts[k + 1] if k + 1 < len(starts) else n
+        for j in range(start + 1, end):
+            if _SECTION.match(lines[j]) and not lines[j].startswith("-" * 20):
+                end = j
+                break
+        # pytest marks the failing line ">" and the error "E": the test's own asserts above are source.
+        marked = next((j for j in range(start + 1, end) if lines[j][:2] in ("> ", "E ")), None)
+        focus = marked or next((j for j in range(start + 1, end) if _FAILURE.match(lines[j])), start + 1)
+        out.append((start, focus, end))
+    return out
+
+
+def log_priors(
+    lines: Sequence[str],
+    low: str,
+    offsets: list[int],
+    stripped: list[str],
+    scores: list[float],
+    chunk_of: list[int],
+) -> None:
+    """Adjust ``scores`` for a log: errors, failing tests and summaries up, repeats and noise down."""
+    n = len(lines)
+    unit = max(max(scores), 1.0)
+    errors = keyword_lines(low, offsets, ERROR_WORDS)
+    warns = keyword_lines(low, offsets, WARN_WORDS) - errors
+    for i in errors:
+        scores[i] += 1.0 * unit
+    for i in warns:
+        scores[i] += 0.4 * unit
+    for i in keyword_lines(low, offsets, ("%", "###", "===", "\r", "\u2588")):
+        if _PROGRESS.search(lines[i]) and len(WORD.findall(lines[i])) < 6 and i not in errors:
+            scores[i] -= 0.6 * unit
+    for i, line in enumerate(lines):
+        if len(line) > 200 and _BLOB.search(line):
+            scores[i] -= 0.5 * unit
+    # Repeated and near-repeated lines are noise after their first few occurrences (errors aside).
+    seen: dict[str, int] = {}
+    for i, key in enumerate(low.translate(_DIGITS).split("\n")):
+        if "/" in key:
+            key = _shape(key)
+        count = seen.get(key, 0)
+        seen[key] = count + 1
+        if count and i not in errors:
+            scores[i] -= min(0.8, 0.2 * count) * unit
+        if not stripped[i]:
+            scores[i] -= 0.1 * unit
+    # An error record is kept whole (a traceback with its exception line): lift it to its best line.
+    best: dict[int, float] = {}
+    for i in errors:
+        c = chunk_of[i]
+        best[c] = max(best.get(c, -1e9), scores[i])
+    for i, c in enumerate(chunk_of):
+        b = best.get(c)
+        if b is not None and b >= unit and scores[i] < 0.9 * b:
+            scores[i] = 0.9 * b
+    # A failing test is kept whole from its failing line on; its source above it, as context.
+    for start, focus, end in failure_blocks(lines, low, offsets):
+        scores[start] = max(scores[start], FAIL_W * unit)
+        for i in range(start + 1, focus):
+            scores[i] = max(scores[i], SOURCE_W * unit)
+        for i in range(focus, end):
+            scores[i] = max(scores[i], FAIL_W * unit + (0.1 * unit if stripped[i] else 0.0))
+    for i in _line_starts(_SUMMARY, "\n".join(lines), offsets):
+        scores[i] += SUMMARY_W * unit
+    for i in range(max(0, n - TAIL_LINES), n):
+        scores[i] += 0.5 * unit
+    for i in range(min(n, 5)):
+        scores[i] += 0.3 * unit

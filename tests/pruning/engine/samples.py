@@ -1,0 +1,127 @@
+"""Realistic tool outputs for the per-kind tests: JSON, a pytest run, search results, a git log, a table."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from sidecar.pruning.backends.heuristic import HeuristicBackend
+from sidecar.pruning.render import render
+from sidecar.pruning.types import PruneOptions, PruneRequest, SourceType
+
+PID = "abcdefghijklmnopqrstuvwxyz"
+
+
+def releases_json() -> str:
+    """A PyPI-like releases document: many versions, two files each, one version yanked."""
+    releases: dict[str, list[dict[str, object]]] = {}
+    for minor in range(40):
+        version = f"2.{minor}.0"
+        releases[version] = [
+            {
+                "digests": {"md5": f"{minor:032x}", "sha256": f"{minor * 7919:064x}"},
+                "filename": f"example-{version}{suffix}",
+                "packagetype": kind,
+                "size": 60000 + minor * 13,
+                "upload_time": f"2021-{minor % 12 + 1:02d}-01T10:00:00",
+                "yanked": minor == 17,
+                "yanked_reason": "broken metadata" if minor == 17 else None,
+            }
+            for suffix, kind in (("-py3-none-any.whl", "bdist_wheel"), (".tar.gz", "sdist"))
+        ]
+    doc = {"info": {"name": "example", "version": "2.39.0", "summary": "An example."}, "releases": releases}
+    return json.dumps(doc, indent=2)
+
+
+def pytest_run(failing: int = 140) -> str:
+    """A ``pytest -v`` session: 300 passing tests, one failure with its traceback, the summaries."""
+    out = ["============================= test session starts ==============================", ""]
+    for i in range(300):
+        status = "FAILED" if i == failing else "PASSED"
+        out.append(f"tests/test_core.py::test_case_{i} {status}{' ' * 20}[{i * 100 // 300:3d}%]")
+    out += [
+        "",
+        "=================================== FAILURES ===================================",
+        f"_________________________________ test_case_{failing} _________________________________",
+        "",
+        f"    def test_case_{failing}():",
+        "        data = build_payload(size=3)",
+        ">       assert frequencies(data) == {'cat': 2, 'dog': 1}",
+        "E       AssertionError: assert {'cat': 4, 'dog': 2} == {'cat': 2, 'dog': 1}",
+        "E         Differing items:",
+        "E         {'cat': 4} != {'cat': 2}",
+        "",
+        "tests/test_core.py:233: AssertionError",
+        "=========================== short test summary info ============================",
+        f"FAILED tests/test_core.py::test_case_{failing} - AssertionError: assert {{'cat': 4, 'dog': 2}}...",
+        "======================== 1 failed, 299 passed in 3.09s =========================",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def rg_output() -> str:
+    """``rg -n timeout`` over a project: several files, many matches each."""
+    out = []
+    for f in (
+        "src/pkg/api.py",
+        "src/pkg/adapters.py",
+        "src/pkg/sessions.py",
+        "docs/usage.rst",
+        "tests/test_x.py",
+    ):
+        for k in range(25):
+            out.append(f"{f}:{10 + k * 7}:    value = call(timeout=timeout, retries={k})  # step {k}")
+    return "\n".join(out) + "\n"
+
+
+def git_log() -> str:
+    """``git log`` of 40 commits."""
+    out = []
+    subjects = [f"Refactor module number {k} for readability" for k in range(40)]
+    subjects[23] = "Consolidation keeps gaps in a heap instead of rescanning every run"
+    for k, subject in enumerate(subjects):
+        out += [
+            f"commit {k:040x}",
+            "Author: Dev <dev@example.com>",
+            f"Date:   Sat Nov {k % 28 + 1} 13:19:36 2026 +0000",
+            "",
+            f"    {subject}",
+            "",
+            f"    Body of commit {k}: more words about the change, nothing specific here.",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def mime_table() -> str:
+    """A JavaScript module with a long sorted table of extensions."""
+    exts = sorted(
+        "aac abw arc avi azw bin bmp bz bz2 cda csh css csv doc docx eot epub gz gif htm html ico ics jar "
+        "jpeg jpg js json jsonld mid midi mjs mp3 mp4 mpeg mpkg odp ods odt oga ogv ogx opus otf png pdf php "
+        "ppt pptx rar rtf sh svg tar tif tiff ts ttf txt vsd wav weba webm webp woff woff2 xhtml xls xlsx "
+        "xml xul zip".split()
+    )
+    lines = ["'use strict';", "", "// Extension to MIME type.", "const types = {"]
+    lines += [f"  '{e}': 'application/x-{e}'," for e in exts]
+    lines += ["};", ""]
+    for k in range(30):
+        lines += [
+            f"function helper{k}(value) {{",
+            f"  const result = transform(value, {k});",
+            "  return result;",
+            "}",
+            "",
+        ]
+    lines += ["module.exports = { types };", ""]
+    return "\n".join(lines)
+
+
+def prune(text: str, goal: str, kind: SourceType, keep: float | None = None) -> tuple[list[bool], str]:
+    """Run the heuristic on ``text``; return the kept flags and the rendered text."""
+    req = PruneRequest(
+        text=text, goal=goal, source_type=kind, prune_id=PID, options=PruneOptions(keep_ratio=keep)
+    )
+    sel = asyncio.run(HeuristicBackend().prune(req))
+    rendered = render(text.split("\n"), sel.keep, PID, annotate_lines=False, include_markers=True)
+    return sel.keep, rendered.text

@@ -1,0 +1,88 @@
+"""Kind detection: structural kinds from the text win over a weak hint; the rest as before."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sidecar.pruning.engine.kinds import detect_kind
+from tests.pruning.engine.samples import git_log, pytest_run, releases_json, rg_output
+
+
+def test_pretty_json_is_json_whatever_the_hint() -> None:
+    text = releases_json()
+    assert detect_kind(text) == "json"
+    assert detect_kind(text, "code") == "json"  # a .json file read
+    assert detect_kind(text, "logs") == "json"  # npm view --json is hinted as logs by its command
+
+
+def test_one_line_or_malformed_json_is_not_json() -> None:
+    assert detect_kind(json.dumps({"a": list(range(500))})) != "json"
+    broken = releases_json()[:-40]  # truncated output
+    assert detect_kind(broken) != "json"
+    assert detect_kind("{ not json at all\n" * 20) != "json"
+
+
+def test_diffs_and_logs_of_git() -> None:
+    diff = "\n".join(
+        ["diff --git a/x.py b/x.py", "index 1..2 100644", "--- a/x.py", "+++ b/x.py", "@@ -1,3 +1,3 @@"]
+        + [" same", "-old", "+new"] * 5
+    )
+    assert detect_kind(diff) == "diff"
+    assert detect_kind(git_log()) == "diff"
+
+
+def test_search_results_in_their_three_forms() -> None:
+    assert detect_kind(rg_output()) == "search"
+    context = "\n".join(f"src/a.py-{k}-    context line\nsrc/a.py:{k + 1}:    match()" for k in range(10))
+    assert detect_kind(context) == "search"
+    heading = "src/a.py\n" + "\n".join(f"{k}:    x = timeout" for k in range(10)) + "\n\nsrc/b.py\n12:    y\n"
+    assert detect_kind(heading) == "search"
+
+
+def test_logs_code_and_docs_stay_as_before() -> None:
+    logs = "\n".join(f"2024-05-01 10:00:{i % 60:02d} INFO worker {i} heartbeat ok" for i in range(50))
+    assert detect_kind(logs) == "logs"
+    assert detect_kind(pytest_run(), "logs") == "logs"
+    code = "\n".join(f"def f{k}(x):\n    return x + {k}\n" for k in range(20))
+    assert detect_kind(code) == "code"
+    assert detect_kind(code, "docs") == "docs"  # a declared kind stands when the text shows no structure
+
+
+@pytest.mark.parametrize("kind", ["json", "search", "diff"])
+def test_declared_structural_kind_is_trusted(kind) -> None:
+    assert detect_kind("plain words\n" * 10, kind) == kind
+
+
+def test_every_kind_prunes_the_same_across_processes_and_hash_seeds(tmp_path) -> None:
+    texts = {"json": releases_json(), "logs": pytest_run(), "search": rg_output(), "diff": git_log()}
+    (tmp_path / "t.json").write_text(json.dumps(texts))
+    script = (
+        "import asyncio, hashlib, json, sys\n"
+        "from sidecar.pruning.backends.heuristic import HeuristicBackend\n"
+        "from sidecar.pruning.types import PruneOptions, PruneRequest\n"
+        "texts = json.load(open(sys.argv[1]))\n"
+        "for kind, text in sorted(texts.items()):\n"
+        "    for keep in (None, 0.3):\n"
+        "        r = PruneRequest(text=text, goal='why did version 2.17.0 fail in adapters.py heap',\n"
+        "                         source_type=kind, prune_id='x' * 26,\n"
+        "                         options=PruneOptions(keep_ratio=keep))\n"
+        "        print(hashlib.sha256(bytes(asyncio.run(HeuristicBackend().prune(r)).keep)).hexdigest())\n"
+    )
+    outs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        p = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "t.json")],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        outs.add(hashlib.sha256(p.stdout.encode()).hexdigest())
+    assert len(outs) == 1
