@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from sidecar.config import Config, load_config
+from sidecar.config import Config, is_redis_url, load_config
 from sidecar.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,21 +116,6 @@ def test_user_providers_keep_the_default_ones(tmp_path: Path):
     assert set(config.providers) == {"local", "deepseek", "groq", "gemini", "codestral"}
 
 
-def test_serve_exits_2_with_one_line(tmp_path: Path):
-    env = {"PATH": "/usr/bin:/bin", "KIMI_PRUNING_BACKEND": "nope"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "sidecar", "serve", "--port", "0"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=30,
-    )
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "KIMI_PRUNING_BACKEND" in lines[0]
-
-
 def test_a_mode_name_requests_could_never_match_is_an_error(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[modes.Turbo]\nexecutor = "groq:llama-3.3-70b-versatile"\n')
@@ -178,3 +161,8 @@ def test_bad_pricing_or_dashboard_value_names_the_key(tmp_path: Path, toml: str,
         load_config(str(path), env={})
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_is_redis_url() -> None:
+    assert is_redis_url("redis://h:6379/0") and is_redis_url("rediss://h") and is_redis_url("unix:///s.sock")
+    assert not is_redis_url(None) and not is_redis_url("") and not is_redis_url("memcached://h")

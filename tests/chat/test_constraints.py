@@ -13,7 +13,7 @@ from sidecar.chat.constraints import INSTRUCTIONS, apply_constraints, parse_outp
 from sidecar.errors import RoutingError
 from sidecar.routing.middleware import install_routing
 from sidecar.testing.fake_upstream import CODE_REPLY, VERBOSE_REPLY, FakeUpstream
-from tests.routing.test_middleware import (
+from tests.routing.support import (
     close_sdk_clients,
     fake,
     provider_keys,
@@ -23,7 +23,11 @@ from tests.routing.test_middleware import (
     write_config,
 )
 
-__all__ = ["close_sdk_clients", "fake", "provider_keys"]  # fixtures shared with test_routing
+__all__ = [
+    "close_sdk_clients",
+    "fake",
+    "provider_keys",
+]  # the routing tests' fixtures (tests/routing/support.py)
 
 pytestmark = pytest.mark.timeout(30)
 

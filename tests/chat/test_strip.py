@@ -13,9 +13,13 @@ from sidecar.chat.strip import Stripper, split_fenced, strip_body, strip_prompt
 from sidecar.routing.middleware import install_routing
 from sidecar.testing.fake_upstream import FakeUpstream
 from sidecar.tokens import estimate_tokens
-from tests.routing.test_middleware import close_sdk_clients, fake, provider_keys, received, sdk, write_config
+from tests.routing.support import close_sdk_clients, fake, provider_keys, received, sdk, write_config
 
-__all__ = ["close_sdk_clients", "fake", "provider_keys"]  # fixtures shared with test_routing
+__all__ = [
+    "close_sdk_clients",
+    "fake",
+    "provider_keys",
+]  # the routing tests' fixtures (tests/routing/support.py)
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -16,33 +16,14 @@ import msgspec
 import openai
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
-from sidecar.app import build_app
-from sidecar.config import Config
 from sidecar.testing.fake_upstream import FakeUpstream
+from tests.support import base, sidecar, start_sidecar
+
+__all__ = ["sidecar"]  # a fixture (tests/support.py)
 
 pytestmark = pytest.mark.timeout(30)
-
-
-async def start_sidecar(config: Config) -> TestServer:
-    """Start the sidecar as `sidecar serve` runs it (handler cancellation on, no extra components)."""
-    server = TestServer(build_app(config, installers=[]), host="127.0.0.1", handler_cancellation=True)
-    await server.start_server()
-    return server
-
-
-@pytest.fixture
-async def sidecar(fake_upstream: FakeUpstream, make_config):
-    server = await start_sidecar(make_config(fake_upstream.url))
-    try:
-        yield server
-    finally:
-        await server.close()
-
-
-def base(server: TestServer) -> str:
-    return str(server.make_url("")).rstrip("/")
 
 
 async def raw_request(port: int, data: bytes) -> bytes:
@@ -337,36 +318,6 @@ async def test_streaming_chunks_are_not_buffered(fake_upstream: FakeUpstream, ma
     lags = sorted(min(abs(a - s) for a in arrivals) for s in sent)
     assert lags[len(lags) // 2] < 0.02
     assert arrivals[-1] - arrivals[0] > 0.3
-
-
-# --- own endpoints ------------------------------------------------------------------------------------
-
-
-async def test_own_endpoints_never_forwarded(sidecar: TestServer, fake_upstream: FakeUpstream):
-    async with aiohttp.ClientSession() as session:
-        for path, status in (("/sidecar/healthz", 200), ("/sidecar/readyz", 200), ("/sidecar/nope", 404)):
-            async with session.get(base(sidecar) + path) as resp:
-                assert resp.status == status
-        async with session.get(base(sidecar) + "/sidecar/health") as resp:
-            health = await resp.json()
-    assert not fake_upstream.received
-    assert health["proxy"]["ready"] is True
-    assert health["proxy"]["uptime_s"] >= 0
-
-
-async def test_readyz_false_before_start(make_config):
-    app = build_app(make_config("http://127.0.0.1:9"), installers=[])
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    try:
-        from sidecar.keys import STATS
-
-        app[STATS].draining = True
-        resp = await client.get("/sidecar/readyz")
-        assert resp.status == 503
-        assert (await resp.json())["status"] == "draining"
-    finally:
-        await client.close()
 
 
 async def test_upstream_dying_inside_a_small_body_is_502(make_config):

@@ -15,17 +15,7 @@ from sidecar.app import build_app
 from sidecar.routing.limiter import ProviderLimiter, QueueTimeout
 from sidecar.routing.middleware import install_routing
 from sidecar.testing.fake_upstream import FakeUpstream, Profile, routing_reply
-from tests.routing.test_middleware import (
-    PROVIDERS,
-    close_sdk_clients,
-    provider_keys,
-    received,
-    sdk,
-    user,
-    write_config,
-)
-
-__all__ = ["close_sdk_clients", "provider_keys"]  # fixtures shared with test_routing
+from tests.routing.support import PROVIDERS, received, sdk, user, write_config
 
 pytestmark = pytest.mark.timeout(30)
 

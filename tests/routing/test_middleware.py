@@ -1,105 +1,21 @@
-"""Execution modes: routing to the configured provider and model, pass-through, DOUBLE-CHECK, keys."""
+"""Execution modes: routing to the configured provider and model, pass-through, keys, the full chain."""
 
 from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
-import aiohttp
 import openai
 import pytest
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from sidecar.app import build_app
-from sidecar.config import Config, load_config
 from sidecar.proxy.forward import forward_of, read_body
 from sidecar.routing.middleware import install_routing
-from sidecar.testing.fake_upstream import VERBOSE_REPLY, FakeUpstream, Profile, routing_reply
+from tests.routing.support import KEYS, PROVIDERS, key_env, received, sdk, user, write_config
 
 pytestmark = pytest.mark.timeout(30)
-
-PROVIDERS = {"deepseek": 5, "groq": 10, "gemini": 10, "codestral": 5}
-KEYS = {name: f"sk-{name}-secret-0123456789" for name in PROVIDERS}
-
-
-def key_env(name: str) -> str:
-    return f"SIDECAR_TEST_{name.upper()}_KEY"
-
-
-def write_config(
-    tmp_path: Path,
-    fake_url: str,
-    *,
-    limits: dict[str, int] | None = None,
-    urls: dict[str, str] | None = None,
-    routing: str = "",
-) -> Config:
-    """Point every provider at its profile on the fake (`<fake>/p/<name>/v1`) and load the config."""
-    lines = [f'[upstream]\nurl = "{fake_url}"\n']
-    for name, limit in {**PROVIDERS, **(limits or {})}.items():
-        url = (urls or {}).get(name, f"{fake_url}/p/{name}/v1")
-        lines.append(
-            f'[providers.{name}]\nbase_url = "{url}"\napi_key_env = "{key_env(name)}"\n'
-            f"max_concurrent = {limit}\n"
-            + ("supports_json_response_format = false\n" if name == "codestral" else "")
-        )
-    lines.append(f"[routing]\n{routing}\n")
-    path = tmp_path / "config.toml"
-    path.write_text("\n".join(lines))
-    return load_config(cli_path=str(path), env={})
-
-
-@pytest.fixture
-def provider_keys(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name, key in KEYS.items():
-        monkeypatch.setenv(key_env(name), key)
-    return KEYS
-
-
-@pytest.fixture
-async def fake() -> FakeUpstream:
-    server = FakeUpstream(profiles={name: Profile() for name in PROVIDERS}, reply=routing_reply)
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def sidecar(aiohttp_client, fake: FakeUpstream, tmp_path: Path, provider_keys):
-    return await aiohttp_client(build_app(write_config(tmp_path, fake.url), installers=[install_routing]))
-
-
-_OPEN: list[openai.AsyncOpenAI] = []
-
-
-def sdk(client, **headers: str) -> openai.AsyncOpenAI:
-    """The real OpenAI SDK pointed at the sidecar; no SDK retries, so every error is seen."""
-    out = openai.AsyncOpenAI(
-        api_key="sk-agent-own-key",
-        base_url=str(client.make_url("/v1")),
-        max_retries=0,
-        default_headers=headers,
-        timeout=30,
-    )
-    _OPEN.append(out)
-    return out
-
-
-@pytest.fixture(autouse=True)
-async def close_sdk_clients():
-    yield
-    while _OPEN:
-        await _OPEN.pop().close()
-
-
-def received(fake: FakeUpstream, profile: str) -> list:
-    return [r for r in fake.received if r.profile == profile]
-
-
-def user(text: str = "write parse_port") -> list[dict[str, str]]:
-    return [{"role": "user", "content": text}]
 
 
 @pytest.mark.parametrize(
@@ -251,89 +167,6 @@ async def test_outer_middleware_body_is_the_one_routed(aiohttp_client, fake, tmp
         model="m", messages=user("LONG TOOL OUTPUT")
     )
     assert b"[pruned]" in received(fake, "groq")[-1].body
-
-
-# --- DOUBLE-CHECK ---------------------------------------------------------------------------------
-
-
-async def test_double_check_attaches_audit_field_and_header(sidecar, fake):
-    client = sdk(sidecar, **{"X-Sidecar-Mode": "double-check"})
-    raw = await client.chat.completions.with_raw_response.create(model="m", messages=user())
-    reply = raw.parse()
-    assert reply.choices[0].message.content == VERBOSE_REPLY  # the executor's answer, unchanged
-    assert raw.headers["X-Sidecar-Audit"] == "pass"
-    assert raw.headers["X-Sidecar-Auditor"] == "gemini:gemini-2.0-flash"
-    audit = reply.model_extra["sidecar_audit"]
-    assert audit["verdict"] == "pass" and audit["auditor"] == "gemini:gemini-2.0-flash"
-    assert audit["attempts"] == 1 and audit["usage"]["prompt_tokens"] > 0
-    sent = json.loads(received(fake, "gemini")[0].body)
-    assert sent["model"] == "gemini-2.0-flash"
-    assert sent["response_format"] == {"type": "json_object"}
-    assert "write parse_port" in sent["messages"][1]["content"]
-    assert VERBOSE_REPLY in sent["messages"][1]["content"]  # the auditor reviews the executor's answer
-    assert received(fake, "deepseek")[0].started < received(fake, "gemini")[0].started
-
-
-async def test_double_check_reports_a_failed_audit(sidecar, fake):
-    client = sdk(sidecar, **{"X-Sidecar-Mode": "double-check"})
-    raw = await client.chat.completions.with_raw_response.create(model="m", messages=user("plant-bug please"))
-    assert raw.headers["X-Sidecar-Audit"] == "fail; issues=1"
-    assert raw.parse().model_extra["sidecar_audit"]["issues"] == ["the answer contains a marked bug"]
-
-
-async def test_double_check_streams_answer_then_audit_chunk(sidecar, fake):
-    client = sdk(sidecar, **{"X-Sidecar-Mode": "double-check"})
-    raw = await client.chat.completions.with_raw_response.create(model="m", messages=user(), stream=True)
-    assert raw.headers["X-Sidecar-Audit"] == "in-stream"
-    parts, audits = [], []
-    async for chunk in raw.parse():
-        if chunk.choices and chunk.choices[0].delta.content:
-            parts.append(chunk.choices[0].delta.content)
-        if chunk.model_extra.get("sidecar_audit"):
-            audits.append(chunk.model_extra["sidecar_audit"])
-    assert "".join(parts) == VERBOSE_REPLY
-    assert len(audits) == 1 and audits[0]["verdict"] == "pass"
-
-
-async def test_double_check_stream_wire_format(sidecar, fake):
-    body = json.dumps({"model": "m", "messages": user(), "stream": True}).encode()
-    resp = await sidecar.post("/v1/chat/completions", data=body, headers={"X-Sidecar-Mode": "double-check"})
-    text = (await resp.read()).decode()
-    events = [e for e in text.split("\n\n") if e.strip()]
-    assert events[-1] == "data: [DONE]"
-    assert events[-2].startswith("data: ") and '"sidecar_audit"' in events[-2]
-    assert text.count("[DONE]") == 1
-
-
-async def test_audit_failure_never_fails_the_request(aiohttp_client, fake, tmp_path, provider_keys):
-    config = write_config(tmp_path, fake.url, urls={"gemini": "http://127.0.0.1:9/v1"})
-    client = await aiohttp_client(build_app(config, installers=[install_routing]))
-    raw = await sdk(client, **{"X-Sidecar-Mode": "double-check"}).chat.completions.with_raw_response.create(
-        model="m", messages=user()
-    )
-    assert raw.parse().choices[0].message.content == VERBOSE_REPLY
-    assert raw.headers["X-Sidecar-Audit"] == "error; reason=upstream_unreachable"
-
-
-async def test_executor_error_is_relayed_unaudited(sidecar, fake):
-    fake.inject("status=500")
-    async with aiohttp.ClientSession() as http:
-        resp = await http.post(
-            sidecar.make_url("/v1/chat/completions"),
-            json={"model": "m", "messages": user()},
-            headers={"X-Sidecar-Mode": "double-check"},
-        )
-        assert resp.status == 500
-        assert resp.headers["X-Sidecar-Audit"] == "skipped; reason=executor_status_500"
-    assert received(fake, "gemini") == []
-
-
-async def test_routing_health_section(sidecar, fake):
-    await sdk(sidecar, **{"X-Sidecar-Mode": "fast"}).chat.completions.create(model="m", messages=user())
-    health = await (await sidecar.get("/sidecar/health")).json()
-    assert health["routing"]["routed"] == {"fast": 1}
-    assert health["routing"]["providers"]["groq"]["requests"] == 1
-    assert health["routing"]["providers"]["groq"]["max_concurrent"] == 10
 
 
 async def test_behind_the_pruning_middleware(aiohttp_client, fake, tmp_path, provider_keys):

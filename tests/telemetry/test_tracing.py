@@ -160,7 +160,7 @@ async def test_spans_inside_a_sampled_out_request_continue_it(sidecar: Sidecar, 
 async def test_routed_and_audited_calls_carry_the_traceparent(fake_upstream, tmp_path, monkeypatch):
     from sidecar.routing.middleware import install_routing
     from sidecar.testing.fake_upstream import Profile, routing_reply
-    from tests.routing.test_middleware import KEYS, PROVIDERS, key_env, write_config
+    from tests.routing.support import KEYS, PROVIDERS, key_env, write_config
 
     for name, key in KEYS.items():
         monkeypatch.setenv(key_env(name), key)

@@ -7,14 +7,11 @@ import json
 import logging
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +19,6 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from sidecar.config import CacheConfig, Config, RecoverConfig, is_redis_url
 from sidecar.errors import ConfigError, PruneIdNotFound, RedisUnavailable
 from sidecar.pruning.ids import make_prune_id
 from sidecar.pruning.service import Pruner
@@ -30,12 +26,9 @@ from sidecar.pruning.stores.cache import cache_key
 from sidecar.pruning.stores.redis_store import RedisLink, RedisRecoverStore, RedisResultCache
 from sidecar.pruning.types import LineRange, PruneOptions
 from sidecar.testing.fake_upstream import FakeUpstream
+from tests.pruning.stores.support import RedisServer, config, free_port, needs_redis
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-pytestmark = pytest.mark.skipif(
-    not os.access(REDIS_SERVER, os.X_OK),
-    reason="redis-server not installed (Debian package redis-server; .ci/run installs it)",
-)
+pytestmark = needs_redis
 ROOT = Path(__file__).resolve().parents[3]
 GOAL = "fix parse_retry_alpha so that it honours the limit"
 OPTS = PruneOptions(keep_ratio=0.3)
@@ -57,86 +50,6 @@ def module_text(seed: str, n: int = 60) -> str:
 TEXT = module_text("alpha")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisServer:
-    """A throw-away redis-server: no persistence, loopback only, in its own directory."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        # A Unix socket path must fit in 108 bytes: a deep pytest tmp dir may not.
-        self.socket_path = workdir / "redis.sock"
-        if len(str(self.socket_path)) > 100:
-            self.socket_path = Path(tempfile.mkdtemp(prefix="sidecar-redis-", dir="/tmp")) / "redis.sock"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        args = [
-            REDIS_SERVER,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        args += ["--dir", str(self.workdir), "--unixsocket", str(self.socket_path), "--unixsocketperm", "700"]
-        log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115 - the child keeps it
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
-        log.close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
-
-    def signal(self, sig: int) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-
-    def kill(self) -> None:
-        """SIGKILL: no goodbye to clients, like a crashed pod."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)  # a test may have left it stopped
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 async def raw(redis_server: RedisServer) -> AsyncIterator[Redis]:
     """A plain client, to look at what the sidecar stored."""
@@ -145,10 +58,6 @@ async def raw(redis_server: RedisServer) -> AsyncIterator[Redis]:
         yield client
     finally:
         await client.aclose()
-
-
-def config(url: str, **cache: float) -> Config:
-    return Config(cache=CacheConfig(url=url, **cache), recover=RecoverConfig(ttl_s=600.0))  # type: ignore[arg-type]
 
 
 async def replica(
@@ -172,29 +81,11 @@ async def replica(
 # --- sharing between replicas ------------------------------------------------------------------------
 
 
-def test_is_redis_url() -> None:
-    assert is_redis_url("redis://h:6379/0") and is_redis_url("rediss://h") and is_redis_url("unix:///s.sock")
-    assert not is_redis_url(None) and not is_redis_url("") and not is_redis_url("memcached://h")
-
-
 def test_invalid_url_option_is_a_config_error() -> None:
     for bad in ("socket_timeout=abc", "socket_timeout=0"):
         with pytest.raises(ConfigError, match="SIDECAR_CACHE_URL") as info:
             Pruner(config(f"redis://:hunter2@127.0.0.1:1/0?{bad}"), env={})
         assert "hunter2" not in str(info.value)
-
-
-async def test_config_url_selects_the_shared_store(redis_server: RedisServer) -> None:
-    pruner = Pruner(config(redis_server.url), env={})
-    memory = Pruner(Config(), env={})
-    try:
-        await pruner.start()
-        assert pruner.health().cache_backend == "redis" and memory.health().cache_backend == "memory"
-        h = pruner.health()
-        assert h.redis_errors == 0 and not h.redis_fallback_active
-    finally:
-        await pruner.aclose()
-        await memory.aclose()
 
 
 async def test_results_shared_between_replicas(redis_server: RedisServer, raw: Redis) -> None:
