@@ -7,8 +7,18 @@ import json
 
 import aiohttp
 import pytest
+from multidict import CIMultiDict
 
 from sidecar.app import build_app
+from sidecar.routing.doublecheck import (
+    MAX_ANSWER_CHARS,
+    MAX_REQUEST_CHARS,
+    Audit,
+    answer_text,
+    audit_body,
+    parse_verdict,
+)
+from sidecar.routing.limiter import Destination, ProviderLimiter
 from sidecar.routing.middleware import install_routing
 from sidecar.testing.fake_upstream import VERBOSE_REPLY
 from tests.routing.support import received, sdk, user, write_config
@@ -86,3 +96,78 @@ async def test_executor_error_is_relayed_unaudited(sidecar, fake):
         assert resp.status == 500
         assert resp.headers["X-Sidecar-Audit"] == "skipped; reason=executor_status_500"
     assert received(fake, "gemini") == []
+
+
+# --- the auditor's request and reply, without a server --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "verdict", "issues"),
+    [
+        ('{"verdict": "pass", "issues": [], "summary": "ok"}', "pass", []),
+        ('```json\n{"verdict": " FAIL ", "issues": ["a", {"line": 3}]}\n```', "fail", ["a", '{"line":3}']),
+        ('{"verdict": "maybe"}', "unknown", []),
+        ('{"verdict": 1, "issues": "not a list"}', "unknown", []),
+        ("The answer passed every check.", "pass", []),
+        ("Tests failed: the range check is off by one.", "fail", []),
+        ("I cannot tell.", "unknown", []),
+    ],
+)
+def test_parse_verdict(reply: str, verdict: str, issues: list[str]):
+    audit = parse_verdict(reply, "gemini:gemini-2.0-flash")
+    assert (audit.verdict, audit.issues, audit.auditor) == (verdict, issues, "gemini:gemini-2.0-flash")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="parse_verdict's word rule is pass|fail + (ed|s): 'fails' and 'passed' match, 'passes' does not "
+    "(reported)",
+)
+def test_a_prose_verdict_that_says_passes_is_a_pass():
+    assert parse_verdict("The answer passes every check.", "a:b").verdict == "pass"
+
+
+def test_a_prose_verdict_keeps_a_bounded_summary():
+    audit = parse_verdict("pass " + "x" * 2000, "a:b")
+    assert audit.verdict == "pass" and len(audit.summary) == 500
+
+
+@pytest.mark.parametrize(
+    ("audit", "header"),
+    [
+        (Audit(verdict="pass", auditor="a:b"), "pass"),
+        (Audit(verdict="fail", auditor="a:b", issues=["x", "y"]), "fail; issues=2"),
+        (Audit(verdict="unknown", auditor="a:b"), "unknown"),
+        (Audit(verdict="error", auditor="a:b", reason="status_503"), "error; reason=status_503"),
+    ],
+)
+def test_audit_header(audit: Audit, header: str):
+    assert audit.header() == header
+
+
+def test_answer_text_of_a_completion():
+    assert answer_text(b'{"choices": [{"message": {"content": "hi"}}]}') == "hi"
+    for raw in (b'{"choices": []}', b'{"choices": [{"delta": {"content": "x"}}]}', b"not json", b"[1]"):
+        assert answer_text(raw) is None, raw
+
+
+def test_audit_body_quotes_the_end_of_the_request_and_the_start_of_the_answer():
+    def auditor(json_format: bool) -> Destination:
+        return Destination(
+            provider="gemini",
+            model="gemini-2.0-flash",
+            url="http://127.0.0.1:9/v1/chat/completions",
+            headers=CIMultiDict(),
+            limiter=ProviderLimiter("gemini", 1),
+            supports_json_format=json_format,
+        )
+
+    request = "OLD" + "r" * MAX_REQUEST_CHARS
+    answer = "a" * MAX_ANSWER_CHARS + "CUT"
+    doc = json.loads(audit_body(auditor(True), request, answer))
+    assert doc["model"] == "gemini-2.0-flash" and doc["stream"] is False and doc["temperature"] == 0
+    assert doc["response_format"] == {"type": "json_object"}
+    assert [m["role"] for m in doc["messages"]] == ["system", "user"]
+    user_text = doc["messages"][1]["content"]
+    assert "OLD" not in user_text and "CUT" not in user_text  # the latest request, the answer's start
+    assert "response_format" not in json.loads(audit_body(auditor(False), "req", "ans"))
