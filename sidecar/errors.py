@@ -6,8 +6,8 @@ SidecarError
 │   ├── UpstreamUnreachable    -> 502
 │   └── UpstreamTimeout        -> 504
 ├── PruningError           anything in the pruning path; always caught: the request goes as sent
-│   ├── BackendError           a backend failed (the manager falls back to the heuristic)
-│   └── BackendUnavailable     a backend is not usable (no key, circuit open)
+│   └── BackendError           a backend failed (the manager falls back to the heuristic)
+│       └── BackendUnavailable     a backend is not usable (no key, circuit open)
 ├── RecoverError           recover_text failures, mapped to JSON-RPC codes
 │   ├── PruneIdNotFound        -32004 prune_id_not_found
 │   └── InvalidRange           -32005 invalid_range

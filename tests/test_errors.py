@@ -41,19 +41,7 @@ def test_every_error_class_is_drawn_and_every_drawn_class_exists():
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="errors.py draws BackendUnavailable under PruningError; the code derives it "
-                "from BackendError (reported: the drawing is wrong)",
-            ),
-        )
-        if name == "BackendUnavailable"
-        else name
-        for name in sorted(defined())
-    ],
+    sorted(defined()),
 )
 def test_each_class_derives_from_the_parent_drawn_for_it(name: str):
     parent, _ = drawn()[name]

@@ -21,10 +21,5 @@ def test_characters_not_bytes():
     assert estimate_tokens("\udcff") == 1  # a lone surrogate (undecodable input) counts, never raises
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sidecar/tokens.py's module docstring promises 'one token per line at minimum for non-empty "
-    "lines'; estimate_tokens is plain ceil(chars / 4) (reported: the docstring or the code is wrong)",
-)
-def test_one_token_per_non_empty_line_at_minimum_as_the_docstring_says():
-    assert estimate_tokens("a\nb\nc\nd") >= 4
+def test_newlines_count_as_characters_no_per_line_minimum():
+    assert estimate_tokens("a\nb\nc\nd") == 2  # 7 characters, as the docstring says

@@ -100,7 +100,7 @@ def parse_verdict(text: str, auditor: str) -> Audit:
     try:
         doc = _decode_verdict.decode(body.encode())
     except (msgspec.DecodeError, msgspec.ValidationError):
-        word = re.search(r"\b(pass|fail)(?:ed|s)?\b", text, re.IGNORECASE)
+        word = re.search(r"\b(pass|fail)(?:ed|es|s)?\b", text, re.IGNORECASE)
         verdict = word.group(1).lower() if word else "unknown"
         return Audit(verdict=verdict, auditor=auditor, summary=text.strip()[:500])
     raw_verdict = doc.get("verdict")

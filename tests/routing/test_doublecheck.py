@@ -118,11 +118,6 @@ def test_parse_verdict(reply: str, verdict: str, issues: list[str]):
     assert (audit.verdict, audit.issues, audit.auditor) == (verdict, issues, "gemini:gemini-2.0-flash")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parse_verdict's word rule is pass|fail + (ed|s): 'fails' and 'passed' match, 'passes' does not "
-    "(reported)",
-)
 def test_a_prose_verdict_that_says_passes_is_a_pass():
     assert parse_verdict("The answer passes every check.", "a:b").verdict == "pass"
 
