@@ -138,7 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     key = args.command
     if key == "plan":
         if not args.plan_command:
-            parser.parse_args(["plan", "--help"])
+            try:
+                parser.parse_args(["plan", "--help"])  # prints the plan commands
+            except SystemExit:
+                pass
+            return 2  # a missing subcommand is a usage error, like a bare `sidecar`
         key = f"plan {args.plan_command}"
     if key is None:
         parser.print_help()

@@ -82,3 +82,10 @@ def test_only_the_chosen_subcommand_module_is_imported():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )
     assert proc.stdout.strip() == "['prune'] ['sidecar.pruning.cli']"
+
+
+def test_plan_without_a_subcommand_is_a_usage_error(capsys):
+    from sidecar.cli import main
+
+    assert main(["plan"]) == 2
+    assert "run" in capsys.readouterr().out  # the plan commands were listed

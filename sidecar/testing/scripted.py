@@ -34,6 +34,7 @@ import asyncio
 import json
 import shlex
 import signal
+import sys
 import time
 import uuid
 from collections import deque
@@ -409,7 +410,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         script = load_script(args.script)
     except ValueError as exc:
-        print(f"sidecar fake-upstream: {exc}", flush=True)
+        print(f"sidecar fake-upstream: {exc}", file=sys.stderr, flush=True)
         return 2
     record = Path(args.record) if getattr(args, "record", None) else None
 
