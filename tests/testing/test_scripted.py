@@ -192,4 +192,4 @@ def test_bad_scripts_are_refused(tmp_path: Path, doc: object, capsys: pytest.Cap
 
     args = argparse.Namespace(script=str(path), record=None, host="127.0.0.1", port=0)
     assert scripted.run(args) == 2
-    assert "bad.json" in capsys.readouterr().out
+    assert "bad.json" in capsys.readouterr().err
