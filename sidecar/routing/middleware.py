@@ -28,6 +28,7 @@ from sidecar.chat.constraints import apply_constraints, parse_output
 from sidecar.chat.strip import strip_body
 from sidecar.config import ModeConfig, normalize_mode
 from sidecar.errors import RoutingError, UpstreamError, UpstreamTimeout
+from sidecar.jsontypes import DECODE_ERRORS
 from sidecar.keys import STATS, UPSTREAM
 from sidecar.proxy.forward import BodyTooLarge, forward_of, read_body, relay_closing
 from sidecar.proxy.paths import endpoint
@@ -61,7 +62,7 @@ def resolve_mode(header: str | None, body: bytes, modes: dict[str, ModeConfig]) 
     elif ALIAS_PREFIX.encode() in body:
         try:
             model = _decode_model.decode(body).model
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except DECODE_ERRORS:
             model = None
         if model is not None and model.lower().startswith(ALIAS_PREFIX):
             asked = model[len(ALIAS_PREFIX) :]

@@ -215,7 +215,7 @@ class FakeUpstream:
                 await asyncio.Event().wait()
             try:
                 doc: JsonValue = msgspec.json.decode(body)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):  # msgspec's depth limit: a real provider's 400
                 return _error(style, 400, "invalid JSON body")
             if profile.latency_ms:
                 await asyncio.sleep(profile.latency_ms / 1000)
