@@ -319,6 +319,29 @@ def _is_event_stream(upstream: aiohttp.ClientResponse) -> bool:
     return upstream.headers.get("Content-Type", "").startswith("text/event-stream")
 
 
+def origin_form(target: str) -> str | None:
+    """Return the path and query of a request target, None when it names none.
+
+    An absolute-form target (``GET http://host/v1/models``, RFC 9112 section 3.2.2) names the host a forward
+    proxy should call: only its path and query are kept, and they go to the configured upstream, never to
+    that host. The asterisk and authority forms (``OPTIONS *``, ``CONNECT host:443``) have no path.
+    """
+    if target.startswith("/"):
+        return target
+    scheme, sep, rest = target.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    end = len(rest)
+    for mark in ("/", "?"):
+        found = rest.find(mark)
+        if 0 <= found < end:
+            end = found
+    if end == 0:  # no host: not a URL a client could have meant
+        return None
+    tail = rest[end:]
+    return tail if tail.startswith("/") else "/" + tail
+
+
 def finish_observers(observers: list[ExchangeObserver] | None, error: str | None) -> None:
     """Tell every observer the upstream exchange ended (``error``: None, or what went wrong)."""
     if observers:
@@ -340,7 +363,13 @@ async def forward(
     except BodyTooLarge:
         stats.rejected["too_large"] += 1
         return error_response(413, "request_too_large", f"request body is over {max_body_bytes} bytes")
-    url = (fwd.base_url or base_url).rstrip("/") + request.raw_path
+    target = origin_form(request.raw_path)
+    if target is None:
+        stats.rejected["bad_target"] += 1
+        return error_response(
+            400, "invalid_request_target", "the request target must be a path, or an http(s) URL with one"
+        )
+    url = (fwd.base_url or base_url).rstrip("/") + target
     headers = upstream_headers(request.headers, fwd.set_headers)
     observers = fwd.observers
     stats.upstream_requests += 1
