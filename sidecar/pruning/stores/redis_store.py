@@ -350,7 +350,7 @@ class RedisRecoverStore:
         return text.decode("utf-8", "surrogatepass")
 
     def stats(self) -> tuple[int, int]:
-        """Return (entries, approximate bytes) held in process."""
+        """Return (entries, bytes) held in process."""
         return self.local.stats()
 
     async def aclose(self) -> None:
