@@ -53,6 +53,7 @@ class UpstreamConfig(_Section, frozen=True):
     read_timeout_s: PositiveFloat = 300.0
     max_connections: PositiveInt = 512
     max_connections_per_host: NonNegInt = 0
+    pool_timeout_s: PositiveFloat = 10.0  # longest wait for a pooled connection once all are busy: then 503
     keepalive_timeout_s: PositiveFloat = 30.0
 
 

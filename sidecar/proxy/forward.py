@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import SimpleNamespace
 from typing import Protocol
 
 import aiohttp
@@ -18,7 +19,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from sidecar.config import UpstreamConfig
-from sidecar.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from sidecar.errors import UpstreamBusy, UpstreamError, UpstreamTimeout, UpstreamUnreachable
 from sidecar.proxy.responses import error_response
 from sidecar.stats import ProxyStats
 
@@ -145,8 +146,44 @@ def response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
     return out
 
 
+class _PoolWait:
+    """One upstream request's wait for a pooled connection, moved by aiohttp's trace signals."""
+
+    __slots__ = ("queued", "timeout")
+
+    def __init__(self, timeout: asyncio.Timeout) -> None:
+        self.queued = False
+        self.timeout = timeout  # the request's own deadline, armed only while it queues for the pool
+
+
+def _pool_trace(pool_timeout_s: float) -> aiohttp.TraceConfig:
+    """Bound each request's wait in the pool's queue to ``pool_timeout_s`` (the connect is bounded apart)."""
+
+    async def queued(_: aiohttp.ClientSession, ctx: SimpleNamespace, __: object) -> None:
+        wait = ctx.trace_request_ctx
+        if isinstance(wait, _PoolWait):
+            wait.queued = True
+            wait.timeout.reschedule(asyncio.get_running_loop().time() + pool_timeout_s)
+
+    async def dequeued(_: aiohttp.ClientSession, ctx: SimpleNamespace, __: object) -> None:
+        wait = ctx.trace_request_ctx
+        if isinstance(wait, _PoolWait):
+            wait.queued = False
+            wait.timeout.reschedule(None)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_queued_start.append(queued)
+    trace.on_connection_queued_end.append(dequeued)
+    return trace
+
+
 def new_session(config: UpstreamConfig) -> aiohttp.ClientSession:
-    """Create the one upstream ClientSession of an app: pooled, no cookies, no redirects, raw bytes."""
+    """Create the one upstream ClientSession of an app: pooled, no cookies, no redirects, raw bytes.
+
+    Getting a connection is bounded: ``pool_timeout_s`` of waiting for a pooled one once
+    ``max_connections`` are busy (aiohttp signals when a request queues: a timeout there is a 503, not a
+    slow upstream's 504), then ``connect_timeout_s`` to open it.
+    """
     connector = aiohttp.TCPConnector(
         limit=config.max_connections,
         limit_per_host=config.max_connections_per_host,
@@ -154,7 +191,10 @@ def new_session(config: UpstreamConfig) -> aiohttp.ClientSession:
         ttl_dns_cache=300,
     )
     timeout = aiohttp.ClientTimeout(
-        total=None, sock_connect=config.connect_timeout_s, sock_read=config.read_timeout_s
+        total=None,
+        connect=config.pool_timeout_s + config.connect_timeout_s,
+        sock_connect=config.connect_timeout_s,
+        sock_read=config.read_timeout_s,
     )
     return aiohttp.ClientSession(
         connector=connector,
@@ -162,6 +202,7 @@ def new_session(config: UpstreamConfig) -> aiohttp.ClientSession:
         auto_decompress=False,  # relay compressed bodies as they are
         cookie_jar=aiohttp.DummyCookieJar(),  # never carry one agent's cookies to another
         raise_for_status=False,
+        trace_configs=[_pool_trace(config.pool_timeout_s)],
     )
 
 
@@ -174,19 +215,28 @@ async def open_upstream(
 ) -> aiohttp.ClientResponse:
     """Send the request upstream and return the response once its headers arrived.
 
-    Raises UpstreamUnreachable (502) or UpstreamTimeout (504); the caller closes the response.
+    Raises UpstreamUnreachable (502), UpstreamTimeout (504) or UpstreamBusy (503: every pooled
+    connection stayed busy); the caller closes the response.
     """
     skip = [name for name in _AUTO_HEADERS if name not in headers]
+    wait = _PoolWait(asyncio.timeout(None))
     try:
-        return await session.request(
-            method,
-            URL(url, encoded=True),
-            headers=headers,
-            data=body if body or method not in ("GET", "HEAD", "OPTIONS", "DELETE") else None,
-            allow_redirects=False,
-            skip_auto_headers=skip,
-        )
+        async with wait.timeout:
+            return await session.request(
+                method,
+                URL(url, encoded=True),
+                headers=headers,
+                data=body if body or method not in ("GET", "HEAD", "OPTIONS", "DELETE") else None,
+                allow_redirects=False,
+                skip_auto_headers=skip,
+                trace_request_ctx=wait,
+            )
     except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        if wait.queued:
+            limit = session.connector.limit if session.connector is not None else 0
+            raise UpstreamBusy(
+                f"all {limit} upstream connections stayed busy (upstream.max_connections): retry later"
+            ) from exc
         raise UpstreamTimeout("the upstream did not answer in time") from exc
     except (aiohttp.ClientError, OSError) as exc:
         raise UpstreamUnreachable(f"the upstream could not be reached ({type(exc).__name__})") from exc
@@ -319,6 +369,13 @@ def _is_event_stream(upstream: aiohttp.ClientResponse) -> bool:
     return upstream.headers.get("Content-Type", "").startswith("text/event-stream")
 
 
+def error_kind(exc: UpstreamError) -> str:
+    """Return the /sidecar/health counter of an upstream failure: timeout, pool_timeout or connect."""
+    if isinstance(exc, UpstreamBusy):
+        return "pool_timeout"
+    return "timeout" if isinstance(exc, UpstreamTimeout) else "connect"
+
+
 def origin_form(target: str) -> str | None:
     """Return the path and query of a request target, None when it names none.
 
@@ -378,8 +435,11 @@ async def forward(
     try:
         upstream = await open_upstream(session, request.method, url, headers, body)
     except UpstreamError as exc:
-        kind = "timeout" if isinstance(exc, UpstreamTimeout) else "connect"
+        kind = error_kind(exc)
         stats.upstream_errors[kind] += 1
         finish_observers(observers, kind)
-        return error_response(exc.status, exc.code, str(exc), fwd.response_headers)
+        headers_out = fwd.response_headers
+        if isinstance(exc, UpstreamBusy):
+            headers_out = {**headers_out, "Retry-After": "1"}
+        return error_response(exc.status, exc.code, str(exc), headers_out)
     return await relay_closing(request, upstream, stats, fwd.response_headers, observers)
