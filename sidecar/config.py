@@ -45,6 +45,9 @@ class ServerConfig(_Section, frozen=True):
     max_body_bytes: PositiveInt = 32 * MiB
     shutdown_timeout_s: NonNegFloat = 25.0
     drain_delay_s: NonNegFloat = 0.0
+    header_timeout_s: PositiveFloat = 10.0  # a new connection's request head must be complete by then
+    body_timeout_s: PositiveFloat = 60.0  # a request body must have arrived by then (else 408)
+    keepalive_timeout_s: PositiveFloat = 75.0  # an idle kept-alive connection is closed after this
 
 
 class UpstreamConfig(_Section, frozen=True):

@@ -15,13 +15,18 @@ import socket
 from aiohttp import web
 
 from sidecar.app import build_app
-from sidecar.config import Config
+from sidecar.config import Config, ServerConfig
 from sidecar.keys import STATS
+from sidecar.timeouts import guard_heads
 
 log = logging.getLogger("sidecar.server")
 
 
-def make_runner(app: web.Application, shutdown_timeout: float) -> web.AppRunner:
+def make_runner(
+    app: web.Application,
+    shutdown_timeout: float,
+    keepalive_timeout: float = ServerConfig().keepalive_timeout_s,
+) -> web.AppRunner:
     """Create the runner with the server settings a proxy needs."""
     return web.AppRunner(
         app,
@@ -29,6 +34,7 @@ def make_runner(app: web.Application, shutdown_timeout: float) -> web.AppRunner:
         shutdown_timeout=shutdown_timeout,
         handler_cancellation=True,  # an agent that disconnects cancels its upstream request
         access_log=None,  # paths and agents are not logged; metadata goes to telemetry
+        keepalive_timeout=keepalive_timeout,  # aiohttp's own default is an hour
     )
 
 
@@ -37,8 +43,10 @@ async def serve(
 ) -> None:
     """Serve until a stop signal (or ``stop`` is set), then drain and close."""
     app = build_app(config)
-    runner = make_runner(app, config.server.shutdown_timeout_s)
+    runner = make_runner(app, config.server.shutdown_timeout_s, config.server.keepalive_timeout_s)
     await runner.setup()
+    assert runner.server is not None  # set by setup()
+    guard_heads(runner.server, config.server.header_timeout_s, app[STATS])
     site = web.TCPSite(runner, config.server.host, config.server.port, backlog=1024, reuse_address=True)
     try:
         await site.start()

@@ -20,6 +20,7 @@ from yarl import URL
 
 from sidecar.config import UpstreamConfig
 from sidecar.errors import UpstreamBusy, UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from sidecar.keys import CONFIG
 from sidecar.proxy.responses import error_response
 from sidecar.stats import ProxyStats
 
@@ -75,7 +76,6 @@ class Forward:
 
 FORWARD = web.RequestKey("sidecar_forward", Forward)
 BODY_CACHE = web.RequestKey("sidecar_body", bytes)
-TOO_LARGE = web.RequestKey("sidecar_body_too_large", bool)
 
 
 def forward_of(request: web.Request) -> Forward:
@@ -87,30 +87,47 @@ def forward_of(request: web.Request) -> Forward:
     return fwd
 
 
-class BodyTooLarge(Exception):
+class BodyUnreadable(Exception):
+    """The request body cannot be forwarded; the proxy handler answers (413 or 408)."""
+
+
+class BodyTooLarge(BodyUnreadable):
     """The request body is over server.max_body_bytes."""
+
+
+class BodyTimeout(BodyUnreadable):
+    """The request body did not arrive within server.body_timeout_s (a slow or stalled client)."""
+
+
+UNREADABLE: web.RequestKey[type[BodyUnreadable]] = web.RequestKey("sidecar_body_unreadable")
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
     """Read the whole request body once (cached on the request), refusing more than ``limit`` bytes.
 
-    A refusal is remembered: a later call raises BodyTooLarge again instead of reading the rest.
+    The read is bounded by ``server.body_timeout_s`` of the app's config (BodyTimeout). A refusal is
+    remembered: a later call raises the same error again instead of reading the rest.
     """
     if BODY_CACHE in request:
         return request[BODY_CACHE]
-    if TOO_LARGE in request:
-        raise BodyTooLarge
+    if UNREADABLE in request:
+        raise request[UNREADABLE]()
     if request.content_length is not None and request.content_length > limit:
-        request[TOO_LARGE] = True
+        request[UNREADABLE] = BodyTooLarge
         raise BodyTooLarge
     if not request.body_exists:
         body = b""
     else:
+        config = request.app.get(CONFIG)
         try:
-            body = await request.read()
+            async with asyncio.timeout(config.server.body_timeout_s if config is not None else None):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge as exc:
-            request[TOO_LARGE] = True
+            request[UNREADABLE] = BodyTooLarge
             raise BodyTooLarge from exc
+        except TimeoutError as exc:
+            request[UNREADABLE] = BodyTimeout
+            raise BodyTimeout from exc
     request[BODY_CACHE] = body
     return body
 
@@ -420,6 +437,13 @@ async def forward(
     except BodyTooLarge:
         stats.rejected["too_large"] += 1
         return error_response(413, "request_too_large", f"request body is over {max_body_bytes} bytes")
+    except BodyTimeout:
+        stats.rejected["body_timeout"] += 1
+        response = error_response(
+            408, "request_timeout", "the request body did not arrive in time (server.body_timeout_s)"
+        )
+        response.force_close()  # the rest of the body may still be on its way
+        return response
     target = origin_form(request.raw_path)
     if target is None:
         stats.rejected["bad_target"] += 1

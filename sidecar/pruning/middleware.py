@@ -32,7 +32,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from sidecar.chat.segments import ParsedChat, Segment, SegmentError, Style, parse_chat, rewrite
 from sidecar.keys import CONFIG, HEALTH_SOURCES, STATS
-from sidecar.proxy.forward import BodyTooLarge, forward_of, read_body
+from sidecar.proxy.forward import BodyUnreadable, forward_of, read_body
 from sidecar.proxy.identity import caller_identity
 from sidecar.proxy.paths import endpoint
 from sidecar.pruning.lifecycle import PRUNER
@@ -128,8 +128,8 @@ def pruning_middleware() -> Middleware:
             report = await _prune_request(request, style, pruner, stats)
             if report is None:
                 report = _Report(0, *_idle_backend(pruner))
-        except BodyTooLarge:
-            return await handler(request)  # read_body remembers the refusal: the proxy answers 413
+        except BodyUnreadable:
+            return await handler(request)  # read_body remembers the refusal: the proxy answers 413/408
         except Exception as exc:  # noqa: BLE001 - pruning is an optimisation, never a point of failure
             name = "not_a_chat_body" if isinstance(exc, SegmentError) else type(exc).__name__
             stats.failed[name] += 1

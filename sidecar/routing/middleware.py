@@ -30,7 +30,7 @@ from sidecar.config import ModeConfig, normalize_mode
 from sidecar.errors import RoutingError, UpstreamError, UpstreamTimeout
 from sidecar.jsontypes import DECODE_ERRORS
 from sidecar.keys import STATS, UPSTREAM
-from sidecar.proxy.forward import BodyTooLarge, forward_of, read_body, relay_closing
+from sidecar.proxy.forward import BodyUnreadable, forward_of, read_body, relay_closing
 from sidecar.proxy.paths import endpoint
 from sidecar.proxy.responses import error_response
 from sidecar.routing.doublecheck import respond_checked
@@ -126,8 +126,8 @@ def routing_middleware() -> Middleware:
             body = (
                 fwd.body if fwd.body is not None else await read_body(request, config.server.max_body_bytes)
             )
-        except BodyTooLarge:
-            return await handler(request)  # the proxy answers 413
+        except BodyUnreadable:
+            return await handler(request)  # the proxy answers 413 or 408
         try:
             mode = resolve_mode(mode_h, body, config.modes) if style == "openai" or mode_h else None
             if mode is not None and style != "openai":
