@@ -22,7 +22,9 @@ timings). Bodies, queries, header values other than traceparent and exception me
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -105,6 +107,8 @@ __all__ = [
     "telemetry_middleware",
 ]
 
+log = logging.getLogger("sidecar.telemetry")
+
 _PROPAGATOR = TraceContextTextMapPropagator()
 _NO_PARENT = Context()
 
@@ -160,7 +164,9 @@ class Telemetry:
             {**s.resource_attributes, "service.name": s.service_name, "service.version": __version__}
         )
         if self.tracing:
-            provider = TracerProvider(sampler=self.sampler, resource=resource, id_generator=self.ids)
+            provider = TracerProvider(
+                sampler=self.sampler, resource=resource, id_generator=self.ids, shutdown_on_exit=False
+            )
             provider.add_span_processor(self._span_processor())
             self.tracer_provider = provider
             self.tracer = provider.get_tracer("sidecar", __version__)
@@ -176,7 +182,10 @@ class Telemetry:
             )
         # Exemplars would cost a context lookup and a reservoir update on every measurement.
         self.meter_provider = MeterProvider(
-            resource=resource, metric_readers=readers, exemplar_filter=AlwaysOffExemplarFilter()
+            resource=resource,
+            metric_readers=readers,
+            exemplar_filter=AlwaysOffExemplarFilter(),
+            shutdown_on_exit=False,  # aclose() shuts it down, bounded; an atexit hook would not be
         )
         self.meter = self.meter_provider.get_meter("sidecar", __version__)
         self.prune.register(self.meter)
@@ -192,17 +201,29 @@ class Telemetry:
         assert self.settings.traces is not None
         return BatchSpanProcessor(_span_exporter(self.settings.traces))
 
-    async def aclose(self, timeout_s: float = 5.0) -> None:
-        """Flush and shut down the providers (export runs in a thread: never block the loop)."""
+    async def aclose(self, timeout_s: float = 2.0) -> None:
+        """Flush and shut down the providers, waiting at most ``timeout_s`` (an unreachable collector).
+
+        The exporters block while they retry, so they run on a daemon thread: past the bound it is left
+        behind and never holds up the process's exit (nor do the providers' atexit hooks: none is set).
+        """
         tracer_provider, meter_provider = self.tracer_provider, self.meter_provider
-        if tracer_provider is not None:
-            if ROUTER.active is tracer_provider:
-                ROUTER.active = None
-            self.tracer = NOOP_TRACER
-            await asyncio.to_thread(tracer_provider.force_flush, int(timeout_s * 1000))
-            await asyncio.to_thread(tracer_provider.shutdown)
-        if meter_provider is not None:
-            await asyncio.to_thread(meter_provider.shutdown, timeout_s * 1000)
+        if tracer_provider is not None and ROUTER.active is tracer_provider:
+            ROUTER.active = None
+        self.tracer = NOOP_TRACER
+        if tracer_provider is None and meter_provider is None:
+            return
+        budget_ms = max(1, int(timeout_s * 1000))
+
+        def shut() -> None:
+            if tracer_provider is not None:
+                tracer_provider.force_flush(budget_ms)
+                tracer_provider.shutdown()
+            if meter_provider is not None:
+                meter_provider.shutdown(budget_ms)
+
+        if not await run_bounded(shut, timeout_s):
+            log.warning("telemetry: export not flushed within %.1f s (collector unreachable?)", timeout_s)
 
     def health(self) -> TelemetryHealth:
         """Return where telemetry goes."""
@@ -224,6 +245,41 @@ class Telemetry:
     def observe_proxy(self, stats: ProxyStats) -> None:
         """Publish the proxy counters of /sidecar/health as observable counters (read at collection)."""
         register_proxy_counters(self.meter, stats)
+
+
+async def run_bounded(fn: Callable[[], None], timeout_s: float) -> bool:
+    """Run blocking ``fn`` on a daemon thread; return whether it finished within ``timeout_s``."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(None)
+
+    def target() -> None:
+        error: BaseException | None = None
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - reported to the awaiting side
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:  # the loop closed meanwhile: nobody is waiting any more
+            pass
+
+    threading.Thread(target=target, name="sidecar-telemetry-flush", daemon=True).start()
+    try:
+        async with asyncio.timeout(timeout_s):
+            await asyncio.shield(done)
+    except TimeoutError:
+        return False
+    except Exception as exc:  # noqa: BLE001 - a failed flush must not fail the shutdown
+        log.warning("telemetry: shutdown failed: %s", type(exc).__name__)
+    return True
 
 
 def _span_exporter(export: Export) -> SpanExporter:
