@@ -1,4 +1,4 @@
-"""SIGTERM ends everything within drain_delay_s + shutdown_timeout_s, streams and a dead collector included (row 7)."""
+"""SIGTERM ends all within drain_delay_s + shutdown_timeout_s, streams and a dead collector too (row 7)."""
 
 from __future__ import annotations
 
