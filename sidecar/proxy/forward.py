@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from types import SimpleNamespace
 from typing import Protocol
 
@@ -47,6 +48,7 @@ SIDECAR_HEADER_PREFIX = "x-sidecar-"
 # Fixed-length answers up to this size are read whole and sent in one write (fewer syscalls);
 # anything larger, chunked or event-stream is relayed chunk by chunk as it arrives.
 SMALL_BODY = 256 * 1024
+_LARGE_BODY = 1024 * 1024  # aiohttp's threshold for its large-body warning
 
 
 class ExchangeObserver(Protocol):
@@ -243,7 +245,7 @@ async def open_upstream(
                 method,
                 URL(url, encoded=True),
                 headers=headers,
-                data=body if body or method not in ("GET", "HEAD", "OPTIONS", "DELETE") else None,
+                data=_payload(body) if body or method not in ("GET", "HEAD", "OPTIONS", "DELETE") else None,
                 allow_redirects=False,
                 skip_auto_headers=skip,
                 trace_request_ctx=wait,
@@ -257,6 +259,19 @@ async def open_upstream(
         raise UpstreamTimeout("the upstream did not answer in time") from exc
     except (aiohttp.ClientError, OSError) as exc:
         raise UpstreamUnreachable(f"the upstream could not be reached ({type(exc).__name__})") from exc
+
+
+def _payload(body: bytes) -> bytes | aiohttp.BytesPayload:
+    """Return the body to send; over 1 MiB, as the payload aiohttp would build, without its warning.
+
+    aiohttp warns (ResourceWarning) that a large bytes body "might lock the event loop": it does not,
+    the transport buffers it, and the body is in memory already (a stream would be slower, and chunked).
+    """
+    if len(body) <= _LARGE_BODY:
+        return body
+    with warnings.catch_warnings():  # synchronous: no other coroutine runs inside
+        warnings.simplefilter("ignore", ResourceWarning)
+        return aiohttp.BytesPayload(body)
 
 
 class StreamEditor(Protocol):

@@ -3,6 +3,7 @@
     POST /v1/chat/completions | /chat/completions | /v1/messages
       -> read the body once (sidecar.proxy.read_body); compressed bodies are left alone
       -> sidecar.segments.parse_chat: tool outputs of at least min_chars_to_prune, each with its goal
+         (bodies over 1 MiB are parsed, and later rewritten, on a worker thread)
       -> Pruner.prune for every segment, concurrently, under one deadline (pruning.deadline_ms)
       -> sidecar.segments.rewrite: only the pruned strings change, every other byte stays
       -> Forward.body and the X-Sidecar-* response headers, for the proxy handler
@@ -22,6 +23,7 @@ have), ``X-Sidecar-Fallback`` (``true`` when DeepInfra was selected but the heur
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter, deque
@@ -46,6 +48,8 @@ HEADER_PRUNE = "X-Sidecar-Prune"
 HEADER_GOAL = "X-Sidecar-Goal"
 _OFF = frozenset({"off", "0", "false", "no", "none"})
 _LATENCY_WINDOW = 1024
+OFF_LOOP_BYTES = 1024 * 1024  # bodies this large are parsed and rewritten on a worker thread
+_REWRITE_S_PER_BYTE = 15e-9  # measured: a 30 MB body with 10,000 replaced strings rewrites in 0.2-0.5 s
 
 
 class MiddlewareHealth(msgspec.Struct, frozen=True, kw_only=True):
@@ -169,13 +173,16 @@ async def _prune_request(
         return None
     started = time.perf_counter()
     goal = request.headers.get(HEADER_GOAL, "").strip() or None
-    chat = parse_chat(
+    parse = functools.partial(
+        parse_chat,
         body,
         style,
         min_chars=config.min_chars_to_prune,
         goal_override=goal,
         prune_user_text=config.prune_user_text,
     )
+    # A large body is decoded on a worker thread: the loop keeps serving (tens of ms per MB otherwise).
+    chat = await asyncio.to_thread(parse) if len(body) >= OFF_LOOP_BYTES else parse()
     if not chat.segments:
         stats.skipped["no_segments"] += 1
         return None
@@ -189,14 +196,16 @@ async def _prune_request(
     ]
     for task in tasks:
         task.add_done_callback(_retrieve)
-    remaining = config.deadline_ms / 1000.0 - (time.perf_counter() - started)
+    # The deadline covers the rewrite too: about 15 ms per MB of body, kept back from the wait.
+    reserve = min(len(body) * _REWRITE_S_PER_BYTE, config.deadline_ms / 3000.0)
+    remaining = config.deadline_ms / 1000.0 - (time.perf_counter() - started) - reserve
     await asyncio.wait(tasks, timeout=max(remaining, 0.0))
-    report = _apply(request, chat, tasks, pruner, stats)
+    report = await _apply(request, chat, tasks, pruner, stats)
     stats.added_ms.append((time.perf_counter() - started) * 1000.0)
     return report
 
 
-def _apply(
+async def _apply(
     request: web.Request,
     chat: ParsedChat,
     tasks: list[asyncio.Task[PruneOutcome]],
@@ -225,7 +234,10 @@ def _apply(
     stats.before += before
     if not replacements:
         return _Report(0, *_idle_backend(pruner))
-    new_body = rewrite(chat, replacements)
+    if len(chat.body) >= OFF_LOOP_BYTES:
+        new_body = await asyncio.to_thread(rewrite, chat, replacements)
+    else:
+        new_body = rewrite(chat, replacements)
     if len(new_body) >= len(chat.body):
         return _Report(0, *_idle_backend(pruner))
     forward_of(request).body = new_body

@@ -7,6 +7,10 @@
       -> recover store (original text by prune id)
       -> per-call stats and aggregates
 
+Event loop: every call takes a turn (sidecar.turns) before its CPU-bound steps (hashing, detection, a
+small text's heuristic pruning, rendering), so a request with thousands of tool outputs prunes one step
+per loop iteration and health probes and other requests are answered in between.
+
 Never raises on pruning failure: the worst case is an outcome that keeps everything,
 with a warning. Only ``recover`` raises (PruneIdNotFound, InvalidRange).
 
@@ -67,6 +71,7 @@ from sidecar.pruning.types import (
     SourceType,
 )
 from sidecar.tokens import estimate_tokens
+from sidecar.turns import loop_turn
 
 if TYPE_CHECKING:
     import httpx
@@ -180,6 +185,7 @@ class Pruner:
         caller: str | None,
     ) -> PruneOutcome:
         started = time.perf_counter()
+        await loop_turn()  # hashing a text, and everything below until the first real wait
         if self.redis is not None and self._secret_synced != self.redis.generation:
             await self._sync_secret()  # not agreed yet, or Redis came back (perhaps empty)
         opts = options if options is not None else self.default_options()
@@ -270,11 +276,13 @@ class Pruner:
         prune_id: str,
         key: bytes,
     ) -> PruneOutcome:
+        await loop_turn()  # detection, then (small texts) the heuristic itself, on the loop
         source_type = declared or detect_source_type(text)
         request = PruneRequest(
             text=text, goal=goal, source_type=source_type, options=options, prune_id=prune_id
         )
         decision = await self.manager.prune(request)
+        await loop_turn()  # rendering: after a worker thread or DeepInfra, many may finish together
         outcome = self._outcome(text, request, decision)
         try:
             await self.cache.set(key, outcome)
