@@ -36,10 +36,8 @@ sys.path.insert(0, str(ROOT))
 import msgspec
 from aiohttp import web
 
-from sidecar.plan.client import output_kind
-from sidecar.plan.model import Step, parse_plan
-from sidecar.plan.results import RunSummary
-from sidecar.plan.runner import run_plan
+from sidecar.plan import RunOptions, RunSummary, Step, parse_plan, run_plan
+from sidecar.plan.client import MessageBuilder, output_kind
 from sidecar.testing.fake_upstream import FakeUpstream, Profile, routing_reply
 
 EXAMPLE = ROOT / "examples" / "plan.example.json"
@@ -140,7 +138,9 @@ class Bench:
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.sidecar_url = f"http://127.0.0.1:{port}/v1"
 
-    async def once(self, source: bytes | Path, **kw: object) -> RunSummary:
+    async def once(
+        self, source: bytes | Path, messages: MessageBuilder | None = None, **kw: object
+    ) -> RunSummary:
         self.n += 1
         out = self.tmp / f"run{self.n}"
         if isinstance(source, bytes):
@@ -148,7 +148,8 @@ class Bench:
             path.write_bytes(source)
             source = path
         kw.setdefault("base_url", self.url())
-        return await run_plan(source, out_dir=out, notice=lambda _m: None, **kw)  # type: ignore[arg-type]
+        options = RunOptions(out_dir=out, **kw)  # type: ignore[arg-type]
+        return await run_plan(source, options, messages=messages, notice=lambda _m: None)
 
     async def timed(
         self, label: str, variant: str, fn: Callable[[], Awaitable[RunSummary]]

@@ -26,13 +26,13 @@ class _Command(Protocol):
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("sidecar.cli", "run the proxy"),
     "prune": ("sidecar.pruning.cli", "prune a file or stdin against a goal and print the result"),
-    "mcp": ("sidecar.mcpserver.http", "run the MCP pruner server on stdio"),
+    "mcp": ("sidecar.mcpserver.stdio", "run the MCP pruner server on stdio"),
     "demo": ("sidecar.testing.demo", "run an agent conversation through the sidecar and a fake upstream"),
     "fake-upstream": ("sidecar.testing.fake_upstream", "run the fake LLM provider (test double)"),
     "fake-deepinfra": ("sidecar.testing.fake_deepinfra", "run the fake DeepInfra reranker (test double)"),
 }
 PLAN_COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("sidecar.plan.runner", "run a plan.json through the sidecar, independent steps in parallel"),
+    "run": ("sidecar.plan.cli", "run a plan.json through the sidecar, independent steps in parallel"),
 }
 
 

@@ -365,6 +365,11 @@ def _choices(dotted: str) -> str:
 
 def _check_modes(config: Config, origin: str) -> None:
     for mode_name, mode in config.modes.items():
+        if normalize_mode(mode_name) != mode_name:
+            # Requests name modes case-insensitively (X-Sidecar-Mode: Turbo): a key they can never match
+            # is a mistake to report, not to keep silently.
+            fixed = normalize_mode(mode_name)
+            raise ConfigError(f"{origin}: modes.{mode_name}: mode names are lower-case, '-' (modes.{fixed})")
         for role in ("executor", "small_executor", "auditor"):
             target: str | None = getattr(mode, role)
             if target is None:

@@ -32,15 +32,20 @@ class ErrorPath(msgspec.Struct, frozen=True):
         return f"{self.path}: {self.reason}" if self.path else self.reason
 
 
-def error_path(exc: msgspec.ValidationError, prefix: str = "") -> ErrorPath:
+def error_path(exc: msgspec.ValidationError, prefix: str = "", *, brackets: bool = False) -> ErrorPath:
     """Split msgspec's message into a reason and a dotted path under ``prefix`` (a missing field included).
 
     ``Expected `int`, got `str` - at `$.server.port``` gives ("Expected `int`, got `str`", "server.port");
-    array indexes become path items (``$.steps[2].id`` -> ``steps.2.id``).
+    array indexes become path items (``$.steps[2].id`` -> ``steps.2.id``), or stay JSONPath-style
+    with ``brackets`` (``ranges[0].end_line``: the MCP server's wire messages, unchanged since issue 5).
     """
     reason, _, at = str(exc).partition(_AT)
-    dotted = at.rstrip("`").replace("[", ".").replace("]", "").replace("'", "").replace('"', "")
-    path = ".".join(p for p in (prefix, dotted.lstrip(".")) if p)
+    at = at.rstrip("`")
+    if brackets:
+        path = prefix + at if at.startswith("[") else ".".join(p for p in (prefix, at.lstrip(".")) if p)
+    else:
+        dotted = at.replace("[", ".").replace("]", "").replace("'", "").replace('"', "")
+        path = ".".join(p for p in (prefix, dotted.lstrip(".")) if p)
     missing = _MISSING.search(reason)
     if missing:
         path = f"{path}.{missing.group(1)}" if path else missing.group(1)

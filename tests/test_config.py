@@ -131,3 +131,10 @@ def test_serve_exits_2_with_one_line(tmp_path: Path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "KIMI_PRUNING_BACKEND" in lines[0]
+
+
+def test_a_mode_name_requests_could_never_match_is_an_error(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[modes.Turbo]\nexecutor = "groq:llama-3.3-70b-versatile"\n')
+    with pytest.raises(ConfigError, match=r"modes\.Turbo: mode names are lower-case, '-' \(modes\.turbo\)"):
+        load_config(str(path), env={})

@@ -9,3 +9,8 @@
 Every function here either succeeds or raises (SegmentError, SpliceError, RoutingError); the callers
 (pruning, routing) forward the request untouched when one does.
 """
+
+from sidecar.chat.body import ChatBody, Style
+from sidecar.chat.segments import ParsedChat, Segment, SegmentError, parse_chat, rewrite
+
+__all__ = ["ChatBody", "ParsedChat", "Segment", "SegmentError", "Style", "parse_chat", "rewrite"]

@@ -1,7 +1,10 @@
 """One plan step as a chat completion: its compact messages, the request with retries, the answer read.
 
 Errors are reported as :class:`StepFailed` with metadata only (a status, an error code or class):
-a provider may quote the request in its error message.
+a provider may quote the request in its error message. A 429/502/503/504 or a connection error is
+retried (``retries`` times): after what ``Retry-After`` asks (seconds or an HTTP date, read by
+:mod:`sidecar.resilience`), else after an exponential back-off. The wait is capped, and a server
+asking for more than the cap gets the cap, not a failure: a plan step is worth a retry.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import msgspec
 
 from sidecar.plan.model import Step
 from sidecar.plan.results import StepResult
+from sidecar.resilience import retry_delay
 
 _RETRYABLE = frozenset({429, 502, 503, 504})
-_MAX_RETRY_AFTER_S = 30.0
+MAX_RETRY_WAIT_S = 30.0
+_BACKOFF_BASE_S = 0.25
 
 MessageBuilder = Callable[[Step, Mapping[str, str]], list[dict[str, str]]]
 
@@ -125,11 +130,12 @@ class ChatClient:
         extra_headers: Mapping[str, str],
         retries: int,
         constrain: bool,
+        max_retry_wait_s: float = MAX_RETRY_WAIT_S,
     ) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.mode, self.model = mode, model
         self.api_key, self.retries, self.extra_headers = api_key, retries, dict(extra_headers)
-        self.constrain = constrain
+        self.constrain, self.max_retry_wait_s = constrain, max_retry_wait_s
 
     async def call(
         self, session: aiohttp.ClientSession, step: Step, messages: list[dict[str, str]], result: StepResult
@@ -154,7 +160,8 @@ class ChatClient:
                     result.http_status = resp.status
                     if resp.status in _RETRYABLE and not last:
                         result.retries += 1
-                        await asyncio.sleep(_retry_delay(resp.headers.get("Retry-After"), attempt))
+                        wait = retry_wait(resp.headers.get("Retry-After"), attempt + 1, self.max_retry_wait_s)
+                        await asyncio.sleep(wait)
                         continue
                     if resp.status >= 400:
                         raise StepFailed(f"HTTP {resp.status}{_error_code(raw)}", resp.status, raw)
@@ -169,17 +176,14 @@ class ChatClient:
                 if last:
                     raise StepFailed(type(exc).__name__) from exc
                 result.retries += 1
-                await asyncio.sleep(_retry_delay(None, attempt))
+                await asyncio.sleep(retry_wait(None, attempt + 1, self.max_retry_wait_s))
         raise StepFailed("no attempt made")  # unreachable: the loop returns or raises
 
 
-def _retry_delay(header: str | None, attempt: int) -> float:
-    try:
-        if header is not None:
-            return min(max(float(header), 0.0), _MAX_RETRY_AFTER_S)
-    except ValueError:
-        pass
-    return min(0.25 * float(2**attempt), _MAX_RETRY_AFTER_S)
+def retry_wait(retry_after: str | None, attempt: int, cap_s: float = MAX_RETRY_WAIT_S) -> float:
+    """Return the seconds to wait before retry number ``attempt`` (1-based), never more than ``cap_s``."""
+    delay = retry_delay(retry_after, attempt, cap_s, base_s=_BACKOFF_BASE_S)
+    return cap_s if delay is None else delay  # asked for more than the cap: wait the cap, then retry
 
 
 def _parse_response(raw: bytes, result: StepResult) -> str:

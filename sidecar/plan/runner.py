@@ -1,28 +1,35 @@
-"""The plan runner: each step of a plan.json is one chat completion sent through the sidecar.
+"""The plan scheduler: each step of a plan is one chat completion, started as soon as it can be.
 
-A step starts as soon as its own dependencies are done (no batch barriers); among ready steps
-the most complex start first; steps that write the same file never overlap. With streaming,
-steps start while the planner is still writing the plan. Outputs, the raw responses and a
-``summary.json`` go to ``--out``; a re-run with the same ``--out`` skips the steps already done.
+    plan source ─▶ read whole (model) or as it is written (stream) ─▶ add_step ─▶ pending
+    pending ─▶ ready once every dependency is DONE (skipped as soon as one is BROKEN)
+    ready ─▶ launched by priority, at most ``cap`` in flight, never two writing the same file
+    launched ─▶ ChatClient.call ─▶ <id>.response.json, <id>.md ─▶ the loop wakes ─▶ summary.json
+
+A step starts as soon as its own dependencies are done (no batch barriers); among ready steps the
+most complex start first; steps that write the same file never overlap. With streaming, steps start
+while the planner is still writing the plan. Outputs, the raw responses and ``summary.json`` go to
+``RunOptions.out_dir``; a re-run with the same directory skips the steps already done. The command
+line (``sidecar plan run``) is :mod:`sidecar.plan.cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import functools
 import os
 import sys
 import time
-from collections.abc import AsyncIterable, Callable, Mapping
+from collections.abc import AsyncIterable, Callable
 from pathlib import Path
 
 import aiohttp
+import msgspec
 
+from sidecar.config import normalize_mode
 from sidecar.plan.client import ChatClient, MessageBuilder, StepFailed, build_messages
 from sidecar.plan.model import Plan, PlanError, Step, parse_plan, priority_key
-from sidecar.plan.progress import LineProgress, Progress, TtyProgress
+from sidecar.plan.progress import Progress
 from sidecar.plan.results import (
     BROKEN,
     DONE,
@@ -40,16 +47,38 @@ from sidecar.tasks import spawn
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8787/v1"
 DEFAULT_MODEL = "gpt-4o-mini"
-MODES = ("fast", "build", "double-check")
 _SUMMARY_EVERY_S = 0.5
 
+PlanSource = str | Path | AsyncIterable[bytes]
 
-def normalize_mode(value: str) -> str:
-    """Map FAST / Build / double_check to the header value (fast, build, double-check)."""
-    mode = value.strip().lower().replace("_", "-")
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {value!r} (expected FAST, BUILD or DOUBLE-CHECK)")
-    return mode
+
+class RunOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """How to run a plan: where the steps go, how many at once, what they ask, where results land."""
+
+    out_dir: str | Path  # outputs and summary.json; a re-run with the same directory skips done steps
+    base_url: str = DEFAULT_BASE_URL  # an OpenAI-compatible base URL: the sidecar, usually
+    mode: str | None = None  # sent as X-Sidecar-Mode, normalized (FAST, Double_Check -> fast, double-check)
+    streaming: bool = False  # start steps while the plan is still being written
+    sequential: bool = False  # one step at a time (overrides max_parallel)
+    max_parallel: int = 16  # steps in flight
+    model: str = DEFAULT_MODEL  # the model name in each request
+    api_key: str | None = None  # bearer token; never written to the summary
+    extra_headers: dict[str, str] = msgspec.field(default_factory=dict)
+    timeout_s: float = 600.0  # per request
+    retries: int = 1  # on 429/502/503/504 and connection errors
+    input_chars: int = 4000  # of each dependency's output quoted in a step's prompt
+    constrain_output: bool = True  # X-Sidecar-Output and a one-line code/JSON-only instruction
+    idle_timeout_s: float = 60.0  # with streaming: give up on a plan file that stops growing
+
+    def __repr__(self) -> str:
+        # Options get printed while debugging: the key and header values (auth, maybe) never are.
+        shown = msgspec.structs.replace(
+            self,
+            api_key="***" if self.api_key else None,
+            extra_headers={name: "***" for name in self.extra_headers},
+        )
+        fields = ", ".join(f"{f}={getattr(shown, f)!r}" for f in self.__struct_fields__)
+        return f"RunOptions({fields})"
 
 
 class _Runner:
@@ -60,14 +89,13 @@ class _Runner:
         *,
         client: ChatClient,
         out_dir: Path,
-        sequential: bool,
-        max_parallel: int,
+        cap: int,
         builder: MessageBuilder,
         progress: Progress,
         summary: RunSummary,
     ) -> None:
         self.client, self.out_dir = client, out_dir
-        self.cap = 1 if sequential else max(1, max_parallel)
+        self.cap = cap
         self.builder = builder
         self.progress, self.summary = progress, summary
         self.t0 = time.monotonic()
@@ -230,70 +258,60 @@ class _Runner:
 
 
 async def run_plan(
-    plan_source: str | Path | AsyncIterable[bytes],
+    plan_source: PlanSource,
+    options: RunOptions,
     *,
-    out_dir: str | Path,
-    base_url: str = DEFAULT_BASE_URL,
-    mode: str | None = None,
-    streaming: bool = False,
-    sequential: bool = False,
-    max_parallel: int = 16,
-    model: str = DEFAULT_MODEL,
-    api_key: str | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-    timeout_s: float = 600.0,
-    retries: int = 1,
-    input_chars: int = 4000,
-    constrain_output: bool = True,
     messages: MessageBuilder | None = None,
-    idle_timeout_s: float = 60.0,
     progress: Progress | None = None,
     notice: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Run a plan (a path, ``-`` for stdin, or an async byte stream) and return its summary.
 
-    Raises PlanError for an invalid plan: before anything runs when the plan is read whole; when
-    streaming, as soon as the problem is read (steps in flight are cancelled, the summary written).
-    asyncio cancellation (Ctrl-C) cancels the steps in flight and writes a partial summary.
+    ``messages`` replaces the compact prompt builder, ``progress`` shows the run, ``notice`` gets
+    one-line remarks (default: stderr). Raises PlanError for an invalid plan: before anything runs
+    when the plan is read whole; when streaming, as soon as the problem is read (steps in flight are
+    cancelled, the summary written). asyncio cancellation (Ctrl-C) cancels the steps in flight and
+    writes a partial summary.
     """
     say = notice or (lambda msg: print(msg, file=sys.stderr))
     plan: Plan | None = None
-    if not streaming:
+    if not options.streaming:
         plan = parse_plan(await read_whole(plan_source))
-    out = Path(out_dir)
+    out = Path(options.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = RunSummary(
         task_id=plan.task_id if plan else None,
         status="running",
         plan=str(plan_source) if isinstance(plan_source, str | Path) else "<stream>",
-        mode=normalize_mode(mode) if mode else None,
-        base_url=base_url,
-        streaming=streaming,
-        sequential=sequential,
-        max_parallel=max_parallel,
+        mode=normalize_mode(options.mode) if options.mode else None,
+        base_url=options.base_url,
+        streaming=options.streaming,
+        sequential=options.sequential,
+        max_parallel=options.max_parallel,
         started_at=now(),
     )
     client = ChatClient(
-        base_url=base_url,
+        base_url=options.base_url,
         mode=summary.mode,
-        model=model,
-        api_key=api_key,
-        extra_headers=extra_headers or {},
-        retries=retries,
-        constrain=constrain_output,
+        model=options.model,
+        api_key=options.api_key,
+        extra_headers=options.extra_headers,
+        retries=options.retries,
+        constrain=options.constrain_output,
+    )
+    builder = messages or functools.partial(
+        build_messages, input_chars=options.input_chars, constrain=options.constrain_output
     )
     runner = _Runner(
         client=client,
         out_dir=out,
-        sequential=sequential,
-        max_parallel=max_parallel,
-        builder=messages
-        or functools.partial(build_messages, input_chars=input_chars, constrain=constrain_output),
+        cap=1 if options.sequential else max(1, options.max_parallel),
+        builder=builder,
         progress=progress or Progress(),
         summary=summary,
     )
     connector = aiohttp.TCPConnector(limit=runner.cap + 4)
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    timeout = aiohttp.ClientTimeout(total=options.timeout_s)
     reader: asyncio.Task[None] | None = None
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         runner.session = session
@@ -302,7 +320,7 @@ async def run_plan(
                 runner.add_step(step)
             runner.complete(plan)
         else:
-            chunks = stream_source(plan_source, idle_timeout_s=idle_timeout_s)
+            chunks = stream_source(plan_source, idle_timeout_s=options.idle_timeout_s)
             reader = spawn(runner.read(chunks, say), name="plan-reader")
         try:
             await runner.loop()
@@ -322,119 +340,3 @@ async def run_plan(
             write_atomic(out / SUMMARY_FILE, encode_summary(summary))
             runner.progress.close(summary)
     return summary
-
-
-def _mode_arg(value: str) -> str:
-    try:
-        return normalize_mode(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _header_arg(value: str) -> tuple[str, str]:
-    name, sep, content = value.partition(":")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError("expected NAME:VALUE")
-    return name.strip(), content.strip()
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {value}")
-    return number
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Add the ``sidecar plan run`` arguments."""
-    parser.add_argument("plan", help="plan.json path, or - to read stdin")
-    parser.add_argument(
-        "--mode",
-        type=_mode_arg,
-        metavar="FAST|BUILD|DOUBLE-CHECK",
-        help="sent as X-Sidecar-Mode (case-insensitive); without it the sidecar uses its upstream as is",
-    )
-    parser.add_argument(
-        "--streaming", action="store_true", help="start steps while the plan is still being written"
-    )
-    parser.add_argument("--sequential", action="store_true", help="run one step at a time")
-    parser.add_argument("--base-url", default=DEFAULT_BASE_URL, metavar="URL", help="default: %(default)s")
-    parser.add_argument(
-        "--out", default="plan-out", metavar="DIR", help="outputs and summary.json; a re-run skips done steps"
-    )
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="model name in each request (%(default)s)")
-    parser.add_argument(
-        "--api-key", metavar="KEY", help="bearer token (default: $SIDECAR_API_KEY, then $OPENAI_API_KEY)"
-    )
-    parser.add_argument(
-        "--header",
-        action="append",
-        default=[],
-        type=_header_arg,
-        metavar="NAME:VALUE",
-        help="extra request header, repeatable (e.g. 'X-Sidecar-Strip: on')",
-    )
-    parser.add_argument(
-        "--max-parallel", type=_positive_int, default=16, metavar="N", help="steps in flight (%(default)s)"
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=600.0, metavar="S", help="per request (%(default)g s)"
-    )
-    parser.add_argument(
-        "--retries",
-        type=int,
-        default=1,
-        metavar="N",
-        help="on 429/502/503/504 and connection errors (%(default)s)",
-    )
-    parser.add_argument(
-        "--no-output-constraint",
-        dest="constrain_output",
-        action="store_false",
-        help="let steps answer with prose (no X-Sidecar-Output, no code/JSON-only line)",
-    )
-    parser.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=60.0,
-        metavar="S",
-        help="with --streaming: give up on a plan that stops growing (%(default)g s)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``sidecar plan run``: 0 when every step is done, 1 when one failed, 2 for an invalid plan."""
-    api_key = args.api_key or os.environ.get("SIDECAR_API_KEY") or os.environ.get("OPENAI_API_KEY")
-    progress = TtyProgress(sys.stderr) if sys.stderr.isatty() else LineProgress(sys.stderr)
-    summary_path = Path(args.out) / SUMMARY_FILE
-    try:
-        summary = asyncio.run(
-            run_plan(
-                args.plan,
-                out_dir=args.out,
-                base_url=args.base_url,
-                mode=args.mode,
-                streaming=args.streaming,
-                sequential=args.sequential,
-                max_parallel=args.max_parallel,
-                model=args.model,
-                api_key=api_key,
-                extra_headers=dict(args.header),
-                timeout_s=args.timeout,
-                retries=args.retries,
-                constrain_output=args.constrain_output,
-                idle_timeout_s=args.idle_timeout,
-                progress=progress,
-            )
-        )
-    except PlanError as exc:
-        print("plan: invalid plan:", file=sys.stderr)
-        for error in exc.errors:
-            print(f"  {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"plan: cancelled; partial summary in {summary_path}", file=sys.stderr)
-        return 130
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
-    print(f"plan {summary.status} in {summary.duration_s or 0:.2f}s ({counts}); summary: {summary_path}")
-    return 0 if summary.status == "succeeded" else 1

@@ -6,3 +6,20 @@ forward     read_body once (413 past the limit) -> Forward (what middlewares cha
 identity    caller_identity: a non-reversible id of the API key (prune ids recover per caller)
 responses   error_response: the sidecar's own errors in the OpenAI error shape
 """
+
+from sidecar.proxy.forward import Forward, forward, forward_of, read_body, relay
+from sidecar.proxy.identity import caller_identity
+from sidecar.proxy.paths import Endpoint, endpoint
+from sidecar.proxy.responses import error_response
+
+__all__ = [
+    "Endpoint",
+    "Forward",
+    "caller_identity",
+    "endpoint",
+    "error_response",
+    "forward",
+    "forward_of",
+    "read_body",
+    "relay",
+]

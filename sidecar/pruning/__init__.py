@@ -15,3 +15,8 @@ whole) and the middleware forwards the request byte-identical when anything goes
 package does not import aiohttp (the CLI stays quick): the app-facing parts are pruning.lifecycle and
 pruning.middleware.
 """
+
+from sidecar.pruning.service import Pruner
+from sidecar.pruning.types import LineRange, PruneOptions, PruneOutcome, PruneStats, RecoverResult
+
+__all__ = ["LineRange", "PruneOptions", "PruneOutcome", "PruneStats", "Pruner", "RecoverResult"]

@@ -83,7 +83,7 @@ class Annotation(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PruneTextStats(msgspec.Struct, frozen=True, kw_only=True):
-    """The per-call figures of DESIGN.md's ``prune_text`` output (the MCP tool returns exactly these)."""
+    """Figures of one pruning call: backend, lines and tokens before and after, time, fallback, cost."""
 
     backend: str
     original_lines: int

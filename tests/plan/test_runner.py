@@ -1,125 +1,18 @@
-"""The plan runner against a real in-process OpenAI-style server with per-step latencies."""
+"""The plan scheduler against a real in-process OpenAI-style server with per-step latencies."""
 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-import os
-import re
-import signal
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
-from subprocess import PIPE
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from sidecar.plan.client import build_messages
-from sidecar.plan.model import PlanError, plan_from_object
-from sidecar.plan.progress import LineProgress, TtyProgress
-from sidecar.plan.results import RunSummary, StepResult
-from sidecar.plan.runner import normalize_mode, run_plan
-
-ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
-
-
-@dataclass
-class Call:
-    step: str
-    start: float
-    end: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, object] = field(default_factory=dict)
-
-
-class FakeLLM:
-    """An OpenAI-compatible handler: latency per step, scripted failures, start/end times recorded."""
-
-    def __init__(self, latency: float = 0.05) -> None:
-        self.latency = latency
-        self.latency_by_step: dict[str, float] = {}
-        self.status_by_step: dict[str, list[int]] = {}  # statuses to answer, in order, before succeeding
-        self.calls: list[Call] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.cancelled = 0
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self.handle)
-        return app
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        first_line = body["messages"][-1]["content"].split("\n", 1)[0]
-        step = re.search(r"step_\d+", first_line).group(0)  # type: ignore[union-attr]
-        call = Call(step, time.monotonic(), headers=dict(request.headers), body=body)
-        self.calls.append(call)
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            await asyncio.sleep(self.latency_by_step.get(step, self.latency))
-            statuses = self.status_by_step.get(step)
-            if statuses:
-                status = statuses.pop(0)
-                return web.json_response(
-                    {"error": {"message": "SECRET prompt echo", "code": "server_error"}},
-                    status=status,
-                    headers={"Retry-After": "0"},
-                )
-            doc = {
-                "id": "chatcmpl-1",
-                "object": "chat.completion",
-                "model": "fake-coder",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": f"result of {step}"}}],
-                "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
-            }
-            headers = {"X-Sidecar-Provider": "fakeprov", "X-Sidecar-Attempts": "1"}
-            return web.json_response(doc, headers=headers)
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
-        finally:
-            call.end = time.monotonic()
-            self.in_flight -= 1
-
-    def calls_for(self, step: str) -> list[Call]:
-        return [c for c in self.calls if c.step == step]
-
-
-@pytest.fixture
-async def llm(aiohttp_server: ServerFactory) -> AsyncIterator[tuple[FakeLLM, str]]:
-    fake = FakeLLM()
-    server = await aiohttp_server(fake.app())
-    yield fake, str(server.make_url("/v1"))
-
-
-def step(n: int, deps: tuple[int, ...] = (), **kw: object) -> dict[str, object]:
-    doc: dict[str, object] = {
-        "id": f"step_{n}",
-        "description": f"step_{n}: implement part {n}",
-        "type": "code_generation",
-        "complexity": 0.5,
-        "estimated_tokens": 100,
-        "dependencies": [f"step_{d}" for d in deps],
-        "context": {"files": [f"src/part{n}.py"], "language": "python"},
-    }
-    doc.update(kw)
-    return doc
-
-
-def write_plan(path: Path, *steps: dict[str, object]) -> Path:
-    path.write_text(json.dumps({"task_id": "t1", "description": "test plan", "steps": list(steps)}))
-    return path
-
-
-def by_id(summary: RunSummary) -> dict[str, StepResult]:
-    return {r.id: r for r in summary.steps}
+from sidecar.plan.model import PlanError
+from sidecar.plan.runner import RunOptions, run_plan
+from tests.plan.fakes import FakeLLM, by_id, step, write_plan
 
 
 async def best_makespan(fake: FakeLLM, plan: Path, url: str, out: Path, bound: float) -> float:
@@ -128,7 +21,7 @@ async def best_makespan(fake: FakeLLM, plan: Path, url: str, out: Path, bound: f
     for attempt in range(3):
         fake.calls.clear()
         t0 = time.monotonic()
-        summary = await run_plan(plan, base_url=url, out_dir=out / str(attempt))
+        summary = await run_plan(plan, RunOptions(out_dir=out / str(attempt), base_url=url))
         best = min(best, time.monotonic() - t0)
         assert summary.status == "succeeded"
         if best <= bound:
@@ -195,7 +88,7 @@ async def test_streaming_starts_before_the_last_byte_is_written(
                 await asyncio.sleep(0.04)
 
     task = asyncio.get_running_loop().create_task(writer())  # noqa: TID251
-    summary = await run_plan(path, base_url=url, out_dir=tmp_path / "out", streaming=True)
+    summary = await run_plan(path, RunOptions(out_dir=tmp_path / "out", base_url=url, streaming=True))
     await task
     assert summary.status == "succeeded"
     assert fake.calls[0].start < last_write[-1]
@@ -213,7 +106,7 @@ async def test_streaming_from_a_byte_stream_matches_whole_reading(
         for i in range(0, len(data), 10):
             yield data[i : i + 10]
 
-    summary = await run_plan(chunks(), base_url=url, out_dir=tmp_path / "out", streaming=True)
+    summary = await run_plan(chunks(), RunOptions(out_dir=tmp_path / "out", base_url=url, streaming=True))
     assert summary.status == "succeeded" and summary.task_id == "t1"
     assert [c.step for c in fake.calls] == ["step_1", "step_2"]
 
@@ -231,7 +124,7 @@ async def test_cycles_and_unknown_dependencies_are_rejected_before_anything_runs
     fake, url = llm
     plan = write_plan(tmp_path / "plan.json", *steps)
     with pytest.raises(PlanError) as info:
-        await run_plan(plan, base_url=url, out_dir=tmp_path / "out")
+        await run_plan(plan, RunOptions(out_dir=tmp_path / "out", base_url=url))
     assert any(expected in e for e in info.value.errors), info.value.errors
     assert fake.calls == []
     assert not (tmp_path / "out").exists()
@@ -242,10 +135,26 @@ async def test_invalid_step_while_streaming_stops_the_run(llm: tuple[FakeLLM, st
     fake.latency = 2.0
     plan = write_plan(tmp_path / "plan.json", step(1), step(2, complexity=3))
     with pytest.raises(PlanError, match="complexity"):
-        await run_plan(plan, base_url=url, out_dir=tmp_path / "out", streaming=True)
+        await run_plan(plan, RunOptions(out_dir=tmp_path / "out", base_url=url, streaming=True))
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["status"] == "invalid"
     assert summary["plan_errors"] == ["$.steps[1].complexity: expected ≤ 1, got 3"]
+
+
+async def test_streaming_fallback_is_announced_and_the_run_completes(
+    llm: tuple[FakeLLM, str], tmp_path: Path
+) -> None:
+    fake, url = llm
+    path = tmp_path / "plan.json"
+    steps = json.dumps([step(1), step(2, (1,))])
+    path.write_text(f'{{"task_id": "t", "description": "d", "steps": null, "steps": {steps}}}')
+    notices: list[str] = []
+    summary = await run_plan(
+        path, RunOptions(out_dir=tmp_path / "out", base_url=url, streaming=True), notice=notices.append
+    )
+    assert summary.status == "succeeded"
+    assert len(notices) == 1 and "reading it whole" in notices[0]
+    assert [c.step for c in fake.calls] == ["step_1", "step_2"]
 
 
 async def test_failed_step_fails_its_dependents_and_others_continue(
@@ -254,7 +163,7 @@ async def test_failed_step_fails_its_dependents_and_others_continue(
     fake, url = llm
     fake.status_by_step = {"step_2": [500]}
     plan = write_plan(tmp_path / "plan.json", step(1), step(2), step(3, (2,)), step(4, (3,)), step(5, (1,)))
-    summary = await run_plan(plan, base_url=url, out_dir=tmp_path / "out")
+    summary = await run_plan(plan, RunOptions(out_dir=tmp_path / "out", base_url=url))
     results = by_id(summary)
     assert summary.status == "failed"
     assert results["step_2"].status == "failed" and results["step_2"].error == "HTTP 500 (server_error)"
@@ -268,16 +177,14 @@ async def test_failed_step_fails_its_dependents_and_others_continue(
     assert {c.step for c in fake.calls} == {"step_1", "step_2", "step_5"}
 
 
-async def test_retryable_status_is_retried_and_counted(llm: tuple[FakeLLM, str], tmp_path: Path) -> None:
-    fake, url = llm
-    fake.status_by_step = {"step_1": [429]}
-    plan = write_plan(tmp_path / "plan.json", step(1))
-    summary = await run_plan(plan, base_url=url, out_dir=tmp_path / "out", retries=1)
-    result = by_id(summary)["step_1"]
-    assert result.status == "done" and result.retries == 1
-    fake.status_by_step = {"step_1": [503, 503]}
-    summary = await run_plan(plan, base_url=url, out_dir=tmp_path / "out2", retries=1)
-    assert by_id(summary)["step_1"].status == "failed"
+async def test_unreachable_base_url_fails_steps(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path / "plan.json", step(1), step(2, (1,)))
+    summary = await run_plan(
+        plan, RunOptions(out_dir=tmp_path / "out", base_url="http://127.0.0.1:9/v1", retries=0)
+    )
+    results = by_id(summary)
+    assert results["step_1"].status == "failed" and results["step_1"].error == "ClientConnectorError"
+    assert results["step_2"].status == "skipped_dependency_failed"
 
 
 async def test_resume_skips_steps_already_done(llm: tuple[FakeLLM, str], tmp_path: Path) -> None:
@@ -285,10 +192,10 @@ async def test_resume_skips_steps_already_done(llm: tuple[FakeLLM, str], tmp_pat
     fake.status_by_step = {"step_2": [500]}
     plan = write_plan(tmp_path / "plan.json", step(1), step(2, (1,)), step(3, (2,)), step(4))
     out = tmp_path / "out"
-    first = await run_plan(plan, base_url=url, out_dir=out)
+    first = await run_plan(plan, RunOptions(out_dir=out, base_url=url))
     assert first.status == "failed"
     fake.calls.clear()
-    second = await run_plan(plan, base_url=url, out_dir=out)
+    second = await run_plan(plan, RunOptions(out_dir=out, base_url=url))
     results = by_id(second)
     assert second.status == "succeeded"
     assert results["step_1"].status == results["step_4"].status == "already_done"
@@ -300,7 +207,7 @@ async def test_resume_skips_steps_already_done(llm: tuple[FakeLLM, str], tmp_pat
     write_plan(
         tmp_path / "plan.json", step(1), step(2, (1,)), step(3, (2,)), step(4, description="step_4: new")
     )
-    third = await run_plan(plan, base_url=url, out_dir=out)
+    third = await run_plan(plan, RunOptions(out_dir=out, base_url=url))
     assert [c.step for c in fake.calls] == ["step_4"]
     assert by_id(third)["step_4"].status == "done"
 
@@ -309,11 +216,11 @@ async def test_resume_from_outputs_without_a_summary(llm: tuple[FakeLLM, str], t
     fake, url = llm
     plan = write_plan(tmp_path / "plan.json", step(1), step(2))
     out = tmp_path / "out"
-    await run_plan(plan, base_url=url, out_dir=out)
+    await run_plan(plan, RunOptions(out_dir=out, base_url=url))
     (out / "summary.json").unlink()
     (out / "step_2.md").unlink()
     fake.calls.clear()
-    summary = await run_plan(plan, base_url=url, out_dir=out)
+    summary = await run_plan(plan, RunOptions(out_dir=out, base_url=url))
     assert [c.step for c in fake.calls] == ["step_2"]
     assert by_id(summary)["step_1"].status == "already_done"
 
@@ -323,7 +230,7 @@ async def test_cancel_writes_a_partial_summary(llm: tuple[FakeLLM, str], tmp_pat
     fake.latency_by_step = {"step_1": 0.05, "step_2": 30, "step_3": 30}
     plan = write_plan(tmp_path / "plan.json", step(1), step(2), step(3), step(4, (1, 2)))
     out = tmp_path / "out"
-    task = asyncio.get_running_loop().create_task(run_plan(plan, base_url=url, out_dir=out))  # noqa: TID251
+    task = asyncio.get_running_loop().create_task(run_plan(plan, RunOptions(out_dir=out, base_url=url)))  # noqa: TID251
     await asyncio.sleep(0.4)
     task.cancel()
     t0 = time.monotonic()
@@ -348,7 +255,7 @@ async def test_steps_writing_the_same_file_are_serialized(llm: tuple[FakeLLM, st
     fake.latency = 0.1
     shared = {"files": ["src/app.py"], "language": "python"}
     plan = write_plan(tmp_path / "plan.json", step(1, context=shared), step(2, context=shared), step(3))
-    await run_plan(plan, base_url=url, out_dir=tmp_path / "out")
+    await run_plan(plan, RunOptions(out_dir=tmp_path / "out", base_url=url))
     one, two, three = (fake.calls_for(f"step_{n}")[0] for n in (1, 2, 3))
     assert one.end <= two.start or two.end <= one.start
     assert three.start < min(one.end, two.end)  # an unrelated file runs alongside
@@ -364,7 +271,7 @@ async def test_sequential_and_priority_order(llm: tuple[FakeLLM, str], tmp_path:
         step(3, (2,), complexity=1.0),
         step(4, complexity=0.2, estimated_tokens=900),
     )
-    summary = await run_plan(plan, base_url=url, out_dir=tmp_path / "out", sequential=True)
+    summary = await run_plan(plan, RunOptions(out_dir=tmp_path / "out", base_url=url, sequential=True))
     assert summary.status == "succeeded"
     assert fake.max_in_flight == 1
     assert [c.step for c in fake.calls] == ["step_2", "step_3", "step_4", "step_1"]
@@ -374,7 +281,7 @@ async def test_max_parallel_caps_steps_in_flight(llm: tuple[FakeLLM, str], tmp_p
     fake, url = llm
     fake.latency = 0.05
     plan = write_plan(tmp_path / "plan.json", *(step(n) for n in range(1, 9)))
-    await run_plan(plan, base_url=url, out_dir=tmp_path / "out", max_parallel=3)
+    await run_plan(plan, RunOptions(out_dir=tmp_path / "out", base_url=url, max_parallel=3))
     assert fake.max_in_flight == 3
 
 
@@ -391,12 +298,14 @@ async def test_request_headers_body_outputs_and_summary(llm: tuple[FakeLLM, str]
     out = tmp_path / "out"
     summary = await run_plan(
         plan,
-        base_url=url,
-        out_dir=out,
-        mode="DOUBLE-CHECK",
-        api_key="k-123",
-        model="m1",
-        extra_headers={"X-Sidecar-Strip": "on"},
+        RunOptions(
+            out_dir=out,
+            base_url=url,
+            mode="DOUBLE-CHECK",
+            api_key="k-123",
+            model="m1",
+            extra_headers={"X-Sidecar-Strip": "on"},
+        ),
     )
     headers = {c.step: c.headers for c in fake.calls}
     assert headers["step_1"]["X-Sidecar-Mode"] == "double-check"
@@ -425,119 +334,6 @@ async def test_request_headers_body_outputs_and_summary(llm: tuple[FakeLLM, str]
     assert "k-123" not in (out / "summary.json").read_text()
 
 
-async def test_unreachable_base_url_fails_steps(tmp_path: Path) -> None:
-    plan = write_plan(tmp_path / "plan.json", step(1), step(2, (1,)))
-    summary = await run_plan(plan, base_url="http://127.0.0.1:9/v1", out_dir=tmp_path / "out", retries=0)
-    results = by_id(summary)
-    assert results["step_1"].status == "failed" and results["step_1"].error == "ClientConnectorError"
-    assert results["step_2"].status == "skipped_dependency_failed"
-
-
-def test_prompt_is_compact_and_truncates_inputs() -> None:
-    plan = plan_from_object(
-        {"task_id": "t", "description": "d", "steps": [step(1), step(2, (1,))]},
-    )
-    messages = build_messages(plan.steps[1], {"step_1": "x" * 10_000}, input_chars=100)
-    user = messages[-1]["content"]
-    assert "[... 9900 more characters]" in user and len(user) < 400
-    assert [m["role"] for m in messages] == ["system", "user"]
-    assert [m["role"] for m in build_messages(plan.steps[1], {}, constrain=False)] == ["user"]
-
-
-def test_mode_names() -> None:
-    assert [normalize_mode(m) for m in ("FAST", "Build", "double_check", "DOUBLE-CHECK")] == [
-        "fast",
-        "build",
-        "double-check",
-        "double-check",
-    ]
-    with pytest.raises(ValueError, match="unknown mode"):
-        normalize_mode("turbo")
-
-
-async def test_progress_displays(llm: tuple[FakeLLM, str], tmp_path: Path) -> None:
-    fake, url = llm
-    fake.status_by_step = {"step_2": [500]}
-    plan = write_plan(tmp_path / "plan.json", step(1), step(2), step(3, (2,)))
-    lines = io.StringIO()
-    await run_plan(plan, base_url=url, out_dir=tmp_path / "a", progress=LineProgress(lines))
-    text = lines.getvalue()
-    assert "step_1 started" in text and "step_2 failed: HTTP 500" in text
-    assert "step_3 skipped: dependency step_2 failed" in text and "\x1b" not in text
-    tty = io.StringIO()
-    await run_plan(plan, base_url=url, out_dir=tmp_path / "b", progress=TtyProgress(tty))
-    drawn = tty.getvalue()
-    assert "\x1b[2K" in drawn and "\x1b[4F" in drawn  # lines cleared, then redrawn in place
-    assert "[████████████████████████] 3/3" in drawn
-
-
-async def test_cli_streams_a_plan_from_stdin(llm: tuple[FakeLLM, str], tmp_path: Path) -> None:
-    fake, url = llm
-    data = json.dumps({"task_id": "t1", "description": "d", "steps": [step(1), step(2, (1,))]}).encode()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIDECAR_", "OPENAI_"))}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sidecar", "plan", "run", "-", "--streaming", "--mode", "fast",
-        "--base-url", url, "--out", str(tmp_path / "out"),
-        stdin=PIPE, stdout=PIPE, stderr=PIPE, env=env,
-    )  # fmt: skip
-    assert proc.stdin is not None
-    half = data.index(b'{"id": "step_2"')
-    proc.stdin.write(data[:half])
-    await proc.stdin.drain()
-    for _ in range(200):  # step_1 runs while stdin is still open
-        if fake.calls:
-            break
-        await asyncio.sleep(0.025)
-    assert [c.step for c in fake.calls] == ["step_1"]
-    proc.stdin.write(data[half:])
-    proc.stdin.close()
-    stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 0, stderr.decode()
-    assert b"plan succeeded" in stdout and b"step_2 done" in stderr
-    assert fake.calls[0].headers["X-Sidecar-Mode"] == "fast"
-
-
-async def test_cli_reports_an_invalid_plan(tmp_path: Path) -> None:
-    plan = write_plan(tmp_path / "plan.json", step(1, complexity=2))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sidecar", "plan", "run", str(plan), "--out", str(tmp_path / "out"),
-        stdout=PIPE, stderr=PIPE,
-    )  # fmt: skip
-    _, stderr = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 2
-    assert "$.steps[0].complexity: expected ≤ 1, got 2" in stderr.decode()
-
-
-async def test_cli_ctrl_c_cancels_and_writes_a_partial_summary(
-    llm: tuple[FakeLLM, str], tmp_path: Path
-) -> None:
-    fake, url = llm
-    fake.latency_by_step = {"step_1": 0.05, "step_2": 30}
-    plan = write_plan(tmp_path / "plan.json", step(1), step(2), step(3, (2,)))
-    out = tmp_path / "out"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sidecar", "plan", "run", str(plan), "--base-url", url, "--out", str(out),
-        stdout=PIPE, stderr=PIPE,
-        # A runner that starts tests in the background ignores SIGINT, and children inherit that.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
-    for _ in range(400):
-        if len(fake.calls) == 2 and fake.calls_for("step_1")[0].end:
-            break
-        await asyncio.sleep(0.025)
-    await asyncio.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = await asyncio.wait_for(proc.communicate(), 10)
-    assert proc.returncode == 130, stderr.decode()
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["status"] == "cancelled"
-    assert {s["id"]: s["status"] for s in summary["steps"]} == {
-        "step_1": "done",
-        "step_2": "cancelled",
-        "step_3": "pending",
-    }
-
-
 async def test_through_a_real_sidecar_with_routing(
     aiohttp_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -564,7 +360,7 @@ async def test_through_a_real_sidecar_with_routing(
         plan = write_plan(tmp_path / "plan.json", step(1), step(2, (1,), type="analysis"))
 
         fake.inject("status=429;retry-after=0")  # the sidecar retries it: one attempt more
-        summary = await run_plan(plan, base_url=url, out_dir=tmp_path / "dc", mode="DOUBLE-CHECK")
+        summary = await run_plan(plan, RunOptions(out_dir=tmp_path / "dc", base_url=url, mode="DOUBLE-CHECK"))
         results = by_id(summary)
         assert summary.status == "succeeded"
         assert results["step_1"].provider == "deepseek" and results["step_1"].model == "deepseek-chat"
@@ -572,7 +368,7 @@ async def test_through_a_real_sidecar_with_routing(
         assert (results["step_1"].audit or "").startswith("pass")
         assert results["step_2"].retries == 0
 
-        summary = await run_plan(plan, base_url=url, out_dir=tmp_path / "fast", mode="fast")
+        summary = await run_plan(plan, RunOptions(out_dir=tmp_path / "fast", base_url=url, mode="fast"))
         assert {r.provider for r in summary.steps} == {"groq"}
         # The fake answers code only when the request asks for code only.
         assert (tmp_path / "fast" / "step_1.md").read_text().startswith("```python")
@@ -580,25 +376,14 @@ async def test_through_a_real_sidecar_with_routing(
         await fake.stop()
 
 
-async def test_no_output_constraint(llm: tuple[FakeLLM, str], tmp_path: Path) -> None:
-    fake, url = llm
-    plan = write_plan(tmp_path / "plan.json", step(1))
-    await run_plan(plan, base_url=url, out_dir=tmp_path / "out", constrain_output=False)
-    assert "X-Sidecar-Output" not in fake.calls[0].headers
-    assert [m["role"] for m in fake.calls[0].body["messages"]] == ["user"]  # type: ignore[union-attr]
-
-
-async def test_streaming_fallback_is_announced_and_the_run_completes(
-    llm: tuple[FakeLLM, str], tmp_path: Path
-) -> None:
-    fake, url = llm
-    path = tmp_path / "plan.json"
-    steps = json.dumps([step(1), step(2, (1,))])
-    path.write_text(f'{{"task_id": "t", "description": "d", "steps": null, "steps": {steps}}}')
-    notices: list[str] = []
-    summary = await run_plan(
-        path, base_url=url, out_dir=tmp_path / "out", streaming=True, notice=notices.append
+def test_options_never_show_the_key_or_header_values() -> None:
+    options = RunOptions(out_dir="o", api_key="sk-secret", extra_headers={"X-Api-Key": "hdr-secret"})
+    assert (
+        "sk-secret" not in repr(options)
+        and "hdr-secret" not in repr(options)
+        and "X-Api-Key" in repr(options)
     )
-    assert summary.status == "succeeded"
-    assert len(notices) == 1 and "reading it whole" in notices[0]
-    assert [c.step for c in fake.calls] == ["step_1", "step_2"]
+    assert repr(RunOptions(out_dir="o")).startswith(
+        "RunOptions(out_dir='o', base_url='http://127.0.0.1:8787/v1'"
+    )
+    assert options.api_key == "sk-secret"  # only the display is masked
