@@ -34,7 +34,8 @@ async def serve(tmp_path: Path) -> AsyncIterator[int]:
         assert b"listening on" in await asyncio.wait_for(proc.stdout.readline(), 30)
         yield port
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), 20)
         except TimeoutError:

@@ -8,6 +8,11 @@ it: an entry stored with a caller identity recovers only for one of the callers 
 text; an entry stored without one (no identity known) recovers for anyone. A refused caller gets
 the same ``PruneIdNotFound`` as an unknown id, so ids cannot be probed.
 
+An answer is never larger than the text it comes from (with line numbers, at most a few characters
+more per line): at most ``MAX_RANGES`` ranges, covering at most as many lines as the text has, so
+repeated or overlapping ranges cannot make a small text into a huge answer. A large text is sliced on
+a worker thread.
+
 The store interface (:class:`RecoverStore`) is async so that a shared store
 (:class:`sidecar.redis_store.RedisRecoverStore`, same caller rule) can wrap
 :class:`MemoryRecoverStore`; :func:`recover_text` holds the semantics and errors.
@@ -15,6 +20,7 @@ The store interface (:class:`RecoverStore`) is async so that a shared store
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections import OrderedDict
@@ -24,6 +30,8 @@ from typing import Protocol
 from sidecar.errors import InvalidRange, PruneIdNotFound
 from sidecar.pruning.types import LineRange, RecoverMetadata, RecoverResult
 
+MAX_RANGES = 1000  # ranges per recover call
+_THREAD_BYTES = 1024 * 1024  # texts this large are sliced on a worker thread
 # Measured with tracemalloc: the entry, its prune id, callers set and OrderedDict slot (~580 bytes).
 _ENTRY_OVERHEAD = 640
 _CALLER_OVERHEAD = 64  # a caller's set slot, besides its string
@@ -131,11 +139,19 @@ def _slice(text: str, ranges: Sequence[LineRange], include_line_numbers: bool) -
     count = len(lines)
     if not ranges:
         ranges = [LineRange(start_line=1, end_line=count)]
+    if len(ranges) > MAX_RANGES:
+        raise InvalidRange(f"invalid_range: {len(ranges)} ranges, at most {MAX_RANGES}")
     for index, r in enumerate(ranges):
         if r.start_line < 1 or r.end_line < r.start_line or r.end_line > count:
             raise InvalidRange(
                 f"invalid_range: ranges[{index}] = {r.start_line}-{r.end_line}, text has {count} lines"
             )
+    covered = sum(r.end_line - r.start_line + 1 for r in ranges)
+    if covered > count:
+        raise InvalidRange(
+            f"invalid_range: the ranges cover {covered} lines, more than the text's {count}: "
+            "ask for the whole text (no ranges) instead"
+        )
     out: list[str] = []
     for r in ranges:
         for number in range(r.start_line, r.end_line + 1):
@@ -156,9 +172,13 @@ async def recover_text(
     """Return the original lines of ``ranges`` (1-based, inclusive; empty = the whole text).
 
     Raises PruneIdNotFound (-32004) for an unknown, expired or foreign id, and InvalidRange (-32005)
-    when a range starts before line 1, ends before it starts, or ends past the last line.
+    when a range starts before line 1, ends before it starts, or ends past the last line, when there
+    are more than MAX_RANGES ranges, or when they cover more lines than the text has.
     Ranges are returned in the order given, joined by newlines.
     """
     text = await store.get(prune_id, caller)
-    raw, used = _slice(text, ranges, include_line_numbers)
+    if len(text) >= _THREAD_BYTES:
+        raw, used = await asyncio.to_thread(_slice, text, ranges, include_line_numbers)
+    else:
+        raw, used = _slice(text, ranges, include_line_numbers)
     return RecoverResult(raw_text=raw, metadata=RecoverMetadata(prune_id=prune_id, ranges=used))
