@@ -169,7 +169,10 @@ class FakeUpstream:
     async def _enter(self, request: web.Request) -> tuple[str, Profile, bytes]:
         name = request.match_info.get("profile", "")
         profile = self.profiles.get(name, self.default) if name else self.default
-        body = await request.read()
+        try:
+            body = await request.read()
+        except web.RequestPayloadError:  # e.g. Content-Encoding: gzip on a body that is not: a provider's 400
+            raise web.HTTPBadRequest(text="body does not match its Content-Encoding") from None
         if self.record:
             self.received.append(
                 Received(
