@@ -18,6 +18,7 @@ gets only the short cancellation grace.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import socket
@@ -61,6 +62,9 @@ async def serve(
     await runner.setup()
     assert runner.server is not None  # set by setup()
     guard_heads(runner.server, config.server.header_timeout_s, app[STATS])
+    # Modules and start-up state live as long as the process: out of the collector's sight, a full
+    # collection (which stalls the loop) walks only what requests and caches allocate (~20 ms less).
+    gc.freeze()
     site = web.TCPSite(runner, config.server.host, config.server.port, backlog=1024, reuse_address=True)
     try:
         await site.start()

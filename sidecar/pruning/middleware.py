@@ -4,7 +4,8 @@
       -> read the body once (sidecar.proxy.read_body); compressed bodies are left alone
       -> sidecar.segments.parse_chat: tool outputs of at least min_chars_to_prune, each with its goal
          (bodies over 1 MiB are parsed, and later rewritten, on a worker thread)
-      -> Pruner.prune for every segment, concurrently, under one deadline (pruning.deadline_ms)
+      -> Pruner.prune for every segment, 32 at a time (sidecar.pruning.batch), under one deadline
+         (pruning.deadline_ms)
       -> sidecar.segments.rewrite: only the pruned strings change, every other byte stays
       -> Forward.body and the X-Sidecar-* response headers, for the proxy handler
 
@@ -37,10 +38,10 @@ from sidecar.keys import CONFIG, HEALTH_SOURCES, STATS
 from sidecar.proxy.forward import BodyUnreadable, forward_of, read_body
 from sidecar.proxy.identity import caller_identity
 from sidecar.proxy.paths import endpoint
+from sidecar.pruning.batch import Job, PruneBatch
 from sidecar.pruning.lifecycle import PRUNER
 from sidecar.pruning.service import Pruner
 from sidecar.pruning.types import PruneOutcome
-from sidecar.tasks import spawn
 
 log = logging.getLogger("sidecar.pruning.middleware")
 
@@ -186,21 +187,13 @@ async def _prune_request(
     if not chat.segments:
         stats.skipped["no_segments"] += 1
         return None
-    caller = caller_identity(request.headers)
-    tasks = [
-        spawn(
-            pruner.prune(seg.text, seg.goal, source_type=seg.source_type, caller=caller),
-            name="sidecar-prune-segment",
-        )
-        for seg in chat.segments
-    ]
-    for task in tasks:
-        task.add_done_callback(_retrieve)
+    jobs = [Job(seg.text, seg.goal, seg.source_type) for seg in chat.segments]
+    batch = PruneBatch(pruner, jobs, caller=caller_identity(request.headers))
     # The deadline covers the rewrite too: about 15 ms per MB of body, kept back from the wait.
     reserve = min(len(body) * _REWRITE_S_PER_BYTE, config.deadline_ms / 3000.0)
     remaining = config.deadline_ms / 1000.0 - (time.perf_counter() - started) - reserve
-    await asyncio.wait(tasks, timeout=max(remaining, 0.0))
-    report = await _apply(request, chat, tasks, pruner, stats)
+    outcomes = await batch.wait(remaining)
+    report = await _apply(request, chat, outcomes, pruner, stats)
     stats.added_ms.append((time.perf_counter() - started) * 1000.0)
     return report
 
@@ -208,7 +201,7 @@ async def _prune_request(
 async def _apply(
     request: web.Request,
     chat: ParsedChat,
-    tasks: list[asyncio.Task[PruneOutcome]],
+    outcomes: list[PruneOutcome | None],
     pruner: Pruner,
     stats: MiddlewareStats,
 ) -> _Report:
@@ -216,14 +209,11 @@ async def _apply(
     saved = before = 0
     backends: set[str] = set()
     fallback = False
-    for seg, task in zip(chat.segments, tasks, strict=True):
+    for seg, outcome in zip(chat.segments, outcomes, strict=True):
         stats.segments += 1
-        if not task.done():
+        if outcome is None:
             stats.late += 1
             continue
-        if task.cancelled() or task.exception() is not None:
-            continue
-        outcome = task.result()
         before += outcome.stats.tokens_est_before
         if outcome.pruned_text == seg.text:
             continue
@@ -258,12 +248,6 @@ def _idle_backend(pruner: Pruner) -> tuple[str, bool]:
     if manager.deepinfra_usable and not manager.breaker.is_open:
         return "deepinfra", False
     return "heuristic", True
-
-
-def _retrieve(task: asyncio.Task[PruneOutcome]) -> None:
-    """Consume a background prune's exception (Pruner.prune should never raise; a bug must not warn)."""
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("background prune failed: %s", type(task.exception()).__name__)
 
 
 def install_pruning(app: web.Application) -> None:

@@ -16,6 +16,7 @@ through its concurrency limiter (sidecar.routing.limiter). Response headers: ``X
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -38,6 +39,7 @@ from sidecar.routing.limiter import Destination, QueueTimeout, Sent, send
 from sidecar.routing.router import ROUTER, Router, routing_ctx
 from sidecar.tokens import estimate_tokens
 
+_OFF_LOOP_BYTES = 1024 * 1024  # bodies this large are stripped on a worker thread
 log = logging.getLogger("sidecar.routing.middleware")
 
 ALIAS_PREFIX = "sidecar/"
@@ -147,10 +149,18 @@ def routing_middleware() -> Middleware:
     return middleware
 
 
-def _strip(router: Router, body: ChatBody) -> str:
-    saved = strip_body(body).tokens_saved
-    router.strip_tokens_saved += saved
-    return str(saved)
+async def _stripped(router: Router, body: ChatBody, size: int) -> str | None:
+    """Strip the prompts, guarded like _guarded; a body over 1 MiB on a worker thread (the loop serves on)."""
+    fields, changed = dict(body.fields), set(body.changed)
+    try:
+        result = await asyncio.to_thread(strip_body, body) if size >= _OFF_LOOP_BYTES else strip_body(body)
+    except Exception as exc:  # noqa: BLE001 - whatever the bug, the request goes on as if not asked
+        body.fields, body.changed = fields, changed
+        router.count(router.failed, "strip")
+        log.warning("strip skipped, request sent without it: %s", type(exc).__name__)
+        return None
+    router.strip_tokens_saved += result.tokens_saved
+    return str(result.tokens_saved)
 
 
 def _guarded(router: Router, body: ChatBody, name: str, transform: Callable[[], str]) -> str | None:
@@ -182,7 +192,7 @@ async def _transform_only(
         return await handler(request)  # not JSON: forwarded as sent, the upstream will say why
     fwd = forward_of(request)
     if strip:
-        saved = _guarded(router, body, "strip", lambda: _strip(router, body))
+        saved = await _stripped(router, body, len(raw))
         if saved is not None:
             fwd.response_headers["X-Sidecar-Strip-Saved"] = saved
     if kinds:
@@ -214,7 +224,7 @@ async def _route(
     extra = dict(forward_of(request).response_headers)
     extra["X-Sidecar-Mode"] = mode_name
     if strip_wanted(strip_h, config.routing.strip_prompts):
-        saved = _guarded(router, body, "strip", lambda: _strip(router, body))
+        saved = await _stripped(router, body, len(raw))
         if saved is not None:
             extra["X-Sidecar-Strip-Saved"] = saved
     target = mode.executor

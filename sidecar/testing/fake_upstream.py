@@ -172,7 +172,9 @@ class FakeUpstream:
         try:
             body = await request.read()
         except web.RequestPayloadError:  # e.g. Content-Encoding: gzip on a body that is not: a provider's 400
-            raise web.HTTPBadRequest(text="body does not match its Content-Encoding") from None
+            refused = web.HTTPBadRequest(text="body does not match its Content-Encoding")
+            refused.force_close()  # the rest of the body is unreadable: this connection is done
+            raise refused from None
         if self.record:
             self.received.append(
                 Received(
