@@ -284,7 +284,7 @@ SHUTDOWN_COLUMNS = ["sidecar", "bound", "exit, 20 streams in flight", "exit, idl
 
 async def memory(args: argparse.Namespace, work: Path, fake: Fake, source: Path, label: str) -> None:
     toml = K8S_CONFIG.read_text()  # as the pod runs it; only the upstream differs (--upstream)
-    for emoji in (True, False):
+    for emoji in (True, False) if not os.environ.get("BENCH_EMOJI_ONLY") else (True,):
         async with Serve(work, toml, {}, source, fake.url) as sidecar, Probe(sidecar.url) as probe:
             peak = 0.0
 

@@ -3,7 +3,7 @@
     POST /v1/chat/completions | /chat/completions | /v1/messages
       -> read the body once (sidecar.proxy.read_body); compressed bodies are left alone
       -> sidecar.segments.parse_chat: tool outputs of at least min_chars_to_prune, each with its goal
-         (bodies over 1 MiB are parsed, and later rewritten, on a worker thread)
+         (bodies over 1 MiB are parsed, and later rewritten, on a worker thread; smaller ones take a turn)
       -> Pruner.prune for every segment, 32 at a time (sidecar.pruning.batch), under one deadline
          (pruning.deadline_ms)
       -> sidecar.segments.rewrite: only the pruned strings change, every other byte stays
@@ -42,6 +42,7 @@ from sidecar.pruning.batch import Job, PruneBatch
 from sidecar.pruning.lifecycle import PRUNER
 from sidecar.pruning.service import Pruner
 from sidecar.pruning.types import PruneOutcome
+from sidecar.turns import loop_turn
 
 log = logging.getLogger("sidecar.pruning.middleware")
 
@@ -183,7 +184,11 @@ async def _prune_request(
         prune_user_text=config.prune_user_text,
     )
     # A large body is decoded on a worker thread: the loop keeps serving (tens of ms per MB otherwise).
-    chat = await asyncio.to_thread(parse) if len(body) >= OFF_LOOP_BYTES else parse()
+    if len(body) >= OFF_LOOP_BYTES:
+        chat = await asyncio.to_thread(parse)
+    else:
+        await loop_turn()  # parsing is CPU-bound too: it waits its turn with the pruning steps
+        chat = parse()
     if not chat.segments:
         stats.skipped["no_segments"] += 1
         return None
@@ -227,6 +232,7 @@ async def _apply(
     if len(chat.body) >= OFF_LOOP_BYTES:
         new_body = await asyncio.to_thread(rewrite, chat, replacements)
     else:
+        await loop_turn()
         new_body = rewrite(chat, replacements)
     if len(new_body) >= len(chat.body):
         return _Report(0, *_idle_backend(pruner))

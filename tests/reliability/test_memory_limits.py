@@ -7,6 +7,7 @@ hold 4 to 8 times the configured bytes. Memory is measured with tracemalloc, not
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import tracemalloc
 
@@ -109,3 +110,20 @@ async def test_pruner_with_both_stores_stays_near_the_caps():
     finally:
         await pruner.aclose()
     assert held <= 2 * CAP * SLACK + MiB, f"held {held / MiB:.1f} MiB for two {CAP / MiB:.0f} MiB caps"
+
+
+async def test_an_overloaded_pruner_sheds_instead_of_queueing_without_bound():
+    """Past its budget of text being pruned, a new text is kept whole at once (and not cached)."""
+    pruner = Pruner(load_config(env={}), env={}, pending_max_chars=20_000)
+    await pruner.start()
+    try:
+        texts = [emoji_text(i, 8_000) for i in range(30)]
+        outs = await asyncio.gather(*(pruner.prune(t, "build step", caller="key-a") for t in texts))
+        shed = [o for o in outs if any(w.startswith("pruning_busy") for w in o.warnings)]
+        assert 0 < len(shed) < len(outs)
+        assert all(o.pruned_text == t for o, t in zip(outs, texts, strict=True) if o in shed)
+        assert pruner.health().calls_shed == len(shed)
+        again = await pruner.prune(texts[-1], "build step", caller="key-a")  # nothing queued now: pruned
+        assert not any(w.startswith("pruning_busy") for w in again.warnings)
+    finally:
+        await pruner.aclose()

@@ -25,6 +25,9 @@ class SingleFlight(Generic[T]):
     def __len__(self) -> int:
         return len(self._inflight)
 
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._inflight
+
     async def run(self, key: bytes, work: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """Return ``(result, shared)``; ``shared`` is True when another caller's run was joined."""
         task = self._inflight.get(key)
