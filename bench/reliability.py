@@ -168,7 +168,8 @@ class Probe:
     def summary(self) -> str:
         worst = max(self.times, default=0.0) * 1000
         over = sum(t > HEALTHZ_BAR_S for t in self.times)
-        return f"{len(self.times)} probes, worst {worst:.0f} ms, {over} over {HEALTHZ_BAR_S * 1000:.0f} ms"
+        p99 = pct(self.times, 0.99)
+        return f"{len(self.times)} probes: p99 {p99:.0f} ms, worst {worst:.0f} ms, {over} over 200 ms"
 
 
 class Fake:
@@ -269,7 +270,7 @@ def baseline_source(ref: str) -> Path:
 
 
 MEMORY_COLUMNS = ["sidecar", "tool output", "requests", "statuses", "peak RSS MiB", "final RSS MiB"]
-MEMORY_COLUMNS += ["recover store MiB", "recover entries", "p50 ms", "healthz"]
+MEMORY_COLUMNS += ["recover store MiB", "recover entries", "texts shed", "p50 ms", "healthz"]
 HOSTILE_COLUMNS = ["inputs", "statuses", "sidecar 5xx", "sentinels in log", "healthz"]
 FAULT_COLUMNS = ["requests", "statuses", "upstream faults injected", "DeepInfra fallbacks", "Redis errors"]
 FAULT_COLUMNS += ["p50 / p99 ms", "sentinels in log", "healthz"]
@@ -304,7 +305,13 @@ async def memory(args: argparse.Namespace, work: Path, fake: Fake, source: Path,
         p = health["pruning"]
         kind, recover = "emoji" if emoji else "ASCII", p["recover_store_bytes"] / MiB
         row = [label, kind, sum(statuses.values()), dict(statuses), f"{peak:.0f}", f"{final:.0f}"]
-        row += [f"{recover:.1f}", p["recover_store_entries"], f"{pct(lat, 0.5):.0f}", probe.summary()]
+        row += [
+            f"{recover:.1f}",
+            p["recover_store_entries"],
+            p.get("calls_shed", "-"),
+            f"{pct(lat, 0.5):.0f}",
+        ]
+        row.append(probe.summary())
         print("| " + " | ".join(map(str, row)) + " |", flush=True)
 
 
