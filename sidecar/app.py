@@ -17,8 +17,9 @@ from aiohttp.typedefs import Handler, Middleware
 from sidecar.config import Config
 from sidecar.keys import CONFIG, HEALTH_SOURCES, STATS, UPSTREAM, Installer
 from sidecar.logsafe import install_log_filters
-from sidecar.proxy.forward import forward, new_session
+from sidecar.proxy.forward import forward
 from sidecar.proxy.responses import error_response
+from sidecar.proxy.upstream import new_session
 from sidecar.stats import ProxyStats
 
 

@@ -21,10 +21,8 @@ timings). Bodies, queries, header values other than traceparent and exception me
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -48,6 +46,7 @@ from sidecar.proxy.forward import forward_of
 from sidecar.proxy.paths import endpoint
 from sidecar.pruning.lifecycle import PRUNER
 from sidecar.stats import ProxyStats
+from sidecar.telemetry.export import metric_exporter, run_bounded, span_exporter
 from sidecar.telemetry.genai import GenAIObserver, StartSpan
 from sidecar.telemetry.metrics import (
     DURATION_BUCKETS,
@@ -176,7 +175,7 @@ class Telemetry:
             exporter = WithLocalHistograms(self._metric_exporter, self.genai, resource)
             readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=math.inf))
         elif self.metering and s.metrics is not None:
-            exporter = WithLocalHistograms(_metric_exporter(s.metrics), self.genai, resource)
+            exporter = WithLocalHistograms(metric_exporter(s.metrics), self.genai, resource)
             readers.append(
                 PeriodicExportingMetricReader(exporter, export_interval_millis=s.metric_export_interval_ms)
             )
@@ -199,7 +198,7 @@ class Telemetry:
         if self._span_exporter is not None:
             return SimpleSpanProcessor(self._span_exporter)
         assert self.settings.traces is not None
-        return BatchSpanProcessor(_span_exporter(self.settings.traces))
+        return BatchSpanProcessor(span_exporter(self.settings.traces))
 
     async def aclose(self, timeout_s: float = 2.0) -> None:
         """Flush and shut down the providers, waiting at most ``timeout_s`` (an unreachable collector).
@@ -245,62 +244,6 @@ class Telemetry:
     def observe_proxy(self, stats: ProxyStats) -> None:
         """Publish the proxy counters of /sidecar/health as observable counters (read at collection)."""
         register_proxy_counters(self.meter, stats)
-
-
-async def run_bounded(fn: Callable[[], None], timeout_s: float) -> bool:
-    """Run blocking ``fn`` on a daemon thread; return whether it finished within ``timeout_s``."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-
-    def settle(error: BaseException | None) -> None:
-        if done.done():
-            return
-        if error is not None:
-            done.set_exception(error)
-        else:
-            done.set_result(None)
-
-    def target() -> None:
-        error: BaseException | None = None
-        try:
-            fn()
-        except Exception as exc:  # noqa: BLE001 - reported to the awaiting side
-            error = exc
-        try:
-            loop.call_soon_threadsafe(settle, error)
-        except RuntimeError:  # the loop closed meanwhile: nobody is waiting any more
-            pass
-
-    threading.Thread(target=target, name="sidecar-telemetry-flush", daemon=True).start()
-    try:
-        async with asyncio.timeout(timeout_s):
-            await asyncio.shield(done)
-    except TimeoutError:
-        return False
-    except Exception as exc:  # noqa: BLE001 - a failed flush must not fail the shutdown
-        log.warning("telemetry: shutdown failed: %s", type(exc).__name__)
-    return True
-
-
-def _span_exporter(export: Export) -> SpanExporter:
-    # Imported on use: the gRPC stack is heavy and only one protocol is ever needed.
-    if export.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpans
-
-        return GrpcSpans(endpoint=export.endpoint, insecure=export.endpoint.startswith("http://"))
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpans
-
-    return HttpSpans(endpoint=export.endpoint)
-
-
-def _metric_exporter(export: Export) -> MetricExporter:
-    if export.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetrics
-
-        return GrpcMetrics(endpoint=export.endpoint, insecure=export.endpoint.startswith("http://"))
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetrics
-
-    return HttpMetrics(endpoint=export.endpoint)
 
 
 # --- the middleware: sampling first, then a span only for a sampled request ---------------------------
