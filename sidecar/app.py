@@ -16,8 +16,10 @@ from aiohttp.typedefs import Handler, Middleware
 
 from sidecar.config import Config
 from sidecar.keys import CONFIG, HEALTH_SOURCES, STATS, UPSTREAM, Installer, health_document
-from sidecar.proxy.forward import forward, new_session
+from sidecar.logsafe import install_log_filters
+from sidecar.proxy.forward import forward
 from sidecar.proxy.responses import error_response
+from sidecar.proxy.upstream import new_session
 from sidecar.stats import ProxyStats
 
 
@@ -102,6 +104,7 @@ def default_installers() -> list[Installer]:
 
 def build_app(config: Config, installers: Sequence[Installer] | None = None) -> web.Application:
     """Build the sidecar application for ``config`` with ``installers`` (default: every component)."""
+    install_log_filters()  # aiohttp's parser errors quote client bytes: keep them out of the log
     middlewares: list[Middleware] = [stats_middleware()]
     app = web.Application(
         middlewares=middlewares,

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from sidecar import __version__
 from sidecar.errors import ConfigError
+from sidecar.logsafe import install_log_filters
 
 
 class _Command(Protocol):
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    install_log_filters()
     key = args.command
     if key == "plan":
         if not args.plan_command:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
@@ -44,6 +45,9 @@ class ServerConfig(_Section, frozen=True):
     max_body_bytes: PositiveInt = 32 * MiB
     shutdown_timeout_s: NonNegFloat = 25.0
     drain_delay_s: NonNegFloat = 0.0
+    header_timeout_s: PositiveFloat = 10.0  # a new connection's request head must be complete by then
+    body_timeout_s: PositiveFloat = 60.0  # a request body must have arrived by then (else 408)
+    keepalive_timeout_s: PositiveFloat = 75.0  # an idle kept-alive connection is closed after this
 
 
 class UpstreamConfig(_Section, frozen=True):
@@ -52,6 +56,7 @@ class UpstreamConfig(_Section, frozen=True):
     read_timeout_s: PositiveFloat = 300.0
     max_connections: PositiveInt = 512
     max_connections_per_host: NonNegInt = 0
+    pool_timeout_s: PositiveFloat = 10.0  # longest wait for a pooled connection once all are busy: then 503
     keepalive_timeout_s: PositiveFloat = 30.0
 
 
@@ -255,6 +260,75 @@ def is_redis_url(url: str | None) -> bool:
     return bool(url) and str(url).lower().startswith(REDIS_SCHEMES)
 
 
+def _number(kind: Callable[[str], float], low: float, strict: bool = False) -> Callable[[str], bool]:
+    def ok(value: str) -> bool:
+        try:
+            number = kind(value)
+        except ValueError:
+            return False
+        return number > low if strict else number >= low
+
+    return ok
+
+
+def _one_of(*choices: str) -> Callable[[str], bool]:
+    return lambda value: value.lower() in choices
+
+
+_BOOL = _one_of("0", "1", "true", "false", "yes", "no", "on", "off", "t", "f", "y", "n")
+# The query options redis-py reads from a URL, with their checks (a wrong one would only fail later, at
+# the first connection, or crash it). ssl_* ones are for rediss:// only.
+_REDIS_OPTIONS: dict[str, tuple[str, Callable[[str], bool]]] = {
+    "db": ("a database number", _number(int, 0)),
+    "socket_timeout": ("seconds > 0", _number(float, 0, strict=True)),
+    "socket_connect_timeout": ("seconds > 0", _number(float, 0, strict=True)),
+    "socket_read_size": ("bytes > 0", _number(int, 0, strict=True)),
+    "socket_keepalive": ("true or false", _BOOL),
+    "retry_on_timeout": ("true or false", _BOOL),
+    "max_connections": ("an integer > 0", _number(int, 0, strict=True)),
+    "health_check_interval": ("whole seconds >= 0", _number(int, 0)),
+    "timeout": ("seconds > 0", _number(float, 0, strict=True)),
+    "protocol": ("2 or 3", _one_of("2", "3")),
+    "client_name": ("a name", lambda value: bool(value)),
+    "ssl_cert_reqs": ("none, optional or required", _one_of("none", "optional", "required")),
+    "ssl_check_hostname": ("true or false", _BOOL),
+    "ssl_ca_certs": ("a file path", lambda value: bool(value)),
+    "ssl_ca_path": ("a directory path", lambda value: bool(value)),
+    "ssl_certfile": ("a file path", lambda value: bool(value)),
+    "ssl_keyfile": ("a file path", lambda value: bool(value)),
+}
+_PERCENT_HINT = "a '#', '/', '?' or '@' in the password must be percent-encoded (%23, %2F, %3F, %40)"
+
+
+def redis_url_problem(url: str) -> str | None:
+    """Return what is wrong with a Redis URL (None: usable), never quoting it: it may hold a password."""
+    scheme = url.partition("://")[0].lower()
+    if not is_redis_url(url):
+        return "expected a redis://, rediss:// or unix:// URL"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check (it raises ValueError)
+    except ValueError:
+        return f"not a valid URL: check the host and port (an IPv6 host is written [::1]; {_PERCENT_HINT})"
+    if parts.fragment or url.endswith("#"):
+        return f"not a valid URL: {_PERCENT_HINT}"
+    if scheme == "unix":
+        if not parts.path:
+            return "unix:// needs the socket's path, e.g. unix:///run/redis/redis.sock"
+    elif parts.path.strip("/") and not parts.path.strip("/").isdigit():
+        return f"the path must be a database number, e.g. redis://host:6379/0 ({_PERCENT_HINT})"
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        option = _REDIS_OPTIONS.get(name)
+        if option is None:
+            return f"unknown query option (known: {', '.join(_REDIS_OPTIONS)})"
+        if name.startswith("ssl_") and scheme != "rediss":
+            return f"?{name} needs a rediss:// (TLS) URL"
+        expected, valid = option
+        if not valid(value):
+            return f"?{name}: expected {expected}"
+    return None
+
+
 def normalize_mode(name: str) -> str:
     """Return a mode's canonical name: ``FAST``, ``Double_Check`` -> ``fast``, ``double-check``."""
     return name.strip().lower().replace("_", "-")
@@ -349,10 +423,11 @@ def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = Non
         raise ConfigError(f"{where}: {reason}") from exc
     _check_modes(config, origin)
     url = config.cache.url
-    if url is not None and not is_redis_url(url):
+    problem = None if url is None else redis_url_problem(url)
+    if problem is not None:
         # Never echo the value: a cache URL may carry a password.
         where = "SIDECAR_CACHE_URL" if "cache.url" in from_env else f"{origin}: cache.url"
-        raise ConfigError(f"{where}: expected a redis://, rediss:// or unix:// URL")
+        raise ConfigError(f"{where}: {problem}")
     return config
 
 

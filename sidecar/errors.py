@@ -4,7 +4,8 @@ SidecarError
 ├── ConfigError            bad config value or file: start-up stops, message names the key
 ├── UpstreamError          the upstream could not be reached or did not answer in time
 │   ├── UpstreamUnreachable    -> 502
-│   └── UpstreamTimeout        -> 504
+│   ├── UpstreamTimeout        -> 504
+│   └── UpstreamBusy           -> 503 every pooled connection stayed busy for upstream.pool_timeout_s
 ├── PruningError           anything in the pruning path; always caught: the request goes as sent
 │   └── BackendError           a backend failed (the manager falls back to the heuristic)
 │       └── BackendUnavailable     a backend is not usable (no key, circuit open)
@@ -41,6 +42,13 @@ class UpstreamUnreachable(UpstreamError):
 class UpstreamTimeout(UpstreamError):
     status = 504
     code = "upstream_timeout"
+
+
+class UpstreamBusy(UpstreamError):
+    """No pooled upstream connection came free in time (``upstream.max_connections`` all busy)."""
+
+    status = 503
+    code = "upstream_pool_exhausted"
 
 
 class PruningError(SidecarError):

@@ -14,6 +14,9 @@ import msgspec
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 JsonObject = dict[str, JsonValue]
 RawFields = dict[str, msgspec.Raw]  # a JSON object decoded one level: each value kept as its bytes
+# What decoding untrusted JSON may raise: msgspec raises RecursionError, not DecodeError, on values nested
+# past Python's recursion limit (~1000 levels), and even skipping such a value into a Raw recurses.
+DECODE_ERRORS: tuple[type[Exception], ...] = (msgspec.DecodeError, RecursionError)
 
 _AT = " - at `$"
 _MISSING = re.compile(r"missing required field `([^`]+)`")

@@ -13,7 +13,7 @@ from typing import Literal, TypeVar
 
 import msgspec
 
-from sidecar.jsontypes import JsonValue, RawFields
+from sidecar.jsontypes import DECODE_ERRORS, JsonValue, RawFields
 
 T = TypeVar("T")
 
@@ -44,7 +44,7 @@ class ChatBody:
         """Decode ``body``; None when it is not a JSON object."""
         try:
             return cls(_decode_fields.decode(body))
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except DECODE_ERRORS:
             return None
 
     def get_str(self, key: str) -> str | None:
@@ -80,7 +80,7 @@ class ChatBody:
             return None
         try:
             return _decode_messages.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except DECODE_ERRORS:
             return None
 
     def set_messages(self, messages: list[RawFields]) -> None:
@@ -97,7 +97,7 @@ def _typed(raw: msgspec.Raw | None, kind: type[T]) -> T | None:
         return None
     try:
         value = msgspec.json.decode(raw, type=kind)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         return None
     return value
 
@@ -111,7 +111,7 @@ def texts_of(content: msgspec.Raw | None) -> list[str]:
     """Return the texts of a content value (a string, or text blocks in a list)."""
     try:
         value = _decode_content.decode(content) if content is not None else None
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         return []
     if isinstance(value, str):
         return [value]
@@ -130,7 +130,7 @@ def map_content(content: msgspec.Raw, fn: Callable[[str], str]) -> msgspec.Raw |
     """Apply ``fn`` to every text of a content value; None when nothing changed."""
     try:
         value = _decode_content.decode(content)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         return None
     if isinstance(value, str):
         new = fn(value)
@@ -144,7 +144,7 @@ def map_content(content: msgspec.Raw, fn: Callable[[str], str]) -> msgspec.Raw |
             continue
         try:
             text = _decode_str.decode(raw_text)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except DECODE_ERRORS:
             continue
         new = fn(text)
         if new != text:
@@ -157,7 +157,7 @@ def append_text(content: msgspec.Raw | None, text: str) -> msgspec.Raw:
     """Append ``text`` to a content value: to the string after a blank line, or as one more text block."""
     try:
         value = _decode_content.decode(content) if content is not None else None
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         value = None
     if isinstance(value, str):
         joined = f"{value.rstrip()}\n\n{text}" if value.strip() else text

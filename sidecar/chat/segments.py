@@ -30,7 +30,7 @@ import msgspec
 from sidecar.chat.body import Style
 from sidecar.chat.splice import Edit, Path, SpliceError, replace_strings
 from sidecar.config import SourceType
-from sidecar.jsontypes import JsonValue
+from sidecar.jsontypes import DECODE_ERRORS, JsonValue
 
 __all__ = ["ParsedChat", "Segment", "SegmentError", "Style", "parse_chat", "rewrite"]
 
@@ -192,7 +192,7 @@ def parse_chat(
     """Decode a chat body and find its prunable segments; raise SegmentError on any unexpected shape."""
     try:
         doc: JsonValue = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except DECODE_ERRORS + (UnicodeDecodeError,) as exc:
         raise SegmentError("body is not valid UTF-8 JSON") from exc
     if not isinstance(doc, dict):
         raise SegmentError("body is not a JSON object")
@@ -395,7 +395,7 @@ def _json_args(args: JsonValue) -> JsonValue:
     """Decode OpenAI's JSON-encoded tool arguments; anything unreadable is no hint."""
     try:
         value: JsonValue = msgspec.json.decode(args) if isinstance(args, str) and args else None
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except DECODE_ERRORS + (UnicodeDecodeError,):
         return None
     return value
 

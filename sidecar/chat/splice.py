@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 
 import msgspec
 
-from sidecar.jsontypes import JsonValue
+from sidecar.jsontypes import DECODE_ERRORS, JsonValue
 
 PathItem = str | int
 Path = tuple[PathItem, ...]
@@ -123,7 +123,7 @@ def same_but(doc: dict[str, JsonValue], out: bytes, edits: Sequence[Edit]) -> bo
     """Tell whether ``out`` decodes to ``doc`` with exactly the edited strings changed."""
     try:
         new: JsonValue = msgspec.json.decode(out)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except DECODE_ERRORS + (UnicodeDecodeError,):
         return False
     # Compare against doc edited in place, then put the old values back: no deep copy of a big body.
     done: list[tuple[Path, JsonValue]] = []

@@ -6,7 +6,8 @@ courtesy boilerplate ("please", "could you kindly", "thank you in advance", "s'i
 ANSI escape codes, terminal progress-bar noise (carriage-return redraws, runs of progress lines
 collapsed to the last one) and redundant whitespace. The inside of a fenced block, fences included, is
 byte-identical. Only prompt roles are stripped (system, developer, user); a model's earlier answers and
-tool outputs are left alone.
+tool outputs are left alone, and so is any text over ``MAX_STRIP_CHARS`` (256 KiB: pasted data, not a
+prompt; stripping costs about a second per megabyte).
 """
 
 from __future__ import annotations
@@ -105,6 +106,9 @@ _QUESTION_OPENER = re.compile(
     r"|pourriez-vous|pourrais-tu|peux-tu|pouvez-vous|auriez-vous|aurais-tu)\b",
     re.IGNORECASE,
 )
+# Texts longer than this are not prompts but pasted data: never stripped. Stripping runs about 24 regex
+# passes at ~1 us per character in all, each pass holding the GIL: 256 KiB bounds one pass to ~10 ms.
+MAX_STRIP_CHARS = 256 * 1024
 _PLACEHOLDER = re.compile("\x00(\\d+)\x00")
 
 
@@ -285,6 +289,8 @@ def strip_body(body: ChatBody) -> StripResult:
 
     def apply(text: str) -> str:
         nonlocal before, after
+        if len(text) > MAX_STRIP_CHARS:
+            return text  # data, not a prompt: left as it is (stripping costs ~1 s per MB)
         new = strip_prompt(text, stripper)
         before += estimate_tokens(text)
         after += estimate_tokens(new)

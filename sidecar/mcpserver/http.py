@@ -34,8 +34,8 @@ from sidecar.config import McpConfig
 from sidecar.keys import CONFIG, HEALTH_SOURCES
 from sidecar.mcpserver.dispatcher import PROTOCOL_VERSIONS, McpDispatcher, SessionState
 from sidecar.mcpserver.jsonrpc import INVALID_REQUEST, decode, error_reply
-from sidecar.mcpserver.security import AuthPolicy, check, load_policy
-from sidecar.proxy.identity import caller_identity
+from sidecar.mcpserver.security import AuthPolicy, check, load_policy, mcp_caller
+from sidecar.proxy.forward import BodyTimeout, BodyTooLarge, read_body
 from sidecar.pruning.lifecycle import PRUNER
 
 __all__ = ["MCP_HTTP", "MCP_PATH", "McpHealth", "McpHttp", "install_mcp", "prefers_sse"]
@@ -131,7 +131,7 @@ class McpHttp:
             )
         self._expire()
         session = self.sessions.get(session_id)
-        if session is None or session.state.caller != caller_identity(request.headers):
+        if session is None or session.state.caller != mcp_caller(request.headers, self.policy):
             return _rpc_error(404, INVALID_REQUEST, "session not found (initialize again)")
         session.seen = time.monotonic()
         self.sessions.move_to_end(session_id)
@@ -150,10 +150,18 @@ class McpHttp:
         refused = self._check(request)
         if refused is not None:
             return refused
-        decoded = decode(await request.read())
+        try:  # bounded in size and in time (server.body_timeout_s), as the proxy's bodies are
+            raw = await read_body(request, request.app[CONFIG].server.max_body_bytes)
+        except BodyTooLarge:
+            return _rpc_error(413, INVALID_REQUEST, "request too large (server.max_body_bytes)")
+        except BodyTimeout:
+            return _rpc_error(
+                408, INVALID_REQUEST, "request body not received in time (server.body_timeout_s)"
+            )
+        decoded = decode(raw)
         headers: dict[str, str] = {}
         if "initialize" in decoded.methods():
-            state = SessionState(caller=caller_identity(request.headers))
+            state = SessionState(caller=mcp_caller(request.headers, self.policy))
             body = await self.dispatcher.respond(decoded, state)
             if state.protocol_version is not None:
                 session_id = secrets.token_urlsafe(24)

@@ -5,7 +5,8 @@
     Message.params (raw bytes) -> decode_params(raw, Struct, "params") -> Struct | raise RpcError(-32602)
     dispatcher result bytes    -> ResultReply / error_message(...)     -> msgspec.json.encode
 
-Nothing here raises on a bad body: a body that is not JSON is one ``-32700`` reply, an invalid message
+Nothing here raises on a bad body: a body that is not JSON (or is nested past the recursion limit,
+which msgspec reports as RecursionError) is one ``-32700`` reply, an invalid message
 in a batch is a ``-32600`` reply in its place, and the valid ones are answered. ``params`` and tool
 ``arguments`` stay raw bytes until the method that reads them decodes them into its own struct, so an
 invalid call gets ``-32602`` with a message naming the field (``invalid params:
@@ -24,9 +25,10 @@ from typing import TypeVar
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from sidecar.jsontypes import error_path
+from sidecar.jsontypes import DECODE_ERRORS, error_path
 
 __all__ = [
+    "INTERNAL_ERROR",
     "INVALID_PARAMS",
     "INVALID_REQUEST",
     "METHOD_NOT_FOUND",
@@ -48,6 +50,7 @@ PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
 
 RequestId = int | str
 
@@ -127,7 +130,7 @@ def decode(body: bytes) -> Decoded:
     if stripped[:1] == b"[":
         try:
             raws = msgspec.json.decode(stripped, type=list[msgspec.Raw])
-        except msgspec.DecodeError:
+        except DECODE_ERRORS:  # not JSON, or nested past the recursion limit
             return Decoded(items=[error_message(PARSE_ERROR, "parse error")], batch=False)
         if not raws:
             return Decoded(items=[_invalid("empty batch")], batch=False)
@@ -140,7 +143,7 @@ def _decode_one(raw: bytes | msgspec.Raw) -> Message | ErrorReply:
         message = msgspec.json.decode(raw, type=Message)
     except msgspec.ValidationError as exc:
         return _invalid(f"invalid request: {error_path(exc, brackets=True)}")
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         return error_message(PARSE_ERROR, "parse error")
     if message.jsonrpc != "2.0":
         return _invalid('invalid request: jsonrpc must be "2.0"', message.id)
@@ -169,5 +172,5 @@ def decode_params(raw: msgspec.Raw | UnsetType, type_: type[S], prefix: str = "p
     except msgspec.ValidationError as exc:
         where = error_path(exc, prefix, brackets=True)
         raise RpcError(INVALID_PARAMS, f"invalid params: {where}", {"field": where.path or prefix}) from None
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         raise RpcError(INVALID_PARAMS, f"invalid params: {prefix}: not valid JSON") from None

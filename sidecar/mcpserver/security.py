@@ -4,7 +4,8 @@ Checked on every request (POST, GET, DELETE), before any session or body is look
 
     Origin header present, not loopback nor in mcp.allowed_origins  -> 403  (DNS-rebinding defence)
     policy "refuse": no token and a non-loopback bind               -> 403  (never an open tool port)
-    policy "token":  Authorization is not "Bearer <token>"          -> 401  WWW-Authenticate: Bearer
+    policy "token":  neither X-Sidecar-MCP-Token: <token> nor
+                     Authorization: Bearer <token>                  -> 401  WWW-Authenticate: Bearer
     otherwise                                                       -> None (go on)
 
 The policy is decided once at start-up (:func:`load_policy`): the variable named by ``mcp.token_env``
@@ -12,10 +13,12 @@ The policy is decided once at start-up (:func:`load_policy`): the variable named
 a loopback bind is ``open`` and any other bind (``0.0.0.0``, a name, "") is ``refuse``. The token is
 compared in constant time and never printed (not even by ``repr``).
 
-Caller identity is not decided here: the credential a client sends (the MCP token, or an API key as a
-bearer or ``x-api-key``) is hashed by :func:`sidecar.proxy.identity.caller_identity`, exactly as the
-pruning middleware hashes API keys, so a prune id recovers only for the same credential whether it
-was pruned through the proxy or over MCP.
+Caller identity (:func:`mcp_caller`): the agent's API key, hashed by
+:func:`sidecar.proxy.identity.caller_identity` exactly as the pruning middleware hashes it, so a prune
+id recovers only for the same key whether it was pruned through the proxy or over MCP. The MCP token
+is not an identity when a key comes with it: the token goes in ``X-Sidecar-MCP-Token`` (the key then
+in ``Authorization`` or ``x-api-key``), or as the bearer with the key in ``x-api-key``. A client that
+sends the token alone is the token's holder (its own prune_text ids recover for it).
 
 :func:`check` returns a :class:`Refusal` (status, message, headers) rather than an HTTP response, so
 the policy stays a pure function of the request headers; the HTTP transport renders it as a JSON-RPC
@@ -35,6 +38,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from sidecar.config import Config
+from sidecar.proxy.identity import caller_identity
 
 __all__ = [
     "AuthPolicy",
@@ -43,6 +47,7 @@ __all__ = [
     "check",
     "is_loopback_host",
     "load_policy",
+    "mcp_caller",
     "origin_allowed",
 ]
 
@@ -121,6 +126,19 @@ def origin_allowed(origin: str, allowed: Sequence[str]) -> bool:
     return parts.scheme in ("http", "https") and host is not None and is_loopback_host(host)
 
 
+TOKEN_HEADER = "X-Sidecar-MCP-Token"
+
+
+def _is_token(given: str, policy: AuthPolicy) -> bool:
+    expected = (policy.token or "").encode("utf-8")
+    return bool(expected) and hmac.compare_digest(given.strip().encode("utf-8"), expected)
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    scheme, _, given = headers.get("Authorization", "").partition(" ")
+    return given if scheme.lower() == "bearer" else None
+
+
 def check(headers: Mapping[str, str], policy: AuthPolicy, allowed_origins: Sequence[str]) -> Refusal | None:
     """Return why a request with these headers is refused, or None when it may go on."""
     origin = headers.get("Origin")
@@ -130,8 +148,19 @@ def check(headers: Mapping[str, str], policy: AuthPolicy, allowed_origins: Seque
     if policy.mode == "refuse":
         return NO_TOKEN_REFUSED
     if policy.mode == "token":
-        scheme, _, given = headers.get("Authorization", "").partition(" ")
-        expected = (policy.token or "").encode("utf-8")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("utf-8"), expected):
+        given = headers.get(TOKEN_HEADER)
+        if given is None:
+            given = _bearer(headers)
+        if given is None or not _is_token(given, policy):
             return TOKEN_REQUIRED
     return None
+
+
+def mcp_caller(headers: Mapping[str, str], policy: AuthPolicy) -> str | None:
+    """Return the caller identity of an MCP request: its API key's, the token's only when sent alone."""
+    if policy.mode == "token" and TOKEN_HEADER not in headers:
+        bearer = _bearer(headers)
+        key = headers.get("x-api-key")
+        if bearer is not None and key and _is_token(bearer, policy):
+            return caller_identity({"x-api-key": key})  # the token is the bearer, the agent's key apart
+    return caller_identity(headers)

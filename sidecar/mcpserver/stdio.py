@@ -5,8 +5,9 @@
     stdout <--write----- one reply per line, written whole from the loop thread (never interleaved)
 
 Requests are answered concurrently, so replies may come out of order (JSON-RPC ids pair them up);
-notifications get no line. A line longer than ``server.max_body_bytes`` is never decoded: it is
-answered with ``-32700`` (once per chunk the reader gives up on, so possibly more than once). At EOF
+notifications get no line. A line longer than ``server.max_body_bytes`` (the reader's limit) is never
+decoded: it is skipped to its newline and answered with one ``-32700``. An unexpected failure answers
+``-32603`` (the exception's class only), so every request line gets a reply. At EOF
 the server waits for the answers still running, closes the Pruner and returns. Only JSON-RPC goes to
 stdout: logs go to stderr, and a closed stdout drops the reply (nobody is left to read it).
 
@@ -24,7 +25,7 @@ from collections.abc import Callable
 
 from sidecar.config import Config
 from sidecar.mcpserver.dispatcher import McpDispatcher, SessionState
-from sidecar.mcpserver.jsonrpc import PARSE_ERROR, error_reply
+from sidecar.mcpserver.jsonrpc import INTERNAL_ERROR, PARSE_ERROR, error_reply
 from sidecar.tasks import spawn
 
 __all__ = ["configure", "run", "serve_stdio"]
@@ -66,15 +67,18 @@ async def serve_stdio(
     pending: set[asyncio.Task[None]] = set()
 
     async def answer(line: bytes) -> None:
-        reply = await dispatcher.handle(line, state)
+        try:
+            reply = await dispatcher.handle(line, state)
+        except Exception as exc:  # noqa: BLE001 - a request line always gets a reply
+            log.warning("mcp: request failed: %s", type(exc).__name__)
+            reply = error_reply(INTERNAL_ERROR, f"internal error: {type(exc).__name__}")
         if reply is not None:
             write(reply + b"\n")
 
     try:
         while True:
-            try:
-                line = await reader.readline()
-            except ValueError:  # longer than the limit: its tail is dropped with it
+            line = await _next_line(reader)
+            if line is None:  # longer than the limit: skipped whole, one error
                 write(error_reply(PARSE_ERROR, "parse error: message too large") + b"\n")
                 continue
             if not line:
@@ -87,6 +91,27 @@ async def serve_stdio(
             await asyncio.gather(*pending)
     finally:
         await pruner.aclose()
+
+
+async def _next_line(reader: asyncio.StreamReader) -> bytes | None:
+    """Return the next line (b"" at EOF), or None for a line over the reader's limit, read to its end."""
+    try:
+        return await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as exc:  # EOF: the last line may lack its newline
+        return exc.partial
+    except asyncio.LimitOverrunError as exc:
+        consumed = exc.consumed
+    # readline() would drop the buffer and read the line's tail as a line of its own (a second error):
+    # discard up to the newline instead, the limit's worth at a time (the data stays in the buffer).
+    while True:
+        await reader.read(max(consumed, 1))
+        try:
+            await reader.readuntil(b"\n")
+            return None
+        except asyncio.IncompleteReadError:
+            return None
+        except asyncio.LimitOverrunError as exc:
+            consumed = exc.consumed
 
 
 async def _stdin_reader(limit: int) -> asyncio.StreamReader:

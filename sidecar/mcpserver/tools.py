@@ -28,6 +28,7 @@ from msgspec import UnsetType
 from sidecar.jsontypes import JsonValue
 from sidecar.mcpserver.jsonrpc import decode_params
 from sidecar.pruning.service import Pruner
+from sidecar.pruning.stores.recover import MAX_RANGES
 from sidecar.pruning.types import (
     Annotation,
     LineRange,
@@ -93,7 +94,10 @@ class RangeArg(msgspec.Struct, kw_only=True):
 
 class RecoverTextArgs(msgspec.Struct, kw_only=True):
     prune_id: str
-    ranges: Annotated[list[RangeArg], msgspec.Meta(description="empty or omitted: the whole text")] = []
+    ranges: Annotated[
+        list[RangeArg],
+        msgspec.Meta(max_length=MAX_RANGES, description="empty or omitted: the whole text"),
+    ] = []
     include_line_numbers: bool = False
 
 

@@ -15,11 +15,11 @@ from typing import Protocol
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
 
-from sidecar.config import UpstreamConfig
-from sidecar.errors import UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from sidecar.errors import UpstreamBusy, UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from sidecar.keys import CONFIG
 from sidecar.proxy.responses import error_response
+from sidecar.proxy.upstream import error_kind, open_upstream
 from sidecar.stats import ProxyStats
 
 log = logging.getLogger("sidecar.proxy.forward")
@@ -39,8 +39,6 @@ HOP_BY_HOP = frozenset(
 )
 # Never forwarded: recomputed by the client library from the body we send.
 _REQUEST_DROP = HOP_BY_HOP | {"host", "content-length"}
-# Headers aiohttp's client would invent when the agent did not send them.
-_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 SIDECAR_HEADER_PREFIX = "x-sidecar-"
 # Fixed-length answers up to this size are read whole and sent in one write (fewer syscalls);
 # anything larger, chunked or event-stream is relayed chunk by chunk as it arrives.
@@ -74,7 +72,6 @@ class Forward:
 
 FORWARD = web.RequestKey("sidecar_forward", Forward)
 BODY_CACHE = web.RequestKey("sidecar_body", bytes)
-TOO_LARGE = web.RequestKey("sidecar_body_too_large", bool)
 
 
 def forward_of(request: web.Request) -> Forward:
@@ -86,30 +83,47 @@ def forward_of(request: web.Request) -> Forward:
     return fwd
 
 
-class BodyTooLarge(Exception):
+class BodyUnreadable(Exception):
+    """The request body cannot be forwarded; the proxy handler answers (413 or 408)."""
+
+
+class BodyTooLarge(BodyUnreadable):
     """The request body is over server.max_body_bytes."""
+
+
+class BodyTimeout(BodyUnreadable):
+    """The request body did not arrive within server.body_timeout_s (a slow or stalled client)."""
+
+
+UNREADABLE: web.RequestKey[type[BodyUnreadable]] = web.RequestKey("sidecar_body_unreadable")
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
     """Read the whole request body once (cached on the request), refusing more than ``limit`` bytes.
 
-    A refusal is remembered: a later call raises BodyTooLarge again instead of reading the rest.
+    The read is bounded by ``server.body_timeout_s`` of the app's config (BodyTimeout). A refusal is
+    remembered: a later call raises the same error again instead of reading the rest.
     """
     if BODY_CACHE in request:
         return request[BODY_CACHE]
-    if TOO_LARGE in request:
-        raise BodyTooLarge
+    if UNREADABLE in request:
+        raise request[UNREADABLE]()
     if request.content_length is not None and request.content_length > limit:
-        request[TOO_LARGE] = True
+        request[UNREADABLE] = BodyTooLarge
         raise BodyTooLarge
     if not request.body_exists:
         body = b""
     else:
+        config = request.app.get(CONFIG)
         try:
-            body = await request.read()
+            async with asyncio.timeout(config.server.body_timeout_s if config is not None else None):
+                body = await request.read()
         except web.HTTPRequestEntityTooLarge as exc:
-            request[TOO_LARGE] = True
+            request[UNREADABLE] = BodyTooLarge
             raise BodyTooLarge from exc
+        except TimeoutError as exc:
+            request[UNREADABLE] = BodyTimeout
+            raise BodyTimeout from exc
     request[BODY_CACHE] = body
     return body
 
@@ -143,53 +157,6 @@ def response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
             continue
         out.add(name, value)
     return out
-
-
-def new_session(config: UpstreamConfig) -> aiohttp.ClientSession:
-    """Create the one upstream ClientSession of an app: pooled, no cookies, no redirects, raw bytes."""
-    connector = aiohttp.TCPConnector(
-        limit=config.max_connections,
-        limit_per_host=config.max_connections_per_host,
-        keepalive_timeout=config.keepalive_timeout_s,
-        ttl_dns_cache=300,
-    )
-    timeout = aiohttp.ClientTimeout(
-        total=None, sock_connect=config.connect_timeout_s, sock_read=config.read_timeout_s
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        auto_decompress=False,  # relay compressed bodies as they are
-        cookie_jar=aiohttp.DummyCookieJar(),  # never carry one agent's cookies to another
-        raise_for_status=False,
-    )
-
-
-async def open_upstream(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: str,
-    headers: CIMultiDict[str],
-    body: bytes,
-) -> aiohttp.ClientResponse:
-    """Send the request upstream and return the response once its headers arrived.
-
-    Raises UpstreamUnreachable (502) or UpstreamTimeout (504); the caller closes the response.
-    """
-    skip = [name for name in _AUTO_HEADERS if name not in headers]
-    try:
-        return await session.request(
-            method,
-            URL(url, encoded=True),
-            headers=headers,
-            data=body if body or method not in ("GET", "HEAD", "OPTIONS", "DELETE") else None,
-            allow_redirects=False,
-            skip_auto_headers=skip,
-        )
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        raise UpstreamTimeout("the upstream did not answer in time") from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise UpstreamUnreachable(f"the upstream could not be reached ({type(exc).__name__})") from exc
 
 
 class StreamEditor(Protocol):
@@ -319,6 +286,29 @@ def _is_event_stream(upstream: aiohttp.ClientResponse) -> bool:
     return upstream.headers.get("Content-Type", "").startswith("text/event-stream")
 
 
+def origin_form(target: str) -> str | None:
+    """Return the path and query of a request target, None when it names none.
+
+    An absolute-form target (``GET http://host/v1/models``, RFC 9112 section 3.2.2) names the host a forward
+    proxy should call: only its path and query are kept, and they go to the configured upstream, never to
+    that host. The asterisk and authority forms (``OPTIONS *``, ``CONNECT host:443``) have no path.
+    """
+    if target.startswith("/"):
+        return target
+    scheme, sep, rest = target.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    end = len(rest)
+    for mark in ("/", "?"):
+        found = rest.find(mark)
+        if 0 <= found < end:
+            end = found
+    if end == 0:  # no host: not a URL a client could have meant
+        return None
+    tail = rest[end:]
+    return tail if tail.startswith("/") else "/" + tail
+
+
 def finish_observers(observers: list[ExchangeObserver] | None, error: str | None) -> None:
     """Tell every observer the upstream exchange ended (``error``: None, or what went wrong)."""
     if observers:
@@ -340,7 +330,20 @@ async def forward(
     except BodyTooLarge:
         stats.rejected["too_large"] += 1
         return error_response(413, "request_too_large", f"request body is over {max_body_bytes} bytes")
-    url = (fwd.base_url or base_url).rstrip("/") + request.raw_path
+    except BodyTimeout:
+        stats.rejected["body_timeout"] += 1
+        response = error_response(
+            408, "request_timeout", "the request body did not arrive in time (server.body_timeout_s)"
+        )
+        response.force_close()  # the rest of the body may still be on its way
+        return response
+    target = origin_form(request.raw_path)
+    if target is None:
+        stats.rejected["bad_target"] += 1
+        return error_response(
+            400, "invalid_request_target", "the request target must be a path, or an http(s) URL with one"
+        )
+    url = (fwd.base_url or base_url).rstrip("/") + target
     headers = upstream_headers(request.headers, fwd.set_headers)
     observers = fwd.observers
     stats.upstream_requests += 1
@@ -349,8 +352,11 @@ async def forward(
     try:
         upstream = await open_upstream(session, request.method, url, headers, body)
     except UpstreamError as exc:
-        kind = "timeout" if isinstance(exc, UpstreamTimeout) else "connect"
+        kind = error_kind(exc)
         stats.upstream_errors[kind] += 1
         finish_observers(observers, kind)
-        return error_response(exc.status, exc.code, str(exc), fwd.response_headers)
+        headers_out = fwd.response_headers
+        if isinstance(exc, UpstreamBusy):
+            headers_out = {**headers_out, "Retry-After": "1"}
+        return error_response(exc.status, exc.code, str(exc), headers_out)
     return await relay_closing(request, upstream, stats, fwd.response_headers, observers)

@@ -7,6 +7,10 @@
       -> recover store (original text by prune id)
       -> per-call stats and aggregates
 
+Event loop: every call takes a turn (sidecar.turns) before its CPU-bound steps (hashing, detection, a
+small text's heuristic pruning, rendering), so a request with thousands of tool outputs prunes one step
+per loop iteration and health probes and other requests are answered in between.
+
 Never raises on pruning failure: the worst case is an outcome that keeps everything,
 with a warning. Only ``recover`` raises (PruneIdNotFound, InvalidRange).
 
@@ -67,6 +71,7 @@ from sidecar.pruning.types import (
     SourceType,
 )
 from sidecar.tokens import estimate_tokens
+from sidecar.turns import loop_turn
 
 if TYPE_CHECKING:
     import httpx
@@ -76,11 +81,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("sidecar.pruning.service")
 
 
+# Characters of text being pruned at once (queued for a turn, on the loop, on a thread). Past it, a new text
+# is kept whole at once (load shedding): it would wait behind more than a deadline's worth of work
+# (~8 MB/s of pruning), and an overloaded sidecar would otherwise queue ever more texts in memory.
+PENDING_MAX_CHARS = 8 * 1024 * 1024
+
+
 class _Totals:
-    __slots__ = ("calls", "deepinfra", "fallbacks", "cost", "before", "saved", "hits", "misses")
+    __slots__ = ("calls", "deepinfra", "fallbacks", "cost", "before", "saved", "hits", "misses", "shed")
 
     def __init__(self) -> None:
         self.calls = self.deepinfra = self.fallbacks = self.before = self.saved = self.hits = self.misses = 0
+        self.shed = 0
         self.cost = 0.0
 
 
@@ -97,6 +109,7 @@ class Pruner:
         recover_store: RecoverStore | None = None,
         manager: PruningBackendManager | None = None,
         redis: RedisLink | None = None,
+        pending_max_chars: int = PENDING_MAX_CHARS,
     ) -> None:
         env = os.environ if env is None else env
         self._config = config
@@ -112,6 +125,8 @@ class Pruner:
         self.cache: ResultCache = stores.cache
         self.recover_store: RecoverStore = stores.recover
         self._flight: SingleFlight[PruneOutcome] = SingleFlight()
+        self._pending_chars = 0
+        self._pending_max = pending_max_chars
         self._observers: list[Observer] = []
         self._totals = _Totals()
         self._price = config.deepinfra.price_usd_per_million_tokens
@@ -180,6 +195,7 @@ class Pruner:
         caller: str | None,
     ) -> PruneOutcome:
         started = time.perf_counter()
+        await loop_turn()  # hashing a text, and everything below until the first real wait
         if self.redis is not None and self._secret_synced != self.redis.generation:
             await self._sync_secret()  # not agreed yet, or Redis came back (perhaps empty)
         opts = options if options is not None else self.default_options()
@@ -190,6 +206,11 @@ class Pruner:
         prune_id = make_prune_id(key, self._secret)
         outcome = await self._cache_get(key)
         hit = outcome is not None
+        shed = outcome is None and self._pending_chars >= self._pending_max and key not in self._flight
+        if shed:  # overloaded: kept whole at once, not cached (the next turn tries again)
+            self._totals.shed += 1
+            log.debug("pruning busy (%d characters queued): text kept whole", self._pending_chars)
+            outcome = self._unpruned(text, prune_id, declared, "pruning_busy; text kept whole")
         if outcome is None:
             try:
                 outcome, shared = await self._flight.run(
@@ -197,7 +218,8 @@ class Pruner:
                 )
             except Exception as exc:  # noqa: BLE001 - pruning is an optimisation, never a failure
                 log.warning("pruning failed, text kept whole: %s", type(exc).__name__)
-                outcome, shared = self._unpruned(text, prune_id, declared, exc), False
+                warning = f"pruning_failed:{type(exc).__name__}; text kept whole"
+                outcome, shared = self._unpruned(text, prune_id, declared, warning), False
             hit = shared
         latency_ms = (time.perf_counter() - started) * 1000.0
         stats = outcome.stats
@@ -208,7 +230,8 @@ class Pruner:
             outcome, stats=msgspec.structs.replace(stats, latency_ms=round(latency_ms, 3))
         )
         # The id in the text the caller sees: another replica's, for a hit it pruned before agreeing.
-        await self._remember(outcome.prune_id, text, caller)
+        if not shed:  # an unpruned text has no marker to recover from
+            await self._remember(outcome.prune_id, text, caller)
         self._count(outcome, hit)
         self._notify(outcome)
         return outcome
@@ -246,6 +269,7 @@ class Pruner:
             cache_backend="memory" if self.redis is None else "redis",
             redis_errors=0 if self.redis is None else self.redis.errors,
             redis_fallback_active=self.redis is not None and self.redis.fallback_active,
+            calls_shed=t.shed,
         )
 
     async def _sync_secret(self, timeout_s: float | None = None) -> None:
@@ -270,12 +294,18 @@ class Pruner:
         prune_id: str,
         key: bytes,
     ) -> PruneOutcome:
-        source_type = detect_kind(text, declared)
-        request = PruneRequest(
-            text=text, goal=goal, source_type=source_type, options=options, prune_id=prune_id
-        )
-        decision = await self.manager.prune(request)
-        outcome = self._outcome(text, request, decision)
+        self._pending_chars += len(text)
+        try:
+            await loop_turn()  # detection, then (small texts) the heuristic itself, on the loop
+            source_type = detect_kind(text, declared)
+            request = PruneRequest(
+                text=text, goal=goal, source_type=source_type, options=options, prune_id=prune_id
+            )
+            decision = await self.manager.prune(request)
+            await loop_turn()  # rendering: after a worker thread or DeepInfra, many may finish together
+            outcome = self._outcome(text, request, decision)
+        finally:
+            self._pending_chars -= len(text)
         try:
             await self.cache.set(key, outcome)
         except Exception as exc:  # noqa: BLE001 - a cache failure must never fail a call
@@ -336,9 +366,7 @@ class Pruner:
             stats=stats,
         )
 
-    def _unpruned(
-        self, text: str, prune_id: str, declared: SourceType | None, exc: Exception
-    ) -> PruneOutcome:
+    def _unpruned(self, text: str, prune_id: str, declared: SourceType | None, warning: str) -> PruneOutcome:
         tokens = estimate_tokens(text)
         n = len(text.split("\n"))
         stats = PruneStats(
@@ -356,7 +384,6 @@ class Pruner:
             cost_estimated_usd=0.0,
             source_type=declared or "code",
         )
-        warning = f"pruning_failed:{type(exc).__name__}; text kept whole"
         return PruneOutcome(
             prune_id=prune_id, pruned_text=text, annotations=[], warnings=[warning], stats=stats
         )

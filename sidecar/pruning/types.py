@@ -154,6 +154,7 @@ class PruningHealth(msgspec.Struct, frozen=True, kw_only=True):
     cache_backend: str = "memory"  # "redis" when cache.url selects the shared store
     redis_errors: int = 0  # failed Redis operations (each served by the in-process stores)
     redis_fallback_active: bool = False  # Redis skipped (a failure's grace or an outage): in-process only
+    calls_shed: int = 0  # texts kept whole because more than pruning's budget was already queued (overload)
 
 
 Observer = Callable[[PruneOutcome], None]

@@ -25,7 +25,7 @@ from aiohttp import web
 from sidecar.chat.body import ChatBody
 from sidecar.config import RoutingConfig
 from sidecar.errors import RoutingError, UpstreamError
-from sidecar.jsontypes import JsonValue
+from sidecar.jsontypes import DECODE_ERRORS, JsonValue
 from sidecar.keys import STATS
 from sidecar.proxy.forward import ExchangeObserver, finish_observers, relay_closing, response_headers
 from sidecar.routing.limiter import Destination, Sent, send
@@ -87,7 +87,7 @@ def answer_text(raw: bytes) -> str | None:
     """Return the first choice's message text of a chat completion, None when there is none."""
     try:
         doc = _decode_completion.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         return None
     if not doc.choices or doc.choices[0].message is None:
         return None
@@ -99,7 +99,7 @@ def parse_verdict(text: str, auditor: str) -> Audit:
     body = re.sub(r"^\s*```\w*\s*|\s*```\s*$", "", text)
     try:
         doc = _decode_verdict.decode(body.encode())
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         word = re.search(r"\b(pass|fail)(?:ed|es|s)?\b", text, re.IGNORECASE)
         verdict = word.group(1).lower() if word else "unknown"
         return Audit(verdict=verdict, auditor=auditor, summary=text.strip()[:500])
@@ -179,7 +179,7 @@ async def run_audit(
     try:
         found = _decode_completion.decode(raw).usage
         usage = found if len(found) else None
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         usage = None
     verdict = parse_verdict(text, auditor.label)
     return msgspec.structs.replace(
@@ -300,7 +300,7 @@ class SseTap:
             return True
         try:
             doc = _decode_completion.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except DECODE_ERRORS:
             return True
         if self.meta.id is None and doc.id is not None:
             self.meta = _Completion(id=doc.id, model=doc.model, created=doc.created)

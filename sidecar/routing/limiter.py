@@ -25,7 +25,7 @@ from multidict import CIMultiDict
 
 from sidecar.config import RoutingConfig
 from sidecar.errors import RoutingError
-from sidecar.proxy.forward import open_upstream
+from sidecar.proxy.upstream import open_upstream
 from sidecar.resilience import retry_delay
 
 RETRYABLE = frozenset({429, 503})

@@ -16,6 +16,7 @@ through its concurrency limiter (sidecar.routing.limiter). Response headers: ``X
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -28,8 +29,9 @@ from sidecar.chat.constraints import apply_constraints, parse_output
 from sidecar.chat.strip import strip_body
 from sidecar.config import ModeConfig, normalize_mode
 from sidecar.errors import RoutingError, UpstreamError, UpstreamTimeout
+from sidecar.jsontypes import DECODE_ERRORS
 from sidecar.keys import STATS, UPSTREAM
-from sidecar.proxy.forward import BodyTooLarge, forward_of, read_body, relay_closing
+from sidecar.proxy.forward import BodyUnreadable, forward_of, read_body, relay_closing
 from sidecar.proxy.paths import endpoint
 from sidecar.proxy.responses import error_response
 from sidecar.routing.doublecheck import respond_checked
@@ -37,6 +39,8 @@ from sidecar.routing.limiter import Destination, QueueTimeout, Sent, send
 from sidecar.routing.router import ROUTER, Router, routing_ctx
 from sidecar.tokens import estimate_tokens
 
+# Bodies this large are stripped on a worker thread: stripping costs ~1 us per character (~60 ms here).
+_OFF_LOOP_BYTES = 64 * 1024
 log = logging.getLogger("sidecar.routing.middleware")
 
 ALIAS_PREFIX = "sidecar/"
@@ -61,7 +65,7 @@ def resolve_mode(header: str | None, body: bytes, modes: dict[str, ModeConfig]) 
     elif ALIAS_PREFIX.encode() in body:
         try:
             model = _decode_model.decode(body).model
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except DECODE_ERRORS:
             model = None
         if model is not None and model.lower().startswith(ALIAS_PREFIX):
             asked = model[len(ALIAS_PREFIX) :]
@@ -125,8 +129,8 @@ def routing_middleware() -> Middleware:
             body = (
                 fwd.body if fwd.body is not None else await read_body(request, config.server.max_body_bytes)
             )
-        except BodyTooLarge:
-            return await handler(request)  # the proxy answers 413
+        except BodyUnreadable:
+            return await handler(request)  # the proxy answers 413 or 408
         try:
             mode = resolve_mode(mode_h, body, config.modes) if style == "openai" or mode_h else None
             if mode is not None and style != "openai":
@@ -146,10 +150,18 @@ def routing_middleware() -> Middleware:
     return middleware
 
 
-def _strip(router: Router, body: ChatBody) -> str:
-    saved = strip_body(body).tokens_saved
-    router.strip_tokens_saved += saved
-    return str(saved)
+async def _stripped(router: Router, body: ChatBody, size: int) -> str | None:
+    """Strip the prompts, guarded like _guarded; a body over 64 KiB on a worker thread (the loop serves)."""
+    fields, changed = dict(body.fields), set(body.changed)
+    try:
+        result = await asyncio.to_thread(strip_body, body) if size >= _OFF_LOOP_BYTES else strip_body(body)
+    except Exception as exc:  # noqa: BLE001 - whatever the bug, the request goes on as if not asked
+        body.fields, body.changed = fields, changed
+        router.count(router.failed, "strip")
+        log.warning("strip skipped, request sent without it: %s", type(exc).__name__)
+        return None
+    router.strip_tokens_saved += result.tokens_saved
+    return str(result.tokens_saved)
 
 
 def _guarded(router: Router, body: ChatBody, name: str, transform: Callable[[], str]) -> str | None:
@@ -181,7 +193,7 @@ async def _transform_only(
         return await handler(request)  # not JSON: forwarded as sent, the upstream will say why
     fwd = forward_of(request)
     if strip:
-        saved = _guarded(router, body, "strip", lambda: _strip(router, body))
+        saved = await _stripped(router, body, len(raw))
         if saved is not None:
             fwd.response_headers["X-Sidecar-Strip-Saved"] = saved
     if kinds:
@@ -213,7 +225,7 @@ async def _route(
     extra = dict(forward_of(request).response_headers)
     extra["X-Sidecar-Mode"] = mode_name
     if strip_wanted(strip_h, config.routing.strip_prompts):
-        saved = _guarded(router, body, "strip", lambda: _strip(router, body))
+        saved = await _stripped(router, body, len(raw))
         if saved is not None:
             extra["X-Sidecar-Strip-Saved"] = saved
     target = mode.executor

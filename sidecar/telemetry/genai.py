@@ -26,6 +26,7 @@ from multidict import CIMultiDictProxy
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
+from sidecar.jsontypes import DECODE_ERRORS
 from sidecar.proxy.forward import BODY_CACHE, Forward
 from sidecar.telemetry.metrics import ExchangeSeries, GenAIMetrics
 
@@ -199,7 +200,7 @@ class GenAIObserver:
     def _apply(self, payload: bytes | bytearray) -> None:
         try:
             event = _event_decoder.decode(payload)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except DECODE_ERRORS:
             return
         message = event.message or event.response
         model = event.model or (message.model if message is not None else None)
@@ -263,7 +264,7 @@ def request_model(body: bytes | None) -> str | None:
         return None
     try:
         return _request_decoder.decode(body).model
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         return None  # compressed or not JSON: the span is named "chat"
 
 

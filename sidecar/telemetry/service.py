@@ -21,7 +21,7 @@ timings). Bodies, queries, header values other than traceparent and exception me
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -46,6 +46,7 @@ from sidecar.proxy.forward import forward_of
 from sidecar.proxy.paths import endpoint
 from sidecar.pruning.lifecycle import PRUNER
 from sidecar.stats import ProxyStats
+from sidecar.telemetry.export import metric_exporter, run_bounded, span_exporter
 from sidecar.telemetry.genai import GenAIObserver, StartSpan
 from sidecar.telemetry.metrics import (
     DURATION_BUCKETS,
@@ -105,6 +106,8 @@ __all__ = [
     "telemetry_middleware",
 ]
 
+log = logging.getLogger("sidecar.telemetry")
+
 _PROPAGATOR = TraceContextTextMapPropagator()
 _NO_PARENT = Context()
 
@@ -160,7 +163,9 @@ class Telemetry:
             {**s.resource_attributes, "service.name": s.service_name, "service.version": __version__}
         )
         if self.tracing:
-            provider = TracerProvider(sampler=self.sampler, resource=resource, id_generator=self.ids)
+            provider = TracerProvider(
+                sampler=self.sampler, resource=resource, id_generator=self.ids, shutdown_on_exit=False
+            )
             provider.add_span_processor(self._span_processor())
             self.tracer_provider = provider
             self.tracer = provider.get_tracer("sidecar", __version__)
@@ -170,13 +175,16 @@ class Telemetry:
             exporter = WithLocalHistograms(self._metric_exporter, self.genai, resource)
             readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=math.inf))
         elif self.metering and s.metrics is not None:
-            exporter = WithLocalHistograms(_metric_exporter(s.metrics), self.genai, resource)
+            exporter = WithLocalHistograms(metric_exporter(s.metrics), self.genai, resource)
             readers.append(
                 PeriodicExportingMetricReader(exporter, export_interval_millis=s.metric_export_interval_ms)
             )
         # Exemplars would cost a context lookup and a reservoir update on every measurement.
         self.meter_provider = MeterProvider(
-            resource=resource, metric_readers=readers, exemplar_filter=AlwaysOffExemplarFilter()
+            resource=resource,
+            metric_readers=readers,
+            exemplar_filter=AlwaysOffExemplarFilter(),
+            shutdown_on_exit=False,  # aclose() shuts it down, bounded; an atexit hook would not be
         )
         self.meter = self.meter_provider.get_meter("sidecar", __version__)
         self.prune.register(self.meter)
@@ -190,19 +198,31 @@ class Telemetry:
         if self._span_exporter is not None:
             return SimpleSpanProcessor(self._span_exporter)
         assert self.settings.traces is not None
-        return BatchSpanProcessor(_span_exporter(self.settings.traces))
+        return BatchSpanProcessor(span_exporter(self.settings.traces))
 
-    async def aclose(self, timeout_s: float = 5.0) -> None:
-        """Flush and shut down the providers (export runs in a thread: never block the loop)."""
+    async def aclose(self, timeout_s: float = 2.0) -> None:
+        """Flush and shut down the providers, waiting at most ``timeout_s`` (an unreachable collector).
+
+        The exporters block while they retry, so they run on a daemon thread: past the bound it is left
+        behind and never holds up the process's exit (nor do the providers' atexit hooks: none is set).
+        """
         tracer_provider, meter_provider = self.tracer_provider, self.meter_provider
-        if tracer_provider is not None:
-            if ROUTER.active is tracer_provider:
-                ROUTER.active = None
-            self.tracer = NOOP_TRACER
-            await asyncio.to_thread(tracer_provider.force_flush, int(timeout_s * 1000))
-            await asyncio.to_thread(tracer_provider.shutdown)
-        if meter_provider is not None:
-            await asyncio.to_thread(meter_provider.shutdown, timeout_s * 1000)
+        if tracer_provider is not None and ROUTER.active is tracer_provider:
+            ROUTER.active = None
+        self.tracer = NOOP_TRACER
+        if tracer_provider is None and meter_provider is None:
+            return
+        budget_ms = max(1, int(timeout_s * 1000))
+
+        def shut() -> None:
+            if tracer_provider is not None:
+                tracer_provider.force_flush(budget_ms)
+                tracer_provider.shutdown()
+            if meter_provider is not None:
+                meter_provider.shutdown(budget_ms)
+
+        if not await run_bounded(shut, timeout_s):
+            log.warning("telemetry: export not flushed within %.1f s (collector unreachable?)", timeout_s)
 
     def health(self) -> TelemetryHealth:
         """Return where telemetry goes."""
@@ -224,27 +244,6 @@ class Telemetry:
     def observe_proxy(self, stats: ProxyStats) -> None:
         """Publish the proxy counters of /sidecar/health as observable counters (read at collection)."""
         register_proxy_counters(self.meter, stats)
-
-
-def _span_exporter(export: Export) -> SpanExporter:
-    # Imported on use: the gRPC stack is heavy and only one protocol is ever needed.
-    if export.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpans
-
-        return GrpcSpans(endpoint=export.endpoint, insecure=export.endpoint.startswith("http://"))
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpans
-
-    return HttpSpans(endpoint=export.endpoint)
-
-
-def _metric_exporter(export: Export) -> MetricExporter:
-    if export.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetrics
-
-        return GrpcMetrics(endpoint=export.endpoint, insecure=export.endpoint.startswith("http://"))
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetrics
-
-    return HttpMetrics(endpoint=export.endpoint)
 
 
 # --- the middleware: sampling first, then a span only for a sampled request ---------------------------

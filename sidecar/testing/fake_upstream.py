@@ -167,7 +167,12 @@ class FakeUpstream:
     async def _enter(self, request: web.Request) -> tuple[str, Profile, bytes]:
         name = request.match_info.get("profile", "")
         profile = self.profiles.get(name, self.default) if name else self.default
-        body = await request.read()
+        try:
+            body = await request.read()
+        except web.RequestPayloadError:  # e.g. Content-Encoding: gzip on a body that is not: a provider's 400
+            refused = web.HTTPBadRequest(text="body does not match its Content-Encoding")
+            refused.force_close()  # the rest of the body is unreadable: this connection is done
+            raise refused from None
         if self.record:
             self.received.append(
                 Received(
@@ -213,7 +218,7 @@ class FakeUpstream:
                 await asyncio.Event().wait()
             try:
                 doc: JsonValue = msgspec.json.decode(body)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):  # msgspec's depth limit: a real provider's 400
                 return _error(style, 400, "invalid JSON body")
             if profile.latency_ms:
                 await asyncio.sleep(profile.latency_ms / 1000)

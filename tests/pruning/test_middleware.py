@@ -540,7 +540,7 @@ async def test_fail_open_pruner_failures(fake: FakeUpstream, sidecar, factory) -
     await assert_fail_open(fake, client, body)
     assert time.monotonic() - started < 2
     for task in asyncio.all_tasks():  # let hanging background prunes go before the loop closes
-        if task.get_name() in ("sidecar-prune-segment", "sidecar-singleflight"):
+        if task.get_name() in ("sidecar-prune-worker", "sidecar-singleflight"):
             task.cancel()
 
 

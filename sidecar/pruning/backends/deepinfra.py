@@ -85,7 +85,7 @@ def parse_rerank_response(content: bytes, document_count: int, sent_tokens_est: 
         response = _decoder.decode(content)
     except msgspec.ValidationError:
         raise BackendError("invalid_response") from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         # Python-based servers emit NaN/Infinity literals, which are not JSON.
         raise BackendError("nan_score" if _NON_FINITE.search(content) else "invalid_json") from None
     scores = response.scores

@@ -6,6 +6,11 @@ The interface (:class:`ResultCache`) is async and tiny so that a shared store
 (:class:`~.redis_store.RedisResultCache`, selected by ``SIDECAR_CACHE_URL``) can wrap the
 in-process :class:`MemoryResultCache`; values are ``PruneOutcome`` structs, which
 ``msgspec.msgpack`` encodes losslessly for such a store.
+Bounded in bytes actually held (:func:`outcome_size`): a string's own size as CPython keeps it (1, 2 or
+4 bytes per character) plus, for non-ASCII text, the UTF-8 copy CPython attaches to a string once msgspec
+encodes it (the proxy encodes every pruned text into a request body), plus the structs around it. An
+emoji-heavy text thus costs 8 bytes per character here, not the 1 its length suggests.
+
 A cache must never fail a call: :class:`~sidecar.pruning.service.Pruner` treats any exception from
 ``get``/``set`` as a miss and logs its class name only.
 """
@@ -13,6 +18,7 @@ A cache must never fail a call: :class:`~sidecar.pruning.service.Pruner` treats 
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -23,7 +29,10 @@ from cachetools import TTLCache
 from sidecar.pruning.types import PruneOptions, PruneOutcome
 
 _KEY_VERSION = b"sidecar-prune-v1"
-_ENTRY_OVERHEAD = 512  # struct and dict slots: keeps a flood of tiny entries bounded too
+# Measured with tracemalloc (tests/reliability/test_memory_limits.py): an outcome's structs, list and id
+# plus the TTL cache's key and slots are ~850 bytes; an annotation's struct, ints and list slot ~180.
+_ENTRY_OVERHEAD = 1024
+_ANNOTATION_OVERHEAD = 200
 _options_encoder = msgspec.json.Encoder()
 
 
@@ -43,11 +52,19 @@ def cache_key(text: str, goal: str, source_type: str, options: PruneOptions, bac
     return digest.digest()
 
 
+def text_bytes(text: str) -> int:
+    """Return the bytes a string holds once encoded: its own size plus, unless ASCII, its UTF-8 copy."""
+    size = sys.getsizeof(text)
+    # str.isascii() is O(1) in CPython; the UTF-8 length is what msgspec's encoding will attach to it.
+    return size if text.isascii() else size + len(text.encode("utf-8", "surrogatepass")) + 1
+
+
 def outcome_size(outcome: PruneOutcome) -> int:
-    """Approximate the memory an outcome holds (characters of its texts plus a fixed overhead)."""
-    markers = sum(len(a.marker) + 64 for a in outcome.annotations)
-    warnings = sum(len(w) for w in outcome.warnings)
-    return len(outcome.pruned_text) + markers + warnings + _ENTRY_OVERHEAD
+    """Return the bytes an outcome holds in the cache (texts as CPython keeps them, structs, slots)."""
+    size = text_bytes(outcome.pruned_text) + _ENTRY_OVERHEAD
+    for a in outcome.annotations:
+        size += text_bytes(a.marker) + text_bytes(a.reason) + _ANNOTATION_OVERHEAD
+    return size + sum(text_bytes(w) + 8 for w in outcome.warnings)
 
 
 class ResultCache(Protocol):
@@ -72,7 +89,7 @@ def _entry_size(entry: _Entry) -> int:
 
 
 class MemoryResultCache:
-    """An in-process TTL cache bounded both in entries and in (approximate) bytes."""
+    """An in-process TTL cache bounded both in entries and in bytes held (see :func:`outcome_size`)."""
 
     def __init__(
         self, *, ttl_s: float, max_entries: int, max_bytes: int, timer: Callable[[], float] = time.monotonic
@@ -99,7 +116,7 @@ class MemoryResultCache:
 
     @property
     def current_bytes(self) -> int:
-        """The approximate bytes held."""
+        """The bytes held, as :func:`outcome_size` counts them."""
         return int(self._data.currsize)
 
     def __len__(self) -> int:

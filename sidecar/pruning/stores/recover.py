@@ -1,10 +1,17 @@
 """The recover store: original texts by prune id, so an agent can ask for pruned lines back.
 
 Entries live ``recover.ttl_s`` (600 s by default) after their last prune, and the store is bounded
-in (approximate) bytes, evicting the least recently pruned first. Each entry remembers who pruned
+in bytes actually held, evicting the least recently pruned first. Texts are kept UTF-8 encoded: their
+size is then exact and never grows (a str with one emoji holds 4 bytes per character, and CPython may
+attach a UTF-8 copy to it later), and recovering, which is rare, decodes them. Each entry remembers who pruned
 it: an entry stored with a caller identity recovers only for one of the callers that pruned that
 text; an entry stored without one (no identity known) recovers for anyone. A refused caller gets
 the same ``PruneIdNotFound`` as an unknown id, so ids cannot be probed.
+
+An answer is never larger than the text it comes from (with line numbers, at most a few characters
+more per line): at most ``MAX_RANGES`` ranges, covering at most as many lines as the text has, so
+repeated or overlapping ranges cannot make a small text into a huge answer. A large text is sliced on
+a worker thread.
 
 The store interface (:class:`RecoverStore`) is async so that a shared store
 (:class:`sidecar.redis_store.RedisRecoverStore`, same caller rule) can wrap
@@ -13,6 +20,8 @@ The store interface (:class:`RecoverStore`) is async so that a shared store
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -21,7 +30,11 @@ from typing import Protocol
 from sidecar.errors import InvalidRange, PruneIdNotFound
 from sidecar.pruning.types import LineRange, RecoverMetadata, RecoverResult
 
-_ENTRY_OVERHEAD = 256
+MAX_RANGES = 1000  # ranges per recover call
+_THREAD_BYTES = 1024 * 1024  # texts this large are sliced on a worker thread
+# Measured with tracemalloc: the entry, its prune id, callers set and OrderedDict slot (~580 bytes).
+_ENTRY_OVERHEAD = 640
+_CALLER_OVERHEAD = 64  # a caller's set slot, besides its string
 
 
 class RecoverStore(Protocol):
@@ -34,17 +47,17 @@ class RecoverStore(Protocol):
         ...
 
     def stats(self) -> tuple[int, int]:
-        """Return (entries, approximate bytes)."""
+        """Return (entries, bytes held)."""
         ...
 
     async def aclose(self) -> None: ...
 
 
 class _Entry:
-    __slots__ = ("text", "expires", "callers", "public", "size")
+    __slots__ = ("data", "expires", "callers", "public", "size")
 
-    def __init__(self, text: str, expires: float, size: int) -> None:
-        self.text = text
+    def __init__(self, data: bytes, expires: float, size: int) -> None:
+        self.data = data
         self.expires = expires
         self.callers: set[str] = set()
         self.public = False
@@ -52,7 +65,7 @@ class _Entry:
 
 
 class MemoryRecoverStore:
-    """An in-process recover store: TTL per entry, bounded in bytes, LRU by last prune."""
+    """An in-process recover store: TTL per entry, bounded in bytes held, LRU by last prune."""
 
     def __init__(
         self,
@@ -73,8 +86,8 @@ class MemoryRecoverStore:
         self._expire(now)
         entry = self._entries.get(prune_id)
         if entry is None:
-            # Sized by characters: cheap on megabyte texts, and close to bytes for code and logs.
-            entry = _Entry(text, now + self.ttl_s, len(text) + _ENTRY_OVERHEAD)
+            data = text.encode("utf-8", "surrogatepass")
+            entry = _Entry(data, now + self.ttl_s, sys.getsizeof(data) + _ENTRY_OVERHEAD)
             if entry.size > self.max_bytes:
                 return
             self._entries[prune_id] = entry
@@ -84,8 +97,11 @@ class MemoryRecoverStore:
             self._entries.move_to_end(prune_id)
         if caller is None:
             entry.public = True
-        else:
+        elif caller not in entry.callers:
             entry.callers.add(caller)
+            grown = sys.getsizeof(caller) + _CALLER_OVERHEAD
+            entry.size += grown
+            self._bytes += grown
         while self._bytes > self.max_bytes and self._entries:
             _, evicted = self._entries.popitem(last=False)
             self._bytes -= evicted.size
@@ -96,7 +112,7 @@ class MemoryRecoverStore:
         entry = self._entries.get(prune_id)
         if entry is None or not (entry.public or (caller is not None and caller in entry.callers)):
             raise PruneIdNotFound("prune_id_not_found")
-        return entry.text
+        return entry.data.decode("utf-8", "surrogatepass")
 
     def _expire(self, now: float) -> None:
         # Refreshing moves an entry to the end, so expiry times are in order from the front.
@@ -108,7 +124,7 @@ class MemoryRecoverStore:
             self._bytes -= entry.size
 
     def stats(self) -> tuple[int, int]:
-        """Return (entries, approximate bytes) held now."""
+        """Return (entries, bytes) held now."""
         self._expire(self._clock())
         return len(self._entries), self._bytes
 
@@ -123,11 +139,19 @@ def _slice(text: str, ranges: Sequence[LineRange], include_line_numbers: bool) -
     count = len(lines)
     if not ranges:
         ranges = [LineRange(start_line=1, end_line=count)]
+    if len(ranges) > MAX_RANGES:
+        raise InvalidRange(f"invalid_range: {len(ranges)} ranges, at most {MAX_RANGES}")
     for index, r in enumerate(ranges):
         if r.start_line < 1 or r.end_line < r.start_line or r.end_line > count:
             raise InvalidRange(
                 f"invalid_range: ranges[{index}] = {r.start_line}-{r.end_line}, text has {count} lines"
             )
+    covered = sum(r.end_line - r.start_line + 1 for r in ranges)
+    if covered > count:
+        raise InvalidRange(
+            f"invalid_range: the ranges cover {covered} lines, more than the text's {count}: "
+            "ask for the whole text (no ranges) instead"
+        )
     out: list[str] = []
     for r in ranges:
         for number in range(r.start_line, r.end_line + 1):
@@ -148,9 +172,13 @@ async def recover_text(
     """Return the original lines of ``ranges`` (1-based, inclusive; empty = the whole text).
 
     Raises PruneIdNotFound (-32004) for an unknown, expired or foreign id, and InvalidRange (-32005)
-    when a range starts before line 1, ends before it starts, or ends past the last line.
+    when a range starts before line 1, ends before it starts, or ends past the last line, when there
+    are more than MAX_RANGES ranges, or when they cover more lines than the text has.
     Ranges are returned in the order given, joined by newlines.
     """
     text = await store.get(prune_id, caller)
-    raw, used = _slice(text, ranges, include_line_numbers)
+    if len(text) >= _THREAD_BYTES:
+        raw, used = await asyncio.to_thread(_slice, text, ranges, include_line_numbers)
+    else:
+        raw, used = _slice(text, ranges, include_line_numbers)
     return RecoverResult(raw_text=raw, metadata=RecoverMetadata(prune_id=prune_id, ranges=used))

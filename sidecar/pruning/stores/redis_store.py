@@ -39,6 +39,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from sidecar.config import redis_url_problem
 from sidecar.errors import ConfigError, PruneIdNotFound, RedisUnavailable
 from sidecar.pruning.stores.cache import MemoryResultCache
 from sidecar.pruning.stores.recover import MemoryRecoverStore
@@ -95,8 +96,9 @@ class RedisLink:
                 retry=Retry(NoBackoff(), 0),  # redis-py's default retries with sleeps: never on a request
                 **_NO_MAINT_NOTIFICATIONS,
             )
-        except ValueError as exc:  # redis-py names the option, never the URL (which may hold a password)
-            raise ConfigError(f"SIDECAR_CACHE_URL (cache.url): {exc}") from None
+        except (ValueError, TypeError):  # redis-py's messages may quote the URL, and so its password
+            reason = redis_url_problem(url) or "not a usable Redis URL"
+            raise ConfigError(f"SIDECAR_CACHE_URL (cache.url): {reason}") from None
         self.op_timeout_s = op_timeout_s
         self.namespace = namespace
         self.errors = 0  # failed operations, hiccups included
@@ -348,7 +350,7 @@ class RedisRecoverStore:
         return text.decode("utf-8", "surrogatepass")
 
     def stats(self) -> tuple[int, int]:
-        """Return (entries, approximate bytes) held in process."""
+        """Return (entries, bytes) held in process."""
         return self.local.stats()
 
     async def aclose(self) -> None:

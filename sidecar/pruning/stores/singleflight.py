@@ -25,12 +25,15 @@ class SingleFlight(Generic[T]):
     def __len__(self) -> int:
         return len(self._inflight)
 
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._inflight
+
     async def run(self, key: bytes, work: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """Return ``(result, shared)``; ``shared`` is True when another caller's run was joined."""
         task = self._inflight.get(key)
         shared = task is not None
         if task is None:
-            task = spawn(_await(work()), name="sidecar-singleflight")
+            task = spawn(_run(work), name="sidecar-singleflight")
             self._inflight[key] = task
             task.add_done_callback(functools.partial(self._forget, key))
         # shield: cancelling this waiter must not cancel the run other waiters share.
@@ -43,5 +46,7 @@ class SingleFlight(Generic[T]):
             done.exception()  # retrieved: a run whose waiters all left must not log "never retrieved"
 
 
-async def _await(awaitable: Awaitable[T]) -> T:
-    return await awaitable
+async def _run(work: Callable[[], Awaitable[T]]) -> T:
+    # The work's coroutine is created inside the task: a task cancelled before it started leaves no
+    # coroutine behind "never awaited".
+    return await work()

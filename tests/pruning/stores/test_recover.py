@@ -89,7 +89,10 @@ async def test_ttl_expiry_and_refresh():
 
 
 async def test_bounded_in_bytes_evicts_least_recent():
-    store = MemoryRecoverStore(ttl_s=600, max_bytes=3 * (1000 + 256))
+    probe = MemoryRecoverStore(ttl_s=600)
+    await probe.put("p", "x" * 1000, None)
+    one = probe.stats()[1]  # an entry's bytes, its text and overhead
+    store = MemoryRecoverStore(ttl_s=600, max_bytes=3 * one)
     for name in "abcd":
         await store.put(name, "x" * 1000, None)
     entries, size = store.stats()
