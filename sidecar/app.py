@@ -121,6 +121,7 @@ def build_app(config: Config, installers: Sequence[Installer] | None = None) -> 
     app.router.add_get("/sidecar/health", health)
     for install in default_installers() if installers is None else installers:
         install(app)
+    app.router.add_route("*", "/sidecar", not_found)  # ours too: never forwarded upstream
     app.router.add_route("*", "/sidecar/{tail:.*}", not_found)
     app.router.add_route("*", "/{tail:.*}", proxy_handler)
     app.on_startup.append(_mark_ready)  # after every cleanup_ctx has opened its resource

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``sidecar serve``."""
     import msgspec
 
-    from sidecar.config import Config, load_config
+    from sidecar.config import Config, load_config, shown_value
     from sidecar.jsontypes import error_path
     from sidecar.server import serve
 
@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             msgspec.convert(check, Config)
         except msgspec.ValidationError as exc:
-            raise ConfigError(f"--upstream: {error_path(exc).reason} (got {args.upstream!r})") from exc
+            raise ConfigError(
+                f"--upstream: {error_path(exc).reason} (got {shown_value(args.upstream)!r})"
+            ) from exc
         upstream = msgspec.structs.replace(upstream, url=args.upstream)
     config = msgspec.structs.replace(config, server=server, upstream=upstream)
     try:

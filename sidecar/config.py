@@ -8,6 +8,7 @@ An invalid value raises :class:`ConfigError` naming the key or the variable.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Callable, Mapping
@@ -329,6 +330,11 @@ def redis_url_problem(url: str) -> str | None:
     return None
 
 
+def shown_value(raw: str) -> str:
+    """Return a value as an error message may show it: any ``user:password@`` of a URL masked."""
+    return re.sub(r"(?<=://)[^/@\s]*@", "***@", raw)
+
+
 def normalize_mode(name: str) -> str:
     """Return a mode's canonical name: ``FAST``, ``Double_Check`` -> ``fast``, ``double-check``."""
     return name.strip().lower().replace("_", "-")
@@ -418,7 +424,7 @@ def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = Non
             name = from_env[key]
             if reason.startswith("Invalid enum value"):
                 reason = f"expected one of {_choices(key)}"
-            raise ConfigError(f"{name}: {reason} (got {env[name]!r})") from exc
+            raise ConfigError(f"{name}: {reason} (got {shown_value(env[name])!r})") from exc
         where = f"{origin}: {key}" if key else origin
         raise ConfigError(f"{where}: {reason}") from exc
     _check_modes(config, origin)

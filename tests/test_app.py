@@ -168,3 +168,10 @@ def test_default_components_in_middleware_order():
         "install_mcp",
         "install_dashboard",
     ]
+
+
+async def test_the_bare_sidecar_path_is_ours_too(aiohttp_client, fake_upstream, make_config):
+    client = await aiohttp_client(build_app(make_config(fake_upstream.url), installers=[]))
+    resp = await client.get("/sidecar")
+    assert resp.status == 404
+    assert not fake_upstream.received  # never forwarded upstream

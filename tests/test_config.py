@@ -166,3 +166,9 @@ def test_bad_pricing_or_dashboard_value_names_the_key(tmp_path: Path, toml: str,
 def test_is_redis_url() -> None:
     assert is_redis_url("redis://h:6379/0") and is_redis_url("rediss://h") and is_redis_url("unix:///s.sock")
     assert not is_redis_url(None) and not is_redis_url("") and not is_redis_url("memcached://h")
+
+
+def test_a_bad_upstream_url_is_shown_without_its_password():
+    with pytest.raises(ConfigError) as err:
+        load_config(env={"SIDECAR_UPSTREAM_URL": "ftp://user:hunter2@example.com/v1"})
+    assert "hunter2" not in str(err.value) and "ftp://***@example.com/v1" in str(err.value)

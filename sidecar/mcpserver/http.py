@@ -33,7 +33,7 @@ from aiohttp import web
 from sidecar.config import McpConfig
 from sidecar.keys import CONFIG, HEALTH_SOURCES
 from sidecar.mcpserver.dispatcher import PROTOCOL_VERSIONS, McpDispatcher, SessionState
-from sidecar.mcpserver.jsonrpc import INVALID_REQUEST, decode, error_reply
+from sidecar.mcpserver.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, Decoded, decode, error_reply
 from sidecar.mcpserver.security import AuthPolicy, check, load_policy, mcp_caller
 from sidecar.proxy.forward import BodyTimeout, BodyTooLarge, read_body
 from sidecar.pruning.lifecycle import PRUNER
@@ -162,7 +162,7 @@ class McpHttp:
         headers: dict[str, str] = {}
         if "initialize" in decoded.methods():
             state = SessionState(caller=mcp_caller(request.headers, self.policy))
-            body = await self.dispatcher.respond(decoded, state)
+            body = await self._respond(decoded, state)
             if state.protocol_version is not None:
                 session_id = secrets.token_urlsafe(24)
                 self.sessions[session_id] = _Session(state)
@@ -175,7 +175,7 @@ class McpHttp:
             version = request.headers.get(VERSION_HEADER)
             if version is not None and version not in PROTOCOL_VERSIONS:
                 return _rpc_error(400, INVALID_REQUEST, f"bad request: unsupported {VERSION_HEADER}")
-            body = await self.dispatcher.respond(decoded, session.state)
+            body = await self._respond(decoded, session.state)
         if body is None:
             return web.Response(status=202, headers=headers)
         if not prefers_sse(request.headers.get("Accept", "")):
@@ -187,6 +187,14 @@ class McpHttp:
         await stream.write(b"event: message\ndata: " + body + b"\n\n")
         await stream.write_eof()
         return stream
+
+    async def _respond(self, decoded: Decoded, state: SessionState) -> bytes | None:
+        """Dispatch; a bug in the dispatcher is a JSON-RPC error (class name only), never an HTTP 500."""
+        try:
+            return await self.dispatcher.respond(decoded, state)
+        except Exception as exc:  # noqa: BLE001 - every request gets a JSON-RPC answer, as over stdio
+            log.warning("mcp request failed: %s", type(exc).__name__)
+            return error_reply(INTERNAL_ERROR, f"internal error: {type(exc).__name__}")
 
     async def get(self, request: web.Request) -> web.Response:
         """No server-initiated stream: the pruner never sends requests or notifications."""

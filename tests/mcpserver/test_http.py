@@ -194,3 +194,17 @@ def test_prefers_sse():
     assert prefers_sse("application/json;q=0.5, text/event-stream")
     assert not prefers_sse("text/event-stream;q=0, application/json")
     assert not prefers_sse("text/event-stream;q=bad")
+
+
+async def test_a_dispatcher_bug_is_a_json_rpc_error_not_a_500(aiohttp_server, monkeypatch):
+    server, url = await start(aiohttp_server)
+
+    async def broken(decoded, state):
+        raise RuntimeError("a bug, with SECRET-TEXT in its message")
+
+    monkeypatch.setattr(server.app[MCP_HTTP].dispatcher, "respond", broken)
+    async with aiohttp.ClientSession() as http, http.post(url, json=INIT) as resp:
+        assert resp.status == 200
+        doc = await resp.json()
+    assert doc["error"]["code"] == -32603
+    assert doc["error"]["message"] == "internal error: RuntimeError"  # the class only, never the message
