@@ -29,14 +29,9 @@ import math
 import re
 from collections.abc import Sequence
 
-from sidecar.pruning.engine.chunking import (
-    DEF_PREFIXES,
-    ERROR_WORDS,
-    Chunk,
-    chunk_lines,
-    keyword_lines,
-    lowered,
-)
+from sidecar.pruning.engine.chunking import Chunk, chunk_lines
+from sidecar.pruning.engine.keepstate import KeepState, kept_runs
+from sidecar.pruning.engine.orient import orient
 from sidecar.pruning.render import first_marker_extra, marker_cost, rendered_size
 from sidecar.pruning.types import PruneRequest
 from sidecar.tokens import CHARS_PER_TOKEN, estimate_tokens
@@ -56,8 +51,6 @@ CONSOLIDATE_ROUNDS = 50
 CONSOLIDATE_TRIES = 4  # gaps tried per round, best first
 TRADE_FACTOR = 3.0  # a trade may lose at most this multiple of what it gains (contiguity is worth it)
 MASS_MIN_RATIO = 0.25  # from here up, units rank by score mass above the median per character (measured)
-ORIENT_MIN_RATIO = 0.4  # below this budget a signature line costs more recall than it orients (measured)
-ORIENT_SCAN = 400  # how far up to look for the definition enclosing a kept run
 
 
 def _finite(scores: Sequence[float]) -> list[float]:
@@ -67,41 +60,7 @@ def _finite(scores: Sequence[float]) -> list[float]:
     return [s if math.isfinite(s) else (hi + 1.0 if s > 0 else lo - 1.0) for s in scores]
 
 
-class _State:
-    """Kept flags, the kept size and the count of pruned runs, updated in O(1) per line."""
-
-    def __init__(self, n: int, costs: list[int], mcost: int) -> None:
-        self.n = n
-        self.keep = [False] * n
-        self.costs = costs
-        self.mcost = mcost
-        self.size = 0
-        self.runs = 1 if n else 0
-
-    def total(self) -> int:
-        return self.size + self.runs * self.mcost
-
-    def delta_runs(self, i: int, end: int | None = None) -> int:
-        """Return how the count of pruned runs changes if pruned lines i..end (default i) are kept."""
-        end = i + 1 if end is None else end
-        left = i == 0 or self.keep[i - 1]
-        right = end == self.n or self.keep[end]
-        return -1 if left and right else 0 if left or right else 1
-
-    def add(self, i: int) -> None:
-        if not self.keep[i]:
-            self.runs += self.delta_runs(i)
-            self.keep[i] = True
-            self.size += self.costs[i]
-
-    def remove(self, i: int) -> None:
-        if self.keep[i]:
-            self.keep[i] = False
-            self.size -= self.costs[i]
-            self.runs -= self.delta_runs(i)
-
-
-def _fill_small_gaps(state: _State) -> None:
+def _fill_small_gaps(state: KeepState) -> None:
     """Keep every pruned run whose text costs no more than the marker that would replace it."""
     for m in _PRUNED_RUN.finditer(bytes(state.keep)):
         if sum(state.costs[m.start() : m.end()]) <= state.mcost:
@@ -166,14 +125,14 @@ def select_lines(
     exact = target
     if mcost:
         target -= first_marker_extra(request.prune_id, n)  # the first marker spells out recovery
-    state = _State(n, costs, mcost)
+    state = KeepState(n, costs, mcost)
     if lines[-1] == "":
         state.add(n - 1)  # the trailing newline is always rendered
     units = chunks if chunks is not None else chunk_lines(lines, request.source_type, UNIT_TOKENS)
     ratio = opts.keep_ratio
     _greedy_units(state, units, vals, target, by_mass=ratio is None or ratio >= MASS_MIN_RATIO)
     order = sorted(range(n), key=vals.__getitem__, reverse=True)  # stable: ties stay in text order
-    protected = _orient(lines, state, request, target)
+    protected = orient(lines, state, request, target)
     _fill_small_gaps(state)
     if mcost:
         _consolidate(state, vals, target, protected)
@@ -192,7 +151,7 @@ def select_lines(
 
 
 def _greedy_units(
-    state: _State, units: Sequence[Chunk], vals: list[float], target: int, *, by_mass: bool
+    state: KeepState, units: Sequence[Chunk], vals: list[float], target: int, *, by_mass: bool
 ) -> None:
     """Add whole structural units, best first, while they fit (whole units make few markers).
 
@@ -227,15 +186,10 @@ def _greedy_units(
         state.runs += delta
 
 
-_KEPT_RUN = re.compile(rb"\x01+")
 _PRUNED_RUN = re.compile(rb"\x00+")
 
 
-def _runs(keep: list[bool]) -> list[tuple[int, int]]:
-    return [m.span() for m in _KEPT_RUN.finditer(bytes(keep))]
-
-
-def _consolidate(state: _State, vals: list[float], target: int, protected: frozenset[int]) -> None:
+def _consolidate(state: KeepState, vals: list[float], target: int, protected: frozenset[int]) -> None:
     """Trade low-value kept islands for the gaps between kept runs: each gap filled saves a marker.
 
     Gaps sit in a heap (stale ones dropped when met) and islands in a sorted list, both updated
@@ -254,7 +208,7 @@ def _consolidate(state: _State, vals: list[float], target: int, protected: froze
     def island(s: int, e: int) -> tuple[float, int, int]:
         return (vsum[e] - vsum[s]) / (csum[e] - csum[s] + mcost), s, e
 
-    runs = _runs(state.keep)
+    runs = kept_runs(state.keep)
     starts = [s for s, _ in runs]
     end_of = dict(runs)
     gaps = [gap(a, b) for (_, a), (b, _) in itertools.pairwise(runs)]
@@ -341,7 +295,7 @@ def _islands_to_drop(
     return drop
 
 
-def _top_up(state: _State, order: list[int], target: int) -> None:
+def _top_up(state: KeepState, order: list[int], target: int) -> None:
     """Spend what is left of the budget on the best lines that fit."""
     keep, costs = state.keep, state.costs
     for i in order:
@@ -356,7 +310,7 @@ def _top_up(state: _State, order: list[int], target: int) -> None:
 
 def _trim(
     lines: Sequence[str],
-    state: _State,
+    state: KeepState,
     order: list[int],
     target: int,
     request: PruneRequest,
@@ -389,55 +343,3 @@ def _trim(
                 before = state.total()
                 state.remove(i)
                 rendered -= before - state.total()
-
-
-def _orient(lines: Sequence[str], state: _State, request: PruneRequest, target: int) -> frozenset[int]:
-    """Keep what orients a reader; return those lines so trimming spares them.
-
-    Code: the definition line (and enclosing class line) above each kept run, and the first
-    line of the text. Logs: error lines, within a fifth of the budget. Skipped under tight
-    budgets, where a lone line plus its marker costs more recall than it orients (measured).
-    """
-    ratio = request.options.keep_ratio
-    if ratio is not None and ratio < ORIENT_MIN_RATIO:
-        return frozenset()
-    keep, n = state.keep, state.n
-    added: set[int] = set()
-    if request.source_type == "logs":
-        low = lowered("\n".join(lines))
-        offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
-        spent = 0
-        for i in sorted(keyword_lines(low, offsets, ERROR_WORDS)):
-            if keep[i]:
-                continue
-            spent += state.costs[i]
-            if spent > target // 5:
-                break
-            state.add(i)
-            added.add(i)
-        return frozenset(added)
-    if request.source_type != "code":
-        return frozenset()
-    first = next((i for i in range(n) if lines[i].strip()), None)
-    if first is not None and not keep[first]:
-        state.add(first)
-        added.add(first)
-    starts = [s for s, _ in _runs(keep)]
-    for i in starts:
-        ind = _indent(lines[i]) if lines[i].strip() else 1 << 30
-        j = i - 1
-        scanned = 0
-        while j >= 0 and ind > 0 and scanned < ORIENT_SCAN:
-            s = lines[j].strip()
-            scanned += 1
-            if s and _indent(lines[j]) < ind:
-                ind = _indent(lines[j])
-                if s.startswith(DEF_PREFIXES) and not keep[j]:
-                    state.add(j)
-                    added.add(j)
-            j -= 1
-    return frozenset(added)
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))

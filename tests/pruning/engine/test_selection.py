@@ -146,7 +146,8 @@ def test_orientation_keeps_signature_first_line_and_log_errors() -> None:
 
 
 def test_gaps_cheaper_than_their_marker_are_filled() -> None:
-    from sidecar.pruning.engine.selection import _fill_small_gaps, _State
+    from sidecar.pruning.engine.keepstate import KeepState as _State
+    from sidecar.pruning.engine.selection import _fill_small_gaps
 
     costs = [30, 5, 5, 30, 200, 30]
     state = _State(len(costs), costs, mcost=60)
@@ -158,7 +159,8 @@ def test_gaps_cheaper_than_their_marker_are_filled() -> None:
 
 
 def test_consolidation_trades_a_weak_island_for_a_valuable_gap() -> None:
-    from sidecar.pruning.engine.selection import _consolidate, _State
+    from sidecar.pruning.engine.keepstate import KeepState as _State
+    from sidecar.pruning.engine.selection import _consolidate
 
     n = 30
     costs = [40] * n
@@ -184,7 +186,8 @@ def test_consolidation_trades_a_weak_island_for_a_valuable_gap() -> None:
 @pytest.mark.parametrize("by_mass", [True, False])
 def test_generous_budgets_rank_units_by_mass_per_character(by_mass: bool) -> None:
     from sidecar.pruning.engine.chunking import Chunk
-    from sidecar.pruning.engine.selection import _greedy_units, _State
+    from sidecar.pruning.engine.keepstate import KeepState as _State
+    from sidecar.pruning.engine.selection import _greedy_units
 
     # One long line scoring 10 against ten short lines scoring 5; the budget holds one of the two.
     lines = ["x" * 200] + ["y" * 20] * 10 + ["z" * 30] * 30
@@ -203,12 +206,12 @@ def _consolidate_by_full_passes(state, vals, target, protected) -> None:
     import heapq
     import itertools
 
+    from sidecar.pruning.engine.keepstate import kept_runs as _runs
     from sidecar.pruning.engine.selection import (
         CONSOLIDATE_ROUNDS,
         CONSOLIDATE_TRIES,
         _holds,
         _islands_to_drop,
-        _runs,
     )
 
     floor = sorted(vals)[len(vals) // 2]
@@ -244,7 +247,8 @@ def _consolidate_by_full_passes(state, vals, target, protected) -> None:
 
 @pytest.mark.parametrize("seed", range(80))
 def test_incremental_consolidation_matches_full_passes(seed: int) -> None:
-    from sidecar.pruning.engine.selection import _consolidate, _State
+    from sidecar.pruning.engine.keepstate import KeepState as _State
+    from sidecar.pruning.engine.selection import _consolidate
 
     rnd = random.Random(seed)
     n = rnd.randint(20, 400)

@@ -1,0 +1,123 @@
+"""Orientation: the few lines that let a reader place what the scores kept.
+
+Code: the first line, the definition (and class) line above each kept run and, under the default
+policy, the line defining a name the kept code uses. Logs: error lines. Each is spared by trimming
+until nothing else is left to drop.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+
+from sidecar.pruning.engine.chunking import DEF_PREFIXES, ERROR_WORDS, keyword_lines, lowered
+from sidecar.pruning.engine.keepstate import KeepState, kept_runs
+from sidecar.pruning.engine.terms import WORD
+from sidecar.pruning.types import PruneRequest
+
+ORIENT_MIN_RATIO = 0.4  # below this budget a signature line costs more recall than it orients (measured)
+ORIENT_SCAN = 400  # how far up to look for the definition enclosing a kept run
+DEFINITION_SHARE = 10  # definitions of names the kept code uses: at most 1/10 of the budget
+DEFINITION_MIN_NAME = 3  # shorter names (``i``, ``fn``) are too common to point at one definition
+# A line that defines one name: a function, class or type header (any indent), a module-level
+# constant or binding (no indent), an import of a single name.
+_DEFINES = re.compile(
+    r"\s*(?:export\s+)?(?:default\s+)?(?:pub(?:\([\w:]+\))?\s+)?(?:async\s+)?"
+    r"(?:def|class|function\*?|func(?:\s+\([^)]*\))?|fn|struct|enum|trait|interface|type)\s+([A-Za-z_]\w*)"
+    r"|(?:export\s+)?(?:const|let|var|static|pub\s+const|pub\s+static)\s+(?:mut\s+)?([A-Za-z_]\w*)"
+    r"|([A-Za-z_]\w*)\s*(?::\s*[^=]+)?=(?!=)"
+    r"|#define\s+([A-Za-z_]\w*)"
+    r"|from\s+[\w.]+\s+import\s+([A-Za-z_]\w*)\s*$"
+)
+
+
+def orient(lines: Sequence[str], state: KeepState, request: PruneRequest, target: int) -> frozenset[int]:
+    """Keep what orients a reader; return those lines so trimming spares them.
+
+    Code: the definition line (and enclosing class line) above each kept run, and the first
+    line of the text. Logs: error lines, within a fifth of the budget. Skipped under tight
+    budgets, where a lone line plus its marker costs more recall than it orients (measured).
+    """
+    ratio = request.options.keep_ratio
+    if ratio is not None and ratio < ORIENT_MIN_RATIO:
+        return frozenset()
+    keep, n = state.keep, state.n
+    added: set[int] = set()
+    if request.source_type == "logs":
+        low = lowered("\n".join(lines))
+        offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
+        spent = 0
+        for i in sorted(keyword_lines(low, offsets, ERROR_WORDS)):
+            if keep[i]:
+                continue
+            spent += state.costs[i]
+            if spent > target // 5:
+                break
+            state.add(i)
+            added.add(i)
+        return frozenset(added)
+    if request.source_type != "code":
+        return frozenset()
+    first = next((i for i in range(n) if lines[i].strip()), None)
+    if first is not None and not keep[first]:
+        state.add(first)
+        added.add(first)
+    chosen = [i for i in range(n) if keep[i]]  # what the scores chose, before orientation adds
+    starts = [s for s, _ in kept_runs(keep)]
+    for i in starts:
+        ind = _indent(lines[i]) if lines[i].strip() else 1 << 30
+        j = i - 1
+        scanned = 0
+        while j >= 0 and ind > 0 and scanned < ORIENT_SCAN:
+            s = lines[j].strip()
+            scanned += 1
+            if s and _indent(lines[j]) < ind:
+                ind = _indent(lines[j])
+                if s.startswith(DEF_PREFIXES) and not keep[j]:
+                    state.add(j)
+                    added.add(j)
+            j -= 1
+    if ratio is None:  # the proxy's policy; under a fixed ratio the scores alone rank better (measured)
+        added.update(_definitions_used(lines, state, chosen, target // DEFINITION_SHARE))
+    return frozenset(added)
+
+
+def _definitions_used(lines: Sequence[str], state: KeepState, chosen: list[int], budget: int) -> list[int]:
+    """Keep the line defining a name that kept code uses and the text defines once, elsewhere.
+
+    A kept body that calls ``_displayItem`` or matches ``_OctalPatt`` reads better, and is edited
+    more safely, with the line that defines them (a module constant, a symbol, a function's
+    signature, an import); names used most by the kept lines come first, within ``budget`` characters.
+    """
+    sites: dict[str, list[int]] = {}
+    for i, line in enumerate(lines):
+        m = _DEFINES.match(line)
+        if m is not None:
+            name = next(g for g in m.groups() if g)
+            sites.setdefault(name, []).append(i)
+    if not sites:
+        return []
+    uses: dict[str, int] = {}
+    for i in chosen:
+        for name in WORD.findall(lines[i]):
+            where = sites.get(name)
+            if where is not None and len(where) == 1 and where[0] != i and len(name) >= DEFINITION_MIN_NAME:
+                uses[name] = uses.get(name, 0) + 1
+    added: list[int] = []
+    spent = 0
+    for name, _count in sorted(uses.items(), key=lambda kv: -kv[1]):
+        i = sites[name][0]
+        if state.keep[i]:
+            continue
+        cost = state.costs[i] + state.delta_runs(i) * state.mcost
+        if spent + cost > budget:
+            continue
+        spent += cost
+        state.add(i)
+        added.append(i)
+    return added
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
