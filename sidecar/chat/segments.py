@@ -55,6 +55,7 @@ _SEARCH_CMD = re.compile(r"(?:^|[;&|(]\s*)(?:rg|grep|egrep|fgrep|ag|ack|git grep
 _DIFF_CMD = re.compile(r"(?:^|[;&|(]\s*)git\s+(?:-\S+\s+)*(?:diff|log|show)\b")
 _SEARCH_TOOLS = frozenset({"grep", "grep_search", "search_code"})
 _READ_WORDS = re.compile(r"^\s*(?:cat|head|tail|sed|nl|less|bat|view)\b")
+_PIPED = re.compile(r"[|;&`<>]|\$\(")  # a pipeline or a second command: its words may be the goal's
 # Context that agents wrap into user messages but that is not an instruction (Claude Code, Cline).
 _REMINDER = re.compile(r"<(system-reminder|environment_details)>.*?</\1>", re.S)
 _CLINE_CONTEXT = re.compile(r"<environment_details>.*</environment_details>", re.S)  # never pruned
@@ -404,8 +405,15 @@ def _call_hints(name: str | None, args: JsonValue) -> tuple[str, SourceType | No
     """Return (goal hint, source type) from a tool call: its search pattern or command, its file's kind."""
     if not isinstance(args, dict):
         return "", None
-    hint = [v for k in _HINT_KEYS if isinstance(v := args.get(k), str) and v]
     command = next((v for k in ("command", "cmd") if isinstance(v := args.get(k), str)), "")
+    # A plain file read (``cat a.py``, ``sed -n 1,200p a.py``) says which file, not what matters in it:
+    # its words would only pull the path's words up everywhere (measured: 3 gold lines of 88 lost).
+    plain_read = bool(_READ_WORDS.match(command)) and not _PIPED.search(command)
+    hint = [
+        v
+        for k in _HINT_KEYS
+        if isinstance(v := args.get(k), str) and v and not (plain_read and k in ("command", "cmd"))
+    ]
     path = next((v for k in _PATH_KEYS if isinstance(v := args.get(k), str)), "")
     if not path and _READ_WORDS.match(command):
         path = command.split()[-1] if command.split() else ""

@@ -97,7 +97,7 @@ def test_segments_goals_kinds_and_headers() -> None:
     read, hits, log = chat.segments
     assert read.path == ("input", 6, "output") and read.prefix == EXEC_HEADER and read.text == CODE
     assert read.source_type == "code" and read.tool_name == "exec_command"
-    assert read.goal == f"{TASK}\ncat src/net.py"  # <environment_context> is not the task
+    assert read.goal == TASK  # <environment_context> is not the task; a plain `cat` adds no words
     assert hits.path == ("input", 8, "output", 1, "text") and hits.prefix == "" and hits.text == HITS
     assert hits.source_type == "search" and hits.goal == f"{TASK}\nrg -n retry_timeout src"
     assert log.path == ("input", 11, "output", 0, "text") and log.source_type == "logs"
@@ -200,7 +200,7 @@ def test_real_codex_bodies(agent: str) -> None:
     task = fx.meta(agent)["task"]
     read, hits, log = chat.segments
     assert all(s.goal.startswith(task) for s in chat.segments)  # not Codex's <environment_context>
-    assert "cat " in read.goal and read.source_type == "code"
+    assert read.goal == task and read.source_type == "code"  # a plain file read adds no words
     assert "grep -rn" in hits.goal and hits.source_type == "search"
     assert "make test" in log.goal and log.source_type == "logs"
     if agent == fx.CODEX_EXEC:

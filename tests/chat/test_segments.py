@@ -313,6 +313,28 @@ def test_source_type_hints() -> None:
     assert seg_for({"path": "server.log"}) == "logs"
 
 
+def test_a_plain_file_read_adds_no_words_to_the_goal() -> None:
+    def goal_for(command: str) -> str:
+        doc = {
+            "messages": [
+                {"role": "user", "content": "fix the cookie parser"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "c", "function": {"name": "sh", "arguments": json.dumps({"cmd": command})}}
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "c", "content": BIG},
+            ]
+        }
+        return parse_chat(json.dumps(doc).encode(), "openai", min_chars=2000).segments[0].goal
+
+    assert "unpack" not in goal_for("cat lib/unpack.js") and "cookie parser" in goal_for("cat lib/unpack.js")
+    assert "unpack" not in goal_for("sed -n 1,400p lib/unpack.js")
+    assert "CHECKPATH" in goal_for("cat lib/unpack.js | grep CHECKPATH")  # a pipeline says what it wants
+    assert "CHECKPATH" in goal_for("rg -n CHECKPATH lib")
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -551,7 +573,7 @@ def test_cline_search_and_command_arguments() -> None:
     assert seg("[execute_command for 'cat docs/guide.md'] Result:") == (
         "execute_command",
         "docs",
-        "cat docs/guide.md",
+        "",  # a plain file read adds no words to the goal
     )
     assert seg("[execute_command for 'ls -la\n| wc'] Result:") == ("execute_command", "logs", "ls -la\n| wc")
     assert seg("[read_file for 'server.log'] Result:") == ("read_file", "logs", "")
