@@ -175,9 +175,12 @@ class Tee:
                 if k.lower() not in _HOP:
                     out.headers.add(k, v)
             await out.prepare(request)
-            async for chunk in up.content.iter_any():
-                await out.write(chunk)
-            await out.write_eof()
+            try:
+                async for chunk in up.content.iter_any():
+                    await out.write(chunk)
+                await out.write_eof()
+            except ConnectionResetError:
+                pass  # the agent hung up once it had its answer (Claude Code may, before the last chunk)
             return out
 
     def close(self) -> None:
