@@ -9,7 +9,8 @@ Backends (sidecar.pruning.backends) call it; the heuristic backend is nothing bu
 
 from __future__ import annotations
 
-# Texts at least this long run the engine on a worker thread: its 15-150 ms of pure Python would
-# otherwise stall every other request on the event loop, while on a thread the loop still gets the GIL
-# at every switch interval (5 ms). Shorter texts are not worth the hop.
-THREAD_MIN_CHARS = 128 * 1024
+# Texts at least this long run the engine on a worker thread: their 4-150 ms of pure Python would
+# otherwise stall every other request on the event loop (64 agents' 100,000-character outputs, pruned
+# back to back in one loop turn, held /sidecar/healthz for 250 ms), while on a thread the loop still
+# gets the GIL at every switch interval (5 ms). Shorter texts are not worth the hop (~0.1 ms).
+THREAD_MIN_CHARS = 32 * 1024
