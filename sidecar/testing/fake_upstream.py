@@ -6,6 +6,8 @@ actually received (sidecar.tokens over the message texts), so pruning shows end 
 echoes the request back as JSON. Named provider profiles are served under ``/p/{name}/...`` with their
 own latency, chunk delay, concurrency capacity (429 with Retry-After above it) and token rate.
 
+The bodies and events it writes are :mod:`sidecar.testing.fake_upstream_wire`.
+
 Faults, chosen per request with ``X-Fake-Fault`` or queued with :meth:`FakeUpstream.inject`:
 ``status=429;retry-after=1`` | ``drop-mid-stream`` | ``stall`` | ``stall-mid-stream``.
 """
@@ -15,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 
@@ -23,6 +24,13 @@ import msgspec
 from aiohttp import web
 
 from sidecar.jsontypes import JsonValue
+from sidecar.testing.fake_upstream_wire import (
+    anthropic_events,
+    error_response,
+    full_response,
+    openai_events,
+    split_text,
+)
 from sidecar.tokens import estimate_tokens
 
 _NOT_CONTENT_KEYS = frozenset(
@@ -209,17 +217,19 @@ class FakeUpstream:
         self.max_in_flight[name] = max(self.max_in_flight.get(name, 0), self.in_flight[name])
         try:
             if profile.max_concurrent is not None and self.in_flight[name] > profile.max_concurrent:
-                return _error(style, 429, "rate limited", {"Retry-After": f"{profile.retry_after_s:g}"})
+                return error_response(
+                    style, 429, "rate limited", {"Retry-After": f"{profile.retry_after_s:g}"}
+                )
             fault = self._fault(request)
             if fault is not None and fault.kind == "status":
                 extra = {"Retry-After": fault.retry_after} if fault.retry_after else None
-                return _error(style, fault.status, "injected fault", extra)
+                return error_response(style, fault.status, "injected fault", extra)
             if fault is not None and fault.kind == "stall":
                 await asyncio.Event().wait()
             try:
                 doc: JsonValue = msgspec.json.decode(body)
             except (msgspec.DecodeError, RecursionError):  # msgspec's depth limit: a real provider's 400
-                return _error(style, 400, "invalid JSON body")
+                return error_response(style, 400, "invalid JSON body")
             if profile.latency_ms:
                 await asyncio.sleep(profile.latency_ms / 1000)
             text = self.reply(doc)
@@ -230,7 +240,7 @@ class FakeUpstream:
             if not stream:
                 if profile.tokens_per_s:  # a real provider answers after generating every token
                     await asyncio.sleep(estimate_tokens(text) / profile.tokens_per_s)
-                payload = msgspec.json.encode(_full(style, str(model), text, usage_in))
+                payload = msgspec.json.encode(full_response(style, str(model), text, usage_in))
                 if self.record:
                     self.sent.append(payload)
                 return web.Response(body=payload, content_type="application/json")
@@ -259,11 +269,11 @@ class FakeUpstream:
     ) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await resp.prepare(request)
-        pieces = _split(text, 8)
+        pieces = split_text(text, 8)
         events = (
-            _openai_events(model, pieces, usage_in, text)
+            openai_events(model, pieces, usage_in, text)
             if style == "openai"
-            else _anthropic_events(model, pieces, usage_in, text)
+            else anthropic_events(model, pieces, usage_in, text)
         )
         delay = profile.chunk_ms / 1000
         if self.record:
@@ -286,141 +296,6 @@ class FakeUpstream:
             self.chunk_sent_at.append(time.monotonic())
         await resp.write_eof()
         return resp
-
-
-def _split(text: str, n: int) -> list[str]:
-    size = max(1, -(-len(text) // n))
-    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
-
-
-def _sse(data: JsonValue, event: str | None = None) -> bytes:
-    head = f"event: {event}\n".encode() if event else b""
-    return head + b"data: " + msgspec.json.encode(data) + b"\n\n"
-
-
-def _openai_events(model: str, pieces: list[str], usage_in: int, text: str) -> list[bytes]:
-    cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-
-    def chunk(delta: dict[str, JsonValue], finish: str | None) -> bytes:
-        choice: dict[str, JsonValue] = {"index": 0, "delta": delta, "finish_reason": finish}
-        return _sse(
-            {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [choice],
-            }
-        )
-
-    out = [chunk({"role": "assistant", "content": ""}, None)]
-    out += [chunk({"content": p}, None) for p in pieces]
-    out.append(chunk({}, "stop"))
-    usage: dict[str, JsonValue] = {
-        "prompt_tokens": usage_in,
-        "completion_tokens": estimate_tokens(text),
-        "total_tokens": usage_in + estimate_tokens(text),
-    }
-    out.append(
-        _sse(
-            {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [],
-                "usage": usage,
-            }
-        )
-    )
-    out.append(b"data: [DONE]\n\n")
-    return out
-
-
-def _anthropic_events(model: str, pieces: list[str], usage_in: int, text: str) -> list[bytes]:
-    mid = f"msg_{uuid.uuid4().hex[:24]}"
-    message: dict[str, JsonValue] = {
-        "id": mid,
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": {"input_tokens": usage_in, "output_tokens": 1},
-    }
-    out = [
-        _sse({"type": "message_start", "message": message}, "message_start"),
-        _sse(
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-            "content_block_start",
-        ),
-        _sse({"type": "ping"}, "ping"),
-    ]
-    out += [
-        _sse(
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}},
-            "content_block_delta",
-        )
-        for p in pieces
-    ]
-    out.append(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
-    out.append(
-        _sse(
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": estimate_tokens(text)},
-            },
-            "message_delta",
-        )
-    )
-    out.append(_sse({"type": "message_stop"}, "message_stop"))
-    return out
-
-
-def _full(style: str, model: str, text: str, usage_in: int) -> dict[str, JsonValue]:
-    out_tokens = estimate_tokens(text)
-    if style == "openai":
-        return {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-            ],
-            "usage": {
-                "prompt_tokens": usage_in,
-                "completion_tokens": out_tokens,
-                "total_tokens": usage_in + out_tokens,
-            },
-        }
-    return {
-        "id": f"msg_{uuid.uuid4().hex[:24]}",
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {"input_tokens": usage_in, "output_tokens": out_tokens},
-    }
-
-
-def _error(style: str, status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    if style == "openai":
-        doc: JsonValue = {
-            "error": {"message": message, "type": "fake_error", "param": None, "code": str(status)}
-        }
-    else:
-        doc = {
-            "type": "error",
-            "error": {"type": "rate_limit_error" if status == 429 else "api_error", "message": message},
-        }
-    return web.Response(
-        status=status, body=msgspec.json.encode(doc), content_type="application/json", headers=headers
-    )
 
 
 VERBOSE_REPLY = (
