@@ -2,29 +2,19 @@
 
     sidecar fake-upstream --script plan.json [--record DIR]
 
-    plan.json: {"scenarios": [{"match": "case-7", "steps": [
-                   {"read": "/abs/src/app.py"}, {"grep": "parse_cookie", "path": "src"},
-                   {"run": "python3 check.py"}, {"answer": "Done."}]}]}
+The script (scenarios of read, grep, run and answer steps, and each step as the agent's own tool call)
+is :mod:`sidecar.testing.scripted_steps`. Every chat request is answered with the next step of its
+scenario: the step after those whose tool outputs the conversation already carries (counted in the
+request, plus, after ``previous_response_id``, in the stored chain). The scenario is the first whose
+``match`` occurs in the conversation's user text.
 
-Every chat request is answered with the next step of its scenario: the step after those whose tool
-outputs the conversation already carries (counted in the request, plus, after ``previous_response_id``,
-in the stored chain). The scenario is the first whose ``match`` occurs in the conversation's user text.
-A step becomes the call the agent's own tools take:
-
-    step    Anthropic (Claude Code)          Responses, exec_command (Codex)   Responses, code-mode exec
-    read    Read {file_path}                 exec_command {cmd: "cat PATH"}    exec: tools.exec_command(..)
-    grep    Bash {command: "grep -rn .."}    exec_command {cmd: "grep -rn .."} exec: tools.exec_command(..)
-    run     Bash {command}                   exec_command {cmd}                exec: tools.exec_command(..)
-    answer  a text block                     a message item                    a message item
-
-A step's ``shell`` replaces the command a shell agent runs (``{"read": "/abs/a.py", "shell": "cat a.py"}``).
 Tools are looked up in ``tools`` and in Codex's ``additional_tools`` items (namespaces opened). A request
 without those tools (a title or summary request) gets a short text. Usage counts the request's items;
 prompt caching is played as the providers do it (:class:`~sidecar.testing.scripted_wire.PrefixCache`).
-Served: ``POST /v1/messages``
-(``?beta=true`` and any query accepted), ``POST /v1/messages/count_tokens``, ``POST /v1/responses``,
-streamed or not; ``HEAD /`` (Claude Code's reachability probe). Thinking comes back signed and reasoning
-sealed (:mod:`sidecar.testing.scripted_wire`); a request carrying them altered gets the provider's 400.
+Served: ``POST /v1/messages`` (``?beta=true`` and any query accepted), ``POST /v1/messages/count_tokens``,
+``POST /v1/responses``, streamed or not; ``HEAD /`` (Claude Code's reachability probe). Thinking comes
+back signed and reasoning sealed (:mod:`sidecar.testing.scripted_wire`); a request carrying them altered
+gets the provider's 400.
 """
 
 from __future__ import annotations
@@ -32,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shlex
 import signal
 import sys
 import time
@@ -46,6 +35,7 @@ from aiohttp import web
 
 from sidecar.jsontypes import JsonValue
 from sidecar.testing.fake_upstream import Received
+from sidecar.testing.scripted_steps import Script, Step, claude_call, codex_call, describe, load_script
 from sidecar.testing.scripted_wire import (
     PrefixCache,
     Signer,
@@ -60,53 +50,6 @@ from sidecar.testing.scripted_wire import (
 
 SIDE_REPLY = "Scripted model: nothing to do for this request."
 _OUTPUT_ITEMS = ("function_call_output", "custom_tool_call_output")
-_READ_BUDGET = 200_000  # max_output_tokens asked of Codex, so a file read is not truncated by the agent
-
-
-class Step(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One thing the model does: read a file, grep, run a command, or answer (exactly one is set)."""
-
-    read: str | None = None
-    grep: str | None = None
-    path: str = "."  # where grep searches
-    run: str | None = None
-    answer: str | None = None
-    shell: str | None = None  # the command a shell-only agent runs for this step (default: cat, grep -rn)
-
-    def __post_init__(self) -> None:
-        if sum(x is not None for x in (self.read, self.grep, self.run, self.answer)) != 1:
-            raise ValueError("a step sets exactly one of read, grep, run, answer")
-
-    def command(self) -> str:
-        """Return the shell command of a read, grep or run step."""
-        if self.shell is not None:
-            return self.shell
-        if self.read is not None:
-            return f"cat {shlex.quote(self.read)}"
-        if self.grep is not None:
-            return f"grep -rn -- {shlex.quote(self.grep)} {shlex.quote(self.path)}"
-        return self.run or ""
-
-
-class Scenario(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The steps of one task, chosen by a marker in the conversation's user text."""
-
-    match: str = ""  # chosen when this occurs in the user's text ("" matches any conversation)
-    steps: list[Step]
-
-
-class Script(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A script file: its scenarios, tried in order."""
-
-    scenarios: list[Scenario]
-
-
-def load_script(path: str | Path) -> Script:
-    """Read and validate a script file; raise ValueError naming the problem."""
-    try:
-        return msgspec.json.decode(Path(path).read_bytes(), type=Script)
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ValueError(f"script {path}: {exc}") from exc
 
 
 class ScriptedUpstream:
@@ -209,7 +152,7 @@ class ScriptedUpstream:
                     )
         outputs = sum(1 for msg in messages for b in _blocks(msg, "user") if b.get("type") == "tool_result")
         tools = {str(t.get("name")) for t in _dicts(doc.get("tools"))}
-        turn = self._turn(_user_text_anthropic(messages), outputs, lambda step: _claude_call(step, tools))
+        turn = self._turn(_user_text_anthropic(messages), outputs, lambda step: claude_call(step, tools))
         items, breakpoints = _anthropic_items(doc)
         total, cached = self.cache.account(str(doc.get("model")), items, breakpoints)
         model = str(doc.get("model", "fake-model"))
@@ -246,7 +189,7 @@ class ScriptedUpstream:
         outputs = carried + sum(1 for item in items_in if item.get("type") in _OUTPUT_ITEMS)
         tools = {(str(t.get("type")), str(t.get("name"))) for t in _responses_tools(doc, items_in)}
         said = "\n".join(t for t in (said, _user_text_responses(items_in)) if t)
-        turn = self._turn(said, outputs, lambda step: _codex_call(step, tools))
+        turn = self._turn(said, outputs, lambda step: codex_call(step, tools))
         include = doc.get("include")
         encrypted = isinstance(include, list) and "reasoning.encrypted_content" in include
         items_out = responses_items(turn, self.signer, encrypted=encrypted)
@@ -271,46 +214,13 @@ class ScriptedUpstream:
             return Turn(thinking="No scenario matches this conversation.", text=SIDE_REPLY)
         steps = scenario.steps
         step = steps[outputs] if outputs < len(steps) else Step(answer="Done.")
-        thinking = f"Step {outputs + 1} of {len(steps)}: {_describe(step)}."
+        thinking = f"Step {outputs + 1} of {len(steps)}: {describe(step)}."
         if step.answer is not None:
             return Turn(thinking=thinking, text=step.answer)
         call = call_of(step)
         if call is None:
             return Turn(thinking="This request offers none of the script's tools.", text=SIDE_REPLY)
         return Turn(thinking=thinking, call=call)
-
-
-def _claude_call(step: Step, tools: set[str]) -> ToolCall | None:
-    if step.read is not None and "Read" in tools:
-        return ToolCall(name="Read", arguments={"file_path": step.read})
-    if "Bash" not in tools:
-        return None
-    what = "Search the code" if step.grep is not None else "Read the file" if step.read else "Run the command"
-    return ToolCall(name="Bash", arguments={"command": step.command(), "description": what})
-
-
-def _codex_call(step: Step, tools: set[tuple[str, str]]) -> ToolCall | None:
-    cmd = step.command()
-    if ("custom", "exec") in tools:  # code mode: the model writes JavaScript that calls the nested tools
-        args = msgspec.json.encode({"cmd": cmd, "max_output_tokens": _READ_BUDGET}).decode()
-        return ToolCall(
-            name="exec", text_input=f"const r = await tools.exec_command({args});\ntext(r.output);\n"
-        )
-    if ("function", "exec_command") in tools:
-        return ToolCall(name="exec_command", arguments={"cmd": cmd, "max_output_tokens": _READ_BUDGET})
-    if ("function", "shell") in tools:
-        return ToolCall(name="shell", arguments={"command": ["bash", "-lc", cmd]})
-    return None
-
-
-def _describe(step: Step) -> str:
-    if step.read is not None:
-        return f"read {step.read}"
-    if step.grep is not None:
-        return f"search for {step.grep!r} in {step.path}"
-    if step.run is not None:
-        return f"run {step.run}"
-    return "answer"
 
 
 def _responses_tools(

@@ -21,7 +21,8 @@ from sidecar.config import load_config
 from sidecar.pruning.lifecycle import install_pruner
 from sidecar.pruning.middleware import install_pruning
 from sidecar.testing.fake_upstream import FakeUpstream
-from sidecar.testing.scripted import ScriptedUpstream, load_script
+from sidecar.testing.scripted import ScriptedUpstream
+from sidecar.testing.scripted_steps import load_script
 from tests import agent_fixtures as fx
 
 AGENTS = [fx.CLAUDE, fx.CODEX_EXEC, fx.CODEX_CODE]

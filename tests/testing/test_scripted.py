@@ -12,7 +12,8 @@ import anthropic
 import openai
 import pytest
 
-from sidecar.testing.scripted import SIDE_REPLY, ScriptedUpstream, load_script
+from sidecar.testing.scripted import SIDE_REPLY, ScriptedUpstream
+from sidecar.testing.scripted_steps import load_script
 
 KEY = "sk-test"
 STEPS = [
