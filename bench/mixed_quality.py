@@ -8,7 +8,7 @@ Cases: ``bench/data/mixed/main.jsonl.gz`` (the strategies were developed on it) 
 (built afterwards, scored once), from ``bench/make_mixed_cases.py``.
 
 The sidecar runs as the proxy would: the case's command gives the declared kind (the proxy's own
-``_call_hints``), ``kinds.detect_kind`` refines it from the text, the heuristic prunes in-process.
+``call_hints``), ``kinds.detect_kind`` refines it from the text, the heuristic prunes in-process.
 Rows per kind: the sidecar at its default policy and at fixed keep ratios; BM25 over 4-line blocks
 (``../shared/bench/prune_eval.py``) at the same ratios and at the sidecar's own per-case kept share;
 Headroom (``headroom-ai`` 0.42, offline, in its own venv under ``bench/.cache``, installed on first
@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 from harness import load_eval
 
-from sidecar.chat.segments import _call_hints
+from sidecar.chat.calls import call_hints
 from sidecar.pruning.backends.heuristic import HeuristicBackend
 from sidecar.pruning.engine.kinds import detect_kind
 from sidecar.pruning.render import render
@@ -60,7 +60,7 @@ Case = dict[str, object]
 def sidecar(case: Case, keep: float | None) -> str:
     """Prune ``case`` as the proxy would, rendering like the CLI."""
     text, goal, tool = str(case["text"]), str(case["goal"]), str(case["tool"])
-    declared = _call_hints("Bash", {"command": tool})[1]
+    declared = call_hints("Bash", {"command": tool})[1]
     kind = detect_kind(text, declared)
     req = PruneRequest(
         text=text, goal=goal, source_type=kind, prune_id=PRUNE_ID, options=PruneOptions(keep_ratio=keep)

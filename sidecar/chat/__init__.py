@@ -2,6 +2,7 @@
 
     body         ChatBody: top-level fields kept as raw JSON; edit a field, every other byte stays
     segments     parse_chat(body, style) -> the prunable texts (tool outputs) and the goal of each
+    calls        what a tool call says about its output: the goal hint, the source type (Cline's too)
     splice       replace JSON string tokens in place: only the pruned strings are re-encoded
     strip        prompt stripping (courtesy, repeats, ANSI, progress bars), fenced code untouched
     constraints  output constraints (json | code | no-prose) as response_format or an instruction

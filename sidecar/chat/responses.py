@@ -36,7 +36,8 @@ import shlex
 
 import msgspec
 
-from sidecar.chat.segments import Call, ParsedChat, SegmentError, Walk, json_args
+from sidecar.chat.calls import Call, json_args
+from sidecar.chat.segments import ParsedChat, SegmentError, Walk
 from sidecar.chat.splice import Path
 from sidecar.jsontypes import JsonValue
 

@@ -12,8 +12,9 @@ prompts, ``cache_control`` markers or Cline's ``<environment_details>``.
 
 Goal rule: the ``X-Sidecar-Goal`` header when sent; otherwise the task (the first user text) plus the
 latest user instruction before the segment (user text that is not a tool result), plus the search
-pattern or command of the tool call that produced the output. It is a function of what precedes the
-segment only, so a segment is rewritten the same way on every later turn.
+pattern or command of the tool call that produced the output (:mod:`sidecar.chat.calls` reads calls
+and Cline's tool protocol). It is a function of what precedes the segment only, so a segment is
+rewritten the same way on every later turn.
 
 Byte-level splicing is :mod:`sidecar.chat.splice`. Any shape the code does not expect raises
 :class:`SegmentError`, and the caller forwards the body untouched.
@@ -28,6 +29,16 @@ from typing import Literal
 import msgspec
 
 from sidecar.chat.body import Style
+from sidecar.chat.calls import (
+    FN_CLOSE,
+    FN_OPEN,
+    Call,
+    cline_header,
+    is_function_results,
+    is_user_reply,
+    json_args,
+    xml_call,
+)
 from sidecar.chat.splice import Edit, Path, SpliceError, replace_strings
 from sidecar.config import SourceType
 from sidecar.jsontypes import DECODE_ERRORS, JsonValue
@@ -39,53 +50,9 @@ Wrap = tuple[str, str]  # what stays around a segment's text in its string: (pre
 _NO_WRAP: Wrap = ("", "")
 
 GOAL_PART_MAX_CHARS = 2000  # per part: a pasted log as "instruction" must not become the whole goal
-_HINT_KEYS = ("pattern", "query", "regex", "search", "symbol", "command", "cmd")
-_PATH_KEYS = ("path", "file_path", "filename", "file", "target_file", "relative_path")
-_CODE_EXT = frozenset(
-    "py pyi js jsx ts tsx mjs cjs go rs java kt kts scala c h cc cpp hpp cxx cs rb php swift m mm sh bash "
-    "zsh lua pl r jl ex exs erl hs ml clj dart vue svelte sql toml yaml yml json ini cfg gradle cmake".split()
-)
-_DOC_EXT = frozenset("md rst txt adoc org html".split())
-_LOG_WORDS = re.compile(
-    r"\b(?:pytest|tox|nox|unittest|jest|vitest|mocha|npm|pnpm|yarn|cargo|make|ctest|mvn|gradle|go test|"
-    r"dotnet|rspec|phpunit|build|compile|lint|mypy|ruff|eslint|tsc|pip|pip3|uv|poetry|docker|journalctl)\b"
-)
-# Commands whose output has a structure of its own (the pruner checks the text too).
-_SEARCH_CMD = re.compile(r"(?:^|[;&|(]\s*)(?:rg|grep|egrep|fgrep|ag|ack|git grep)\s")
-_DIFF_CMD = re.compile(r"(?:^|[;&|(]\s*)git\s+(?:-\S+\s+)*(?:diff|log|show)\b")
-_SEARCH_TOOLS = frozenset({"grep", "grep_search", "search_code"})
-_READ_WORDS = re.compile(r"^\s*(?:cat|head|tail|sed|nl|less|bat|view)\b")
-_PIPED = re.compile(r"[|;&`<>]|\$\(")  # a pipeline or a second command: its words may be the goal's
 # Context that agents wrap into user messages but that is not an instruction (Claude Code, Cline).
 _REMINDER = re.compile(r"<(system-reminder|environment_details)>.*?</\1>", re.S)
 _CLINE_CONTEXT = re.compile(r"<environment_details>.*</environment_details>", re.S)  # never pruned
-
-# Cline (and its forks) in XML tool mode: a whole text part `[name for 'arg'] Result:` (search_files:
-# `[search_files for 'regex' in 'glob'] Result:`), the output in the next text part.
-_CLINE_HEADER = re.compile(r"\[([A-Za-z_][\w.-]*)(?: for (?:'(.*)'|[^'\[\]]*))?\] Result:", re.S)
-_CLINE_SEARCH_ARG = re.compile(r"(.*?)' in '(.*)", re.S)
-_FN_OPEN, _FN_CLOSE = "<function_results>\n", "\n</function_results>"  # Cline's Claude 4 format
-_CLINE_ARG = {
-    "execute_command": "command", "read_file": "path", "write_to_file": "path", "replace_in_file": "path",
-    "list_files": "path", "list_code_definition_names": "path", "new_rule": "path", "apply_diff": "path",
-    "search_files": "regex", "codebase_search": "query", "web_fetch": "url", "browser_action": "action",
-    "use_mcp_tool": "server_name", "access_mcp_resource": "server_name",
-}  # fmt: skip
-_CLINE_SOURCE: dict[str, SourceType] = {
-    "execute_command": "logs", "search_files": "code", "list_code_definition_names": "code",
-    "list_files": "docs", "web_fetch": "docs",
-}  # fmt: skip
-# Tools whose "result" is the user's own words (an answer, feedback on a completion): never tool output.
-_CLINE_DIALOG = frozenset(
-    "ask_followup_question attempt_completion plan_mode_respond plan_mode_response new_task condense "
-    "summarize_task report_bug switch_mode".split()
-)
-_USER_WORDS = re.compile(r"The user (?:has )?provided (?:the following )?feedback.{0,200}?<feedback>", re.S)
-# The tool call in an assistant message, as Cline's prompts ask for it (the header-less format's hint).
-_TOOL_TAGS = "|".join(sorted({*_CLINE_ARG, *_CLINE_DIALOG}))
-_XML_CALL = re.compile(rf"<({_TOOL_TAGS})>\s*(<\w+>.*?)</\1>", re.S)
-_XML_INVOKE = re.compile(r'<invoke name="([\w.-]+)">(.*?)</invoke>', re.S)
-_XML_PARAM = re.compile(r'<(\w+)>(.*?)</\1>|<parameter name="(\w+)">(.*?)</parameter>', re.S)
 
 
 class SegmentError(ValueError):
@@ -110,14 +77,6 @@ class Segment(msgspec.Struct, frozen=True, kw_only=True):
     suffix: str = ""
 
 
-class _Call:
-    __slots__ = ("name", "hint", "source_type")
-
-    def __init__(self, name: str | None, args: JsonValue) -> None:
-        self.name = name
-        self.hint, self.source_type = _call_hints(name, args)
-
-
 class _Walk:
     """Conversation state while reading messages in order: task, latest instruction, tool calls."""
 
@@ -127,11 +86,11 @@ class _Walk:
         self.prune_user_text = prune_user_text
         self.task: str | None = None
         self.latest: str | None = None
-        self.calls: dict[str, _Call] = {}
-        self.xml_call: _Call | None = None  # the tool call in the latest assistant text (Cline)
+        self.calls: dict[str, Call] = {}
+        self.xml_call: Call | None = None  # the tool call in the latest assistant text (Cline)
         self.found: list[Segment] = []
 
-    def goal(self, call: _Call | None) -> str:
+    def goal(self, call: Call | None) -> str:
         if self.goal_override is not None:
             return self.goal_override
         parts = [p[:GOAL_PART_MAX_CHARS] for p in (self.task, self.latest) if p]
@@ -141,12 +100,12 @@ class _Walk:
             parts.append(call.hint[:GOAL_PART_MAX_CHARS])
         return "\n".join(parts)
 
-    def add(self, path: Path, text: str, goal: str, kind: Kind, call: _Call | None, wrap: Wrap) -> None:
+    def add(self, path: Path, text: str, goal: str, kind: Kind, call: Call | None, wrap: Wrap) -> None:
         name, st = (call.name, call.source_type) if call else (None, None)
         seg = Segment(index=len(self.found), path=path, text=text, goal=goal, kind=kind, source_type=st)
         self.found.append(msgspec.structs.replace(seg, tool_name=name, prefix=wrap[0], suffix=wrap[1]))
 
-    def tool_output(self, path: Path, text: str, call: _Call | None, wrap: Wrap = _NO_WRAP) -> None:
+    def tool_output(self, path: Path, text: str, call: Call | None, wrap: Wrap = _NO_WRAP) -> None:
         if len(text) >= self.min_chars:
             self.add(path, text, self.goal(call), "tool_output", call, wrap)
 
@@ -163,12 +122,12 @@ class _Walk:
                 self.task = instruction
             self.latest = instruction
 
-    def cline_result(self, path: Path, text: str, call: _Call | None, texts: list[tuple[Path, str]]) -> None:
+    def cline_result(self, path: Path, text: str, call: Call | None, texts: list[tuple[Path, str]]) -> None:
         """Take the output part of a Cline tool result: a segment, unless it carries the user's words."""
         wrap, inner = _NO_WRAP, text
         if call is None:  # the <function_results> form: no header, the assistant's XML call is the hint
-            wrap, inner, call = (_FN_OPEN, _FN_CLOSE), text[len(_FN_OPEN) : -len(_FN_CLOSE)], self.xml_call
-        if (call is not None and call.name in _CLINE_DIALOG) or _USER_WORDS.search(inner):
+            wrap, inner, call = (FN_OPEN, FN_CLOSE), text[len(FN_OPEN) : -len(FN_CLOSE)], self.xml_call
+        if is_user_reply(call, inner):
             texts.append((path, text))
         else:
             self.tool_output(path, inner, call, wrap)
@@ -276,7 +235,7 @@ def _walk_user(content: JsonValue, base: Path, walk: _Walk, *, tool_results: boo
         walk.user_texts(_texts(content, base))
         return
     texts: list[tuple[Path, str]] = []
-    header: tuple[Path, str, _Call] | None = None  # a Cline header part, waiting for its output part
+    header: tuple[Path, str, Call] | None = None  # a Cline header part, waiting for its output part
     for j, block in enumerate(content):
         if not isinstance(block, dict):
             raise SegmentError("content block is not an object")
@@ -289,9 +248,9 @@ def _walk_user(content: JsonValue, base: Path, walk: _Walk, *, tool_results: boo
             path: Path = (*base, j, "text")
             if after is not None:
                 walk.cline_result(path, text, after[2], texts)
-            elif walk.task is not None and (call := _cline_header(text)) is not None:
+            elif walk.task is not None and (call := cline_header(text)) is not None:
                 header = (path, text, call)
-            elif walk.task is not None and _is_function_results(text):
+            elif walk.task is not None and is_function_results(text):
                 walk.cline_result(path, text, None, texts)
             else:
                 texts.append((path, text))
@@ -316,19 +275,19 @@ def _walk_openai(messages: list[JsonValue], walk: _Walk) -> None:
         if role == "user":
             _walk_user(msg.get("content"), base, walk, tool_results=False)
         elif role == "assistant":
-            walk.xml_call = _xml_call(_texts(msg.get("content"), base))
+            walk.xml_call = xml_call(_texts(msg.get("content"), base))
             calls = msg.get("tool_calls")
             for call in calls if isinstance(calls, list) else ():
                 if isinstance(call, dict) and isinstance(ref := call.get("id"), str):
                     fn = call.get("function")
                     fn = fn if isinstance(fn, dict) else {}
-                    name, args = fn.get("name"), _json_args(fn.get("arguments"))
-                    walk.calls[ref] = _Call(name if isinstance(name, str) else None, args)
+                    name, args = fn.get("name"), json_args(fn.get("arguments"))
+                    walk.calls[ref] = Call(name if isinstance(name, str) else None, args)
         elif role in ("tool", "function"):
             ref = msg.get("tool_call_id")
             found = walk.calls.get(ref) if isinstance(ref, str) else None
             if found is None and role == "function" and isinstance(msg.get("name"), str):
-                found = _Call(str(msg["name"]), None)
+                found = Call(str(msg["name"]), None)
             for path, text in _texts(msg.get("content"), base):
                 walk.tool_output(path, text, found)
 
@@ -343,93 +302,13 @@ def _walk_anthropic(messages: list[JsonValue], walk: _Walk) -> None:
         if role == "user":
             _walk_user(content, base, walk, tool_results=True)
         elif role == "assistant":
-            walk.xml_call = _xml_call(_texts(content, base))
+            walk.xml_call = xml_call(_texts(content, base))
             for block in content if isinstance(content, list) else ():
                 if isinstance(block, dict) and block.get("type") in ("tool_use", "server_tool_use"):
                     ref, name = block.get("id"), block.get("name")
                     if isinstance(ref, str):
-                        walk.calls[ref] = _Call(name if isinstance(name, str) else None, block.get("input"))
-
-
-def _cline_header(text: str) -> _Call | None:
-    """Return the tool call a Cline result header part names, or None when the part is not one."""
-    m = _CLINE_HEADER.fullmatch(text) if text.endswith("] Result:") else None
-    if m is None:
-        return None
-    name, arg = m.group(1), m.group(2)
-    args: dict[str, JsonValue] = {}
-    if arg is not None:
-        split = _CLINE_SEARCH_ARG.fullmatch(arg) if name == "search_files" else None
-        if split is not None:
-            arg, args["file_pattern"] = split.group(1), split.group(2)
-        args[_CLINE_ARG.get(name, "argument")] = arg
-    return _cline_call(name, args)
-
-
-def _cline_call(name: str, args: dict[str, JsonValue]) -> _Call:
-    call = _Call(name, args)
-    # Cline's own tools say what their output is; a command reading one file is that file's kind.
-    if name in _CLINE_SOURCE and not (name == "execute_command" and call.source_type in ("code", "docs")):
-        call.source_type = _CLINE_SOURCE[name]
-    return call
-
-
-def _is_function_results(text: str) -> bool:
-    return text.startswith(_FN_OPEN) and text.endswith(_FN_CLOSE) and len(text) >= len(_FN_OPEN + _FN_CLOSE)
-
-
-def _xml_call(texts: list[tuple[Path, str]]) -> _Call | None:
-    """Return the last tool call written as XML in an assistant's text (Cline's tool protocol)."""
-    last: re.Match[str] | None = None
-    for _, text in texts:
-        if found := [*_XML_CALL.finditer(text), *_XML_INVOKE.finditer(text)]:
-            last = max(found, key=lambda m: m.start())
-    if last is None:
-        return None
-    args: dict[str, JsonValue] = {}
-    for p in _XML_PARAM.finditer(last.group(2)):
-        args[p.group(1) or p.group(3)] = (p.group(2) if p.group(1) else p.group(4)).strip()
-    return _cline_call(last.group(1), args)
-
-
-def _json_args(args: JsonValue) -> JsonValue:
-    """Decode OpenAI's JSON-encoded tool arguments; anything unreadable is no hint."""
-    try:
-        value: JsonValue = msgspec.json.decode(args) if isinstance(args, str) and args else None
-    except DECODE_ERRORS + (UnicodeDecodeError,):
-        return None
-    return value
-
-
-def _call_hints(name: str | None, args: JsonValue) -> tuple[str, SourceType | None]:
-    """Return (goal hint, source type) from a tool call: its search pattern or command, its file's kind."""
-    if not isinstance(args, dict):
-        return "", None
-    command = next((v for k in ("command", "cmd") if isinstance(v := args.get(k), str)), "")
-    # A plain file read (``cat a.py``, ``sed -n 1,200p a.py``) says which file, not what matters in it:
-    # its words would only pull the path's words up everywhere (measured: 3 gold lines of 88 lost).
-    plain_read = bool(_READ_WORDS.match(command)) and not _PIPED.search(command)
-    hint = [
-        v
-        for k in _HINT_KEYS
-        if isinstance(v := args.get(k), str) and v and not (plain_read and k in ("command", "cmd"))
-    ]
-    path = next((v for k in _PATH_KEYS if isinstance(v := args.get(k), str)), "")
-    if not path and _READ_WORDS.match(command):
-        path = command.split()[-1] if command.split() else ""
-    ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
-    logs = ext == "log" or (command and _LOG_WORDS.search(command) and not _READ_WORDS.match(command))
-    source: SourceType | None = (
-        "logs" if logs else "code" if ext in _CODE_EXT else "docs" if ext in _DOC_EXT else None
-    )
-    if (name or "").lower() in _SEARCH_TOOLS or _SEARCH_CMD.search(command):
-        source = "search"
-    elif _DIFF_CMD.search(command):
-        source = "diff"
-    return " ".join(hint), source
+                        walk.calls[ref] = Call(name if isinstance(name, str) else None, block.get("input"))
 
 
 # Shared with sidecar.chat.responses, which reads the Responses API's input items with the same goal state.
 Walk = _Walk
-Call = _Call
-json_args = _json_args

@@ -285,56 +285,6 @@ def test_anthropic_wrong_block_types_raise() -> None:
         parse_chat(body, "anthropic", min_chars=10)
 
 
-def test_source_type_hints() -> None:
-    def seg_for(args: dict, name: str = "tool") -> str | None:
-        doc = {
-            "messages": [
-                {"role": "user", "content": "task"},
-                {
-                    "role": "assistant",
-                    "tool_calls": [{"id": "c", "function": {"name": name, "arguments": json.dumps(args)}}],
-                },
-                {"role": "tool", "tool_call_id": "c", "content": BIG},
-            ]
-        }
-        return parse_chat(json.dumps(doc).encode(), "openai", min_chars=2000).segments[0].source_type
-
-    assert seg_for({"path": "a/b.py"}) == "code"
-    assert seg_for({"file_path": "docs/guide.md"}) == "docs"
-    assert seg_for({"command": "cat src/main.rs"}) == "code"
-    assert seg_for({"command": "npm test"}) == "logs"
-    assert seg_for({"command": "grep -rn foo ."}) == "search"
-    assert seg_for({"command": "cd src && rg -n foo"}) == "search"
-    assert seg_for({"pattern": "foo", "path": "src"}, name="Grep") == "search"
-    assert seg_for({"command": "git log -p -n 3"}) == "diff"
-    assert seg_for({"command": "git diff HEAD~1"}) == "diff"
-    assert seg_for({"command": "pip install -v requests"}) == "logs"
-    assert seg_for({"command": "ls -la"}) is None
-    assert seg_for({"path": "server.log"}) == "logs"
-
-
-def test_a_plain_file_read_adds_no_words_to_the_goal() -> None:
-    def goal_for(command: str) -> str:
-        doc = {
-            "messages": [
-                {"role": "user", "content": "fix the cookie parser"},
-                {
-                    "role": "assistant",
-                    "tool_calls": [
-                        {"id": "c", "function": {"name": "sh", "arguments": json.dumps({"cmd": command})}}
-                    ],
-                },
-                {"role": "tool", "tool_call_id": "c", "content": BIG},
-            ]
-        }
-        return parse_chat(json.dumps(doc).encode(), "openai", min_chars=2000).segments[0].goal
-
-    assert "unpack" not in goal_for("cat lib/unpack.js") and "cookie parser" in goal_for("cat lib/unpack.js")
-    assert "unpack" not in goal_for("sed -n 1,400p lib/unpack.js")
-    assert "CHECKPATH" in goal_for("cat lib/unpack.js | grep CHECKPATH")  # a pipeline says what it wants
-    assert "CHECKPATH" in goal_for("rg -n CHECKPATH lib")
-
-
 @pytest.mark.parametrize(
     "bad",
     [
