@@ -8,6 +8,7 @@
     backends    base (the contract), heuristic (the engine), deepinfra (a reranker scores the chunks)
     stores      result cache, single flight, recover store; in process or shared through Redis
     render      kept lines verbatim, one marker line per pruned run
+    outcomes    a decision as the caller's outcome (text, annotations, stats), a text kept whole, totals
     types, ids, spans, lifecycle (the PRUNER app key, install_pruner), cli (`sidecar prune`)
 
 Never a point of failure: Pruner.prune never raises for a pruning failure (worst case, the text is kept

@@ -3,7 +3,7 @@
     Pruner.prune(text, goal, ...)
       -> cache (SHA-256 of text, goal, source type, options, backend; identical concurrent calls share a run)
       -> PruningBackendManager (heuristic | deepinfra, fallback to heuristic in the same call)
-      -> render (kept lines verbatim, one marker line per pruned run)
+      -> render (kept lines verbatim, one marker line per pruned run; pruning.outcomes)
       -> recover store (original text by prune id)
       -> per-call stats and aggregates
 
@@ -51,26 +51,22 @@ from sidecar.errors import RedisUnavailable
 from sidecar.pruning.engine.kinds import detect_kind
 from sidecar.pruning.ids import PROCESS_SECRET, PRUNE_ID_SECRET_ENV, make_prune_id
 from sidecar.pruning.manager import PruningBackendManager
-from sidecar.pruning.render import render
+from sidecar.pruning.outcomes import Totals, build_outcome, unpruned_outcome
 from sidecar.pruning.spans import get_tracer, span_attributes
 from sidecar.pruning.stores.build import build_stores
 from sidecar.pruning.stores.cache import ResultCache, cache_key
 from sidecar.pruning.stores.recover import RecoverStore, recover_text
 from sidecar.pruning.stores.singleflight import SingleFlight
 from sidecar.pruning.types import (
-    Annotation,
-    Decision,
     LineRange,
     Observer,
     PruneOptions,
     PruneOutcome,
     PruneRequest,
-    PruneStats,
     PruningHealth,
     RecoverResult,
     SourceType,
 )
-from sidecar.tokens import estimate_tokens
 from sidecar.turns import loop_turn
 
 if TYPE_CHECKING:
@@ -85,15 +81,6 @@ log = logging.getLogger("sidecar.pruning.service")
 # is kept whole at once (load shedding): it would wait behind more than a deadline's worth of work
 # (~8 MB/s of pruning), and an overloaded sidecar would otherwise queue ever more texts in memory.
 PENDING_MAX_CHARS = 8 * 1024 * 1024
-
-
-class _Totals:
-    __slots__ = ("calls", "deepinfra", "fallbacks", "cost", "before", "saved", "hits", "misses", "shed")
-
-    def __init__(self) -> None:
-        self.calls = self.deepinfra = self.fallbacks = self.before = self.saved = self.hits = self.misses = 0
-        self.shed = 0
-        self.cost = 0.0
 
 
 class Pruner:
@@ -128,7 +115,7 @@ class Pruner:
         self._pending_chars = 0
         self._pending_max = pending_max_chars
         self._observers: list[Observer] = []
-        self._totals = _Totals()
+        self._totals = Totals()
         self._price = config.deepinfra.price_usd_per_million_tokens
 
     async def start(self) -> None:
@@ -210,7 +197,8 @@ class Pruner:
         if shed:  # overloaded: kept whole at once, not cached (the next turn tries again)
             self._totals.shed += 1
             log.debug("pruning busy (%d characters queued): text kept whole", self._pending_chars)
-            outcome = self._unpruned(text, prune_id, declared, "pruning_busy; text kept whole")
+            busy = "pruning_busy; text kept whole"
+            outcome = unpruned_outcome(text, prune_id, declared, busy, backend=self.manager.name)
         if outcome is None:
             try:
                 outcome, shared = await self._flight.run(
@@ -219,7 +207,8 @@ class Pruner:
             except Exception as exc:  # noqa: BLE001 - pruning is an optimisation, never a failure
                 log.warning("pruning failed, text kept whole: %s", type(exc).__name__)
                 warning = f"pruning_failed:{type(exc).__name__}; text kept whole"
-                outcome, shared = self._unpruned(text, prune_id, declared, warning), False
+                outcome = unpruned_outcome(text, prune_id, declared, warning, backend=self.manager.name)
+                shared = False
             hit = shared
         latency_ms = (time.perf_counter() - started) * 1000.0
         stats = outcome.stats
@@ -232,7 +221,7 @@ class Pruner:
         # The id in the text the caller sees: another replica's, for a hit it pruned before agreeing.
         if not shed:  # an unpruned text has no marker to recover from
             await self._remember(outcome.prune_id, text, caller)
-        self._count(outcome, hit)
+        self._totals.count(outcome, hit)
         self._notify(outcome)
         return outcome
 
@@ -303,7 +292,7 @@ class Pruner:
             )
             decision = await self.manager.prune(request)
             await loop_turn()  # rendering: after a worker thread or DeepInfra, many may finish together
-            outcome = self._outcome(text, request, decision)
+            outcome = build_outcome(text, request, decision, price_usd_per_mtok=self._price)
         finally:
             self._pending_chars -= len(text)
         try:
@@ -311,82 +300,6 @@ class Pruner:
         except Exception as exc:  # noqa: BLE001 - a cache failure must never fail a call
             log.warning("prune cache set failed: %s", type(exc).__name__)
         return outcome
-
-    def _outcome(self, text: str, request: PruneRequest, decision: Decision) -> PruneOutcome:
-        lines = text.split("\n")
-        keep = decision.keep
-        options = request.options
-        before = estimate_tokens(text)
-        rendered = render(
-            lines,
-            keep,
-            request.prune_id,
-            annotate_lines=options.annotate_lines,
-            include_markers=options.include_markers,
-        )
-        pruned_text, blocks = rendered.text, rendered.blocks
-        if blocks and not options.annotate_lines and estimate_tokens(pruned_text) >= before:
-            # Markers cost more than the lines they replace: the original is the better answer.
-            keep, pruned_text, blocks = [True] * len(lines), text, []
-        kept = sum(keep)
-        after = estimate_tokens(pruned_text)
-        annotations = [
-            Annotation(
-                kind="pruned_block",
-                original_start_line=b.start_line,
-                original_end_line=b.end_line,
-                pruned_line_count=b.count,
-                reason=f"low relevance to the goal ({decision.backend})",
-                marker=b.marker,
-            )
-            for b in blocks
-        ]
-        pruned = len(lines) - kept
-        stats = PruneStats(
-            backend=decision.backend,
-            original_lines=len(lines),
-            kept_lines=kept,
-            pruned_lines=pruned,
-            pruned_ratio=round(pruned / len(lines), 4) if lines else 0.0,
-            tokens_est_before=before,
-            tokens_est_after=after,
-            tokens_saved_est=max(0, before - after),
-            elapsed_ms=round(decision.elapsed_ms, 3),
-            latency_ms=0.0,
-            used_fallback=decision.used_fallback,
-            cost_estimated_usd=decision.reranker_input_tokens * self._price / 1_000_000,
-            source_type=request.source_type,
-            deepinfra_selected=decision.deepinfra_selected,
-        )
-        return PruneOutcome(
-            prune_id=request.prune_id,
-            pruned_text=pruned_text,
-            annotations=annotations,
-            warnings=list(decision.warnings),
-            stats=stats,
-        )
-
-    def _unpruned(self, text: str, prune_id: str, declared: SourceType | None, warning: str) -> PruneOutcome:
-        tokens = estimate_tokens(text)
-        n = len(text.split("\n"))
-        stats = PruneStats(
-            backend=self.manager.name,
-            original_lines=n,
-            kept_lines=n,
-            pruned_lines=0,
-            pruned_ratio=0.0,
-            tokens_est_before=tokens,
-            tokens_est_after=tokens,
-            tokens_saved_est=0,
-            elapsed_ms=0.0,
-            latency_ms=0.0,
-            used_fallback=True,
-            cost_estimated_usd=0.0,
-            source_type=declared or "code",
-        )
-        return PruneOutcome(
-            prune_id=prune_id, pruned_text=text, annotations=[], warnings=[warning], stats=stats
-        )
 
     async def _cache_get(self, key: bytes) -> PruneOutcome | None:
         try:
@@ -400,21 +313,6 @@ class Pruner:
             await self.recover_store.put(prune_id, text, caller)
         except Exception as exc:  # noqa: BLE001 - the pruned text stays valid without it
             log.warning("recover store put failed: %s", type(exc).__name__)
-
-    def _count(self, outcome: PruneOutcome, hit: bool) -> None:
-        t = self._totals
-        s = outcome.stats
-        t.calls += 1
-        t.before += s.tokens_est_before
-        t.saved += s.tokens_saved_est
-        if hit:
-            t.hits += 1
-            return
-        t.misses += 1
-        t.cost += s.cost_estimated_usd
-        if s.deepinfra_selected:
-            t.deepinfra += 1
-            t.fallbacks += int(s.used_fallback)
 
     def _notify(self, outcome: PruneOutcome) -> None:
         for observer in self._observers:
