@@ -101,7 +101,8 @@ UNREADABLE: web.RequestKey[type[BodyUnreadable]] = web.RequestKey("sidecar_body_
 async def read_body(request: web.Request, limit: int) -> bytes:
     """Read the whole request body once (cached on the request), refusing more than ``limit`` bytes.
 
-    The read is bounded by ``server.body_timeout_s`` of the app's config (BodyTimeout). A refusal is
+    The read is bounded by ``server.body_timeout_s`` of the app's config (BodyTimeout), unless the body
+    has already arrived whole (a small request, the common case: no timer to arm). A refusal is
     remembered: a later call raises the same error again instead of reading the rest.
     """
     if BODY_CACHE in request:
@@ -114,10 +115,13 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     if not request.body_exists:
         body = b""
     else:
-        config = request.app.get(CONFIG)
         try:
-            async with asyncio.timeout(config.server.body_timeout_s if config is not None else None):
+            if request.content.is_eof():  # the whole body has arrived: nothing to wait for, no timer
                 body = await request.read()
+            else:
+                config = request.app.get(CONFIG)
+                async with asyncio.timeout(config.server.body_timeout_s if config is not None else None):
+                    body = await request.read()
         except web.HTTPRequestEntityTooLarge as exc:
             request[UNREADABLE] = BodyTooLarge
             raise BodyTooLarge from exc
