@@ -72,22 +72,26 @@ class Lines:
         n = len(lines)
         if text.isascii() and not any(c in text for c in _OTHER_SPACE):
             body = list(map(str.lstrip, lines))
-            opens = map(str.endswith, map(str.rstrip, lines), itertools.repeat(_OPENERS))
+            if " \n" in text or "\t\n" in text or text.endswith((" ", "\t")):
+                opens = map(str.endswith, map(str.rstrip, lines), itertools.repeat(_OPENERS))
+            else:  # no line ends in a space or a tab
+                opens = map(str.endswith, lines, itertools.repeat(_OPENERS))
         else:
             body = list(map(_LSTRIP_TABS, lines))
             opens = map(str.endswith, map(_RSTRIP_TABS, lines), itertools.repeat(_OPENERS))
         self.closes = list(map(str.startswith, body, itertools.repeat(_CLOSERS)))
         self.events = list(itertools.compress(range(n), map(operator.or_, self.closes, opens)))
-        quoted = list(itertools.compress(range(n), map(str.startswith, body, itertools.repeat('"'))))
-        # Two lazy readers of one stream of matches: each match object is freed as soon as both have
-        # read it (tens of thousands held at once would make the garbage collector walk them all).
-        kv_found, kv_read = itertools.tee(map(_KEY_VALUE.match, map(body.__getitem__, quoted)))
-        pairs = map(_PAIR, filter(None, kv_read))
-        self.kv: dict[int, tuple[str, str]] = dict(
-            zip(itertools.compress(quoted, kv_found), pairs, strict=True)
+        # Each distinct line is parsed once (API answers repeat "status": "ok" thousands of times); two
+        # lazy readers share one stream of matches, each match freed as soon as both have read it.
+        distinct = dict.fromkeys(body)
+        kv_found, kv_read = itertools.tee(map(_KEY_VALUE.match, distinct))
+        parsed = dict(
+            zip(itertools.compress(distinct, kv_found), map(_PAIR, filter(None, kv_read)), strict=True)
         )
-        self.kv_lines = list(self.kv)
-        self.pairs = list(self.kv.values())
+        holds = list(map(parsed.__contains__, body))
+        self.kv_lines = list(itertools.compress(range(n), holds))
+        self.pairs: list[tuple[str, str]] = list(map(parsed.__getitem__, itertools.compress(body, holds)))
+        self.kv = dict(zip(self.kv_lines, self.pairs, strict=True))
 
 
 class Tree:
