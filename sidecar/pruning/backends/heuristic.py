@@ -111,19 +111,22 @@ def score_lines(lines: Sequence[str], goal: str, source_type: SourceType) -> lis
 _KIND_SCORERS = {"json": score_json, "search": score_search, "diff": score_diff}
 
 
-def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[list[float], list[Chunk]]:
+def _score(
+    lines: Sequence[str], goal: str, source_type: SourceType, offsets: list[int] | None = None
+) -> tuple[list[float], list[Chunk]]:
     n = len(lines)
     if n == 0:
         return [], []
+    if offsets is None:
+        offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
     scorer = _KIND_SCORERS.get(source_type)
     if scorer is not None:
-        return scorer(lines, goal)
+        return scorer(lines, goal, offsets)
     text = "\n".join(lines)
     if source_type == "logs" and "\x1b" in text:
         for code in sorted(set(_ANSI.findall(text))):
             text = text.replace(code, " " * len(code))  # same length: offsets stay valid
     low = lowered(text)
-    offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
     stripped = list(map(str.strip, lines))
     defs = definition_lines(stripped) if source_type != "logs" else None
     chunks = chunk_lines(lines, source_type, CHUNK_TOKENS, stripped=stripped, defs=defs, offsets=offsets)
@@ -311,8 +314,10 @@ class HeuristicBackend:
     async def prune(self, request: PruneRequest) -> Selection:
         """Select the lines of ``request.text`` to keep."""
         lines = request.text.split("\n")
-        scores, chunks = _score(lines, request.goal, request.source_type)
-        keep = select_lines(lines, scores, request, chunks=chunks)
+        # Each line's start in the joined text: the scorers' offsets are the selection's cost sums.
+        offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
+        scores, chunks = _score(lines, request.goal, request.source_type, offsets)
+        keep = select_lines(lines, scores, request, chunks=chunks, offsets=offsets)
         return Selection(keep=keep, backend=self.name)
 
     async def aclose(self) -> None:

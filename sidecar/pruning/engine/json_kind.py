@@ -103,39 +103,52 @@ class Tree:
         n = len(lines)
         scan = scan or Lines(lines, text)
         closes = scan.closes
-        self.inner = [-1] * n  # start line of the innermost container holding the line (-1: none)
-        self.depth = [0] * n
         self.parent: dict[int, int] = {}  # container start -> enclosing container start
         self.end: dict[int, int] = {}  # container start -> its closing line
         self.element: set[int] = set()  # containers that are array elements (no key before them)
+        self.shallow: list[int] = []  # the lines at depth 0 or 1 (the outline)
+        parent, end, element, shallow = self.parent, self.end, self.element, self.shallow
+        # The innermost container of each line, as runs: (container, how many lines) in line order.
+        tops: list[int] = []
+        runs: list[int] = []
         stack: list[int] = []
-        done = 0  # lines before this one have their inner and depth set
+        top = -1
+        done = 0  # lines before this one are in ``runs``
         # Only the lines that open or close a container are visited (one C-speed scan finds them);
-        # the lines between two of them share the innermost container and depth, set by slices.
+        # the lines between two of them share the innermost container and depth.
         for i in scan.events:
-            top = stack[-1] if stack else -1
             if i > done:
-                self.inner[done:i] = [top] * (i - done)
-                self.depth[done:i] = [len(stack)] * (i - done)
+                tops.append(top)
+                runs.append(i - done)
+                if len(stack) <= 1:
+                    shallow.extend(range(done, i))
             if closes[i]:
                 a = stack.pop() if stack else -1
                 if a >= 0:
-                    self.end[a] = i
-                self.inner[i] = a
-                self.depth[i] = len(stack)
+                    end[a] = i
+                top = stack[-1] if stack else -1
+                tops.append(a)
             else:  # an opening line: a bare bracket opens an array element
-                self.depth[i] = len(stack)
-                self.parent[i] = top
+                parent[i] = top
                 if lines[i].strip() in _BARE:
-                    self.element.add(i)
+                    element.add(i)
+                tops.append(i)
+                top = i
+            runs.append(1)
+            if len(stack) <= 1:
+                shallow.append(i)
+            if top == i:
                 stack.append(i)
-                self.inner[i] = i
             done = i + 1
-        top = stack[-1] if stack else -1
-        self.inner[done:n] = [top] * (n - done)
-        self.depth[done:n] = [len(stack)] * (n - done)
+        if n > done:
+            tops.append(top)
+            runs.append(n - done)
+            if len(stack) <= 1:
+                shallow.extend(range(done, n))
+        # start line of the innermost container holding each line (-1: none)
+        self.inner = list(itertools.chain.from_iterable(map(itertools.repeat, tops, runs)))
         for a in stack:  # unclosed (truncated output): the container runs to the end
-            self.end[a] = n - 1
+            end[a] = n - 1
         self.record_of = self._records()  # container start -> its record's start (small ones only)
 
     def size(self, a: int) -> int:
@@ -187,12 +200,18 @@ def _outliers(scan: Lines) -> list[int]:
 _KEY = operator.itemgetter(0)
 
 
-def score_json(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk]]:
-    """Score each line of a pretty-printed JSON text; return the scores and the selection units."""
+def score_json(
+    lines: Sequence[str], goal: str, offsets: list[int] | None = None
+) -> tuple[list[float], list[Chunk]]:
+    """Score each line of a pretty-printed JSON text; return the scores and the selection units.
+
+    ``offsets``: each line's start in the joined text, then its end (computed when not given).
+    """
     n = len(lines)
     text = "\n".join(lines)
     low = lowered(text)
-    offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
+    if offsets is None:
+        offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
     scan = Lines(lines, text)
     tree = Tree(lines, text, offsets, scan)
     kvs = scan.kv
@@ -231,10 +250,11 @@ def score_json(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk
     # Scores and lifts are sums of positive weights (never -0.0): adding 0.0 elsewhere changed nothing.
     scores = list(map(operator.add, scores, lifts))
     outline = OUTLINE_W * unit
-    for i in itertools.compress(range(n), map((1).__ge__, tree.depth)):
+    for i in tree.shallow:
         scores[i] += outline
-    for i in itertools.compress(range(n), map(LONG_LINE.__lt__, map(len, lines))):
-        scores[i] = scores[i] * LONG_FACTOR - 0.3 * unit
+    if max(map(len, lines)) > LONG_LINE:
+        for i in itertools.compress(range(n), map(LONG_LINE.__lt__, map(len, lines))):
+            scores[i] = scores[i] * LONG_FACTOR - 0.3 * unit
     return scores, _units(tree, n)
 
 

@@ -100,8 +100,13 @@ def select_lines(
     request: PruneRequest,
     *,
     chunks: Sequence[Chunk] | None = None,
+    offsets: list[int] | None = None,
 ) -> list[bool]:
-    """Choose the lines to keep for ``request``'s budget, given one score per line."""
+    """Choose the lines to keep for ``request``'s budget, given one score per line.
+
+    ``offsets`` (each line's start in the joined text, then its end), when the caller has them, are
+    the running sums of the lines' costs.
+    """
     n = len(lines)
     if len(scores) != n:
         raise ValueError("one score per line is required")
@@ -137,7 +142,7 @@ def select_lines(
         state.add(n - 1)  # the trailing newline is always rendered
     units = chunks if chunks is not None else chunk_lines(lines, request.source_type, UNIT_TOKENS)
     ratio = opts.keep_ratio
-    sums = _Sums(vals, costs, ordered)
+    sums = _Sums(vals, costs, ordered, None if opts.annotate_lines else offsets)
     _greedy_units(state, units, vals, target, by_mass=ratio is None or ratio >= MASS_MIN_RATIO, sums=sums)
     order = sorted(range(n), key=vals.__getitem__, reverse=True)  # stable: ties stay in text order
     protected = orient(lines, state, request, target)
@@ -162,11 +167,13 @@ class _Sums:
     ``csum``: costs; ``mass``: score above the median (0 below it); ``plain``: scores.
     """
 
-    def __init__(self, vals: list[float], costs: list[int], ordered: list[float]) -> None:
+    def __init__(
+        self, vals: list[float], costs: list[int], ordered: list[float], csum: list[int] | None = None
+    ) -> None:
         self.vals = vals
         self.costs = costs
         self.floor = ordered[len(ordered) // 2]
-        self._csum: list[int] | None = None
+        self._csum = csum
         self._mass: list[float] | None = None
 
     @property
