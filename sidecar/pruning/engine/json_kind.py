@@ -48,9 +48,9 @@ NAME_FACTOR = 3.0
 LONG_FACTOR = 0.3
 
 
-# Per line, as C-level maps over the lines: a line closes a container when its first character past
-# the indentation (spaces and tabs) is "}" or "]", opens one when its last before trailing spaces and
-# tabs is "{" or "[", and holds a "key": value pair when it matches ``_KEY_VALUE`` past the indentation.
+# A line closes a container when its first character past the indentation (spaces and tabs) is "}" or
+# "]", opens one when its last before trailing spaces and tabs is "{" or "[", and holds a "key": value
+# pair when it matches ``_KEY_VALUE`` past the indentation: C-level maps over the distinct lines.
 _CLOSERS = ("}", "]")
 _OPENERS = ("{", "[")
 _BARE = frozenset(_OPENERS)
@@ -71,19 +71,24 @@ class Lines:
     def __init__(self, lines: Sequence[str], text: str) -> None:
         n = len(lines)
         if text.isascii() and not any(c in text for c in _OTHER_SPACE):
+            rstrip = str.rstrip
             body = list(map(str.lstrip, lines))
-            if " \n" in text or "\t\n" in text or text.endswith((" ", "\t")):
-                opens = map(str.endswith, map(str.rstrip, lines), itertools.repeat(_OPENERS))
-            else:  # no line ends in a space or a tab
-                opens = map(str.endswith, lines, itertools.repeat(_OPENERS))
         else:
-            body = list(map(_LSTRIP_TABS, lines))
-            opens = map(str.endswith, map(_RSTRIP_TABS, lines), itertools.repeat(_OPENERS))
-        self.closes = list(map(str.startswith, body, itertools.repeat(_CLOSERS)))
-        self.events = list(itertools.compress(range(n), map(operator.or_, self.closes, opens)))
-        # Each distinct line is parsed once (API answers repeat "status": "ok" thousands of times); two
-        # lazy readers share one stream of matches, each match freed as soon as both have read it.
-        distinct = dict.fromkeys(body)
+            rstrip = _RSTRIP_TABS
+            indented = dict.fromkeys(lines)
+            body = list(map(dict(zip(indented, map(_LSTRIP_TABS, indented), strict=True)).__getitem__, lines))
+        # What a line is depends only on its text past the indentation: each distinct one is read once
+        # (API answers repeat "status": "ok", "},", "{" thousands of times).
+        distinct = list(dict.fromkeys(body))
+        closes = list(map(str.startswith, distinct, itertools.repeat(_CLOSERS)))
+        opens = map(str.endswith, map(rstrip, distinct), itertools.repeat(_OPENERS))
+        kind = map(
+            operator.add, closes, map(operator.mul, map(operator.gt, opens, closes), itertools.repeat(2))
+        )
+        # Per line: 1 when it closes a container, 2 when it opens one, 0 when neither.
+        self.kinds: list[int] = list(map(dict(zip(distinct, kind, strict=True)).__getitem__, body))
+        self.events = list(itertools.compress(range(n), self.kinds))
+        # Two lazy readers share one stream of matches, each match freed as soon as both have read it.
         kv_found, kv_read = itertools.tee(map(_KEY_VALUE.match, distinct))
         parsed = dict(
             zip(itertools.compress(distinct, kv_found), map(_PAIR, filter(None, kv_read)), strict=True)
@@ -102,7 +107,7 @@ class Tree:
     ) -> None:
         n = len(lines)
         scan = scan or Lines(lines, text)
-        closes = scan.closes
+        kinds = scan.kinds
         self.parent: dict[int, int] = {}  # container start -> enclosing container start
         self.end: dict[int, int] = {}  # container start -> its closing line
         self.element: set[int] = set()  # containers that are array elements (no key before them)
@@ -122,7 +127,7 @@ class Tree:
                 runs.append(i - done)
                 if len(stack) <= 1:
                     shallow.extend(range(done, i))
-            if closes[i]:
+            if kinds[i] == 1:  # a closing line
                 a = stack.pop() if stack else -1
                 if a >= 0:
                     end[a] = i

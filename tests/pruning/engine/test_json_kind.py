@@ -130,7 +130,7 @@ def test_the_line_scan_matches_the_text_patterns(seed: int) -> None:
     opening = {_line_of(offsets, m.start()) for m in _OLD_OPENING.finditer(text)}
     kv = {_line_of(offsets, m.start()): (m.group(1), m.group(2)) for m in _OLD_KEY_VALUE.finditer(text)}
     scan = Lines(lines, text)
-    assert {i for i, c in enumerate(scan.closes) if c} == closing
+    assert {i for i, k in enumerate(scan.kinds) if k == 1} == closing
     assert scan.events == sorted(closing | opening)
     assert scan.kv == kv
     assert scan.kv_lines == sorted(kv) and scan.pairs == [kv[i] for i in sorted(kv)]
