@@ -184,12 +184,14 @@ def _score(
 
 
 _TRIPLE = re.compile(r'"""|\'\'\'')
+_START = operator.methodcaller("start")
 
 
 def _docstring_lines(text: str, offsets: list[int], n: int) -> list[bool]:
     """Flag lines inside triple-quoted strings (prose that matches goal words more than code does)."""
     out = [False] * n
-    marks = [bisect.bisect_right(offsets, m.start()) - 1 for m in _TRIPLE.finditer(text)]
+    starts = map(_START, _TRIPLE.finditer(text))
+    marks = list(map((-1).__add__, map(bisect.bisect_right, itertools.repeat(offsets), starts)))
     for a, b in zip(marks[::2], marks[1::2], strict=False):
         out[a : b + 1] = [True] * (b + 1 - a)
     return out
@@ -200,6 +202,8 @@ _ASSIGN_NAME = re.compile(r"([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)")
 
 
 _FIRST = operator.itemgetter(slice(0, 1))
+# Whitespace that str.strip() removes other than a space, a tab or a newline.
+_OTHER_SPACE = frozenset(c for c in map(chr, range(0x3001)) if c.isspace()) - {" ", "\t", "\n"}
 
 
 def _lift_referenced_definitions(
@@ -209,11 +213,13 @@ def _lift_referenced_definitions(
     n = len(lines)
     defs: dict[str, int] = {}
     # Candidates: definition lines, and unindented lines starting with a letter (module constants).
-    unindented = map(operator.not_, map(str.startswith, lines, itertools.repeat((" ", "\t"))))
-    lettered = map(str.isalpha, map(_FIRST, stripped))
-    for i in itertools.compress(
-        range(n), map(operator.or_, defs_at, map(operator.and_, unindented, lettered))
-    ):
+    first = list(map(_FIRST, lines))
+    if _OTHER_SPACE.isdisjoint(first):  # a line's first character tells (the common case)
+        lettered = map(str.isalpha, first)
+    else:  # a line may start with a form feed or the like, then its letter
+        unindented = map(operator.not_, map(str.startswith, lines, itertools.repeat((" ", "\t"))))
+        lettered = map(operator.and_, unindented, map(str.isalpha, map(_FIRST, stripped)))
+    for i in itertools.compress(range(n), map(operator.or_, defs_at, lettered)):
         s = stripped[i]
         m = _DEF_NAME.search(s) if defs_at[i] else _ASSIGN_NAME.match(s)
         if m and m.group(1) not in defs:

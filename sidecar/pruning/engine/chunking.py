@@ -151,14 +151,11 @@ def _cap(
         if offsets[ch.end] - offsets[ch.start] <= limit:
             out.append(ch)
             continue
-        size = 0
+        # Each piece takes its first line, then the lines up to ``limit`` characters: one bisect each.
         start = ch.start
-        for i in range(ch.start, ch.end):
-            cost = len(lines[i]) + 1
-            if size and size + cost > limit:
-                out.append(Chunk(start, i, ch.kind))
-                start, size = i, 0
-            size += cost
+        while (cut := bisect.bisect_right(offsets, offsets[start] + limit, start + 2) - 1) < ch.end:
+            out.append(Chunk(start, cut, ch.kind))
+            start = cut
         out.append(Chunk(start, ch.end, ch.kind))
     return out
 

@@ -11,10 +11,11 @@ import bisect
 import heapq
 import itertools
 import operator
+import re
 from collections.abc import Iterator, Sequence
 
 from sidecar.pruning.engine.keepstate import KeepState, kept_runs
-from sidecar.pruning.render import rendered_size
+from sidecar.pruning.render import marker_line, rendered_size
 from sidecar.pruning.types import PruneRequest
 
 
@@ -117,15 +118,9 @@ def trim(
     Edges of kept runs go first (dropping an inner line would open a marker); orientation lines
     go only when nothing else is left to drop.
     """
-    n, opts = state.n, request.options
+    n = state.n
     for _ in range(4):
-        rendered = rendered_size(
-            lines,
-            state.keep,
-            request.prune_id,
-            annotate_lines=opts.annotate_lines,
-            include_markers=opts.include_markers,
-        )
+        rendered = kept_size(lines, state, request)
         if rendered <= target:
             return
         for spare, edge_only in ((protected, True), (protected, False), (frozenset(), False)):
@@ -139,3 +134,34 @@ def trim(
                 before = state.total()
                 state.remove(i)
                 rendered -= before - state.total()
+
+
+def kept_size(lines: Sequence[str], state: KeepState, request: PruneRequest) -> int:
+    """Return ``render.rendered_size`` of the kept lines, their length taken from ``state.size``.
+
+    Each kept line costs its length and a newline there (line numbers aside, which ``rendered_size``
+    counts itself), so only the markers are counted here.
+    """
+    opts = request.options
+    if opts.annotate_lines:
+        return rendered_size(
+            lines, state.keep, request.prune_id, annotate_lines=True, include_markers=opts.include_markers
+        )
+    keep, n = state.keep, state.n
+    if n == 0:
+        return 0
+    total = state.size - keep.count(True)  # the kept lines' characters, without their newlines
+    flags = bytearray(keep)
+    if n > 1 and lines[-1] == "":
+        flags[-1] = 1  # the trailing newline is always rendered
+    pieces = flags.count(1)
+    if opts.include_markers:
+        for k, m in enumerate(_PRUNED_RUN.finditer(flags)):
+            start, end = m.span()
+            total += len(marker_line(request.prune_id, start + 1, end, first=not k))
+            total += 1 if lines[end - 1].endswith("\r") else 0
+            pieces += 1
+    return total + max(0, pieces - 1)
+
+
+_PRUNED_RUN = re.compile(rb"\x00+")

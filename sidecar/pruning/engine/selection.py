@@ -218,9 +218,21 @@ def _greedy_units(
         vsum = list(itertools.accumulate(vals, initial=0.0))
         size = map(operator.sub, ends, starts)
     value = map(operator.sub, map(vsum.__getitem__, ends), map(vsum.__getitem__, starts))
-    ranked = sorted(zip(map(operator.truediv, map(operator.neg, value), size), starts, ends, strict=True))
+    keys = list(map(operator.truediv, map(operator.neg, value), size))
+    if all(map(operator.lt, starts, itertools.islice(starts, 1, None))):
+        # Units in line order: their indices sorted by key alone tie by start, as (key, start, end) do.
+        ranked = sorted(range(len(keys)), key=keys.__getitem__)
+    else:
+        triples = sorted(zip(keys, starts, ends, strict=True))
+        keys, starts, ends = (
+            [k for k, _, _ in triples],
+            [a for _, a, _ in triples],
+            [b for _, _, b in triples],
+        )
+        ranked = list(range(len(keys)))
     total, runs = state.size, state.runs
-    for key, a, b in ranked:
+    for u in ranked:
+        key, a, b = keys[u], starts[u], ends[u]
         if by_mass and key >= 0:
             break
         size_ab = csum[b] - csum[a]

@@ -193,3 +193,35 @@ def test_keyword_lines_skip_implied_words_and_find_the_same_lines(words: tuple[s
     offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
     expected = {i for i, line in enumerate(lines) for w in words if w in line}
     assert keyword_lines(low, offsets, words) == expected
+
+
+def _cap_by_lines(chunks: list[Chunk], lines: list[str], limit: int) -> list[Chunk]:
+    """The reference: each long chunk cut where the next line would pass ``limit`` characters."""
+    out: list[Chunk] = []
+    for ch in chunks:
+        size, start = 0, ch.start
+        for i in range(ch.start, ch.end):
+            cost = len(lines[i]) + 1
+            if size and size + cost > limit:
+                out.append(Chunk(start, i, ch.kind))
+                start, size = i, 0
+            size += cost
+        out.append(Chunk(start, ch.end, ch.kind))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_long_chunks_are_cut_as_line_by_line(seed: int) -> None:
+    import random
+
+    from sidecar.pruning.engine.chunking import _cap
+    from sidecar.tokens import CHARS_PER_TOKEN
+
+    rnd = random.Random(seed)
+    lines = ["x" * rnd.choice([0, 3, 20, 90, 400]) for _ in range(rnd.randint(1, 80))]
+    cuts = sorted(rnd.sample(range(1, len(lines) + 1), rnd.randint(1, min(5, len(lines)))))
+    if cuts[-1] != len(lines):
+        cuts.append(len(lines))
+    chunks = [Chunk(a, b, "code") for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
+    tokens = rnd.choice([1, 8, 48, 256])
+    assert _cap(chunks, lines, tokens) == _cap_by_lines(chunks, lines, tokens * CHARS_PER_TOKEN)

@@ -42,3 +42,35 @@ def test_top_up_matches_the_plain_scan(seed: int) -> None:
     _top_up_by_scan(states[1], order, target)
     assert states[0].keep == states[1].keep
     assert (states[0].size, states[0].runs) == (states[1].size, states[1].runs)
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_kept_size_is_the_rendered_size(seed: int) -> None:
+    from sidecar.pruning.engine.fit import kept_size
+    from sidecar.pruning.render import rendered_size
+    from sidecar.pruning.types import PruneOptions, PruneRequest
+
+    rnd = random.Random(seed)
+    lines = [
+        rnd.choice(["", "x", "abc\r", "  def f():", "é" * rnd.randint(0, 9)])
+        for _ in range(rnd.randint(1, 60))
+    ]
+    if rnd.random() < 0.5:
+        lines.append("")  # a text ending in a newline
+    opts = PruneOptions(annotate_lines=rnd.random() < 0.2, include_markers=rnd.random() < 0.8)
+    req = PruneRequest(text="\n".join(lines), goal="g", source_type="code", prune_id="p" * 26, options=opts)
+    costs = [
+        len(line) + 1 + (len(str(i + 1)) + 1 if opts.annotate_lines else 0) for i, line in enumerate(lines)
+    ]
+    state = KeepState(len(lines), costs, 40)
+    for i in range(len(lines)):
+        if rnd.random() < 0.5:
+            state.add(i)
+    expected = rendered_size(
+        lines,
+        state.keep,
+        req.prune_id,
+        annotate_lines=opts.annotate_lines,
+        include_markers=opts.include_markers,
+    )
+    assert kept_size(lines, state, req) == expected
