@@ -27,7 +27,7 @@ import collections
 import itertools
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sidecar.pruning.engine.chunking import ERROR_WORDS, Chunk, keyword_lines, lowered
 from sidecar.pruning.engine.terms import weighted_matches
@@ -70,6 +70,7 @@ class Lines:
 
     def __init__(self, lines: Sequence[str], text: str) -> None:
         n = len(lines)
+        rstrip: Callable[[str], str]
         if text.isascii() and not any(c in text for c in _OTHER_SPACE):
             rstrip = str.rstrip
             body = list(map(str.lstrip, lines))
