@@ -183,14 +183,22 @@ def _score(
     return scores, chunks
 
 
-_TRIPLE = re.compile(r'"""|\'\'\'')
-_START = operator.methodcaller("start")
+def _find_all(text: str, needle: str) -> list[int]:
+    """Return the start of each non-overlapping occurrence of ``needle``, left to right."""
+    out: list[int] = []
+    find, size = text.find, len(needle)
+    pos = find(needle)
+    while pos >= 0:
+        out.append(pos)
+        pos = find(needle, pos + size)
+    return out
 
 
 def _docstring_lines(text: str, offsets: list[int], n: int) -> list[bool]:
     """Flag lines inside triple-quoted strings (prose that matches goal words more than code does)."""
     out = [False] * n
-    starts = map(_START, _TRIPLE.finditer(text))
+    # The two quotes never overlap: each one's scan, merged, is the scan for either.
+    starts = sorted(_find_all(text, '"""') + _find_all(text, "'''"))
     marks = list(map((-1).__add__, map(bisect.bisect_right, itertools.repeat(offsets), starts)))
     for a, b in zip(marks[::2], marks[1::2], strict=False):
         out[a : b + 1] = [True] * (b + 1 - a)

@@ -281,4 +281,22 @@ def chunk_lines(
 
 def definition_lines(stripped: Sequence[str]) -> list[bool]:
     """Flag the (stripped) lines that start a definition (``DEF_PREFIXES``)."""
-    return list(map(str.startswith, stripped, itertools.repeat(DEF_PREFIXES)))
+    return list(map(bool, map(_DEF_START.match, stripped)))
+
+
+def prefix_trie(prefixes: Sequence[str]) -> str:
+    """Return a regex matching at a string's start exactly when it starts with one of ``prefixes``.
+
+    The alternatives are nested by common prefix, so a line is told apart in a few character tests
+    (``str.startswith`` with a tuple tries every prefix in turn).
+    """
+    if "" in prefixes:
+        return ""  # the shorter prefix already matches whatever the longer ones would
+    groups: dict[str, list[str]] = {}
+    for p in prefixes:
+        groups.setdefault(p[0], []).append(p[1:])
+    alts = [re.escape(c) + prefix_trie(sorted(set(rest))) for c, rest in sorted(groups.items())]
+    return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+
+_DEF_START = re.compile(prefix_trie(DEF_PREFIXES))

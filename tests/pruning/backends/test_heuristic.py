@@ -260,3 +260,23 @@ def test_definition_extents_and_lifts_match_the_line_by_line_loops() -> None:
         _lift_by_loop(lines, expected)
         _lift_referenced_definitions(lines, stripped, defs, scores)
         assert scores == expected
+
+
+def test_docstring_lines_match_the_triple_quote_scan() -> None:
+    import bisect
+    import itertools
+    import random
+    import re
+
+    from sidecar.pruning.backends.heuristic import _docstring_lines
+
+    rnd = random.Random(3)
+    for _ in range(300):
+        text = "".join(rnd.choices(['"', "'", "x", "\n", '"""', "'''"], k=rnd.randint(0, 40)))
+        lines = text.split("\n")
+        offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+        marks = [bisect.bisect_right(offsets, m.start()) - 1 for m in re.finditer(r'"""|\'\'\'', text)]
+        expected = [False] * len(lines)
+        for a, b in zip(marks[::2], marks[1::2], strict=False):
+            expected[a : b + 1] = [True] * (b + 1 - a)
+        assert _docstring_lines(text, offsets, len(lines)) == expected

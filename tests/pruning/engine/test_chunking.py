@@ -225,3 +225,25 @@ def test_long_chunks_are_cut_as_line_by_line(seed: int) -> None:
     chunks = [Chunk(a, b, "code") for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
     tokens = rnd.choice([1, 8, 48, 256])
     assert _cap(chunks, lines, tokens) == _cap_by_lines(chunks, lines, tokens * CHARS_PER_TOKEN)
+
+
+def test_the_prefix_trie_matches_exactly_what_startswith_does() -> None:
+    import random
+    import re
+
+    from sidecar.pruning.engine.chunking import (
+        COMMENT_PREFIXES,
+        DEF_PREFIXES,
+        IMPORT_PREFIXES,
+        definition_lines,
+        prefix_trie,
+    )
+
+    rnd = random.Random(5)
+    for prefixes in (DEF_PREFIXES, IMPORT_PREFIXES + COMMENT_PREFIXES, ("a", "ab", "abc"), ("x*", "x(", "[")):
+        trie = re.compile(prefix_trie(prefixes))
+        texts = [p + rnd.choice(["", "x", " y"]) for p in prefixes] + [p[:-1] for p in prefixes]
+        texts += ["".join(rnd.choices("adefimpstcnu *<(#/-;:xy", k=rnd.randint(0, 12))) for _ in range(3000)]
+        assert [bool(trie.match(t)) for t in texts] == [t.startswith(prefixes) for t in texts]
+        if prefixes is DEF_PREFIXES:
+            assert definition_lines(texts) == [t.startswith(prefixes) for t in texts]
