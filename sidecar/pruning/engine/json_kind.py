@@ -94,9 +94,9 @@ class Lines:
         parsed = dict(
             zip(itertools.compress(distinct, kv_found), map(_PAIR, filter(None, kv_read)), strict=True)
         )
-        holds = list(map(parsed.__contains__, body))
-        self.kv_lines = list(itertools.compress(range(n), holds))
-        self.pairs: list[tuple[str, str]] = list(map(parsed.__getitem__, itertools.compress(body, holds)))
+        found = list(map(parsed.get, body))  # each line's pair, or None
+        self.kv_lines = list(itertools.compress(range(n), found))
+        self.pairs: list[tuple[str, str]] = list(filter(None, found))
         self.kv = dict(zip(self.kv_lines, self.pairs, strict=True))
 
 
