@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import operator
 import re
 from collections.abc import Sequence
 
@@ -54,9 +53,12 @@ def find_runs(lines: Sequence[str], stripped: Sequence[str] | None = None) -> li
     """
     out: list[tuple[int, int]] = []
     stripped = list(map(str.strip, lines)) if stripped is None else stripped
-    entry_end = map(str.endswith, stripped, itertools.repeat(_ENDS))
-    no_entry = map(str.startswith, stripped, itertools.repeat(IMPORT_PREFIXES + COMMENT_PREFIXES))
-    flags = bytes(map(operator.gt, entry_end, no_entry))  # ends like an entry, is no import or comment
+    ends = list(map(str.endswith, stripped, itertools.repeat(_ENDS)))
+    flags = bytearray(ends)  # ends like an entry...
+    ending = list(itertools.compress(range(len(ends)), ends))
+    not_entries = map(str.startswith, map(stripped.__getitem__, ending), itertools.repeat(_NOT_ENTRIES))
+    for i in itertools.compress(ending, not_entries):
+        flags[i] = 0  # ...and is no import or comment
     for stretch in _STRETCH.finditer(flags):
         a, b = stretch.span()
         shapes = [_shape(lines[k]) for k in range(a, b)]
@@ -72,6 +74,7 @@ def find_runs(lines: Sequence[str], stripped: Sequence[str] | None = None) -> li
 
 
 _ENDS = tuple(ENTRY_ENDS)
+_NOT_ENTRIES = IMPORT_PREFIXES + COMMENT_PREFIXES
 _STRETCH = re.compile(b"\x01{%d,}" % RUN_MIN)
 
 
