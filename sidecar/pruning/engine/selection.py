@@ -119,7 +119,8 @@ def select_lines(
         costs = [c + len(str(i + 1)) + 1 for i, c in enumerate(costs)]
     total_chars = sum(costs) - 1
     mcost = marker_cost(request.prune_id, n) if opts.include_markers else 0
-    ordered = sorted(vals)
+    order = sorted(range(n), key=vals.__getitem__, reverse=True)  # stable: ties stay in text order
+    ordered = list(map(vals.__getitem__, reversed(order)))  # the scores ascending, as sorted(vals)
     if opts.keep_ratio is not None:
         target = int(max(0.0, opts.keep_ratio) * estimate_tokens(request.text) * CHARS_PER_TOKEN)
         if target >= total_chars:
@@ -144,7 +145,6 @@ def select_lines(
     ratio = opts.keep_ratio
     sums = _Sums(vals, costs, ordered, None if opts.annotate_lines else offsets)
     _greedy_units(state, units, vals, target, by_mass=ratio is None or ratio >= MASS_MIN_RATIO, sums=sums)
-    order = sorted(range(n), key=vals.__getitem__, reverse=True)  # stable: ties stay in text order
     protected = orient(lines, state, request, target)
     _fill_small_gaps(state)
     if mcost:
