@@ -21,15 +21,16 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import operator
 import re
 from collections.abc import Sequence
 
 from sidecar.pruning.engine.chunking import (
     COMMENT_PREFIXES,
-    DEF_PREFIXES,
     IMPORT_PREFIXES,
     Chunk,
     chunk_lines,
+    definition_lines,
     lowered,
 )
 from sidecar.pruning.engine.diffs import score_diff
@@ -67,28 +68,37 @@ _BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{80,}")
 
 def _blob_lines(lines: Sequence[str]) -> list[int]:
     """Return the long lines that carry a base64/hash/minified blob."""
-    return [i for i, line in enumerate(lines) if len(line) > 200 and _BLOB.search(line)]
+    long = itertools.compress(range(len(lines)), map((200).__lt__, map(len, lines)))
+    return [i for i in long if _BLOB.search(lines[i])]
 
 
-def _def_extents(lines: Sequence[str], stripped: list[str]) -> list[tuple[int, int]]:
-    """Return (def line, end) for each definition: its body is what is indented deeper below it."""
+def _def_extents(lines: Sequence[str], stripped: list[str], defs: list[bool]) -> list[tuple[int, int]]:
+    """Return (def line, end) for each definition: its body is what is indented deeper below it.
+
+    A definition ends before the first later line of code (not blank, not a closing bracket) indented
+    no deeper than it, right after the last non-blank line above that one.
+    """
     out: list[tuple[int, int]] = []
     stack: list[tuple[int, int]] = []  # (indent, def line)
-    last_code = 0
-    for i, s in enumerate(stripped):
-        if not s or s[0] in ")]}":
-            if s:
-                last_code = i
-            continue
+    closing = map(str.startswith, stripped, itertools.repeat((")", "]", "}")))
+    code = map(operator.gt, map(bool, stripped), closing)  # non-blank and no closing bracket
+    for i in itertools.compress(range(len(lines)), code):
         line = lines[i]
         ind = len(line) - len(line.lstrip(" \t"))
-        while stack and ind <= stack[-1][0]:
-            out.append((stack.pop()[1], last_code + 1))
-        if s.startswith(DEF_PREFIXES):
+        if stack and ind <= stack[-1][0]:
+            j = i - 1
+            while not stripped[j]:
+                j -= 1
+            while stack and ind <= stack[-1][0]:
+                out.append((stack.pop()[1], j + 1))
+        if defs[i]:
             stack.append((ind, i))
-        last_code = i
-    while stack:
-        out.append((stack.pop()[1], last_code + 1))
+    if stack:
+        j = len(lines) - 1
+        while not stripped[j]:
+            j -= 1
+        while stack:
+            out.append((stack.pop()[1], j + 1))
     return out
 
 
@@ -101,21 +111,25 @@ def score_lines(lines: Sequence[str], goal: str, source_type: SourceType) -> lis
 _KIND_SCORERS = {"json": score_json, "search": score_search, "diff": score_diff}
 
 
-def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[list[float], list[Chunk]]:
+def _score(
+    lines: Sequence[str], goal: str, source_type: SourceType, offsets: list[int] | None = None
+) -> tuple[list[float], list[Chunk]]:
     n = len(lines)
     if n == 0:
         return [], []
+    if offsets is None:
+        offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
     scorer = _KIND_SCORERS.get(source_type)
     if scorer is not None:
-        return scorer(lines, goal)
+        return scorer(lines, goal, offsets)
     text = "\n".join(lines)
     if source_type == "logs" and "\x1b" in text:
         for code in sorted(set(_ANSI.findall(text))):
             text = text.replace(code, " " * len(code))  # same length: offsets stay valid
     low = lowered(text)
-    offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
-    stripped = [line.strip() for line in lines]
-    chunks = chunk_lines(lines, source_type, CHUNK_TOKENS)
+    stripped = list(map(str.strip, lines))
+    defs = definition_lines(stripped) if source_type != "logs" else None
+    chunks = chunk_lines(lines, source_type, CHUNK_TOKENS, stripped=stripped, defs=defs, offsets=offsets)
     chunk_of = [0] * n
     for c, ch in enumerate(chunks):
         chunk_of[ch.start : ch.end] = [c] * (ch.end - ch.start)
@@ -129,7 +143,7 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
         hits = match_lines(text, low, offsets, literal, sufs)
         if not hits:
             return
-        df = len({chunk_of[i] for i in hits})
+        df = len(set(map(chunk_of.__getitem__, hits)))
         idf = math.log((n_chunks + 1) / (df + 0.5))
         if idf <= 0.05:
             return
@@ -150,7 +164,7 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
     for c, ts in chunk_terms.items():
         size = chunks[c].end - chunks[c].start
         chunk_score[c] = sum(ts.values()) * (1.0 + COORD * (len(ts) - 1)) / (1.0 + size / 40.0) ** 0.5
-    scores = [r + CHUNK_W * chunk_score[c] for r, c in zip(raw, chunk_of, strict=True)]
+    scores = list(map(operator.add, raw, map(CHUNK_W.__mul__, map(chunk_score.__getitem__, chunk_of))))
     # Neighbours share a decaying part of a line's own matches.
     spread = [(d, SPREAD_DECAY**d) for d in range(1, SPREAD_REACH + 1)]
     for i in line_terms:
@@ -164,17 +178,28 @@ def _score(lines: Sequence[str], goal: str, source_type: SourceType) -> tuple[li
         log_priors(lines, low, offsets, stripped, scores, chunk_of)
     else:
         words = [t for t, (w, _) in terms.items() if w >= 1.0 and t.isalpha()]
-        _code_priors(lines, text, offsets, stripped, scores, line_terms, source_type, words)
+        assert defs is not None
+        _code_priors(lines, text, offsets, stripped, defs, scores, line_terms, source_type, words)
     return scores, chunks
 
 
-_TRIPLE = re.compile(r'"""|\'\'\'')
+def _find_all(text: str, needle: str) -> list[int]:
+    """Return the start of each non-overlapping occurrence of ``needle``, left to right."""
+    out: list[int] = []
+    find, size = text.find, len(needle)
+    pos = find(needle)
+    while pos >= 0:
+        out.append(pos)
+        pos = find(needle, pos + size)
+    return out
 
 
 def _docstring_lines(text: str, offsets: list[int], n: int) -> list[bool]:
     """Flag lines inside triple-quoted strings (prose that matches goal words more than code does)."""
     out = [False] * n
-    marks = [bisect.bisect_right(offsets, m.start()) - 1 for m in _TRIPLE.finditer(text)]
+    # The two quotes never overlap: each one's scan, merged, is the scan for either.
+    starts = sorted(_find_all(text, '"""') + _find_all(text, "'''"))
+    marks = list(map((-1).__add__, map(bisect.bisect_right, itertools.repeat(offsets), starts)))
     for a, b in zip(marks[::2], marks[1::2], strict=False):
         out[a : b + 1] = [True] * (b + 1 - a)
     return out
@@ -184,17 +209,27 @@ _DEF_NAME = re.compile(r"(?:def|class|function|func|fn|struct|enum|trait|interfa
 _ASSIGN_NAME = re.compile(r"([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)")
 
 
-def _lift_referenced_definitions(lines: Sequence[str], stripped: list[str], scores: list[float]) -> None:
+_FIRST = operator.itemgetter(slice(0, 1))
+# Whitespace that str.strip() removes other than a space, a tab or a newline.
+_OTHER_SPACE = frozenset(c for c in map(chr, range(0x3001)) if c.isspace()) - {" ", "\t", "\n"}
+
+
+def _lift_referenced_definitions(
+    lines: Sequence[str], stripped: list[str], defs_at: list[bool], scores: list[float]
+) -> None:
     """Lift the definitions (functions, classes, module constants) that the best lines refer to."""
     n = len(lines)
     defs: dict[str, int] = {}
-    for i, s in enumerate(stripped):
-        if s.startswith(DEF_PREFIXES):
-            m = _DEF_NAME.search(s)
-        elif s and lines[i][:1] not in " \t" and s[0].isalpha():
-            m = _ASSIGN_NAME.match(s)
-        else:
-            continue
+    # Candidates: definition lines, and unindented lines starting with a letter (module constants).
+    first = list(map(_FIRST, lines))
+    if _OTHER_SPACE.isdisjoint(first):  # a line's first character tells (the common case)
+        lettered = map(str.isalpha, first)
+    else:  # a line may start with a form feed or the like, then its letter
+        unindented = map(operator.not_, map(str.startswith, lines, itertools.repeat((" ", "\t"))))
+        lettered = map(operator.and_, unindented, map(str.isalpha, map(_FIRST, stripped)))
+    for i in itertools.compress(range(n), map(operator.or_, defs_at, lettered)):
+        s = stripped[i]
+        m = _DEF_NAME.search(s) if defs_at[i] else _ASSIGN_NAME.match(s)
         if m and m.group(1) not in defs:
             defs[m.group(1)] = i
     if not defs:
@@ -216,17 +251,20 @@ def _code_priors(
     text: str,
     offsets: list[int],
     stripped: list[str],
+    defs: list[bool],
     scores: list[float],
     line_terms: dict[int, dict[str, float]],
     source_type: SourceType,
     words: list[str],
 ) -> None:
+    # Scores are sums of non-negative parts here: adding 0.0 or multiplying by 1.0 changes none of
+    # them, so only the lines a prior touches are visited (C-level maps find them).
     n = len(lines)
     unit = max(max(scores), 1.0)
     if source_type == "code":
         lifts = [0.0] * n
         hit_lines = sorted(line_terms)
-        for d_line, end in _def_extents(lines, stripped):
+        for d_line, end in _def_extents(lines, stripped, defs):
             terms: dict[str, float] = {}
             lo, hi = bisect.bisect_left(hit_lines, d_line), bisect.bisect_left(hit_lines, end)
             for k in hit_lines[lo:hi]:
@@ -240,14 +278,13 @@ def _code_priors(
             value = (own + sum(terms.values()) * coord) / (1.0 + size / 25.0) ** 0.5
             lifts[d_line:end] = [max(x, value) for x in lifts[d_line:end]]
             scores[d_line] += DEFLINE_W * value
-        doc = _docstring_lines(text, offsets, n)
-        scores[:] = [
-            (s + DEF_LIFT * lift) * (DOC_FACTOR if d else 1.0)
-            for s, lift, d in zip(scores, lifts, doc, strict=True)
-        ]
+        for i in itertools.compress(range(n), lifts):
+            scores[i] += DEF_LIFT * lifts[i]
+        for i in itertools.compress(range(n), _docstring_lines(text, offsets, n)):
+            scores[i] *= DOC_FACTOR
         if CALL_W:
-            _lift_referenced_definitions(lines, stripped, scores)
-        lift_runs(lines, scores, line_terms, words)
+            _lift_referenced_definitions(lines, stripped, defs, scores)
+        lift_runs(lines, scores, line_terms, words, stripped=stripped)
     header_end = 0
     for i in range(min(n, 60)):
         s = stripped[i]
@@ -258,18 +295,18 @@ def _code_priors(
     for i in range(header_end):
         scores[i] += HEADER_W * unit
     blank = -0.05 * unit
+    for i in itertools.compress(range(n), map(operator.not_, stripped)):
+        scores[i] += blank
     if source_type == "docs":
         # Headings orient a reader of docs the way signatures do in code.
-        scores[:] = [
-            sc + blank if not s else sc + HEADER_W * unit if s[0] == "#" else sc
-            for sc, s in zip(scores, stripped, strict=True)
-        ]
+        for i in itertools.compress(range(n), map(str.startswith, stripped, itertools.repeat("#"))):
+            scores[i] += HEADER_W * unit
     else:
         comment = COMMENT_FACTOR
-        scores[:] = [
-            sc + blank if not s else sc * comment if s.startswith(COMMENT_PREFIXES) else sc
-            for sc, s in zip(scores, stripped, strict=True)
-        ]
+        for i in itertools.compress(
+            range(n), map(str.startswith, stripped, itertools.repeat(COMMENT_PREFIXES))
+        ):
+            scores[i] *= comment
         for i in range(min(n, 300)):
             if stripped[i].startswith(IMPORT_PREFIXES) and lines[i][:1] not in " \t":
                 scores[i] += IMPORT_W * unit  # commits that add a feature often add an import
@@ -277,7 +314,7 @@ def _code_priors(
         scores[i] -= 0.5 * unit
     # With little signal, keep one contiguous stretch from the top rather than scattered bits.
     pos = POS_W * unit / n
-    scores[:] = [sc + pos * (n - i) for i, sc in enumerate(scores)]
+    scores[:] = map(operator.add, scores, map(pos.__mul__, range(n, 0, -1)))
 
 
 class HeuristicBackend:
@@ -291,8 +328,10 @@ class HeuristicBackend:
     async def prune(self, request: PruneRequest) -> Selection:
         """Select the lines of ``request.text`` to keep."""
         lines = request.text.split("\n")
-        scores, chunks = _score(lines, request.goal, request.source_type)
-        keep = select_lines(lines, scores, request, chunks=chunks)
+        # Each line's start in the joined text: the scorers' offsets are the selection's cost sums.
+        offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
+        scores, chunks = _score(lines, request.goal, request.source_type, offsets)
+        keep = select_lines(lines, scores, request, chunks=chunks, offsets=offsets)
         return Selection(keep=keep, backend=self.name)
 
     async def aclose(self) -> None:

@@ -3,6 +3,7 @@
     chunking   lines -> chunks by source type (definitions, log records, sections); type detection
     terms      goal terms and the lines that match them
     selection  per-line scores + budget -> which lines to keep (whole units, few markers)
+    fit        line by line to the exact budget: trim what is over, top up what is left
 
 Backends (sidecar.pruning.backends) call it; the heuristic backend is nothing but this engine.
 """

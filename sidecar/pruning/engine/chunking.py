@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 import re
 from collections.abc import Sequence
 
@@ -75,6 +76,8 @@ def keyword_lines(low: str, offsets: list[int], words: Sequence[str]) -> set[int
     """
     out: set[int] = set()
     end = len(low)
+    # A word holding another of the words ("error" holds "err") finds no line that one does not.
+    words = [w for w in dict.fromkeys(words) if not any(v != w and v in w for v in words)]
     for w in words:
         pos = low.find(w)
         while pos >= 0:
@@ -136,54 +139,57 @@ def detect_source_type(text: str) -> SourceType:
     return "docs"
 
 
-def _cap(chunks: list[Chunk], lines: Sequence[str], max_tokens: int) -> list[Chunk]:
+def _cap(
+    chunks: list[Chunk], lines: Sequence[str], max_tokens: int, offsets: list[int] | None = None
+) -> list[Chunk]:
     """Cut chunks longer than ``max_tokens`` at line boundaries."""
     limit = max(1, max_tokens) * CHARS_PER_TOKEN
-    offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
+    if offsets is None:
+        offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
     out: list[Chunk] = []
     for ch in chunks:
         if offsets[ch.end] - offsets[ch.start] <= limit:
             out.append(ch)
             continue
-        size = 0
+        # Each piece takes its first line, then the lines up to ``limit`` characters: one bisect each.
         start = ch.start
-        for i in range(ch.start, ch.end):
-            cost = len(lines[i]) + 1
-            if size and size + cost > limit:
-                out.append(Chunk(start, i, ch.kind))
-                start, size = i, 0
-            size += cost
+        while (cut := bisect.bisect_right(offsets, offsets[start] + limit, start + 2) - 1) < ch.end:
+            out.append(Chunk(start, cut, ch.kind))
+            start = cut
         out.append(Chunk(start, ch.end, ch.kind))
     return out
 
 
-def _code_chunks(lines: Sequence[str]) -> list[Chunk]:
+def _code_chunks(lines: Sequence[str], stripped: list[str], defs: list[bool]) -> list[Chunk]:
+    """Start a chunk at each definition (with the comments and decorators just above it) and at each
+    paragraph (a non-blank line after a blank one, or the first line).
+
+    Only those lines are visited: which they are is found by C-level maps over the lines.
+    """
+    n = len(lines)
+    filled = list(map(bool, stripped))
+    after_blank = [True] + list(map(operator.not_, filled[:-1]))  # the first line, or one after a blank
+    wanted = map(operator.and_, filled, map(operator.or_, after_blank, defs))
     starts: list[tuple[int, str]] = []
-    prev_blank = True
-    attach = -1  # first line of the comment/decorator run just above, which belongs to the next def
-    for i, line in enumerate(lines):
-        s = line.strip()
-        if not s:
-            prev_blank, attach = True, -1
-            continue
-        if s.startswith(COMMENT_PREFIXES) or s.startswith("@"):
-            if attach < 0:
-                attach = i
-                if prev_blank:
-                    starts.append((i, "comment"))
-            prev_blank = False
-            continue
-        if s.startswith(DEF_PREFIXES):
+    for i in itertools.compress(range(n), wanted):
+        s = stripped[i]
+        if s.startswith(_COMMENT_OR_DECORATOR):
+            starts.append((i, "comment"))  # a comment or decorator run opening a paragraph
+        elif defs[i]:
             kind = "class" if s.startswith(CLASS_PREFIXES) else "def"
-            first = attach if attach >= 0 else i
+            first = i  # the comment and decorator run just above belongs to the definition
+            while first > 0 and stripped[first - 1].startswith(_COMMENT_OR_DECORATOR):
+                first -= 1
             if starts and starts[-1][0] == first:
                 starts[-1] = (first, kind)
             else:
                 starts.append((first, kind))
-        elif prev_blank:
+        else:
             starts.append((i, "import" if s.startswith(IMPORT_PREFIXES) else "code"))
-        prev_blank, attach = False, -1
-    return _from_starts(starts, len(lines), "code")
+    return _from_starts(starts, n, "code")
+
+
+_COMMENT_OR_DECORATOR = (*COMMENT_PREFIXES, "@")
 
 
 def _from_starts(starts: list[tuple[int, str]], n: int, lead_kind: str) -> list[Chunk]:
@@ -247,8 +253,20 @@ def _doc_chunks(lines: Sequence[str]) -> list[Chunk]:
     return _from_starts(starts, len(lines), "para")
 
 
-def chunk_lines(lines: Sequence[str], source_type: SourceType, max_tokens: int = 256) -> list[Chunk]:
-    """Split ``lines`` into structural chunks of at most ``max_tokens`` (except single long lines)."""
+def chunk_lines(
+    lines: Sequence[str],
+    source_type: SourceType,
+    max_tokens: int = 256,
+    *,
+    stripped: list[str] | None = None,
+    defs: list[bool] | None = None,
+    offsets: list[int] | None = None,
+) -> list[Chunk]:
+    """Split ``lines`` into structural chunks of at most ``max_tokens`` (except single long lines).
+
+    ``stripped`` (each line stripped), ``defs`` (``definition_lines``) and ``offsets`` (each line's
+    start, then the end) are computed when not given.
+    """
     if not lines:
         return []
     if source_type == "logs":
@@ -256,5 +274,29 @@ def chunk_lines(lines: Sequence[str], source_type: SourceType, max_tokens: int =
     elif source_type == "docs":
         chunks = _doc_chunks(lines)
     else:
-        chunks = _code_chunks(lines)
-    return _cap(chunks, lines, max_tokens)
+        stripped = list(map(str.strip, lines)) if stripped is None else stripped
+        chunks = _code_chunks(lines, stripped, definition_lines(stripped) if defs is None else defs)
+    return _cap(chunks, lines, max_tokens, offsets)
+
+
+def definition_lines(stripped: Sequence[str]) -> list[bool]:
+    """Flag the (stripped) lines that start a definition (``DEF_PREFIXES``)."""
+    return list(map(bool, map(_DEF_START.match, stripped)))
+
+
+def prefix_trie(prefixes: Sequence[str]) -> str:
+    """Return a regex matching at a string's start exactly when it starts with one of ``prefixes``.
+
+    The alternatives are nested by common prefix, so a line is told apart in a few character tests
+    (``str.startswith`` with a tuple tries every prefix in turn).
+    """
+    if "" in prefixes:
+        return ""  # the shorter prefix already matches whatever the longer ones would
+    groups: dict[str, list[str]] = {}
+    for p in prefixes:
+        groups.setdefault(p[0], []).append(p[1:])
+    alts = [re.escape(c) + prefix_trie(sorted(set(rest))) for c, rest in sorted(groups.items())]
+    return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+
+_DEF_START = re.compile(prefix_trie(DEF_PREFIXES))

@@ -57,13 +57,19 @@ def _is_header(line: str, prev: str) -> bool:
     return line.startswith("    ") and not prev.strip() and bool(line.strip())
 
 
-def score_diff(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk]]:
-    """Score each line of a diff or log; return the scores and the selection units."""
+def score_diff(
+    lines: Sequence[str], goal: str, offsets: list[int] | None = None
+) -> tuple[list[float], list[Chunk]]:
+    """Score each line of a diff or log; return the scores and the selection units.
+
+    ``offsets``: each line's start in the joined text, then its end (computed when not given).
+    """
     n = len(lines)
     section, kinds = _sections(lines)
     text = "\n".join(lines)
     low = lowered(text)
-    offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
+    if offsets is None:
+        offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
     matches = weighted_matches(text, low, offsets, goal, section, len(kinds), literals=True)
     scores = [0.0] * n
     per_section: dict[int, dict[str, float]] = {}

@@ -23,10 +23,11 @@ among hundreds is a unit of its own), so a cut falls between values. Only called
 
 from __future__ import annotations
 
-import bisect
+import collections
 import itertools
+import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sidecar.pruning.engine.chunking import ERROR_WORDS, Chunk, keyword_lines, lowered
 from sidecar.pruning.engine.terms import weighted_matches
@@ -47,117 +48,181 @@ NAME_FACTOR = 3.0
 LONG_FACTOR = 0.3
 
 
-# A line closing a container ("}," "]"), and one opening a container ("key": {, or a bare "{" or "["
-# of an array element): each pattern is cheap to try at every position of the text.
-_CLOSING = re.compile(r"^[ \t]*[}\]]", re.M)
-_OPENING = re.compile(r"[{\[][ \t]*$", re.M)
+# A line closes a container when its first character past the indentation (spaces and tabs) is "}" or
+# "]", opens one when its last before trailing spaces and tabs is "{" or "[", and holds a "key": value
+# pair when it matches ``_KEY_VALUE`` past the indentation: C-level maps over the distinct lines.
+_CLOSERS = ("}", "]")
+_OPENERS = ("{", "[")
+_BARE = frozenset(_OPENERS)
+# The whitespace str.strip() removes besides " ", "\t" and "\n" in ASCII: without it (and without
+# non-ASCII), str.lstrip() and str.rstrip() strip exactly the spaces and tabs the patterns skip.
+_OTHER_SPACE = "\r\x0b\x0c\x1c\x1d\x1e\x1f"
+_LSTRIP_TABS = operator.methodcaller("lstrip", " \t")
+_RSTRIP_TABS = operator.methodcaller("rstrip", " \t")
+# A key (escapes allowed; possessive: a key has one parse), ": ", a scalar value without the trailing
+# comma and spaces (the value runs to a comma followed by nothing but spaces, or to its last non-space).
+_KEY_VALUE = re.compile(r'"((?:[^"\\\n]++|\\.)*+)": (?![{\[])(.*(?=,[ \t]*$)|(?:.*[^ \t\n])?)')
+_PAIR = operator.methodcaller("group", 1, 2)
 
 
-def _bracket_lines(lines: Sequence[str], text: str, offsets: list[int]) -> list[tuple[int, bool, bool]]:
-    """Return (line, closes, is a bare bracket) for each line that closes or opens a container."""
-    at = bisect.bisect_right
-    events = {at(offsets, m.start()) - 1: (True, False) for m in _CLOSING.finditer(text)}
-    for m in _OPENING.finditer(text):
-        i = at(offsets, m.start()) - 1
-        if i not in events:
-            events[i] = (False, lines[i].strip() in ("{", "["))
-    return [(i, c, b) for i, (c, b) in sorted(events.items())]
+class Lines:
+    """Which lines close or open a container, and the key/value pairs of the others."""
 
-
-_KEY_VALUE = re.compile(r'^[ \t]*"((?:[^"\\\n]|\\.)*)": (?![{\[])(.*?),?[ \t]*$', re.M)
+    def __init__(self, lines: Sequence[str], text: str) -> None:
+        n = len(lines)
+        rstrip: Callable[[str], str]
+        if text.isascii() and not any(c in text for c in _OTHER_SPACE):
+            rstrip = str.rstrip
+            body = list(map(str.lstrip, lines))
+        else:
+            rstrip = _RSTRIP_TABS
+            indented = dict.fromkeys(lines)
+            body = list(map(dict(zip(indented, map(_LSTRIP_TABS, indented), strict=True)).__getitem__, lines))
+        # What a line is depends only on its text past the indentation: each distinct one is read once
+        # (API answers repeat "status": "ok", "},", "{" thousands of times).
+        distinct = list(dict.fromkeys(body))
+        closes = list(map(str.startswith, distinct, itertools.repeat(_CLOSERS)))
+        opens = map(str.endswith, map(rstrip, distinct), itertools.repeat(_OPENERS))
+        kind = map(
+            operator.add, closes, map(operator.mul, map(operator.gt, opens, closes), itertools.repeat(2))
+        )
+        # Per line: 1 when it closes a container, 2 when it opens one, 0 when neither.
+        self.kinds: list[int] = list(map(dict(zip(distinct, kind, strict=True)).__getitem__, body))
+        self.events = list(itertools.compress(range(n), self.kinds))
+        # Two lazy readers share one stream of matches, each match freed as soon as both have read it.
+        kv_found, kv_read = itertools.tee(map(_KEY_VALUE.match, distinct))
+        parsed = dict(
+            zip(itertools.compress(distinct, kv_found), map(_PAIR, filter(None, kv_read)), strict=True)
+        )
+        found = list(map(parsed.get, body))  # each line's pair, or None
+        self.kv_lines = list(itertools.compress(range(n), found))
+        self.pairs: list[tuple[str, str]] = list(filter(None, found))
+        self.kv = dict(zip(self.kv_lines, self.pairs, strict=True))
 
 
 class Tree:
     """Pretty-printed JSON as containers: for each line its innermost container and depth."""
 
-    def __init__(self, lines: Sequence[str], text: str, offsets: list[int]) -> None:
+    def __init__(
+        self, lines: Sequence[str], text: str, offsets: list[int], scan: Lines | None = None
+    ) -> None:
         n = len(lines)
-        self.inner = [-1] * n  # start line of the innermost container holding the line (-1: none)
-        self.depth = [0] * n
+        scan = scan or Lines(lines, text)
+        kinds = scan.kinds
         self.parent: dict[int, int] = {}  # container start -> enclosing container start
         self.end: dict[int, int] = {}  # container start -> its closing line
         self.element: set[int] = set()  # containers that are array elements (no key before them)
+        self.shallow: list[int] = []  # the lines at depth 0 or 1 (the outline)
+        parent, end, element, shallow = self.parent, self.end, self.element, self.shallow
+        # The innermost container of each line, as runs: (container, how many lines) in line order.
+        tops: list[int] = []
+        runs: list[int] = []
         stack: list[int] = []
-        done = 0  # lines before this one have their inner and depth set
+        top = -1
+        done = 0  # lines before this one are in ``runs``
         # Only the lines that open or close a container are visited (one C-speed scan finds them);
-        # the lines between two of them share the innermost container and depth, set by slices.
-        for i, closing, bare in _bracket_lines(lines, text, offsets):
-            top = stack[-1] if stack else -1
-            self.inner[done:i] = [top] * (i - done)
-            self.depth[done:i] = [len(stack)] * (i - done)
-            if closing:
+        # the lines between two of them share the innermost container and depth.
+        for i in scan.events:
+            if i > done:
+                tops.append(top)
+                runs.append(i - done)
+                if len(stack) <= 1:
+                    shallow.extend(range(done, i))
+            if kinds[i] == 1:  # a closing line
                 a = stack.pop() if stack else -1
                 if a >= 0:
-                    self.end[a] = i
-                self.inner[i] = a
-                self.depth[i] = len(stack)
+                    end[a] = i
+                top = stack[-1] if stack else -1
+                tops.append(a)
             else:  # an opening line: a bare bracket opens an array element
-                self.depth[i] = len(stack)
-                self.parent[i] = top
-                if bare:
-                    self.element.add(i)
+                parent[i] = top
+                if lines[i].strip() in _BARE:
+                    element.add(i)
+                tops.append(i)
+                top = i
+            runs.append(1)
+            if len(stack) <= 1:
+                shallow.append(i)
+            if top == i:
                 stack.append(i)
-                self.inner[i] = i
             done = i + 1
-        top = stack[-1] if stack else -1
-        self.inner[done:n] = [top] * (n - done)
-        self.depth[done:n] = [len(stack)] * (n - done)
+        if n > done:
+            tops.append(top)
+            runs.append(n - done)
+            if len(stack) <= 1:
+                shallow.extend(range(done, n))
+        # start line of the innermost container holding each line (-1: none)
+        self.inner = list(itertools.chain.from_iterable(map(itertools.repeat, tops, runs)))
         for a in stack:  # unclosed (truncated output): the container runs to the end
-            self.end[a] = n - 1
+            end[a] = n - 1
+        self.record_of = self._records()  # container start -> its record's start (small ones only)
 
     def size(self, a: int) -> int:
         return self.end[a] - a + 1
 
     def record(self, i: int) -> tuple[int, int]:
         """Return the lines (start, end inclusive) of the record holding line ``i``."""
-        r = self.inner[i]
-        if r < 0 or self.size(r) > RECORD_MAX:
-            return i, i
-        while r not in self.element:
-            p = self.parent.get(r, -1)
-            if p < 0 or self.size(p) > RECORD_MAX:
-                break
-            r = p
-        return r, self.end[r]
+        r = self.record_of.get(self.inner[i])
+        return (i, i) if r is None else (r, self.end[r])
+
+    def groups(self) -> list[int]:
+        """Return, for each line, its record's start, or the line itself when it is in no record."""
+        return list(map(self.record_of.get, self.inner, range(len(self.inner))))
+
+    def _records(self) -> dict[int, int]:
+        """Map each container of at most ``RECORD_MAX`` lines to its record's start.
+
+        A record is the array element holding the container, or else the largest enclosing container
+        still small enough; containers come in text order, so a parent is mapped before its children.
+        """
+        out: dict[int, int] = {}
+        end = self.end
+        for c, p in self.parent.items():
+            if end[c] - c + 1 > RECORD_MAX:
+                continue
+            out[c] = c if c in self.element or p < 0 or end[p] - p + 1 > RECORD_MAX else out[p]
+        return out
 
 
-def _outliers(kvs: Sequence[tuple[str, str] | None]) -> list[int]:
+def _outliers(scan: Lines) -> list[int]:
     """Return lines holding a rare value of a low-cardinality key (``"yanked": true`` among falses)."""
-    seen: dict[str, dict[str, list[int]]] = {}  # key -> value -> lines
-    for i, kv in enumerate(kvs):
-        if kv is not None and len(kv[1]) <= 80:
-            seen.setdefault(kv[0], {}).setdefault(kv[1], []).append(i)
-    out: list[int] = []
-    for values in seen.values():
-        if len(values) > OUTLIER_DISTINCT:
-            continue
-        total = sum(map(len, values.values()))
-        if total < OUTLIER_MIN:
-            continue
-        for where in values.values():
-            if len(where) <= OUTLIER_SHARE * total:
-                out += where
-    return out
+    counts = collections.Counter(scan.pairs)  # (key, value) -> lines holding it, counted in C
+    short = [kv for kv in counts if len(kv[1]) <= 80]
+    distinct = collections.Counter(map(_KEY, short))  # key -> how many short values it takes
+    few = {k for k, d in distinct.items() if d <= OUTLIER_DISTINCT}
+    values: dict[str, list[tuple[str, str]]] = {}
+    for kv in itertools.compress(short, map(few.__contains__, map(_KEY, short))):
+        values.setdefault(kv[0], []).append(kv)
+    rare: set[tuple[str, str]] = set()
+    for kvs in values.values():
+        total = sum(map(counts.__getitem__, kvs))
+        if total >= OUTLIER_MIN:
+            rare.update(kv for kv in kvs if counts[kv] <= OUTLIER_SHARE * total)
+    if not rare:
+        return []
+    return list(itertools.compress(scan.kv_lines, map(rare.__contains__, scan.pairs)))
 
 
-def score_json(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk]]:
-    """Score each line of a pretty-printed JSON text; return the scores and the selection units."""
+_KEY = operator.itemgetter(0)
+
+
+def score_json(
+    lines: Sequence[str], goal: str, offsets: list[int] | None = None
+) -> tuple[list[float], list[Chunk]]:
+    """Score each line of a pretty-printed JSON text; return the scores and the selection units.
+
+    ``offsets``: each line's start in the joined text, then its end (computed when not given).
+    """
     n = len(lines)
     text = "\n".join(lines)
     low = lowered(text)
-    offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
-    tree = Tree(lines, text, offsets)
-    kvs: list[tuple[str, str] | None] = [None] * n
-    for m in _KEY_VALUE.finditer(text):
-        kvs[bisect.bisect_right(offsets, m.start()) - 1] = (m.group(1), m.group(2))
+    if offsets is None:
+        offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
+    scan = Lines(lines, text)
+    tree = Tree(lines, text, offsets, scan)
+    kvs = scan.kv
     # Every line of a container has the same record (unless the container is too big to be one).
-    record_of: dict[int, int] = {}
-    group_of = [
-        i
-        if (c := tree.inner[i]) < 0 or tree.size(c) > RECORD_MAX
-        else record_of.get(c) or record_of.setdefault(c, tree.record(i)[0])
-        for i in range(n)
-    ]
+    group_of = tree.groups()
     matches = weighted_matches(text, low, offsets, goal, group_of, len(set(group_of)), literals=True)
     scores = [0.0] * n
     for i, ts in matches.items():
@@ -168,7 +233,7 @@ def score_json(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk
     for i, ts in matches.items():
         if len(lines[i]) > LONG_LINE:
             continue  # a README in one string matches every goal: it names no record
-        kv = kvs[i]
+        kv = kvs.get(i)
         if kv is not None and kv[0].lower() in NAME_KEYS:
             ts = {t: w * NAME_FACTOR for t, w in ts.items()}  # the record is named by the goal
         record = records.setdefault(tree.record(i), {})
@@ -180,18 +245,21 @@ def score_json(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk
         lifts[a : b + 1] = [max(x, value) for x in lifts[a : b + 1]]
     # Errors and outliers: the rows a reader looks for first, whatever the goal says.
     candidates = keyword_lines(low, offsets, ERROR_WORDS + ("err",))  # one C-speed scan per word
-    flagged = [(i, ERROR_W) for i in sorted(candidates) if _is_error(kvs[i])]
+    flagged = [(i, ERROR_W) for i in sorted(candidates) if _is_error(kvs.get(i))]
     # An outlier of a key the goal names ("yanked" for "which releases were yanked") is the answer.
-    flagged += [(i, OUTLIER_W if i in matches else OUTLIER_W / 4) for i in _outliers(kvs)]
+    flagged += [(i, OUTLIER_W if i in matches else OUTLIER_W / 4) for i in _outliers(scan)]
     for i, w in flagged:
         a, b = tree.record(i)
         value = w * unit
         lifts[a : b + 1] = [max(x, value) for x in lifts[a : b + 1]]
         scores[i] += value
+    # Scores and lifts are sums of positive weights (never -0.0): adding 0.0 elsewhere changed nothing.
+    scores = list(map(operator.add, scores, lifts))
     outline = OUTLINE_W * unit
-    scores = [s + x + (outline if d <= 1 else 0.0) for s, x, d in zip(scores, lifts, tree.depth, strict=True)]
-    for i, size in enumerate(map(len, lines)):
-        if size > LONG_LINE:
+    for i in tree.shallow:
+        scores[i] += outline
+    if max(map(len, lines)) > LONG_LINE:
+        for i in itertools.compress(range(n), map(LONG_LINE.__lt__, map(len, lines))):
             scores[i] = scores[i] * LONG_FACTOR - 0.3 * unit
     return scores, _units(tree, n)
 

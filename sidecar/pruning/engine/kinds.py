@@ -38,12 +38,12 @@ _COMMIT = re.compile(r"^commit [0-9a-f]{7,40}\b.*\n(?:Merge: .*\n)?Author: ", re
 
 def _is_json(text: str) -> bool:
     head = text.lstrip()[:1]
-    if head not in ("{", "[") or text.count("\n") < 8:
+    if head not in ("{", "[") or text.count("\n", 0, 4096) < 8 and text.count("\n") < 8:
         return False  # one-line JSON has no lines to select among
     try:
         msgspec.json.decode(text.encode("utf-8", "surrogateescape"))
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return False
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
+        return False  # not JSON, a lone surrogate no encoding takes, or nesting past the stack
     return True
 
 

@@ -17,6 +17,7 @@ its unit's mean is diluted by its neighbours. ``lift_runs`` fixes that, in place
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -44,32 +45,53 @@ def _shape(line: str) -> tuple[int, str, str] | None:
     return len(line) - len(line.lstrip(" \t")), first, s[-1]
 
 
-def find_runs(lines: Sequence[str]) -> list[tuple[int, int]]:
-    """Return (start, end) of each run of ``RUN_MIN`` or more same-shape lines (end exclusive)."""
+def find_runs(lines: Sequence[str], stripped: Sequence[str] | None = None) -> list[tuple[int, int]]:
+    """Return (start, end) of each run of ``RUN_MIN`` or more same-shape lines (end exclusive).
+
+    Shapes are compared only inside stretches of ``RUN_MIN`` or more consecutive entry-like lines,
+    found by C-level maps and one regex over their flags (most code has few such stretches).
+    """
     out: list[tuple[int, int]] = []
-    shapes = [_shape(line) for line in lines]
-    i, n = 0, len(lines)
-    while i < n:
-        sh = shapes[i]
-        j = i + 1
-        if sh is not None:
-            while j < n and shapes[j] == sh:
+    stripped = list(map(str.strip, lines)) if stripped is None else stripped
+    ends = list(map(str.endswith, stripped, itertools.repeat(_ENDS)))
+    flags = bytearray(ends)  # ends like an entry...
+    ending = list(itertools.compress(range(len(ends)), ends))
+    not_entries = map(str.startswith, map(stripped.__getitem__, ending), itertools.repeat(_NOT_ENTRIES))
+    for i in itertools.compress(ending, not_entries):
+        flags[i] = 0  # ...and is no import or comment
+    for stretch in _STRETCH.finditer(flags):
+        a, b = stretch.span()
+        shapes = [_shape(lines[k]) for k in range(a, b)]
+        i = 0
+        while i < b - a:
+            j = i + 1
+            while j < b - a and shapes[j] == shapes[i]:
                 j += 1
             if j - i >= RUN_MIN:
-                out.append((i, j))
-        i = j
+                out.append((a + i, a + j))
+            i = j
     return out
 
 
+_ENDS = tuple(ENTRY_ENDS)
+_NOT_ENTRIES = IMPORT_PREFIXES + COMMENT_PREFIXES
+_STRETCH = re.compile(b"\x01{%d,}" % RUN_MIN)
+
+
 def lift_runs(
-    lines: Sequence[str], scores: list[float], hits: dict[int, dict[str, float]], words: Sequence[str]
+    lines: Sequence[str],
+    scores: list[float],
+    hits: dict[int, dict[str, float]],
+    words: Sequence[str],
+    *,
+    stripped: Sequence[str] | None = None,
 ) -> None:
     """Lift goal-matching entries of runs, their neighbours, and where goal words would be inserted.
 
     ``hits`` maps lines to the goal terms matching there; ``words`` are the goal's plain words
     (lowercased), candidates for insertion into sorted runs.
     """
-    runs = find_runs(lines)
+    runs = find_runs(lines, stripped)
     if not runs:
         return
     unit = max(max(scores), 1.0)

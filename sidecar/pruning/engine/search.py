@@ -58,13 +58,19 @@ def file_groups(lines: Sequence[str]) -> tuple[list[int], list[bool], list[str]]
     return group, context, list(files)
 
 
-def score_search(lines: Sequence[str], goal: str) -> tuple[list[float], list[Chunk]]:
-    """Score each line of a search result; return the scores and the selection units."""
+def score_search(
+    lines: Sequence[str], goal: str, offsets: list[int] | None = None
+) -> tuple[list[float], list[Chunk]]:
+    """Score each line of a search result; return the scores and the selection units.
+
+    ``offsets``: each line's start in the joined text, then its end (computed when not given).
+    """
     n = len(lines)
     group, context, paths = file_groups(lines)
     text = "\n".join(lines)
     low = lowered(text)
-    offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
+    if offsets is None:
+        offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
     # Rarity over lines, not files: a search over a few big files still tells its rare words apart.
     matches = weighted_matches(text, low, offsets, goal, list(range(n)), n, literals=True)
     scores = [0.0] * n

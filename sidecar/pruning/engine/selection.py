@@ -17,7 +17,8 @@ costs (a marker is dearer than one or two short lines):
 3. gaps that cost no more than their marker are filled;
 4. consolidation: a gap between kept runs is filled when dropping low-value islands pays for
    it (fewer, longer runs: fewer markers, more context);
-5. trim against the exact rendered size, then top up with the best lines that still fit.
+5. trim against the exact rendered size, then top up with the best lines that still fit
+   (``sidecar.pruning.engine.fit``).
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ import bisect
 import heapq
 import itertools
 import math
+import operator
 import re
 from collections.abc import Sequence
 
 from sidecar.pruning.engine.chunking import Chunk, chunk_lines
+from sidecar.pruning.engine.fit import pruned_in, top_up, trim
 from sidecar.pruning.engine.keepstate import KeepState, kept_runs
 from sidecar.pruning.engine.orient import orient
-from sidecar.pruning.render import first_marker_extra, marker_cost, rendered_size
+from sidecar.pruning.render import first_marker_extra, marker_cost
 from sidecar.pruning.types import PruneRequest
 from sidecar.tokens import CHARS_PER_TOKEN, estimate_tokens
 
@@ -55,6 +58,8 @@ MASS_MIN_RATIO = 0.25  # from here up, units rank by score mass above the median
 
 def _finite(scores: Sequence[float]) -> list[float]:
     """Map NaN to the lowest finite score and infinities just past the finite range."""
+    if math.isfinite(sum(scores)):
+        return list(scores)  # the common case, told by one C-speed sum: a NaN or an infinity spoils it
     finite = [s for s in scores if math.isfinite(s)]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
     return [s if math.isfinite(s) else (hi + 1.0 if s > 0 else lo - 1.0) for s in scores]
@@ -68,9 +73,11 @@ def _fill_small_gaps(state: KeepState) -> None:
                 state.add(k)
 
 
-def _default_share(scores: list[float], source_type: str, costs: list[int]) -> float:
-    """Pick how much to keep when the caller set no ratio: what stands clearly above the rest."""
-    ordered = sorted(scores)
+def _default_share(scores: list[float], source_type: str, costs: list[int], ordered: list[float]) -> float:
+    """Pick how much to keep when the caller set no ratio: what stands clearly above the rest.
+
+    ``ordered`` is ``scores`` sorted.
+    """
     n = len(ordered)
     top = ordered[-1]
     mid = ordered[n // 2]
@@ -81,9 +88,8 @@ def _default_share(scores: list[float], source_type: str, costs: list[int]) -> f
     if source_type not in ("code", "docs"):
         # Logs, JSON, search results: what stands out may be longer than the rest (a failure's
         # message among "PASSED" lines), so the budget covers its characters too.
-        above = max(
-            above, sum(c for c, v in zip(costs, scores, strict=True) if v >= cut) / max(sum(costs), 1)
-        )
+        heavy = sum(itertools.compress(costs, map(operator.ge, scores, itertools.repeat(cut))))
+        above = max(above, heavy / max(sum(costs), 1))
     share = DEFAULT_BASE.get(source_type, 0.35) + above
     return min(DEFAULT_MAX_SHARE, max(DEFAULT_MIN_SHARE.get(source_type, 0.4), share))
 
@@ -94,8 +100,13 @@ def select_lines(
     request: PruneRequest,
     *,
     chunks: Sequence[Chunk] | None = None,
+    offsets: list[int] | None = None,
 ) -> list[bool]:
-    """Choose the lines to keep for ``request``'s budget, given one score per line."""
+    """Choose the lines to keep for ``request``'s budget, given one score per line.
+
+    ``offsets`` (each line's start in the joined text, then its end), when the caller has them, are
+    the running sums of the lines' costs.
+    """
     n = len(lines)
     if len(scores) != n:
         raise ValueError("one score per line is required")
@@ -103,17 +114,19 @@ def select_lines(
     if n <= max(opts.min_keep_lines, 1):
         return [True] * n
     vals = _finite(scores)
-    costs = [len(line) + 1 for line in lines]
+    costs = list(map((1).__add__, map(len, lines)))
     if opts.annotate_lines:
         costs = [c + len(str(i + 1)) + 1 for i, c in enumerate(costs)]
     total_chars = sum(costs) - 1
     mcost = marker_cost(request.prune_id, n) if opts.include_markers else 0
+    order = sorted(range(n), key=vals.__getitem__, reverse=True)  # stable: ties stay in text order
+    ordered = list(map(vals.__getitem__, reversed(order)))  # the scores ascending, as sorted(vals)
     if opts.keep_ratio is not None:
         target = int(max(0.0, opts.keep_ratio) * estimate_tokens(request.text) * CHARS_PER_TOKEN)
         if target >= total_chars:
             return [True] * n
     else:
-        share = _default_share(vals, request.source_type, costs)
+        share = _default_share(vals, request.source_type, costs, ordered)
         if share >= 1.0:
             return [True] * n
         target = int(share * total_chars)
@@ -130,75 +143,135 @@ def select_lines(
         state.add(n - 1)  # the trailing newline is always rendered
     units = chunks if chunks is not None else chunk_lines(lines, request.source_type, UNIT_TOKENS)
     ratio = opts.keep_ratio
-    _greedy_units(state, units, vals, target, by_mass=ratio is None or ratio >= MASS_MIN_RATIO)
-    order = sorted(range(n), key=vals.__getitem__, reverse=True)  # stable: ties stay in text order
+    sums = _Sums(vals, costs, ordered, None if opts.annotate_lines else offsets)
+    _greedy_units(state, units, vals, target, by_mass=ratio is None or ratio >= MASS_MIN_RATIO, sums=sums)
     protected = orient(lines, state, request, target)
     _fill_small_gaps(state)
     if mcost:
-        _consolidate(state, vals, target, protected)
-    _trim(lines, state, order, exact, request, protected)
-    _top_up(state, order, target if state.runs else exact)
-    _trim(lines, state, order, exact, request, protected)
-    kept = sum(state.keep)
-    if kept < floor_lines:
-        for i in order:
-            if kept >= floor_lines:
-                break
-            if not state.keep[i]:
-                state.add(i)
-                kept += 1
-    return state.keep
+        _consolidate(state, vals, target, protected, sums=sums)
+    trim(lines, state, order, exact, request, protected)
+    top_up(state, order, target if state.runs else exact, vals)
+    trim(lines, state, order, exact, request, protected)
+    keep = state.keep
+    missing = floor_lines - keep.count(True)
+    if missing > 0:
+        # The best lines not kept yet, in score order, until the floor is met (the state is done with).
+        for i in itertools.islice(pruned_in(order, keep), missing):
+            keep[i] = True
+    return keep
+
+
+class _Sums:
+    """Prefix sums over the lines that the greedy pass and consolidation share (computed once, lazily).
+
+    ``csum``: costs; ``mass``: score above the median (0 below it); ``plain``: scores.
+    """
+
+    def __init__(
+        self, vals: list[float], costs: list[int], ordered: list[float], csum: list[int] | None = None
+    ) -> None:
+        self.vals = vals
+        self.costs = costs
+        self.floor = ordered[len(ordered) // 2]
+        self._csum = csum
+        self._mass: list[float] | None = None
+
+    @property
+    def csum(self) -> list[int]:
+        if self._csum is None:
+            self._csum = list(itertools.accumulate(self.costs, initial=0))
+        return self._csum
+
+    @property
+    def mass(self) -> list[float]:
+        if self._mass is None:
+            floor = self.floor
+            above = (v - floor if v > floor else 0.0 for v in self.vals)
+            self._mass = list(itertools.accumulate(above, initial=0.0))
+        return self._mass
 
 
 def _greedy_units(
-    state: KeepState, units: Sequence[Chunk], vals: list[float], target: int, *, by_mass: bool
+    state: KeepState,
+    units: Sequence[Chunk],
+    vals: list[float],
+    target: int,
+    *,
+    by_mass: bool,
+    sums: _Sums | None = None,
 ) -> None:
     """Add whole structural units, best first, while they fit (whole units make few markers).
 
     Best is the highest mean score, or with ``by_mass`` the most score above the median per
     character (units with none are left to the line-level top-up).
     """
-    keep, n, costs = state.keep, state.n, state.costs
-    csum = list(itertools.accumulate(costs, initial=0))
+    keep, n, costs, mcost = state.keep, state.n, state.costs, state.mcost
+    sums = sums or _Sums(vals, costs, sorted(vals))
+    csum = sums.csum
+    starts = list(map(_START, units))
+    ends = list(map(_END, units))
+    # Keys computed by C-level maps, the same float operations as -(vsum[e] - vsum[s]) / size.
     if by_mass:
-        floor = sorted(vals)[n // 2]
-        vsum = list(itertools.accumulate((v - floor if v > floor else 0.0 for v in vals), initial=0.0))
-        ranked = sorted(
-            (-(vsum[u.end] - vsum[u.start]) / max(csum[u.end] - csum[u.start], 1), u.start, u.end)
-            for u in units
-        )
+        vsum = sums.mass
+        size = map(max, map(operator.sub, map(csum.__getitem__, ends), map(csum.__getitem__, starts)), _ONES)
     else:
         vsum = list(itertools.accumulate(vals, initial=0.0))
-        ranked = sorted((-(vsum[u.end] - vsum[u.start]) / (u.end - u.start), u.start, u.end) for u in units)
-    for key, a, b in ranked:
+        size = map(operator.sub, ends, starts)
+    value = map(operator.sub, map(vsum.__getitem__, ends), map(vsum.__getitem__, starts))
+    keys = list(map(operator.truediv, map(operator.neg, value), size))
+    if all(map(operator.lt, starts, itertools.islice(starts, 1, None))):
+        # Units in line order: their indices sorted by key alone tie by start, as (key, start, end) do.
+        ranked = sorted(range(len(keys)), key=keys.__getitem__)
+    else:
+        triples = sorted(zip(keys, starts, ends, strict=True))
+        keys, starts, ends = (
+            [k for k, _, _ in triples],
+            [a for _, a, _ in triples],
+            [b for _, _, b in triples],
+        )
+        ranked = list(range(len(keys)))
+    total, runs = state.size, state.runs
+    for u in ranked:
+        key, a, b = keys[u], starts[u], ends[u]
         if by_mass and key >= 0:
-            return
-        size = csum[b] - csum[a]
+            break
+        size_ab = csum[b] - csum[a]
         if b == n and keep[n - 1]:
-            size -= costs[n - 1]  # the trailing newline, already kept
-        if not size:
+            size_ab -= costs[n - 1]  # the trailing newline, already kept
+        if not size_ab:
             continue
-        delta = state.delta_runs(a, b)
-        if state.total() + size + delta * state.mcost > target:
+        left = a == 0 or keep[a - 1]
+        right = b == n or keep[b]
+        delta = -1 if left and right else 0 if left or right else 1  # KeepState.delta_runs(a, b)
+        if total + size_ab + (runs + delta) * mcost > target:
             continue
         keep[a:b] = [True] * (b - a)
-        state.size += size
-        state.runs += delta
+        total += size_ab
+        runs += delta
+    state.size, state.runs = total, runs
 
 
+_START = operator.attrgetter("start")
+_END = operator.attrgetter("end")
+_ONES = itertools.repeat(1)
 _PRUNED_RUN = re.compile(rb"\x00+")
 
 
-def _consolidate(state: KeepState, vals: list[float], target: int, protected: frozenset[int]) -> None:
+def _consolidate(
+    state: KeepState,
+    vals: list[float],
+    target: int,
+    protected: frozenset[int],
+    *,
+    sums: _Sums | None = None,
+) -> None:
     """Trade low-value kept islands for the gaps between kept runs: each gap filled saves a marker.
 
     Gaps sit in a heap (stale ones dropped when met) and islands in a sorted list, both updated
     per trade, so a round costs O(log runs) plus list moves, not a pass over every run.
     """
-    ordered = sorted(vals)
-    floor = ordered[len(ordered) // 2]
-    csum = list(itertools.accumulate(state.costs, initial=0))
-    vsum = list(itertools.accumulate((v - floor if v > floor else 0.0 for v in vals), initial=0.0))
+    sums = sums or _Sums(vals, state.costs, sorted(vals))
+    csum, vsum = sums.csum, sums.mass
     mcost = state.mcost
     marks = sorted(protected)
 
@@ -293,53 +366,3 @@ def _islands_to_drop(
     if freed < cost or lost >= TRADE_FACTOR * (vsum[b] - vsum[a]):
         return None
     return drop
-
-
-def _top_up(state: KeepState, order: list[int], target: int) -> None:
-    """Spend what is left of the budget on the best lines that fit."""
-    keep, costs = state.keep, state.costs
-    for i in order:
-        if keep[i]:
-            continue
-        left = target - state.total()
-        if left <= 0:
-            return  # every line costs at least its newline
-        if costs[i] + state.delta_runs(i) * state.mcost <= left:
-            state.add(i)
-
-
-def _trim(
-    lines: Sequence[str],
-    state: KeepState,
-    order: list[int],
-    target: int,
-    request: PruneRequest,
-    protected: frozenset[int] = frozenset(),
-) -> None:
-    """Drop the lowest-scoring kept lines while the exact rendered size is over the target.
-
-    Edges of kept runs go first (dropping an inner line would open a marker); orientation lines
-    go only when nothing else is left to drop.
-    """
-    n, opts = state.n, request.options
-    for _ in range(4):
-        rendered = rendered_size(
-            lines,
-            state.keep,
-            request.prune_id,
-            annotate_lines=opts.annotate_lines,
-            include_markers=opts.include_markers,
-        )
-        if rendered <= target:
-            return
-        for spare, edge_only in ((protected, True), (protected, False), (frozenset(), False)):
-            for i in reversed(order):
-                if rendered <= target:
-                    break
-                if not state.keep[i] or i in spare or (i == n - 1 and lines[i] == ""):
-                    continue
-                if edge_only and state.delta_runs(i) == -1:
-                    continue
-                before = state.total()
-                state.remove(i)
-                rendered -= before - state.total()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
+import string
 
 BODY_WEIGHT = 0.5  # words of a goal's body, relative to its first line
 BODY_WORDS = 30  # a longer body shares this many words' worth of weight (it is mostly narrative)
@@ -118,7 +119,10 @@ def match_lines(
     out: list[int] = []
     n = len(text)
     size = len(literal)
-    pos = low.find(literal)
+    bare = "" in suffixes
+    find, at = low.find, bisect.bisect_right
+    line = 0  # the line of the previous hit: later hits are at or after it
+    pos = find(literal)
     while pos >= 0:
         ok = True
         if pos > 0:
@@ -132,17 +136,25 @@ def match_lines(
                 )
         if ok:
             end = pos + size
-            # Allow a short inflection in the same case (``cookies``, ``COOKIES``), then the part must end.
-            same = str.isupper if text[pos:end].isupper() else str.islower
-            k = end
-            while k < n and k - end < 4 and same(text[k]):
-                k += 1
-            if k < n and same(text[k]) or low[end:k] not in suffixes:
-                ok = False
+            if end == n or text[end] in _CASELESS:
+                ok = bare  # the part ends right here (the common case: no case to compare)
+            else:
+                # A short inflection in the same case (``cookies``, ``COOKIES``), then the part must end.
+                same = str.isupper if text[pos:end].isupper() else str.islower
+                k = end
+                while k < n and k - end < 4 and same(text[k]):
+                    k += 1
+                if k < n and same(text[k]) or low[end:k] not in suffixes:
+                    ok = False
         if ok:
-            out.append(bisect.bisect_right(offsets, pos) - 1)
-        pos = low.find(literal, pos + size)
+            line = at(offsets, pos, line) - 1
+            out.append(line)
+        pos = find(literal, pos + size)
     return out
+
+
+# ASCII characters that are neither upper nor lower case: after a match, the word has ended.
+_CASELESS = frozenset(map(chr, range(128))) - frozenset(string.ascii_letters)
 
 
 # Versions, advisory ids and dotted names a goal names verbatim: in code they say little, in JSON, logs
@@ -200,7 +212,7 @@ def weighted_matches(
     def add(literal: str, gw: float, hits: list[int]) -> None:
         if not hits:
             return
-        df = len({group_of[i] for i in hits})
+        df = len(set(map(group_of.__getitem__, hits)))
         idf = math.log((n_groups + 1) / (df + 0.5))
         if idf <= 0.05:
             return

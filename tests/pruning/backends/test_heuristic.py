@@ -175,3 +175,108 @@ def test_selection_is_identical_across_processes_and_hash_seeds(tmp_path) -> Non
         )
         outs.add(p.stdout)
     assert len(outs) == 1
+
+
+def _def_extents_by_loop(lines: list[str]) -> list[tuple[int, int]]:
+    """The reference: every line visited, the stack of open definitions by indentation."""
+    from sidecar.pruning.engine.chunking import DEF_PREFIXES
+
+    out, stack, last_code = [], [], 0
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if not s or s[0] in ")]}":
+            if s:
+                last_code = i
+            continue
+        ind = len(line) - len(line.lstrip(" \t"))
+        while stack and ind <= stack[-1][0]:
+            out.append((stack.pop()[1], last_code + 1))
+        if s.startswith(DEF_PREFIXES):
+            stack.append((ind, i))
+        last_code = i
+    while stack:
+        out.append((stack.pop()[1], last_code + 1))
+    return out
+
+
+def _lift_by_loop(lines: list[str], scores: list[float]) -> None:
+    """The reference for the lift of referenced definitions: every line tried as a definition."""
+    from sidecar.pruning.backends.heuristic import _ASSIGN_NAME, _DEF_NAME, CALL_SPAN, CALL_TOP, CALL_W
+    from sidecar.pruning.engine.chunking import DEF_PREFIXES
+    from sidecar.pruning.engine.terms import WORD
+
+    defs: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if s.startswith(DEF_PREFIXES):
+            m = _DEF_NAME.search(s)
+        elif s and line[:1] not in " \t" and s[0].isalpha():
+            m = _ASSIGN_NAME.match(s)
+        else:
+            continue
+        if m and m.group(1) not in defs:
+            defs[m.group(1)] = i
+    if not defs:
+        return
+    n = len(lines)
+    top = sorted(range(n), key=scores.__getitem__, reverse=True)[: max(5, n // CALL_TOP)]
+    level = sum(scores[i] for i in top) / len(top)
+    seen = set(top)
+    for i in top:
+        for name in WORD.findall(lines[i]):
+            d = defs.get(name)
+            if d is not None and d not in seen:
+                seen.add(d)
+                for k in range(d, min(n, d + CALL_SPAN)):
+                    scores[k] += CALL_W * level * (1.0 if k == d else 0.5)
+
+
+def test_definition_extents_and_lifts_match_the_line_by_line_loops() -> None:
+    import random
+
+    from sidecar.pruning.backends.heuristic import _def_extents, _lift_referenced_definitions
+    from sidecar.pruning.engine.chunking import definition_lines
+
+    pieces = [
+        "def f(x):",
+        "  def g():",
+        "    return g(x)",
+        "class C:",
+        "X = 1",
+        "y: int = 2",
+        "",
+        "  )",
+        "\tpass",
+    ]
+    pieces += ["async def h():", "f(X)", "  # note", "\x0cdef k():", "é = 3", "    X += C()"]
+    for seed in range(300):
+        rnd = random.Random(seed)
+        lines = rnd.choices(pieces, k=rnd.randint(1, 50))
+        stripped = [line.strip() for line in lines]
+        defs = definition_lines(stripped)
+        assert _def_extents(lines, stripped, defs) == _def_extents_by_loop(lines)
+        scores = [rnd.choice([0.0, 1.0, rnd.random()]) for _ in lines]
+        expected = list(scores)
+        _lift_by_loop(lines, expected)
+        _lift_referenced_definitions(lines, stripped, defs, scores)
+        assert scores == expected
+
+
+def test_docstring_lines_match_the_triple_quote_scan() -> None:
+    import bisect
+    import itertools
+    import random
+    import re
+
+    from sidecar.pruning.backends.heuristic import _docstring_lines
+
+    rnd = random.Random(3)
+    for _ in range(300):
+        text = "".join(rnd.choices(['"', "'", "x", "\n", '"""', "'''"], k=rnd.randint(0, 40)))
+        lines = text.split("\n")
+        offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+        marks = [bisect.bisect_right(offsets, m.start()) - 1 for m in re.finditer(r'"""|\'\'\'', text)]
+        expected = [False] * len(lines)
+        for a, b in zip(marks[::2], marks[1::2], strict=False):
+            expected[a : b + 1] = [True] * (b + 1 - a)
+        assert _docstring_lines(text, offsets, len(lines)) == expected

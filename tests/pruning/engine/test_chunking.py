@@ -116,3 +116,134 @@ def test_keyword_lines_and_offset_safe_lowering() -> None:
     assert len(low) == len(text)  # "İ".lower() has two characters: offsets must not move
     offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
     assert keyword_lines(low, offsets, ERROR_WORDS) == {1, 3, 4}
+
+
+def _code_starts_by_loop(lines: list[str]) -> list[tuple[int, str]]:
+    """The reference: every line visited, a comment or decorator run attached to the definition below."""
+    from sidecar.pruning.engine.chunking import (
+        CLASS_PREFIXES,
+        COMMENT_PREFIXES,
+        DEF_PREFIXES,
+        IMPORT_PREFIXES,
+    )
+
+    starts: list[tuple[int, str]] = []
+    prev_blank, attach = True, -1
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if not s:
+            prev_blank, attach = True, -1
+            continue
+        if s.startswith(COMMENT_PREFIXES) or s.startswith("@"):
+            if attach < 0:
+                attach = i
+                if prev_blank:
+                    starts.append((i, "comment"))
+            prev_blank = False
+            continue
+        if s.startswith(DEF_PREFIXES):
+            kind = "class" if s.startswith(CLASS_PREFIXES) else "def"
+            first = attach if attach >= 0 else i
+            if starts and starts[-1][0] == first:
+                starts[-1] = (first, kind)
+            else:
+                starts.append((first, kind))
+        elif prev_blank:
+            starts.append((i, "import" if s.startswith(IMPORT_PREFIXES) else "code"))
+        prev_blank, attach = False, -1
+    return starts
+
+
+_CODE_PIECES = [
+    "",
+    "",
+    "  ",
+    "# note",
+    "@decorator",
+    "def f(x):",
+    "    return x",
+    "class C:",
+    "import os",
+    "x = 1",
+    "}",
+    "  # c",
+]
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_code_chunks_match_the_line_by_line_scan(seed: int) -> None:
+    import random
+
+    from sidecar.pruning.engine.chunking import _from_starts
+
+    rnd = random.Random(seed)
+    lines = rnd.choices(_CODE_PIECES, k=rnd.randint(1, 60))
+    expected = _from_starts(_code_starts_by_loop(lines), len(lines), "code")
+    assert chunk_lines(lines, "code", max_tokens=10**6) == expected
+
+
+@pytest.mark.parametrize("words", [("err", "error", "fail"), ("error", "err", "err"), ("", "x"), ("ab", "b")])
+def test_keyword_lines_skip_implied_words_and_find_the_same_lines(words: tuple[str, ...]) -> None:
+    import itertools
+
+    from sidecar.pruning.engine.chunking import keyword_lines
+
+    lines = ["an error", "err", "failed", "abc", "nothing", "", "x"]
+    low = "\n".join(lines)
+    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    expected = {i for i, line in enumerate(lines) for w in words if w in line}
+    assert keyword_lines(low, offsets, words) == expected
+
+
+def _cap_by_lines(chunks: list[Chunk], lines: list[str], limit: int) -> list[Chunk]:
+    """The reference: each long chunk cut where the next line would pass ``limit`` characters."""
+    out: list[Chunk] = []
+    for ch in chunks:
+        size, start = 0, ch.start
+        for i in range(ch.start, ch.end):
+            cost = len(lines[i]) + 1
+            if size and size + cost > limit:
+                out.append(Chunk(start, i, ch.kind))
+                start, size = i, 0
+            size += cost
+        out.append(Chunk(start, ch.end, ch.kind))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_long_chunks_are_cut_as_line_by_line(seed: int) -> None:
+    import random
+
+    from sidecar.pruning.engine.chunking import _cap
+    from sidecar.tokens import CHARS_PER_TOKEN
+
+    rnd = random.Random(seed)
+    lines = ["x" * rnd.choice([0, 3, 20, 90, 400]) for _ in range(rnd.randint(1, 80))]
+    cuts = sorted(rnd.sample(range(1, len(lines) + 1), rnd.randint(1, min(5, len(lines)))))
+    if cuts[-1] != len(lines):
+        cuts.append(len(lines))
+    chunks = [Chunk(a, b, "code") for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
+    tokens = rnd.choice([1, 8, 48, 256])
+    assert _cap(chunks, lines, tokens) == _cap_by_lines(chunks, lines, tokens * CHARS_PER_TOKEN)
+
+
+def test_the_prefix_trie_matches_exactly_what_startswith_does() -> None:
+    import random
+    import re
+
+    from sidecar.pruning.engine.chunking import (
+        COMMENT_PREFIXES,
+        DEF_PREFIXES,
+        IMPORT_PREFIXES,
+        definition_lines,
+        prefix_trie,
+    )
+
+    rnd = random.Random(5)
+    for prefixes in (DEF_PREFIXES, IMPORT_PREFIXES + COMMENT_PREFIXES, ("a", "ab", "abc"), ("x*", "x(", "[")):
+        trie = re.compile(prefix_trie(prefixes))
+        texts = [p + rnd.choice(["", "x", " y"]) for p in prefixes] + [p[:-1] for p in prefixes]
+        texts += ["".join(rnd.choices("adefimpstcnu *<(#/-;:xy", k=rnd.randint(0, 12))) for _ in range(3000)]
+        assert [bool(trie.match(t)) for t in texts] == [t.startswith(prefixes) for t in texts]
+        if prefixes is DEF_PREFIXES:
+            assert definition_lines(texts) == [t.startswith(prefixes) for t in texts]

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
+import random
+import re
 
-from sidecar.pruning.engine.json_kind import Tree, score_json
+import pytest
+
+from sidecar.pruning.engine.json_kind import (
+    OUTLIER_DISTINCT,
+    OUTLIER_MIN,
+    OUTLIER_SHARE,
+    RECORD_MAX,
+    Lines,
+    Tree,
+    _outliers,
+    score_json,
+)
 from tests.pruning.engine.samples import prune, releases_json
 
 
@@ -66,3 +80,105 @@ def test_truncated_json_still_scores() -> None:
     lines = releases_json().split("\n")[:300]  # the detector would not call it JSON; the scorer copes anyway
     scores, units = score_json(lines, "2.3.0")
     assert len(scores) == 300 and units[-1].end == 300
+
+
+# The patterns the line scan replaced, tried at every position of the text (the reference).
+_OLD_CLOSING = re.compile(r"^[ \t]*[}\]]", re.M)
+_OLD_OPENING = re.compile(r"[{\[][ \t]*$", re.M)
+_OLD_KEY_VALUE = re.compile(r'^[ \t]*"((?:[^"\\\n]|\\.)*)": (?![{\[])(.*?),?[ \t]*$', re.M)
+_PIECES = [
+    " ",
+    "  ",
+    "\t",
+    "\r",
+    "\x0c",
+    "\xa0",
+    '"',
+    "\\",
+    '\\"',
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ": ",
+    "a",
+    "é",
+    "1",
+]
+
+
+def _fuzzed_lines(rnd: random.Random) -> list[str]:
+    lines = releases_json().split("\n")[: rnd.randint(1, 80)]
+    for _ in range(rnd.randint(0, 30)):
+        k = rnd.randrange(len(lines))
+        cut = rnd.randint(0, len(lines[k]))
+        lines[k] = lines[k][:cut] + "".join(rnd.choices(_PIECES, k=rnd.randint(1, 4))) + lines[k][cut:]
+    return lines
+
+
+def _line_of(offsets: list[int], pos: int) -> int:
+    return bisect.bisect_right(offsets, pos) - 1
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_the_line_scan_matches_the_text_patterns(seed: int) -> None:
+    lines = _fuzzed_lines(random.Random(seed))
+    text = "\n".join(lines)
+    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    closing = {_line_of(offsets, m.start()) for m in _OLD_CLOSING.finditer(text)}
+    opening = {_line_of(offsets, m.start()) for m in _OLD_OPENING.finditer(text)}
+    kv = {_line_of(offsets, m.start()): (m.group(1), m.group(2)) for m in _OLD_KEY_VALUE.finditer(text)}
+    scan = Lines(lines, text)
+    assert {i for i, k in enumerate(scan.kinds) if k == 1} == closing
+    assert scan.events == sorted(closing | opening)
+    assert scan.kv == kv
+    assert scan.kv_lines == sorted(kv) and scan.pairs == [kv[i] for i in sorted(kv)]
+
+
+def _record_by_walk(tree: Tree, i: int) -> tuple[int, int]:
+    """The reference: walk up from the line's container to its record."""
+    r = tree.inner[i]
+    if r < 0 or tree.size(r) > RECORD_MAX:
+        return i, i
+    while r not in tree.element:
+        p = tree.parent.get(r, -1)
+        if p < 0 or tree.size(p) > RECORD_MAX:
+            break
+        r = p
+    return r, tree.end[r]
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_records_match_the_walk_up(seed: int) -> None:
+    lines = _fuzzed_lines(random.Random(seed))
+    tree = _tree(lines)
+    walked = [_record_by_walk(tree, i) for i in range(len(lines))]
+    assert [tree.record(i) for i in range(len(lines))] == walked
+    assert tree.groups() == [a for a, _ in walked]  # a line in no record is a group of its own
+
+
+def _outliers_by_lines(kvs: dict[int, tuple[str, str]]) -> list[int]:
+    """The reference: key -> value -> lines, then the rare values of keys with few values."""
+    seen: dict[str, dict[str, list[int]]] = {}
+    for i, (key, value) in sorted(kvs.items()):
+        if len(value) <= 80:
+            seen.setdefault(key, {}).setdefault(value, []).append(i)
+    out: list[int] = []
+    for values in seen.values():
+        total = sum(map(len, values.values()))
+        if len(values) <= OUTLIER_DISTINCT and total >= OUTLIER_MIN:
+            out += [i for where in values.values() if len(where) <= OUTLIER_SHARE * total for i in where]
+    return sorted(out)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_outliers_match_the_per_line_count(seed: int) -> None:
+    rnd = random.Random(seed)
+    items = [
+        {"id": k, "state": rnd.choice(["ok"] * 30 + ["odd", "x" * 90]), "n": rnd.randint(0, 3)}
+        for k in range(80)
+    ]
+    lines = json.dumps({"items": items}, indent=2).split("\n")
+    scan = Lines(lines, "\n".join(lines))
+    assert sorted(_outliers(scan)) == _outliers_by_lines(scan.kv)

@@ -86,3 +86,10 @@ def test_every_kind_prunes_the_same_across_processes_and_hash_seeds(tmp_path) ->
         )
         outs.add(hashlib.sha256(p.stdout.encode()).hexdigest())
     assert len(outs) == 1
+
+
+def test_detection_never_raises_on_deep_nesting_or_lone_surrogates() -> None:
+    from sidecar.pruning.engine.kinds import detect_kind
+
+    assert detect_kind("[\n" * 5000 + "]\n" * 5000, "logs") == "logs"
+    assert detect_kind("{\n" * 5 + '"a": "\ud800"' + "\n}" * 5, "logs") == "logs"

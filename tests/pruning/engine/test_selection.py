@@ -268,3 +268,24 @@ def test_incremental_consolidation_matches_full_passes(seed: int) -> None:
     _consolidate(states[0], vals, target, protected)
     _consolidate_by_full_passes(states[1], vals, target, protected)
     assert states[0].keep == states[1].keep
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_greedy_units_do_not_depend_on_the_order_units_come_in(seed: int) -> None:
+    from sidecar.pruning.engine.chunking import Chunk
+    from sidecar.pruning.engine.keepstate import KeepState as _State
+    from sidecar.pruning.engine.selection import _greedy_units
+
+    rnd = random.Random(seed)
+    n = rnd.randint(5, 200)
+    vals = [rnd.choice([0.0, 1.0, rnd.random()]) for _ in range(n)]  # ties between units
+    costs = [rnd.randint(1, 60) for _ in range(n)]
+    cuts = sorted(set(rnd.sample(range(1, n), rnd.randint(1, n - 1)) + [n]))
+    units = [Chunk(a, b, "code") for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
+    shuffled = rnd.sample(units, len(units))
+    target = rnd.randint(0, sum(costs))
+    for by_mass in (True, False):
+        states = [_State(n, costs, 30) for _ in range(2)]
+        _greedy_units(states[0], units, vals, target, by_mass=by_mass)
+        _greedy_units(states[1], shuffled, vals, target, by_mass=by_mass)
+        assert states[0].keep == states[1].keep

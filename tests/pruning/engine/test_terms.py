@@ -61,3 +61,71 @@ def test_identifier_tails_and_advisory_ids() -> None:
     assert {"_unsafenoresource", "noresource", "max_form_parts", "form_parts"} <= set(terms)
     assert terms["noresource"][1] == terms["form_parts"][1] == ("", "s", "es", "ed", "d", "ing", "er", "ers")
     assert not {"ghsa", "g4mx", "p4", "cve"} & set(terms)
+
+
+def _match_lines_by_case(
+    text: str, low: str, offsets: list[int], literal: str, suffixes: tuple[str, ...]
+) -> list[int]:
+    """The reference: the case of what follows a match is always compared."""
+    import bisect
+
+    out: list[int] = []
+    n, size = len(text), len(literal)
+    pos = low.find(literal)
+    while pos >= 0:
+        ok = True
+        if pos > 0:
+            prev, cur = text[pos - 1], text[pos]
+            if prev.isalnum():
+                ok = (
+                    (prev.islower() or prev.isdigit())
+                    and cur.isupper()
+                    or (prev.isupper() and cur.isupper() and pos + 1 < n and text[pos + 1].islower())
+                )
+        if ok:
+            end = pos + size
+            same = str.isupper if text[pos:end].isupper() else str.islower
+            k = end
+            while k < n and k - end < 4 and same(text[k]):
+                k += 1
+            if k < n and same(text[k]) or low[end:k] not in suffixes:
+                ok = False
+        if ok:
+            out.append(bisect.bisect_right(offsets, pos) - 1)
+        pos = low.find(literal, pos + size)
+    return out
+
+
+def test_match_lines_matches_the_case_comparing_scan() -> None:
+    import random
+
+    from sidecar.pruning.engine.chunking import lowered
+
+    pieces = [
+        "pool",
+        "Pool",
+        "POOL",
+        "pools",
+        "POOLs",
+        "poolⅰ",
+        "pool_",
+        "xPool",
+        "X",
+        "s",
+        "ing",
+        " ",
+        "\n",
+        "é",
+        "-",
+        "1",
+    ]
+    for seed in range(300):
+        rnd = random.Random(seed)
+        text = "".join(rnd.choices(pieces, k=rnd.randint(1, 40)))
+        lines = text.split("\n")
+        low = lowered(text)
+        offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+        for literal, (_, sufs) in goal_terms("fix the pooling of pool").items():
+            assert match_lines(text, low, offsets, literal, sufs) == _match_lines_by_case(
+                text, low, offsets, literal, sufs
+            )
