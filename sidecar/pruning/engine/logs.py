@@ -8,6 +8,12 @@
   unittest's ``FAIL:``/``ERROR:`` blocks, jest's ``●`` blocks, cargo's ``---- x stdout ----`` and
   go's ``--- FAIL:`` blocks: from the failing line (``>``, ``E``, ``panicked``, ``Error:``) to the
   block's end as errors, the test source above it less;
+- **then their skeletons**: past the first ``WHOLE_FAILURES`` blocks, a long block keeps only what
+  says where and why it failed (its header, pytest's ``>`` and ``E`` lines, ``file:line:``
+  locations, traceback frames, exception, expected/received and panic lines); its source context
+  and locals fold into markers. A bug that fails seventy tests prints seventy tracebacks, mostly
+  alike: whole, they stand at the median and nothing stands out; skeletons keep every failure's
+  marks within the budget of a log;
 - **summaries**: ``FAILED``/``ERROR`` summary lines, pytest's and jest's totals, ``test result:``;
 - **folding**: lines repeated or near-repeated (numbers and a line's first path or URL masked:
   ``Found link https://…/pkg-1.0.tar.gz``, ``test_x.py::test_y PASSED [ 41%]``) score lower after
@@ -29,6 +35,11 @@ WARN_WORDS = ("warn", "deprecat")
 FAIL_W = 2.0  # a failing test's failure lines: above a lone error line, with the summaries
 SOURCE_W = 0.5  # the failing test's source above its failing line
 SUMMARY_W = 1.2
+WHOLE_FAILURES = 3  # the first failing tests are kept whole; later ones keep their skeleton
+SHORT_FAILURE = 8  # a block this short (lines) is kept whole: cutting it would cost markers
+MARKER_CHARS = 60  # about what a marker costs: a shorter gap in a skeleton is kept with it
+FOLD_W = -1.0  # the rest of a later failing test: with the noise, so it folds
+PROGRESS_ERRORS = 3  # a runner's "FAILED [ 41%]" progress lines after this many fold
 TAIL_LINES = 20
 
 _PROGRESS = re.compile(r"\d{1,3}%|[#=>█▏▎▍▌▋▊▉-]{10,}|\r.")
@@ -64,6 +75,15 @@ _FAILURE = re.compile(
     r"^(?:>\s|E\s|\s*(?:AssertionError|assert|Error|Expected|Received|panic:)|\S+:\d+: \w"
     r"|.*thread '.*' panicked)"
 )
+# What a failing test's skeleton keeps: where and why it failed, one line each.
+_SKELETON = re.compile(
+    r"^(?:[>E] "  # pytest: the failing line and the error lines
+    r"|\s*\S+:\d+:"  # file:line: locations (pytest's frames and exception, go's t.Error lines)
+    r"|\s*File \"[^\"]*\", line \d"  # a Python traceback's frames
+    r"|\s*(?:[\w.]*(?:Error|Exception|Failure)\b|AssertionError|panic:|thread '[^']*' panicked)"
+    r"|\s*(?:Expected|Received|expected|received|left|right)\b"  # jest, cargo: the values compared
+    r"|\s*>\s*\d+ \|)"  # jest's code frame: the failing line
+)
 _SUMMARY = re.compile(
     r"\n(?:FAILED |ERROR |=+ [^\n]*\b(?:failed|passed|errors?)\b[^\n]* =+$|Tests?:[ \t]|Test Suites:"
     r"|test result:|FAIL[ \t]|ok[ \t]+\S+[ \t]+[\d.]+s$|Ran \d+ tests?|FAILED \(|\d+ (?:passed|failed))",
@@ -95,6 +115,25 @@ def failure_blocks(lines: Sequence[str], low: str, offsets: list[int]) -> list[t
     return out
 
 
+def _skeleton(lines: Sequence[str], scores: list[float], start: int, end: int, hi: float, lo: float) -> None:
+    """Score a failing test's skeleton ``hi`` and the rest of its block at most ``lo``.
+
+    A short gap between two skeleton lines (a blank, a frame's source line) goes with them: the
+    marker that would replace it costs as much, and counted with the skeleton it is in the budget.
+    """
+    scores[start] = max(scores[start], hi)
+    last = start
+    for i in range(start + 1, end):
+        if _SKELETON.match(lines[i]):
+            scores[i] = max(scores[i], hi)
+            if 0 < i - last - 1 <= 2 and sum(len(lines[k]) + 1 for k in range(last + 1, i)) <= MARKER_CHARS:
+                for k in range(last + 1, i):
+                    scores[k] = max(scores[k], hi)
+            last = i
+        else:
+            scores[i] = min(scores[i], lo)
+
+
 def log_priors(
     lines: Sequence[str],
     low: str,
@@ -118,7 +157,8 @@ def log_priors(
     for i, line in enumerate(lines):
         if len(line) > 200 and _BLOB.search(line):
             scores[i] -= 0.5 * unit
-    # Repeated and near-repeated lines are noise after their first few occurrences (errors aside).
+    # Repeated and near-repeated lines are noise after their first few occurrences (errors aside,
+    # but for a runner's progress lines: seventy "test_x FAILED [ 41%]" repeat the summary's list).
     seen: dict[str, int] = {}
     for i, key in enumerate(low.translate(_DIGITS).split("\n")):
         if "/" in key:
@@ -127,6 +167,8 @@ def log_priors(
         seen[key] = count + 1
         if count and i not in errors:
             scores[i] -= min(0.8, 0.2 * count) * unit
+        elif count >= PROGRESS_ERRORS and key.endswith("%]") and _PROGRESS.search(key):
+            scores[i] -= 1.8 * unit  # its error lift undone, folded as a repeat
         if not stripped[i]:
             scores[i] -= 0.1 * unit
     # An error record is kept whole (a traceback with its exception line): lift it to its best line.
@@ -139,12 +181,17 @@ def log_priors(
         if b is not None and b >= unit and scores[i] < 0.9 * b:
             scores[i] = 0.9 * b
     # A failing test is kept whole from its failing line on; its source above it, as context.
-    for start, focus, end in failure_blocks(lines, low, offsets):
+    # Past the first few, a long one keeps its skeleton and the rest folds.
+    fail = FAIL_W * unit + 0.1 * unit
+    for k, (start, focus, end) in enumerate(failure_blocks(lines, low, offsets)):
         scores[start] = max(scores[start], FAIL_W * unit)
+        if k >= WHOLE_FAILURES and end - start > SHORT_FAILURE:
+            _skeleton(lines, scores, start, end, fail, FOLD_W * unit)
+            continue
         for i in range(start + 1, focus):
             scores[i] = max(scores[i], SOURCE_W * unit)
         for i in range(focus, end):
-            scores[i] = max(scores[i], FAIL_W * unit + (0.1 * unit if stripped[i] else 0.0))
+            scores[i] = max(scores[i], fail if stripped[i] else FAIL_W * unit)
     for i in _line_starts(_SUMMARY, "\n".join(lines), offsets):
         scores[i] += SUMMARY_W * unit
     for i in range(max(0, n - TAIL_LINES), n):

@@ -132,7 +132,7 @@ def select_lines(
     ratio = opts.keep_ratio
     _greedy_units(state, units, vals, target, by_mass=ratio is None or ratio >= MASS_MIN_RATIO)
     order = sorted(range(n), key=vals.__getitem__, reverse=True)  # stable: ties stay in text order
-    protected = orient(lines, state, request, target)
+    protected = orient(lines, state, request, target, vals)
     _fill_small_gaps(state)
     if mcost:
         _consolidate(state, vals, target, protected)
