@@ -17,7 +17,8 @@
 - **summaries**: ``FAILED``/``ERROR`` summary lines, pytest's and jest's totals, ``test result:``;
 - **folding**: lines repeated or near-repeated (numbers and a line's first path or URL masked:
   ``Found link https://…/pkg-1.0.tar.gz``, ``test_x.py::test_y PASSED [ 41%]``) score lower after
-  their first occurrences, so a run of them is cut to its first lines and one marker; progress
+  their first occurrences, so a run of them is cut to its first lines and one marker; a runner's
+  progress lines too when they say FAILED (the summary lists the failures again); progress
   bars and long blobs down;
 - the first lines and the tail (where a run's outcome is printed) up.
 """
@@ -37,7 +38,10 @@ SOURCE_W = 0.5  # the failing test's source above its failing line
 SUMMARY_W = 1.2
 WHOLE_FAILURES = 3  # the first failing tests are kept whole; later ones keep their skeleton
 SHORT_FAILURE = 8  # a block this short (lines) is kept whole: cutting it would cost markers
-MARKER_CHARS = 60  # about what a marker costs: a shorter gap in a skeleton is kept with it
+# A gap of a line or two in a skeleton is kept with it up to one and a half markers' characters (a
+# marker costs about 64 with its 26-character id): a cut that saves less than a third of the marker
+# replacing it is not worth the line it hides (pytest's "_ _ _" separator between frames, a blank).
+GAP_CHARS = 96
 FOLD_W = -1.0  # the rest of a later failing test: with the noise, so it folds
 PROGRESS_ERRORS = 3  # a runner's "FAILED [ 41%]" progress lines after this many fold
 TAIL_LINES = 20
@@ -78,11 +82,12 @@ _FAILURE = re.compile(
 # What a failing test's skeleton keeps: where and why it failed, one line each.
 _SKELETON = re.compile(
     r"^(?:[>E] "  # pytest: the failing line and the error lines
-    r"|\s*\S+:\d+:"  # file:line: locations (pytest's frames and exception, go's t.Error lines)
+    r"|\s*[^\s:]+\.[A-Za-z]\w*:\d+:"  # file:line: locations (pytest's frames and exception, go's t.Error)
     r"|\s*File \"[^\"]*\", line \d"  # a Python traceback's frames
     r"|\s*(?:[\w.]*(?:Error|Exception|Failure)\b|AssertionError|panic:|thread '[^']*' panicked)"
-    r"|\s*(?:Expected|Received|expected|received|left|right)\b"  # jest, cargo: the values compared
-    r"|\s*>\s*\d+ \|)"  # jest's code frame: the failing line
+    r"|\s*(?:Expected|Received|expected|received|left|right|assertion)\b|\s*expect\("  # jest, cargo
+    r"|\s*>\s*\d+ \|"  # jest's code frame: the failing line
+    r"|\s*at .*\.(?:test|spec)\.[jt]sx?:\d)"  # a JS stack's frame in the test file
 )
 _SUMMARY = re.compile(
     r"\n(?:FAILED |ERROR |=+ [^\n]*\b(?:failed|passed|errors?)\b[^\n]* =+$|Tests?:[ \t]|Test Suites:"
@@ -118,15 +123,17 @@ def failure_blocks(lines: Sequence[str], low: str, offsets: list[int]) -> list[t
 def _skeleton(lines: Sequence[str], scores: list[float], start: int, end: int, hi: float, lo: float) -> None:
     """Score a failing test's skeleton ``hi`` and the rest of its block at most ``lo``.
 
-    A short gap between two skeleton lines (a blank, a frame's source line) goes with them: the
-    marker that would replace it costs as much, and counted with the skeleton it is in the budget.
+    A short gap between two skeleton lines (a blank, a frame's source line, a separator) goes with
+    them: the marker replacing it would cost about as much, and counted with the skeleton it is in
+    the budget.
+    The block's header is scored by the caller, a little lower: the summary's FAILED line names
+    the test again, so under a short budget the header goes before the failure's marks.
     """
-    scores[start] = max(scores[start], hi)
     last = start
     for i in range(start + 1, end):
         if _SKELETON.match(lines[i]):
             scores[i] = max(scores[i], hi)
-            if 0 < i - last - 1 <= 2 and sum(len(lines[k]) + 1 for k in range(last + 1, i)) <= MARKER_CHARS:
+            if 0 < i - last - 1 <= 2 and sum(len(lines[k]) + 1 for k in range(last + 1, i)) <= GAP_CHARS:
                 for k in range(last + 1, i):
                     scores[k] = max(scores[k], hi)
             last = i
