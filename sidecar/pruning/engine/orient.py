@@ -1,8 +1,9 @@
 """Orientation: the few lines that let a reader place what the scores kept.
 
 Code: the first line, the definition (and class) line above each kept run and, under the default
-policy, the line defining a name the kept code uses. Logs: error lines. Each is spared by trimming
-until nothing else is left to drop.
+policy, the line defining a name the kept code uses. Logs: error lines, when the scores are blind to
+them (a scorer that ranks them has kept those that matter). Each is spared by trimming until nothing
+else is left to drop.
 """
 
 from __future__ import annotations
@@ -130,8 +131,8 @@ def _definitions_used(lines: Sequence[str], state: KeepState, chosen: list[int],
 
 def _ranked(errors: list[int], scores: Sequence[float]) -> bool:
     """Tell whether ``scores`` rank the error lines above the typical line (their median above it)."""
-    typical = sorted(scores)[len(scores) // 2]
-    return sorted(scores[i] for i in errors)[len(errors) // 2] > typical
+    middle = sorted(scores[i] for i in errors)[len(errors) // 2]
+    return sum(map(middle.__gt__, scores)) > len(scores) // 2  # one pass, where a median sorts all
 
 
 def _indent(line: str) -> int:
