@@ -8,10 +8,17 @@
   unittest's ``FAIL:``/``ERROR:`` blocks, jest's ``●`` blocks, cargo's ``---- x stdout ----`` and
   go's ``--- FAIL:`` blocks: from the failing line (``>``, ``E``, ``panicked``, ``Error:``) to the
   block's end as errors, the test source above it less;
+- **then their skeletons**: past the first ``WHOLE_FAILURES`` blocks, a long block keeps only what
+  says where and why it failed (its header, pytest's ``>`` and ``E`` lines, ``file:line:``
+  locations, traceback frames, exception, expected/received and panic lines); its source context
+  and locals fold into markers. A bug that fails seventy tests prints seventy tracebacks, mostly
+  alike: whole, they stand at the median and nothing stands out; skeletons keep every failure's
+  marks within the budget of a log;
 - **summaries**: ``FAILED``/``ERROR`` summary lines, pytest's and jest's totals, ``test result:``;
 - **folding**: lines repeated or near-repeated (numbers and a line's first path or URL masked:
   ``Found link https://…/pkg-1.0.tar.gz``, ``test_x.py::test_y PASSED [ 41%]``) score lower after
-  their first occurrences, so a run of them is cut to its first lines and one marker; progress
+  their first occurrences, so a run of them is cut to its first lines and one marker; a runner's
+  progress lines too when they say FAILED (the summary lists the failures again); progress
   bars and long blobs down;
 - the first lines and the tail (where a run's outcome is printed) up.
 """
@@ -29,6 +36,14 @@ WARN_WORDS = ("warn", "deprecat")
 FAIL_W = 2.0  # a failing test's failure lines: above a lone error line, with the summaries
 SOURCE_W = 0.5  # the failing test's source above its failing line
 SUMMARY_W = 1.2
+WHOLE_FAILURES = 3  # the first failing tests are kept whole; later ones keep their skeleton
+SHORT_FAILURE = 8  # a block this short (lines) is kept whole: cutting it would cost markers
+# A gap of a line or two in a skeleton is kept with it up to one and a half markers' characters (a
+# marker costs about 64 with its 26-character id): a cut that saves less than a third of the marker
+# replacing it is not worth the line it hides (pytest's "_ _ _" separator between frames, a blank).
+GAP_CHARS = 96
+FOLD_W = -1.0  # the rest of a later failing test: with the noise, so it folds
+PROGRESS_ERRORS = 3  # a runner's "FAILED [ 41%]" progress lines after this many fold
 TAIL_LINES = 20
 
 _PROGRESS = re.compile(r"\d{1,3}%|[#=>█▏▎▍▌▋▊▉-]{10,}|\r.")
@@ -64,6 +79,17 @@ _FAILURE = re.compile(
     r"^(?:>\s|E\s|\s*(?:AssertionError|assert|Error|Expected|Received|panic:)|\S+:\d+: \w"
     r"|.*thread '.*' panicked)"
 )
+# What a failing test's skeleton keeps: where and why it failed, one line each. Written "\n(?:...)"
+# (see below) and without a backtracking scan per token: possessive runs, lookbehinds at their end.
+_SKELETON = re.compile(
+    r"\n(?:[>E] "  # pytest: the failing line and the error lines
+    r"|[ \t]*(?:(?=[^\s:]*\.[A-Za-z])[^\s:]++:\d+:"  # file:line: (pytest's frames and exception, go)
+    r"|File \"[^\"\n]*\", line \d"  # a Python traceback's frames
+    r"|[\w.]++(?:(?<=Error)|(?<=Exception)|(?<=Failure))\b|panic:|thread '[^'\n]*' panicked"
+    r"|(?=[ERelra])(?:Expected|Received|expected|received|left|right|assertion)\b|expect\("  # jest, cargo
+    r"|>[ \t]*\d+ \|"  # jest's code frame: the failing line
+    r"|at [^\n]*\.(?:test|spec)\.[jt]sx?:\d))"  # a JS stack's frame in the test file
+)
 _SUMMARY = re.compile(
     r"\n(?:FAILED |ERROR |=+ [^\n]*\b(?:failed|passed|errors?)\b[^\n]* =+$|Tests?:[ \t]|Test Suites:"
     r"|test result:|FAIL[ \t]|ok[ \t]+\S+[ \t]+[\d.]+s$|Ran \d+ tests?|FAILED \(|\d+ (?:passed|failed))",
@@ -95,6 +121,39 @@ def failure_blocks(lines: Sequence[str], low: str, offsets: list[int]) -> list[t
     return out
 
 
+def _skeletons(
+    lines: Sequence[str],
+    offsets: list[int],
+    scores: list[float],
+    blocks: list[tuple[int, int]],
+    hi: float,
+    lo: float,
+) -> None:
+    """Score the skeleton of each failing-test block ``hi`` and the rest of it at most ``lo``.
+
+    A short gap between two skeleton lines (a blank, a frame's source line, a separator) goes with
+    them: the marker replacing it would cost about as much, and counted with the skeleton it is in
+    the budget. Each block's header is scored by the caller, a little lower: the summary's FAILED
+    line names the test again, so under a short budget the header goes before the failure's marks.
+    """
+    a, b = blocks[0][0], blocks[-1][1]
+    marks = bytearray(len(lines))
+    region = "\n" + "\n".join(lines[a:b])  # one scan at C speed, not a match per line
+    for m in _SKELETON.finditer(region):
+        marks[bisect.bisect_right(offsets, m.start() + offsets[a]) - 1] = 1
+    for start, end in blocks:
+        last = start
+        for i in range(start + 1, end):
+            if marks[i]:
+                scores[i] = max(scores[i], hi)
+                if 0 < i - last - 1 <= 2 and sum(len(lines[k]) + 1 for k in range(last + 1, i)) <= GAP_CHARS:
+                    for k in range(last + 1, i):
+                        scores[k] = max(scores[k], hi)
+                last = i
+            elif scores[i] > lo:
+                scores[i] = lo
+
+
 def log_priors(
     lines: Sequence[str],
     low: str,
@@ -118,7 +177,8 @@ def log_priors(
     for i, line in enumerate(lines):
         if len(line) > 200 and _BLOB.search(line):
             scores[i] -= 0.5 * unit
-    # Repeated and near-repeated lines are noise after their first few occurrences (errors aside).
+    # Repeated and near-repeated lines are noise after their first few occurrences (errors aside,
+    # but for a runner's progress lines: seventy "test_x FAILED [ 41%]" repeat the summary's list).
     seen: dict[str, int] = {}
     for i, key in enumerate(low.translate(_DIGITS).split("\n")):
         if "/" in key:
@@ -127,6 +187,8 @@ def log_priors(
         seen[key] = count + 1
         if count and i not in errors:
             scores[i] -= min(0.8, 0.2 * count) * unit
+        elif count >= PROGRESS_ERRORS and key.endswith("%]") and _PROGRESS.search(key):
+            scores[i] -= 1.8 * unit  # its error lift undone, folded as a repeat
         if not stripped[i]:
             scores[i] -= 0.1 * unit
     # An error record is kept whole (a traceback with its exception line): lift it to its best line.
@@ -139,12 +201,20 @@ def log_priors(
         if b is not None and b >= unit and scores[i] < 0.9 * b:
             scores[i] = 0.9 * b
     # A failing test is kept whole from its failing line on; its source above it, as context.
-    for start, focus, end in failure_blocks(lines, low, offsets):
+    # Past the first few, a long one keeps its skeleton and the rest folds.
+    fail = FAIL_W * unit + 0.1 * unit
+    skeletons: list[tuple[int, int]] = []
+    for k, (start, focus, end) in enumerate(failure_blocks(lines, low, offsets)):
         scores[start] = max(scores[start], FAIL_W * unit)
+        if k >= WHOLE_FAILURES and end - start > SHORT_FAILURE:
+            skeletons.append((start, end))
+            continue
         for i in range(start + 1, focus):
             scores[i] = max(scores[i], SOURCE_W * unit)
         for i in range(focus, end):
-            scores[i] = max(scores[i], FAIL_W * unit + (0.1 * unit if stripped[i] else 0.0))
+            scores[i] = max(scores[i], fail if stripped[i] else FAIL_W * unit)
+    if skeletons:
+        _skeletons(lines, offsets, scores, skeletons, fail, FOLD_W * unit)
     for i in _line_starts(_SUMMARY, "\n".join(lines), offsets):
         scores[i] += SUMMARY_W * unit
     for i in range(max(0, n - TAIL_LINES), n):

@@ -1,8 +1,9 @@
 """Orientation: the few lines that let a reader place what the scores kept.
 
 Code: the first line, the definition (and class) line above each kept run and, under the default
-policy, the line defining a name the kept code uses. Logs: error lines. Each is spared by trimming
-until nothing else is left to drop.
+policy, the line defining a name the kept code uses. Logs: error lines, when the scores are blind to
+them (a scorer that ranks them has kept those that matter). Each is spared by trimming until nothing
+else is left to drop.
 """
 
 from __future__ import annotations
@@ -32,12 +33,15 @@ _DEFINES = re.compile(
 )
 
 
-def orient(lines: Sequence[str], state: KeepState, request: PruneRequest, target: int) -> frozenset[int]:
+def orient(
+    lines: Sequence[str], state: KeepState, request: PruneRequest, target: int, scores: Sequence[float]
+) -> frozenset[int]:
     """Keep what orients a reader; return those lines so trimming spares them.
 
     Code: the definition line (and enclosing class line) above each kept run, and the first
-    line of the text. Logs: error lines, within a fifth of the budget. Skipped under tight
-    budgets, where a lone line plus its marker costs more recall than it orients (measured).
+    line of the text. Logs: error lines, within a fifth of the budget, when the scores are blind
+    to them. Skipped under tight budgets, where a lone line plus its marker costs more recall
+    than it orients (measured).
     """
     ratio = request.options.keep_ratio
     if ratio is not None and ratio < ORIENT_MIN_RATIO:
@@ -47,8 +51,14 @@ def orient(lines: Sequence[str], state: KeepState, request: PruneRequest, target
     if request.source_type == "logs":
         low = lowered("\n".join(lines))
         offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
+        errors = sorted(keyword_lines(low, offsets, ERROR_WORDS))
+        if errors and _ranked(errors, scores):
+            # The scorer weighed the error lines itself (the heuristic's log priors): it folded
+            # seventy "FAILED [ 41%]" progress lines or a "failPeerConflict" stack frame on
+            # purpose, and adding them back in text order would crowd out what it kept.
+            return frozenset()
         spent = 0
-        for i in sorted(keyword_lines(low, offsets, ERROR_WORDS)):
+        for i in errors:
             if keep[i]:
                 continue
             spent += state.costs[i]
@@ -117,6 +127,12 @@ def _definitions_used(lines: Sequence[str], state: KeepState, chosen: list[int],
         state.add(i)
         added.append(i)
     return added
+
+
+def _ranked(errors: list[int], scores: Sequence[float]) -> bool:
+    """Tell whether ``scores`` rank the error lines above the typical line (their median above it)."""
+    middle = sorted(scores[i] for i in errors)[len(errors) // 2]
+    return sum(map(middle.__gt__, scores)) > len(scores) // 2  # one pass, where a median sorts all
 
 
 def _indent(line: str) -> int:

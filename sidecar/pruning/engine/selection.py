@@ -145,7 +145,7 @@ def select_lines(
     ratio = opts.keep_ratio
     sums = _Sums(vals, costs, ordered, None if opts.annotate_lines else offsets)
     _greedy_units(state, units, vals, target, by_mass=ratio is None or ratio >= MASS_MIN_RATIO, sums=sums)
-    protected = orient(lines, state, request, target)
+    protected = orient(lines, state, request, target, vals)
     _fill_small_gaps(state)
     if mcost:
         _consolidate(state, vals, target, protected, sums=sums)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sidecar.pruning.engine.chunking import lowered
 from sidecar.pruning.engine.logs import failure_blocks
 from tests.pruning.engine.samples import prune, pytest_run
@@ -62,3 +64,112 @@ def test_failure_blocks_of_other_runners() -> None:
     ((start, focus, end),) = _blocks(cargo)
     assert "panicked" in cargo.split("\n")[focus]
     assert _blocks("all good\nnothing failed here? no: nothing\n") == []
+
+
+def _many_failures(failing: int = 40, passing: int = 200) -> str:
+    """A ``pytest -v`` session where one bug fails ``failing`` tests, each with a two-frame traceback."""
+    out = ["============================= test session starts ==============================", ""]
+    total = failing + passing
+    for i in range(total):
+        status = "FAILED" if i % 6 == 0 and i // 6 < failing else "PASSED"
+        out.append(f"tests/test_codec.py::test_roundtrip[{i}] {status} [{i * 100 // total:3d}%]")
+    out += ["", "=================================== FAILURES ==================================="]
+    for k in range(failing):
+        out += [
+            f"______________________________ test_roundtrip[{k * 6}] ______________________________",
+            "",
+            f"value = {k * 6}, codec = <pkg.codec.Codec object at 0x7f{k:04x}e79f6d0>",
+            "",
+            "    def test_roundtrip(value, codec):",
+            "        encoded = codec.encode(value)",
+            ">       assert codec.decode(encoded) == value",
+            "",
+            f"tests/test_codec.py:{40 + k}: ",
+            "_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ ",
+            "src/pkg/codec.py:88: in decode",
+            "    return self._unpack(data)",
+            "_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ ",
+            "",
+            f"self = <pkg.codec.Codec object at 0x7f{k:04x}e79f6d0>, data = b'\\x00\\x{k:02x}'",
+            "",
+            "    def _unpack(self, data):",
+            "        header = data[:2]",
+            "        width = int.from_bytes(header, 'little')",
+            ">       return int.from_bytes(data[2 : 2 + width], 'big')",
+            f"E       ValueError: width {k + 300} exceeds the payload",
+            "",
+            "src/pkg/codec.py:97: ValueError",
+        ]
+    out.append("=========================== short test summary info ============================")
+    out += [
+        f"FAILED tests/test_codec.py::test_roundtrip[{k * 6}] - ValueError: width {k + 300}..."
+        for k in range(failing)
+    ]  # noqa: E501
+    out += [f"=================== {failing} failed, {passing} passed in 3.09s ===================", ""]
+    return "\n".join(out)
+
+
+CODEC_GOAL = "Values no longer round-trip through the codec; find what broke\npytest -v"
+
+
+def test_many_failures_keep_every_failure_mark_and_fold_the_rest() -> None:
+    text = _many_failures()
+    lines = text.split("\n")
+    keep, out = prune(text, CODEC_GOAL, "logs")
+    # Every failure's marks, each occurrence: the ">" and "E" lines, file:line: locations.
+    for i, line in enumerate(lines):
+        if line.startswith(("> ", "E ", "FAILED ", "src/pkg/")) or re.match(r"tests/\S+:\d+: ", line):
+            assert keep[i], (i, line)
+    # The first failing tests are kept whole; later ones keep their skeleton, their locals fold.
+    locals_kept = [keep[i] for i, line in enumerate(lines) if line.startswith("self = <pkg.codec")]
+    assert all(locals_kept[:3]) and not any(locals_kept[3:])
+    assert sum(keep[i] for i, line in enumerate(lines) if line.startswith("    def _unpack")) == 3
+    # Seventy "FAILED [ 41%]" progress lines repeat the summary: they fold after the first few.
+    progress = [keep[i] for i, line in enumerate(lines) if line.endswith("%]") and "FAILED" in line]
+    assert sum(progress) <= 3
+    assert out.count("recover_text") > 40  # what folded is marked, one marker per cut
+    assert len(out) < 0.5 * len(text)
+
+
+def test_a_few_failures_stay_whole() -> None:
+    text = _many_failures(failing=3)
+    lines = text.split("\n")
+    keep, _ = prune(text, CODEC_GOAL, "logs")
+    assert all(keep[i] for i, line in enumerate(lines) if line.startswith(("self = <", "    def _unpack")))
+
+
+def test_skeleton_of_other_runners() -> None:
+    """Past the first failures, jest and unittest blocks keep where and why they failed."""
+    jest = ["FAIL src/a.test.js"]
+    for k in range(8):
+        jest += [
+            f"  ● Parser › parses input {k}",
+            "",
+            "    expect(received).toEqual(expected) // deep equality",
+            "",
+            f"    Expected: {k}",
+            f"    Received: {k + 1}",
+            "",
+            f"      {10 + k} |   const input = load({k});",
+            f"    > {12 + k} |   expect(parse(input)).toEqual({k});",
+            "",
+            f"      at Object.<anonymous> (src/a.test.js:{12 + k}:15)",
+            "      at Promise.then.completed (node_modules/jest-circus/build/utils.js:298:28)",
+            "",
+        ]
+    jest += ["Tests:       8 failed, 100 passed, 108 total", ""]
+    scores = _priors(jest)
+    last = jest.index("  ● Parser › parses input 7")
+    block = dict(zip(jest[last : last + 13], scores[last : last + 13], strict=True))
+    top = block["  ● Parser › parses input 7"]
+    for line in ("    Expected: 7", "    Received: 8", "    > 19 |   expect(parse(input)).toEqual(7);"):
+        assert block[line] >= top, line
+    assert block["      at Object.<anonymous> (src/a.test.js:19:15)"] >= top
+    assert block["      at Promise.then.completed (node_modules/jest-circus/build/utils.js:298:28)"] < 0
+
+
+def _priors(lines: list[str]) -> list[float]:
+    """Return the heuristic's scores for a log with a goal that names nothing in it."""
+    from sidecar.pruning.backends.heuristic import score_lines
+
+    return score_lines(lines, "why does it fail", "logs")
