@@ -50,7 +50,7 @@ def _jsonl(path: Path) -> list[dict[str, object]]:
 
 def case_sets(with_speed: bool) -> Iterator[tuple[str, list[Case]]]:
     """Yield (set name, cases) in a fixed order."""
-    from sidecar.chat.segments import _call_hints
+    from sidecar.chat.calls import call_hints
 
     dev = REPO.parent / "shared" / "bench" / "prune_cases_dev.jsonl"
     if not dev.exists():
@@ -63,7 +63,7 @@ def case_sets(with_speed: bool) -> Iterator[tuple[str, list[Case]]]:
     mixed: list[Case] = []
     for p in sorted((REPO / "bench" / "data" / "mixed").glob("*.jsonl.gz")):
         for c in _jsonl(p):
-            declared = _call_hints("Bash", {"command": str(c["tool"])})[1]
+            declared = call_hints("Bash", {"command": str(c["tool"])})[1]
             mixed.append((f"{p.name}:{c['id']}", str(c["text"]), str(c["goal"]), declared))
     yield "mixed", mixed
     if with_speed:

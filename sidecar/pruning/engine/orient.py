@@ -23,6 +23,10 @@ DEFINITION_SHARE = 10  # definitions of names the kept code uses: at most 1/10 o
 DEFINITION_MIN_NAME = 3  # shorter names (``i``, ``fn``) are too common to point at one definition
 # A line that defines one name: a function, class or type header (any indent), a module-level
 # constant or binding (no indent), an import of a single name.
+_HEADER_WORDS = (
+    "def", "class", "function", "func", "fn", "struct", "enum", "trait", "interface", "type", "export",
+    "default", "pub", "async",
+)  # fmt: skip
 _DEFINES = re.compile(
     r"\s*(?:export\s+)?(?:default\s+)?(?:pub(?:\([\w:]+\))?\s+)?(?:async\s+)?"
     r"(?:def|class|function\*?|func(?:\s+\([^)]*\))?|fn|struct|enum|trait|interface|type)\s+([A-Za-z_]\w*)"
@@ -102,6 +106,9 @@ def _definitions_used(lines: Sequence[str], state: KeepState, chosen: list[int],
     """
     sites: dict[str, list[int]] = {}
     for i, line in enumerate(lines):
+        # Only an unindented line or an indented header can define a name: skip the regex for the rest.
+        if not (line[:1].isalpha() or line[:1] in "_#") and not line.lstrip().startswith(_HEADER_WORDS):
+            continue
         m = _DEFINES.match(line)
         if m is not None:
             name = next(g for g in m.groups() if g)
