@@ -26,6 +26,9 @@ cool-down, not on every call. Every failure counts, 4xx included: a bad key or m
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
+import functools
 import logging
 import os
 import time
@@ -187,7 +190,9 @@ class PruningBackendManager:
     ) -> Decision:
         started = time.perf_counter()
         if self._thread_min_chars is not None and len(request.text) >= self._thread_min_chars:
-            selection = await asyncio.to_thread(_run_in_thread, self._heuristic, request)
+            ctx = contextvars.copy_context()
+            call = functools.partial(ctx.run, _run_in_thread, self._heuristic, request)
+            selection = await asyncio.get_running_loop().run_in_executor(_PRUNE_THREADS, call)
         else:
             selection = await self._heuristic.prune(request)
         return Decision(
@@ -206,6 +211,14 @@ class PruningBackendManager:
         if self._deepinfra is not None:
             await self._deepinfra.aclose()
         await self._heuristic.aclose()
+
+
+# Big texts are pruned on threads of their own pool, as many as there are cores: more threads than
+# cores only queue for the GIL, and each one more makes the event loop wait longer for its turn
+# (health probes under 64 agents' 100,000-character outputs: measured in BENCHMARKS.md, Reliability).
+_PRUNE_THREADS = concurrent.futures.ThreadPoolExecutor(
+    max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="sidecar-prune"
+)
 
 
 def _run_in_thread(backend: Backend, request: PruneRequest) -> Selection:
