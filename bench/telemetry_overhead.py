@@ -79,7 +79,7 @@ def serve(port: int, upstream: str) -> None:
     from sidecar.pruning.lifecycle import install_pruner
     from sidecar.pruning.middleware import install_pruning
     from sidecar.server import make_runner
-    from sidecar.telemetry.service import install_telemetry
+    from sidecar.telemetry.middleware import install_telemetry
 
     async def main() -> None:
         config = load_config(env={**os.environ, "SIDECAR_UPSTREAM_URL": upstream})

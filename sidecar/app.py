@@ -90,7 +90,7 @@ def default_installers() -> list[Installer]:
     from sidecar.pruning.lifecycle import install_pruner
     from sidecar.pruning.middleware import install_pruning
     from sidecar.routing.middleware import install_routing
-    from sidecar.telemetry.service import install_telemetry
+    from sidecar.telemetry.middleware import install_telemetry
 
     return [
         install_telemetry,

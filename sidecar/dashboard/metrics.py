@@ -31,7 +31,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from sidecar.dashboard.recorder import DIMENSIONS, SavingsRecorder
 from sidecar.keys import health_document
-from sidecar.telemetry.service import TELEMETRY
+from sidecar.telemetry.middleware import TELEMETRY
 
 Doc = dict[str, object]
 

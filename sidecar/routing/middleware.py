@@ -234,7 +234,7 @@ async def _route(
     stream = body.get_bool("stream") is True
     executor = router.destination(target, json_response=mode.auditor is not None)
     auditor = router.destination(mode.auditor, json_response=True) if mode.auditor else None
-    # The trace context telemetry propagates (telemetry.service sets it): the provider calls continue it.
+    # The trace context telemetry propagates (telemetry.middleware sets it): the provider calls continue it.
     traceparent = forward_of(request).set_headers.get("traceparent")
     if traceparent is not None:
         executor.headers["traceparent"] = traceparent

@@ -10,7 +10,9 @@ from aiohttp.test_utils import TestServer
 from sidecar.app import build_app, default_installers
 from sidecar.config import Config
 from sidecar.keys import Installer
-from sidecar.telemetry.service import Telemetry, TelemetrySettings, telemetry_installer
+from sidecar.telemetry.middleware import telemetry_installer
+from sidecar.telemetry.service import Telemetry
+from sidecar.telemetry.settings import TelemetrySettings
 from sidecar.testing.fake_upstream import FakeUpstream
 
 

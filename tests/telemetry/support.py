@@ -21,12 +21,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sidecar.app import build_app
 from sidecar.pruning.lifecycle import install_pruner
 from sidecar.pruning.middleware import install_pruning
-from sidecar.telemetry import service as tm
-from sidecar.telemetry.service import (
-    Telemetry,
-    TelemetrySettings,
-    telemetry_installer,
-)
+from sidecar.telemetry.metrics import InMemoryMetricExporter
+from sidecar.telemetry.middleware import telemetry_installer
+from sidecar.telemetry.service import Telemetry
+from sidecar.telemetry.settings import TelemetrySettings
 
 SECRET = "SENTINEL-7f3a9c"  # must never leave the sidecar in telemetry
 AGENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -93,7 +91,7 @@ class Sidecar:
     def __init__(self, server: TestServer, telemetry: Telemetry, spans: InMemorySpanExporter) -> None:
         self.server, self.telemetry, self.spans = server, telemetry, spans
         self.exporter = telemetry._metric_exporter
-        assert isinstance(self.exporter, tm.InMemoryMetricExporter)
+        assert isinstance(self.exporter, InMemoryMetricExporter)
 
     def url(self, path: str) -> str:
         return str(self.server.make_url(path))
@@ -122,7 +120,7 @@ async def start_sidecar(config, *, sampler: str = "parentbased_always_on", arg: 
     tel = Telemetry(
         TelemetrySettings(sampler=sampler, sampler_arg=arg),
         span_exporter=spans,
-        metric_exporter=tm.InMemoryMetricExporter(),
+        metric_exporter=InMemoryMetricExporter(),
     )
     app = build_app(config, installers=[telemetry_installer(tel), install_pruner, install_pruning])
     server = TestServer(app, host="127.0.0.1")

@@ -11,11 +11,7 @@ from opentelemetry.trace import SpanKind
 
 from sidecar.proxy.forward import Forward
 from sidecar.telemetry.genai import GenAIObserver
-from sidecar.telemetry.metrics import GenAIMetrics
-from sidecar.telemetry.service import (
-    DURATION_BUCKETS,
-    TOKEN_BUCKETS,
-)
+from sidecar.telemetry.metrics import DURATION_BUCKETS, TOKEN_BUCKETS, GenAIMetrics
 from sidecar.testing.fake_upstream import FakeUpstream, count_received_tokens
 from sidecar.testing.scripted_wire import Signer, Turn, responses_events, responses_items, responses_object
 from sidecar.tokens import estimate_tokens

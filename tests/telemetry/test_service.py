@@ -15,10 +15,7 @@ from opentelemetry.trace import SpanKind
 from sidecar.app import build_app
 from sidecar.pruning.lifecycle import install_pruner
 from sidecar.pruning.middleware import install_pruning
-from sidecar.telemetry import service as tm
-from sidecar.telemetry.service import (
-    install_telemetry,
-)
+from sidecar.telemetry.middleware import TELEMETRY, install_telemetry
 from sidecar.testing.fake_upstream import FakeUpstream
 from tests.telemetry.support import (
     AGENT_SPAN,
@@ -46,7 +43,7 @@ async def test_disabled_adds_nothing(fake_upstream: FakeUpstream, make_config, c
     app = build_app(config, installers=[install_telemetry])
     assert len(app.middlewares) == len(bare.middlewares)
     assert len(app.cleanup_ctx) == len(bare.cleanup_ctx)
-    assert not app[tm.TELEMETRY].enabled and app[tm.TELEMETRY].tracer_provider is None
+    assert not app[TELEMETRY].enabled and app[TELEMETRY].tracer_provider is None
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:

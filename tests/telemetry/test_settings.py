@@ -6,11 +6,8 @@ import pytest
 
 from sidecar.app import build_app
 from sidecar.errors import ConfigError
-from sidecar.telemetry import service as tm
-from sidecar.telemetry.service import (
-    install_telemetry,
-    settings_from_env,
-)
+from sidecar.telemetry.middleware import install_telemetry
+from sidecar.telemetry.settings import Export, settings_from_env
 from tests.telemetry.support import (
     SECRET,
     tm_config,
@@ -30,8 +27,8 @@ def test_no_endpoint_means_disabled():
 def test_endpoints_and_protocols():
     s = settings_from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/", "OTEL_SERVICE_NAME": "pod-a"})
     assert s.enabled and s.service_name == "pod-a"
-    assert s.traces == tm.Export(endpoint="http://c:4318/v1/traces", protocol="http/protobuf")
-    assert s.metrics == tm.Export(endpoint="http://c:4318/v1/metrics", protocol="http/protobuf")
+    assert s.traces == Export(endpoint="http://c:4318/v1/traces", protocol="http/protobuf")
+    assert s.metrics == Export(endpoint="http://c:4318/v1/metrics", protocol="http/protobuf")
     g = settings_from_env(
         {
             "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317",
@@ -43,8 +40,8 @@ def test_endpoints_and_protocols():
             "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=prod,team=a%2Cb",
         }
     )
-    assert g.traces == tm.Export(endpoint="http://c:4317", protocol="grpc")
-    assert g.metrics == tm.Export(endpoint="http://m:9/custom", protocol="http/protobuf")
+    assert g.traces == Export(endpoint="http://c:4317", protocol="grpc")
+    assert g.metrics == Export(endpoint="http://m:9/custom", protocol="http/protobuf")
     assert (g.sampler, g.sampler_arg) == ("parentbased_traceidratio", 0.25)
     assert g.resource_attributes == {"deployment.environment": "prod", "team": "a,b"}
     only = settings_from_env(

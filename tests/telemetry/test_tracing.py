@@ -13,13 +13,11 @@ from opentelemetry.trace import SpanKind
 
 from sidecar.app import build_app
 from sidecar.errors import ConfigError
-from sidecar.telemetry import service as tm
-from sidecar.telemetry.service import (
-    Telemetry,
-    TelemetrySettings,
-    settings_from_env,
-    telemetry_installer,
-)
+from sidecar.telemetry.metrics import InMemoryMetricExporter
+from sidecar.telemetry.middleware import telemetry_installer
+from sidecar.telemetry.service import Telemetry
+from sidecar.telemetry.settings import TelemetrySettings, settings_from_env
+from sidecar.telemetry.tracing import RateLimitingSampler
 from sidecar.testing.fake_upstream import FakeUpstream
 from tests.telemetry.support import (
     AGENT_SPAN,
@@ -46,7 +44,7 @@ def test_default_sampler_is_rate_limited_and_parent_based():
 
 def test_rate_limiting_sampler_refills():
     now = [0.0]
-    sampler = tm.RateLimitingSampler(2.0, clock=lambda: now[0])
+    sampler = RateLimitingSampler(2.0, clock=lambda: now[0])
     decide = [sampler.should_sample(None, 1, "x").decision.is_sampled() for _ in range(4)]
     assert decide == [True, True, False, False]  # a burst of one second's worth
     now[0] = 0.5
@@ -170,7 +168,7 @@ async def test_routed_and_audited_calls_carry_the_traceparent(fake_upstream, tmp
     tel = Telemetry(
         TelemetrySettings(sampler="parentbased_always_on"),
         span_exporter=spans,
-        metric_exporter=tm.InMemoryMetricExporter(),
+        metric_exporter=InMemoryMetricExporter(),
     )
     app = build_app(write_config(tmp_path, fake.url), installers=[telemetry_installer(tel), install_routing])
     server = TestServer(app, host="127.0.0.1")
