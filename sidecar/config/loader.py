@@ -110,12 +110,7 @@ def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = Non
         defaults = default_providers() if section == "providers" else default_modes()
         for name, default in defaults.items():
             table.setdefault(name, msgspec.to_builtins(default))
-        for name, entry in table.items():
-            try:
-                msgspec.convert(entry, entry_type)
-            except msgspec.ValidationError as exc:
-                err = error_path(exc, f"{section}.{name}")
-                raise ConfigError(f"{origin}: {err}") from exc
+        _check_entries(table, entry_type, section, origin)
 
     _check_prices(data, origin)
 
@@ -141,6 +136,16 @@ def load_config(cli_path: str | None = None, env: Mapping[str, str] | None = Non
     return config
 
 
+def _check_entries(table: TomlTable, entry_type: type[object], section: str, origin: str) -> None:
+    """Convert each entry of a table of named entries, naming `section.name` in the error."""
+    for name, entry in table.items():
+        try:
+            msgspec.convert(entry, entry_type)
+        except msgspec.ValidationError as exc:
+            err = error_path(exc, f"{section}.{name}")
+            raise ConfigError(f"{origin}: {err}") from exc
+
+
 def _check_prices(data: TomlTable, origin: str) -> None:
     """Merge ``[pricing.models]`` over the built-in table and check each entry (naming its model)."""
     pricing = data.get("pricing")
@@ -149,12 +154,7 @@ def _check_prices(data: TomlTable, origin: str) -> None:
     models = pricing.get("models")
     if not isinstance(models, dict):
         return
-    for name, entry in models.items():
-        try:
-            msgspec.convert(entry, ModelPrice)
-        except msgspec.ValidationError as exc:
-            err = error_path(exc, f"pricing.models.{name}")
-            raise ConfigError(f"{origin}: {err}") from exc
+    _check_entries(models, ModelPrice, "pricing.models", origin)
     # A file that prices one model keeps the built-in prices of the others.
     merged: dict[str, TomlValue] = {k: msgspec.to_builtins(v) for k, v in default_prices().items()}
     merged.update({name.lower(): entry for name, entry in models.items()})
