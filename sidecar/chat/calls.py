@@ -35,6 +35,7 @@ _LOG_WORDS = re.compile(
 _SEARCH_CMD = re.compile(r"(?:^|[;&|(]\s*)(?:rg|grep|egrep|fgrep|ag|ack|git grep)\s")
 _DIFF_CMD = re.compile(r"(?:^|[;&|(]\s*)git\s+(?:-\S+\s+)*(?:diff|log|show)\b")
 _SEARCH_TOOLS = frozenset({"grep", "grep_search", "search_code"})
+_COMMAND_KEYS = ("command", "cmd")
 _READ_WORDS = re.compile(r"^\s*(?:cat|head|tail|sed|nl|less|bat|view)\b")
 _PIPED = re.compile(r"[|;&`<>]|\$\(")  # a pipeline or a second command: its words may be the goal's
 
@@ -89,20 +90,21 @@ def call_hints(name: str | None, args: JsonValue) -> tuple[str, SourceType | Non
     """Return (goal hint, source type) from a tool call: its search pattern or command, its file's kind."""
     if not isinstance(args, dict):
         return "", None
-    command = next((v for k in ("command", "cmd") if isinstance(v := args.get(k), str)), "")
+    command = next((v for k in _COMMAND_KEYS if isinstance(v := args.get(k), str)), "")
+    reads = _READ_WORDS.match(command) is not None
     # A plain file read (``cat a.py``, ``sed -n 1,200p a.py``) says which file, not what matters in it:
     # its words would only pull the path's words up everywhere (measured: 3 gold lines of 88 lost).
-    plain_read = bool(_READ_WORDS.match(command)) and not _PIPED.search(command)
+    plain_read = reads and not _PIPED.search(command)
     hint = [
         v
         for k in _HINT_KEYS
-        if isinstance(v := args.get(k), str) and v and not (plain_read and k in ("command", "cmd"))
+        if isinstance(v := args.get(k), str) and v and not (plain_read and k in _COMMAND_KEYS)
     ]
     path = next((v for k in _PATH_KEYS if isinstance(v := args.get(k), str)), "")
-    if not path and _READ_WORDS.match(command):
+    if not path and reads:
         path = command.split()[-1] if command.split() else ""
     ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
-    logs = ext == "log" or (command and _LOG_WORDS.search(command) and not _READ_WORDS.match(command))
+    logs = ext == "log" or (command and _LOG_WORDS.search(command) and not reads)
     source: SourceType | None = (
         "logs" if logs else "code" if ext in _CODE_EXT else "docs" if ext in _DOC_EXT else None
     )
