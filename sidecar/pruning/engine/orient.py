@@ -23,10 +23,6 @@ DEFINITION_SHARE = 10  # definitions of names the kept code uses: at most 1/10 o
 DEFINITION_MIN_NAME = 3  # shorter names (``i``, ``fn``) are too common to point at one definition
 # A line that defines one name: a function, class or type header (any indent), a module-level
 # constant or binding (no indent), an import of a single name.
-_HEADER_WORDS = (
-    "def", "class", "function", "func", "fn", "struct", "enum", "trait", "interface", "type", "export",
-    "default", "pub", "async",
-)  # fmt: skip
 _DEFINES = re.compile(
     r"\s*(?:export\s+)?(?:default\s+)?(?:pub(?:\([\w:]+\))?\s+)?(?:async\s+)?"
     r"(?:def|class|function\*?|func(?:\s+\([^)]*\))?|fn|struct|enum|trait|interface|type)\s+([A-Za-z_]\w*)"
@@ -35,6 +31,11 @@ _DEFINES = re.compile(
     r"|#define\s+([A-Za-z_]\w*)"
     r"|from\s+[\w.]+\s+import\s+([A-Za-z_]\w*)\s*$"
 )
+# What an indented line matching ``_DEFINES`` starts with (the only indented lines it can match).
+_HEADER_WORDS = (
+    "def", "class", "function", "func", "fn", "struct", "enum", "trait", "interface", "type", "export",
+    "default", "pub", "async",
+)  # fmt: skip
 
 
 def orient(
@@ -77,7 +78,7 @@ def orient(
     if first is not None and not keep[first]:
         state.add(first)
         added.add(first)
-    chosen = [i for i in range(n) if keep[i]]  # what the scores chose, before orientation adds
+    chosen = [i for i in range(n) if keep[i]]  # what the scores chose, and the first line
     starts = [s for s, _ in kept_runs(keep)]
     for i in starts:
         ind = _indent(lines[i]) if lines[i].strip() else 1 << 30
@@ -107,7 +108,11 @@ def _definitions_used(lines: Sequence[str], state: KeepState, chosen: list[int],
     sites: dict[str, list[int]] = {}
     for i, line in enumerate(lines):
         # Only an unindented line or an indented header can define a name: skip the regex for the rest.
-        if not (line[:1].isalpha() or line[:1] in "_#") and not line.lstrip().startswith(_HEADER_WORDS):
+        if (
+            not line[:1].isalpha()
+            and line[:1] not in ("_", "#")
+            and not line.lstrip().startswith(_HEADER_WORDS)
+        ):
             continue
         m = _DEFINES.match(line)
         if m is not None:
