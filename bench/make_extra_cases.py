@@ -25,6 +25,14 @@ other sets): Debian bookworm patch series of golang-golang-x-net 0.7.0, node-exp
 node-handlebars 4.7.7, node-marked 4.2.3, node-tar 6.1.13, node-ua-parser-js 0.8.1 (upstream: the Debian
 .orig tarball) and python-flask-cors 3.0.10 (upstream: PyPI's sdist): JavaScript, Go and Python.
 
+bench/data/heldout/extra_cases5.jsonl (48 cases, built 2026-12-05 by someone who ran no pruner on it, scored
+once, never tuned on): the first 4 cases of each of 26 Debian patch series (bookworm, or trixie where
+bookworm's debian/ tarball was not on the mirror; upstream from the .orig tarball, PyPI's sdist or npm's
+tarball of the same version): python-django, reportlab, aiohttp, pyramid, eventlet, ecdsa, pypdf, h11,
+idna, pyyaml, httplib2, webob, asyncssh, node-babel7, node-webpack, npm, node-tar-fs, node-undici,
+node-shell-quote, node-jquery, pdf.js, node-form-data, node-xterm, gin, runc, suricata (its Rust files):
+24 Python, 15 JavaScript/TypeScript, 5 Go, 4 Rust.
+
 bench/data/self_cases.jsonl comes from this repository's own history, built with the shared builder
 (`make_prune_cases.py .git sidecar/self 60 7`), minus the cases on the pruning engine's own files.
 """
