@@ -3,11 +3,11 @@
 A goal (a task, a commit message, an issue title) becomes search literals with weights:
 identifiers split on camelCase/snake_case with the whole identifier kept too; stop words, links,
 e-mail addresses, commit hashes and advisory ids (GHSA, CVE) dropped; light stemming (plural,
--ed, -ing); the first line of the goal weighs more than its body, a code identifier named
-anywhere weighs fully and so do its tails (a goal naming ``_UnsafeNoResource`` is about the
-``NoResource`` it replaces). Matching is a literal scan of the lowercased text per term,
-checked for identifier boundaries on the original (so ``size`` matches ``chunkSize`` and
-``CHUNK_SIZE`` but not ``resize``).
+-ed, -ing; a noun in -ion also finds its verb, at half weight); the first line of the goal weighs
+more than its body, a code identifier named anywhere weighs fully and so do its tails (a goal
+naming ``_UnsafeNoResource`` is about the ``NoResource`` it replaces). Matching is a literal scan
+of the lowercased text per term, checked for identifier boundaries on the original (so ``size``
+matches ``chunkSize`` and ``CHUNK_SIZE`` but not ``resize``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ SUFFIXES = ("", "s", "es", "ed", "d", "ing", "er", "ers")
 _E_SUFFIXES = ("e", "es", "ed", "ing", "er", "ers", "ion", "ions")
 _ING_SUFFIXES = (*SUFFIXES, "e", "es")
 _Y_SUFFIXES = ("y", "ies", "ied", "ie", "ying")
+# The verb behind a noun in -ion: its forms (``decompress``, ``recursive``); in -ation, ``validate``'s.
+ROOT_WEIGHT = 0.5  # a share of the noun's weight: the noun itself stays the stronger match
+_ION_SUFFIXES = ("", "e", "s", "es", "ed", "ing", "ive", "or", "ors", "er")  # at most 4 letters: match_lines
+_ATE_SUFFIXES = ("ate", "ates", "ated", "ating", "ator", "ators", "e", "es", "ed", "ing")
 
 
 def stem(word: str) -> tuple[str, tuple[str, ...]]:
@@ -109,7 +113,26 @@ def goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
                     continue
                 if lit not in terms or terms[lit][0] < w:
                     terms[lit] = (w, sufs)
+                root = None if word in whole_words else derived_root(word)
+                if root is not None and (root[0] not in terms or terms[root[0]][0] < w * ROOT_WEIGHT):
+                    terms[root[0]] = (w * ROOT_WEIGHT, root[1])
     return terms
+
+
+def derived_root(word: str) -> tuple[str, tuple[str, ...]] | None:
+    """Return the verb behind a long noun in -ion(s), with its endings, or None.
+
+    ``decompression`` -> ``decompress`` (``decompressed``, ``decompressor``), ``recursion`` -> ``recurs``
+    (``recurse``, ``recursive``), ``validation`` -> ``valid`` + ``ate`` (``validate``, ``validated``).
+    Code names the action where prose names the noun: a goal "limit decompression" is about ``decompress``.
+    """
+    if not word.endswith(("ion", "ions")):
+        return None
+    root = word[: -4 if word.endswith("s") else -3]
+    if root.endswith("at") and len(root) >= 5:
+        return root[:-2], _ATE_SUFFIXES
+    # Shorter roots are other words (``vers`` of ``versions``, ``quest`` of ``question``).
+    return (root, _ION_SUFFIXES) if len(root) >= 6 else None
 
 
 def match_lines(

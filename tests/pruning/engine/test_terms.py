@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import itertools
 
-from sidecar.pruning.engine.terms import goal_terms, match_lines
+from sidecar.pruning.engine.terms import derived_root, goal_terms, match_lines
 
 
 def test_goal_terms_split_identifiers_and_drop_stop_words() -> None:
@@ -54,6 +54,28 @@ def test_inflections_match_but_other_words_do_not() -> None:
 def test_stems_undo_doubled_consonants_and_ied() -> None:
     assert set(goal_terms("stopped")) == {"stop"} and set(goal_terms("copied")) == {"cop"}
     assert set(goal_terms("running")) == {"runn"}  # too short to undouble safely
+
+
+def test_a_noun_in_ion_also_finds_its_verb_at_half_weight() -> None:
+    lines = [
+        "data = zlib.decompress(raw)",
+        "d = Decompressor()",
+        "def recurse(node):",
+        "x = 1",
+        "validate(form)",
+        "validated = True",
+        "valid = 2",
+        "decompression_limit = 9",
+    ]
+    text = "\n".join(lines)
+    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    terms = goal_terms("Limit decompression; avoid recursion; form validation")
+    assert terms["decompress"][0] == terms["decompression"][0] / 2
+    hits = {lit: match_lines(text, text.lower(), offsets, lit, sufs) for lit, (_, sufs) in terms.items()}
+    assert hits["decompress"] == [0, 1] and hits["decompression"] == [7]
+    assert hits["recurs"] == [2]
+    assert hits["valid"] == [4, 5]  # the verb's forms, not the adjective
+    assert derived_root("option") is None and derived_root("versions") is None  # short words stay as they are
 
 
 def test_identifier_tails_and_advisory_ids() -> None:
