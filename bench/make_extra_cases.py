@@ -33,6 +33,13 @@ idna, pyyaml, httplib2, webob, asyncssh, node-babel7, node-webpack, npm, node-ta
 node-shell-quote, node-jquery, pdf.js, node-form-data, node-xterm, gin, runc, suricata (its Rust files):
 24 Python, 15 JavaScript/TypeScript, 5 Go, 4 Rust.
 
+bench/data/heldout/extra_cases6.jsonl (50 cases, built the same way later that day, after the -ion
+rule, scored once): 33 Debian patch series, the first case of each Python package and the first 4 of
+each Go or JavaScript one: prometheus, containerd, containers-image, etcd, syncthing, gh, docker.io,
+rclone, nodejs, bootstrap 3, node-set-value, node-tmp, nbconvert, glance, nova, keystone, horizon, swift,
+virtualenv, authlib, trio, jwcrypto, ironic, pdfminer, pyasn1, pymongo, internetarchive, oslo.messaging,
+python-sql, starlette, tryton-server, suricata-update, electrum: 24 Python, 21 Go, 5 JavaScript.
+
 bench/data/self_cases.jsonl comes from this repository's own history, built with the shared builder
 (`make_prune_cases.py .git sidecar/self 60 7`), minus the cases on the pruning engine's own files.
 """
