@@ -34,6 +34,7 @@ from sidecar.pruning.engine.chunking import (
     lowered,
 )
 from sidecar.pruning.engine.diffs import score_diff
+from sidecar.pruning.engine.imports import bound_names, grouped_imports
 from sidecar.pruning.engine.json_kind import score_json
 from sidecar.pruning.engine.logs import log_priors
 from sidecar.pruning.engine.runs import lift_runs
@@ -57,7 +58,8 @@ DEF_COORD_CAP = 1  # a big class gathers many goal words by sheer size: count at
 DEFLINE_W = 0.5  # extra for the definition line itself
 DOC_FACTOR = 0.3  # docstrings: prose matches goal words more often than it matters
 COMMENT_FACTOR = 0.6
-IMPORT_W = 0.3  # top-level imports, as a share of the best score
+IMPORT_W = 0.3  # top-level imports (and Go's grouped ones), as a share of the best score
+BOUND_W = 0.5  # a Go package named by a matched import path, as a share of that match
 HEADER_W = 0.15  # the header (imports, module docstring), as a share of the best score
 POS_W = 0.05  # earlier lines slightly first: with little signal, one stretch from the top
 
@@ -156,6 +158,12 @@ def _score(
     terms = goal_terms(goal)
     for literal, (gw, sufs) in terms.items():
         add_term(literal, gw, sufs)
+    grouped = grouped_imports(stripped) if source_type != "logs" else frozenset[int]()
+    if grouped:
+        # A Go package the goal names in its import path: the lines using it are about the goal.
+        for name, w in bound_names(stripped, grouped, line_terms).items():
+            if name not in terms:
+                add_term(name, w * BOUND_W, ("",))
 
     raw = [0.0] * n
     for i, ts in line_terms.items():
@@ -179,7 +187,7 @@ def _score(
     else:
         words = [t for t, (w, _) in terms.items() if w >= 1.0 and t.isalpha()]
         assert defs is not None
-        _code_priors(lines, text, offsets, stripped, defs, scores, line_terms, source_type, words)
+        _code_priors(lines, text, offsets, stripped, defs, scores, line_terms, source_type, words, grouped)
     return scores, chunks
 
 
@@ -256,6 +264,7 @@ def _code_priors(
     line_terms: dict[int, dict[str, float]],
     source_type: SourceType,
     words: list[str],
+    grouped: frozenset[int],
 ) -> None:
     # Scores are sums of non-negative parts here: adding 0.0 or multiplying by 1.0 changes none of
     # them, so only the lines a prior touches are visited (C-level maps find them).
@@ -288,7 +297,9 @@ def _code_priors(
     header_end = 0
     for i in range(min(n, 60)):
         s = stripped[i]
-        if s and not (s.startswith(IMPORT_PREFIXES + COMMENT_PREFIXES) or s.startswith(('"""', "'''"))):
+        if s and not (
+            s.startswith(IMPORT_PREFIXES + COMMENT_PREFIXES) or s.startswith(('"""', "'''")) or i in grouped
+        ):
             if i > 5:
                 break
         header_end = i + 1
@@ -308,7 +319,7 @@ def _code_priors(
         ):
             scores[i] *= comment
         for i in range(min(n, 300)):
-            if stripped[i].startswith(IMPORT_PREFIXES) and lines[i][:1] not in " \t":
+            if stripped[i].startswith(IMPORT_PREFIXES) and lines[i][:1] not in " \t" or i in grouped:
                 scores[i] += IMPORT_W * unit  # commits that add a feature often add an import
     for i in _blob_lines(lines):
         scores[i] -= 0.5 * unit
