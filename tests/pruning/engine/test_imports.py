@@ -41,6 +41,8 @@ def test_bound_names_come_only_from_matched_import_lines() -> None:
     stripped = [s.strip() for s in GO_HEAD]
     got = bound_names(stripped, grouped_imports(stripped), {6: {"opentelemetry": 2.0}, 3: {}})
     assert got == {"otelhttp": 2.0}
+    single = ["package main", 'import "go.opentelemetry.io/otel"', "import os"]  # Go's one-line form
+    assert bound_names(single, frozenset(), {1: {"opentelemetry": 1.0}, 2: {"os": 1.0}}) == {"otel": 1.0}
 
 
 def _go_file() -> list[str]:
