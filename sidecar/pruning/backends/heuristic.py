@@ -158,11 +158,13 @@ def _score(
     terms = goal_terms(goal)
     for literal, (gw, sufs) in terms.items():
         add_term(literal, gw, sufs)
-    grouped = grouped_imports(stripped) if source_type != "logs" else frozenset[int]()
-    # A Go package the goal names in its import path: the lines using it are about the goal.
-    for name, w in bound_names(stripped, grouped, line_terms).items():
-        if name not in terms:
-            add_term(name, w * BOUND_W, ("",))
+    grouped = frozenset[int]()
+    if source_type != "logs":
+        grouped = grouped_imports(stripped)
+        # A Go package the goal names in its import path: the lines using it are about the goal.
+        for name, w in bound_names(stripped, grouped, line_terms).items():
+            if name not in terms:
+                add_term(name, w * BOUND_W, ("",))
 
     raw = [0.0] * n
     for i, ts in line_terms.items():

@@ -44,8 +44,9 @@ _ING_SUFFIXES = (*SUFFIXES, "e", "es")
 _Y_SUFFIXES = ("y", "ies", "ied", "ie", "ying")
 # The verb behind a noun in -ion: its forms (``decompress``, ``recursive``); in -ation, ``validate``'s.
 ROOT_WEIGHT = 0.5  # a share of the noun's weight: the noun itself stays the stronger match
-_ION_SUFFIXES = ("", "e", "s", "es", "ed", "ing", "ive", "or", "ors", "er")  # at most 4 letters: match_lines
-_ATE_SUFFIXES = ("ate", "ates", "ated", "ating", "ator", "ators", "e", "es", "ed", "ing")
+# At most 4 letters each: match_lines reads no further (so ``validating`` is not found from ``valid``).
+_ION_SUFFIXES = ("", "e", "s", "es", "ed", "ing", "ive", "or", "ors", "er")
+_ATE_SUFFIXES = ("ate", "ates", "ated", "ator", "e", "es", "ed", "ing")
 
 
 def stem(word: str) -> tuple[str, tuple[str, ...]]:

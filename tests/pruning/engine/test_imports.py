@@ -22,9 +22,8 @@ GO_HEAD = [
 def test_grouped_imports_are_the_specs_between_import_and_the_paren() -> None:
     stripped = [s.strip() for s in GO_HEAD] + ["func f() {", "\tx := (", "\t)", "}"]
     assert grouped_imports(stripped) == frozenset({3, 4, 6, 7})
-    assert (
-        grouped_imports(["import os", "from a import (", "    b,", ")"]) == frozenset()
-    )  # Python's: not these
+    python = ["import os", "from a import (", "    b,", ")"]  # Python's grouped form is not Go's
+    assert grouped_imports(python) == frozenset()
 
 
 def test_go_package_names_follow_go_rules() -> None:
