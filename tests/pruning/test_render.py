@@ -14,12 +14,11 @@ def test_marker_line_is_one_short_ascii_line_with_id_and_range() -> None:
     assert "line 7 pruned" in marker_line(PID, 7, 7)
 
 
-def test_later_markers_are_shorter_but_keep_id_range_and_recovery_hint() -> None:
+def test_later_markers_name_only_their_range_the_id_is_the_first_markers() -> None:
     later = marker_line(PID, 120, 180, first=False)
-    assert "\n" not in later and later.isascii() and later.startswith("... [")
-    assert "120-180" in later and f"recover_text prune_id={PID}" in later
-    assert len(later) < len(marker_line(PID, 120, 180))
-    assert "[7 recover_text" in marker_line(PID, 7, 7, first=False)
+    assert later == "... [120-180 pruned]"
+    assert PID not in later and len(later) < len(marker_line(PID, 120, 180)) - len(PID)
+    assert marker_line(PID, 7, 7, first=False) == "... [7 pruned]"
 
 
 def test_render_keeps_lines_verbatim_and_one_marker_per_run() -> None:
@@ -30,7 +29,7 @@ def test_render_keeps_lines_verbatim_and_one_marker_per_run() -> None:
     assert out[0] == "line 1" and out[1] == "line 2" and out[3] == "line 5"
     assert [(b.start_line, b.end_line, b.count) for b in r.blocks] == [(3, 4, 2), (6, 6, 1), (9, 10, 2)]
     assert out[2] == r.blocks[0].marker == marker_line(PID, 3, 4)
-    # Only the first marker spells out the recovery; the others carry the same id and their range.
+    # Only the first marker spells out the recovery and the id; the others carry their range.
     assert out[4] == r.blocks[1].marker == marker_line(PID, 6, 6, first=False)
     assert out[7] == r.blocks[2].marker == marker_line(PID, 9, 10, first=False)
     assert len(out) == 5 + 3

@@ -86,8 +86,9 @@ async def test_heuristic_outcome_and_stats(pruner):
     assert outcome.warnings == []
     # kept lines verbatim, one marker per pruned run, annotations matching the markers
     out_lines = outcome.pruned_text.split("\n")
-    markers = [line for line in out_lines if f"prune_id={outcome.prune_id}" in line]
-    assert len(markers) == len(outcome.annotations)
+    markers = [line for line in out_lines if line.startswith("... [")]
+    assert markers == [a.marker for a in outcome.annotations]
+    assert f"prune_id={outcome.prune_id}" in markers[0]  # the first marker names the id
     assert all(line in lines for line in out_lines if line not in markers)
     assert "            backoff = 2 ** attempt  # retry backoff" in out_lines
     total = 0

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from sidecar.pruning.engine.keepstate import KeepState, kept_runs
-from sidecar.pruning.render import marker_line, rendered_size
+from sidecar.pruning.render import marker_cost, marker_line, rendered_size
 from sidecar.pruning.types import PruneRequest
 
 
@@ -140,11 +140,16 @@ def kept_size(lines: Sequence[str], state: KeepState, request: PruneRequest) -> 
     """Return ``render.rendered_size`` of the kept lines, their length taken from ``state.size``.
 
     Each kept line costs its length and a newline there (line numbers aside, which ``rendered_size``
-    counts itself), so only the markers are counted here.
+    counts itself), so only the markers are counted here. While the state counts a run dearer than
+    a later marker really costs (``selection.RUN_WEIGHT_EXTRA``), each later marker counts that much
+    more here too.
     """
     opts = request.options
+    extra = 0
+    if opts.include_markers:
+        extra = (state.mcost - marker_cost(request.prune_id, state.n)) * max(state.runs - 1, 0)
     if opts.annotate_lines:
-        return rendered_size(
+        return extra + rendered_size(
             lines, state.keep, request.prune_id, annotate_lines=True, include_markers=opts.include_markers
         )
     keep, n = state.keep, state.n
@@ -161,7 +166,7 @@ def kept_size(lines: Sequence[str], state: KeepState, request: PruneRequest) -> 
             total += len(marker_line(request.prune_id, start + 1, end, first=not k))
             total += 1 if lines[end - 1].endswith("\r") else 0
             pieces += 1
-    return total + max(0, pieces - 1)
+    return extra + total + max(0, pieces - 1)
 
 
 _PRUNED_RUN = re.compile(rb"\x00+")

@@ -47,7 +47,7 @@ def test_top_up_matches_the_plain_scan(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(200))
 def test_kept_size_is_the_rendered_size(seed: int) -> None:
     from sidecar.pruning.engine.fit import kept_size
-    from sidecar.pruning.render import rendered_size
+    from sidecar.pruning.render import marker_cost, rendered_size
     from sidecar.pruning.types import PruneOptions, PruneRequest
 
     rnd = random.Random(seed)
@@ -62,7 +62,7 @@ def test_kept_size_is_the_rendered_size(seed: int) -> None:
     costs = [
         len(line) + 1 + (len(str(i + 1)) + 1 if opts.annotate_lines else 0) for i, line in enumerate(lines)
     ]
-    state = KeepState(len(lines), costs, 40)
+    state = KeepState(len(lines), costs, marker_cost(req.prune_id, len(lines)) if opts.include_markers else 0)
     for i in range(len(lines)):
         if rnd.random() < 0.5:
             state.add(i)
@@ -74,3 +74,6 @@ def test_kept_size_is_the_rendered_size(seed: int) -> None:
         include_markers=opts.include_markers,
     )
     assert kept_size(lines, state, req) == expected
+    if opts.include_markers:  # a run counted dearer than its marker: each later marker counts more too
+        state.mcost += 42
+        assert kept_size(lines, state, req) == expected + 42 * max(state.runs - 1, 0)
