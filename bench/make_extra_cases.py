@@ -40,6 +40,15 @@ rclone, nodejs, bootstrap 3, node-set-value, node-tmp, nbconvert, glance, nova, 
 virtualenv, authlib, trio, jwcrypto, ironic, pdfminer, pyasn1, pymongo, internetarchive, oslo.messaging,
 python-sql, starlette, tryton-server, suricata-update, electrum: 24 Python, 21 Go, 5 JavaScript.
 
+bench/data/heldout/extra_cases7.jsonl (50 cases, built later that day by someone who ran no pruner on
+it, never scored while building): 27 Debian patch series of packages in no earlier set, the first 2 cases
+of each Python, Go and JavaScript package (packages taken in alphabetical order until the language's
+share is reached) and the first 4 of each Rust one: astropy, beets, black, cairosvg, crmsh, cyborg,
+deepdiff, djoser, fpdf2, gdown, mailman3, numpy, caddy, crowdsec, delve, docker-registry, git-lfs, incus,
+kubernetes, angular.js, gettext.js, gnome-shell, node-nodeunit, polari, uglifyjs, firefox-esr (its Rust
+files), rustc-web: 21 Python, 12 Go, 10 JavaScript, 7 Rust. The tool's other 220 cases for the packages
+tried are in heldout/extra7_rest.jsonl (see extra_cases7.SOURCES.txt).
+
 bench/data/self_cases.jsonl comes from this repository's own history, built with the shared builder
 (`make_prune_cases.py .git sidecar/self 60 7`), minus the cases on the pruning engine's own files.
 """
