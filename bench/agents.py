@@ -57,7 +57,7 @@ AGENTS = ("claude", "codex-exec", "codex-code")
 CODEX_MODEL = {"codex-exec": "gpt-5.5", "codex-code": "gpt-6.2-sol"}
 KINDS = ("read", "grep", "log")
 _HEADER = re.compile(r"\A(?:[A-Z][\w ]+(?::| )[^\n]*\n){1,8}Output:\n")  # Codex's status block
-_MARKER = re.compile(r"(\d+)(?:-(\d+))?\D*recover_text")
+_MARKER = re.compile(r"\.\.\. \[(?:lines? )?(\d+)(?:-(\d+))? pruned[;\]]")  # the first or a later marker
 _HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
@@ -337,7 +337,7 @@ def kept_lines(text: str) -> set[int]:
     lines = text[header.end() if header else 0 :].split("\n")
     kept, n = set(), 1
     for line in lines:
-        m = _MARKER.search(line) if "recover_text" in line else None
+        m = _MARKER.match(line) if line.startswith("... [") else None
         if m:
             n = int(m.group(2) or m.group(1)) + 1
         else:

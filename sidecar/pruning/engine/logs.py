@@ -38,9 +38,9 @@ SOURCE_W = 0.5  # the failing test's source above its failing line
 SUMMARY_W = 1.2
 WHOLE_FAILURES = 3  # the first failing tests are kept whole; later ones keep their skeleton
 SHORT_FAILURE = 8  # a block this short (lines) is kept whole: cutting it would cost markers
-# A gap of a line or two in a skeleton is kept with it up to one and a half markers' characters (a
-# marker costs about 64 with its 26-character id): a cut that saves less than a third of the marker
-# replacing it is not worth the line it hides (pytest's "_ _ _" separator between frames, a blank).
+# A gap of a line or two in a skeleton is kept with it up to one and a half markers' characters (the
+# selection counts a pruned run at about 64, a marker with its 26-character id): a cut that saves less
+# than a third of that is not worth the line it hides (pytest's "_ _ _" separator between frames, a blank).
 GAP_CHARS = 96
 FOLD_W = -1.0  # the rest of a later failing test: with the noise, so it folds
 PROGRESS_ERRORS = 3  # a runner's "FAILED [ 41%]" progress lines after this many fold
