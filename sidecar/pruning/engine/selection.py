@@ -60,8 +60,8 @@ TRADE_FACTOR = 3.0  # a trade may lose at most this multiple of what it gains (c
 # constants were measured: contiguity keeps its price. Code then spends what the real, shorter
 # markers leave on the best lines (all gold kept at the default policy: 332 -> 344 of 451 held-out
 # cases; counting runs at their real price from the start scattered the selection instead: recall at
-# keep 0.2 0.675 there against 0.664). Logs, JSON, search results and diffs keep exactly the lines
-# they kept before and print less.
+# keep 0.2 0.675 there against 0.664). Logs, JSON, search results and diffs under the default policy
+# keep exactly the lines they kept before and print less.
 RUN_WEIGHT_EXTRA = len(" recover_text prune_id=") - len(" pruned")
 SPEND_SAVED_KINDS = ("code", "docs")
 MASS_MIN_RATIO = 0.25  # from here up, units rank by score mass above the median per character (measured)
@@ -163,8 +163,10 @@ def select_lines(
     _fill_small_gaps(state)
     if mcost:
         _consolidate(state, vals, target, protected, sums=sums)
-    if request.source_type in SPEND_SAVED_KINDS:
-        state.mcost, target = mcost, real_target  # from here on a run costs what its marker costs
+    if request.source_type in SPEND_SAVED_KINDS or ratio is not None:
+        # From here on a run costs what its marker costs: code, and any kind held to a ratio the
+        # caller chose, spend the difference on more lines; the other kinds' own choice prints less.
+        state.mcost, target = mcost, real_target
     trim(lines, state, order, exact, request, protected)
     top_up(state, order, target if state.runs else exact, vals)
     trim(lines, state, order, exact, request, protected)
