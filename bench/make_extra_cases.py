@@ -49,6 +49,17 @@ kubernetes, angular.js, gettext.js, gnome-shell, node-nodeunit, polari, uglifyjs
 files), rustc-web: 21 Python, 12 Go, 10 JavaScript, 7 Rust. The tool's other 220 cases for the packages
 tried are in heldout/extra7_rest.jsonl (see extra_cases7.SOURCES.txt).
 
+bench/data/heldout/extra_cases8.jsonl (50 cases, built later that day by someone who ran no pruner on
+it, never scored while building): 28 Debian patch series of packages in no earlier set (bookworm-security,
+bookworm, or trixie where bookworm's files were missing), the first 4 cases of each Rust and JavaScript
+package and the first 2 of each Go and Python one (Python in alphabetical order until 50): 389-ds-base (its
+Rust file), sccache, swayosd, golang-github-evanw-esbuild (its JS file), node-tap, bettercap, debos,
+golang-github-klauspost-compress, golang-golang-x-tools, golang-google-protobuf, golang-gopkg-yaml.v3,
+miniflux, privatebin-cli, prometheus-postgres-exporter, snapd, ansible, avahi, calibre, capstone, ceph,
+emscripten, fail2ban, fonttools, freecad, gensim, glogic, hovercraft, hplip: 22 Python, 17 Go, 8 Rust,
+3 JavaScript (few JS patches on the mirror gave cases). The tool's other 160 cases for these and the
+other producing packages are in heldout/extra8_rest.jsonl (see extra_cases8.SOURCES.txt).
+
 bench/data/self_cases.jsonl comes from this repository's own history, built with the shared builder
 (`make_prune_cases.py .git sidecar/self 60 7`), minus the cases on the pruning engine's own files.
 """
