@@ -60,6 +60,21 @@ emscripten, fail2ban, fonttools, freecad, gensim, glogic, hovercraft, hplip: 22 
 3 JavaScript (few JS patches on the mirror gave cases). The tool's other 160 cases for these and the
 other producing packages are in heldout/extra8_rest.jsonl (see extra_cases8.SOURCES.txt).
 
+bench/data/heldout/extra_cases9.jsonl (46 cases, built later that day by someone who ran no pruner on it,
+never scored while building): 34 Debian patch series of packages in no earlier set (bookworm-security,
+bookworm, trixie, or bullseye's +deb11uN updates where the newer files were missing from the mirror), the
+first 4 cases of each JavaScript package and the first 2 of each Go and Python one: grunt, lemonldap-ng,
+node-cookiejar, node-object-path, request-tracker5, gobgp, golang-check.v1,
+golang-github-disintegration-imaging, golang-github-fxamacker-cbor,
+golang-github-google-certificate-transparency, golang-github-hashicorp-serf,
+golang-github-mattn-go-runewidth, golang-github-minio-minio-go-v7, golang-github-opencontainers-specs,
+golang-github-prometheus-client-golang, golang-github-prometheus-common, golang-github-prometheus-procfs,
+golang-github-seccomp-libseccomp-golang, golang-github-xeipuuv-gojsonschema, golang-gvisor-gvisor,
+dask.distributed, django-allauth, errands, flask-security, ganeti, grass, hdmi2usb-mode-switch, pandas,
+python-django-imagekit, python-scrapy, python-websockets, pyx3, ros-ros-comm, spf-engine: 21 Python, 18 Go,
+7 JavaScript, no Rust (no Rust package on the mirror gave a case). The tool's other 20 cases for these
+packages are in heldout/extra9_rest.jsonl (see extra_cases9.SOURCES.txt).
+
 bench/data/self_cases.jsonl comes from this repository's own history, built with the shared builder
 (`make_prune_cases.py .git sidecar/self 60 7`), minus the cases on the pruning engine's own files.
 """
