@@ -61,6 +61,20 @@ def test_any_score_source_works_even_nan_and_inf() -> None:
     assert sum(ranked[25:]) >= 10 and sum(ranked[:25]) <= 2  # +inf ranks above NaN
 
 
+@pytest.mark.parametrize("kind", ["code", "logs", "json"])
+def test_scattered_picks_spend_what_the_short_markers_save_up_to_the_ratio(kind: str) -> None:
+    # Runs count at the id-repeating marker's price while lines are chosen; held to a ratio, every
+    # kind then spends the difference (many runs: many markers' worth), landing at the ratio.
+    text = _text(400)
+    lines = text.split("\n")
+    rnd = random.Random(5)
+    scores = [rnd.random() for _ in lines]
+    req = PruneRequest(
+        text=text, goal="g", source_type=kind, prune_id=PID, options=PruneOptions(keep_ratio=0.3)
+    )
+    assert 0.29 <= _rendered_ratio(text, select_lines(lines, scores, req)) <= 0.3
+
+
 def test_tiny_gaps_are_filled_because_a_marker_costs_more() -> None:
     text = _text(100)
     lines = text.split("\n")

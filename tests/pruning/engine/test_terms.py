@@ -5,6 +5,13 @@ import itertools
 from sidecar.pruning.engine.terms import derived_root, goal_terms, match_lines
 
 
+def _hits(lines: list[str], terms: dict[str, tuple[float, tuple[str, ...]]]) -> dict[str, list[int]]:
+    """Match each term over ``lines`` as the scorer does: the lines (0-based) where it occurs."""
+    text = "\n".join(lines)
+    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    return {lit: match_lines(text, text.lower(), offsets, lit, sufs) for lit, (_, sufs) in terms.items()}
+
+
 def test_goal_terms_split_identifiers_and_drop_stop_words() -> None:
     terms = goal_terms("Allow None value for chunk_size in HTTPAdapter")
     assert {"chunk_size", "chunk", "siz", "http", "adapter", "httpadapter", "non"} <= set(terms)
@@ -23,13 +30,7 @@ def test_term_matching_respects_identifier_parts_and_case() -> None:
         "sizeof(x)",
         "SIZE = 1",
     ]
-    text = "\n".join(lines)
-    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
-    got = {
-        lit: match_lines(text, text.lower(), offsets, lit, sufs)
-        for lit, (_, sufs) in goal_terms("cookies size").items()
-    }
-    assert got == {"cook": [0, 1, 2, 3, 5], "siz": [5, 8]}
+    assert _hits(lines, goal_terms("cookies size")) == {"cook": [0, 1, 2, 3, 5], "siz": [5, 8]}
 
 
 def test_links_hashes_and_stop_words_say_nothing() -> None:
@@ -45,10 +46,7 @@ def test_subject_weighs_more_than_body_and_identifiers_weigh_fully() -> None:
 
 def test_inflections_match_but_other_words_do_not() -> None:
     lines = ["parse(x)", "parsed = 1", "parsing()", "parser", "sparse = 2", "PARSES", "parsnip"]
-    text = "\n".join(lines)
-    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
-    ((lit, (_, sufs)),) = goal_terms("parsing").items()
-    assert match_lines(text, text.lower(), offsets, lit, sufs) == [0, 1, 2, 3, 5]
+    assert _hits(lines, goal_terms("parsing")) == {"pars": [0, 1, 2, 3, 5]}
 
 
 def test_stems_undo_doubled_consonants_and_ied() -> None:
@@ -67,11 +65,9 @@ def test_a_noun_in_ion_also_finds_its_verb_at_half_weight() -> None:
         "valid = 2",
         "decompression_limit = 9",
     ]
-    text = "\n".join(lines)
-    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
     terms = goal_terms("Limit decompression; avoid recursion; form validation")
     assert terms["decompress"][0] == terms["decompression"][0] / 2
-    hits = {lit: match_lines(text, text.lower(), offsets, lit, sufs) for lit, (_, sufs) in terms.items()}
+    hits = _hits(lines, terms)
     assert hits["decompress"] == [0, 1] and hits["decompression"] == [7]
     assert hits["recurs"] == [2]
     assert hits["valid"] == [4, 5]  # the verb's forms, not the adjective
