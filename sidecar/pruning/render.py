@@ -7,7 +7,8 @@ short and ASCII because the agent pays for it on every turn: the first marker of
 (the id is the first marker's: one text, one id), and no marker is indented. Markers were 11% of
 what a pruned code file printed while they repeated the id; at the same kept share the characters
 go to code lines instead (``selection.RUN_WEIGHT_EXTRA``; all gold kept at the default policy 332
--> 344 of 451 held-out cases, bench/prune_quality.py). Indenting them bought no recall and cost about 6 characters a marker.
+-> 344 of 451 held-out cases, bench/prune_quality.py). Indenting them bought no recall and cost
+about 6 characters a marker.
 """
 
 from __future__ import annotations
