@@ -57,7 +57,7 @@ DEF_LIFT = 0.5  # share of its definition's value every line of the body gets
 DEF_COORD_CAP = 1  # a big class gathers many goal words by sheer size: count at most two
 DEFLINE_W = 0.5  # extra for the definition line itself
 DOC_FACTOR = 0.3  # docstrings: prose matches goal words more often than it matters
-COMMENT_FACTOR = 0.6
+COMMENT_FACTOR = 0.1  # comments locate code (their matches spread to it) but are rarely what an edit needs
 IMPORT_W = 0.3  # top-level imports (and Go's grouped ones), as a share of the best score
 BOUND_W = 0.5  # a Go package named by a matched import path, as a share of that match
 HEADER_W = 0.15  # the header (imports, module docstring), as a share of the best score
@@ -109,21 +109,25 @@ def score_lines(lines: Sequence[str], goal: str, source_type: SourceType) -> lis
     return _score(lines, goal, source_type)[0]
 
 
+# A line's scores, the chunks they were counted over, and which lines are comments (code only).
+_Scored = tuple[list[float], list[Chunk], list[bool] | None]
+
+
 # The structural kinds score by their own units (records, files, hunks); see their modules.
 _KIND_SCORERS = {"json": score_json, "search": score_search, "diff": score_diff}
 
 
 def _score(
     lines: Sequence[str], goal: str, source_type: SourceType, offsets: list[int] | None = None
-) -> tuple[list[float], list[Chunk]]:
+) -> _Scored:
     n = len(lines)
     if n == 0:
-        return [], []
+        return [], [], None
     if offsets is None:
         offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
     scorer = _KIND_SCORERS.get(source_type)
     if scorer is not None:
-        return scorer(lines, goal, offsets)
+        return (*scorer(lines, goal, offsets), None)
     text = "\n".join(lines)
     if source_type == "logs" and "\x1b" in text:
         for code in sorted(set(_ANSI.findall(text))):
@@ -183,13 +187,18 @@ def _score(
                 scores[i - d] += v * f
             if i + d < n:
                 scores[i + d] += v * f
+    comments = None
     if source_type == "logs":
         log_priors(lines, low, offsets, stripped, scores, chunk_of)
     else:
         words = [t for t, (w, _) in terms.items() if w >= 1.0 and t.isalpha()]
         assert defs is not None
-        _code_priors(lines, text, offsets, stripped, defs, scores, line_terms, source_type, words, grouped)
-    return scores, chunks
+        if source_type == "code":
+            comments = list(map(str.startswith, stripped, itertools.repeat(COMMENT_PREFIXES)))
+        _code_priors(
+            lines, text, offsets, stripped, defs, scores, line_terms, source_type, comments, words, grouped
+        )
+    return scores, chunks, comments
 
 
 def _find_all(text: str, needle: str) -> list[int]:
@@ -264,9 +273,11 @@ def _code_priors(
     scores: list[float],
     line_terms: dict[int, dict[str, float]],
     source_type: SourceType,
+    comments: list[bool] | None,
     words: list[str],
     grouped: frozenset[int],
 ) -> None:
+    """Add the priors of code or docs (``comments``: which lines are comments, for code)."""
     # Scores are sums of non-negative parts here: adding 0.0 or multiplying by 1.0 changes none of
     # them, so only the lines a prior touches are visited (C-level maps find them).
     n = len(lines)
@@ -315,9 +326,8 @@ def _code_priors(
             scores[i] += HEADER_W * unit
     else:
         comment = COMMENT_FACTOR
-        for i in itertools.compress(
-            range(n), map(str.startswith, stripped, itertools.repeat(COMMENT_PREFIXES))
-        ):
+        is_comment = map(str.startswith, stripped, itertools.repeat(COMMENT_PREFIXES))
+        for i in itertools.compress(range(n), is_comment if comments is None else comments):
             scores[i] *= comment
         for i in range(min(n, 300)):
             if stripped[i].startswith(IMPORT_PREFIXES) and lines[i][:1] not in " \t" or i in grouped:
@@ -342,8 +352,8 @@ class HeuristicBackend:
         lines = request.text.split("\n")
         # Each line's start in the joined text: the scorers' offsets are the selection's cost sums.
         offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
-        scores, chunks = _score(lines, request.goal, request.source_type, offsets)
-        keep = select_lines(lines, scores, request, chunks=chunks, offsets=offsets)
+        scores, chunks, comments = _score(lines, request.goal, request.source_type, offsets)
+        keep = select_lines(lines, scores, request, chunks=chunks, offsets=offsets, comments=comments)
         return Selection(keep=keep, backend=self.name)
 
     async def aclose(self) -> None:

@@ -20,7 +20,8 @@ for code step 5 spends what that over-count left on the best lines at the real p
 4. consolidation: a gap between kept runs is filled when dropping low-value islands pays for
    it (fewer, longer runs: fewer markers, more context);
 5. trim against the exact rendered size, then top up with the best lines that still fit
-   (``sidecar.pruning.engine.fit``).
+   (``sidecar.pruning.engine.fit``); in code, the comments that do not stand out are cut from
+   the kept units first and never picked by the top-up (``sidecar.pruning.engine.comments``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import re
 from collections.abc import Sequence
 
 from sidecar.pruning.engine.chunking import Chunk, chunk_lines
+from sidecar.pruning.engine.comments import cut_comments
 from sidecar.pruning.engine.fit import pruned_in, top_up, trim
 from sidecar.pruning.engine.keepstate import KeepState, kept_runs
 from sidecar.pruning.engine.orient import orient
@@ -94,7 +96,7 @@ def _default_share(scores: list[float], source_type: str, costs: list[int], orde
     mid = ordered[n // 2]
     if top <= mid:
         return 1.0
-    cut = mid + KIND_THRESHOLD.get(source_type, DEFAULT_THRESHOLD) * (top - mid)
+    cut = _cut(ordered, source_type)
     above = (n - bisect.bisect_left(ordered, cut)) / n
     if source_type not in ("code", "docs"):
         # Logs, JSON, search results: what stands out may be longer than the rest (a failure's
@@ -105,6 +107,12 @@ def _default_share(scores: list[float], source_type: str, costs: list[int], orde
     return min(DEFAULT_MAX_SHARE, max(DEFAULT_MIN_SHARE.get(source_type, 0.4), share))
 
 
+def _cut(ordered: list[float], source_type: str) -> float:
+    """Return the score from which a line stands clearly above the rest (``ordered``: the scores sorted)."""
+    top, mid = ordered[-1], ordered[len(ordered) // 2]
+    return mid + KIND_THRESHOLD.get(source_type, DEFAULT_THRESHOLD) * (top - mid)
+
+
 def select_lines(
     lines: Sequence[str],
     scores: Sequence[float],
@@ -112,11 +120,12 @@ def select_lines(
     *,
     chunks: Sequence[Chunk] | None = None,
     offsets: list[int] | None = None,
+    comments: Sequence[bool] | None = None,
 ) -> list[bool]:
     """Choose the lines to keep for ``request``'s budget, given one score per line.
 
     ``offsets`` (each line's start in the joined text, then its end), when the caller has them, are
-    the running sums of the lines' costs.
+    the running sums of the lines' costs; ``comments``, which lines of code are comments.
     """
     n = len(lines)
     if len(scores) != n:
@@ -167,8 +176,12 @@ def select_lines(
         # From here on a run costs what its marker costs: code, and any kind held to a ratio the
         # caller chose, spend the difference on more lines; the other kinds' own choice prints less.
         state.mcost, target = mcost, real_target
+    fill_order = order
+    if request.source_type == "code" and mcost:
+        level = _cut(ordered, "code")
+        fill_order = cut_comments(lines, state, vals, level, protected, order, comments)
     trim(lines, state, order, exact, request, protected)
-    top_up(state, order, target if state.runs else exact, vals)
+    top_up(state, fill_order, target if state.runs else exact, vals)
     trim(lines, state, order, exact, request, protected)
     keep = state.keep
     missing = floor_lines - keep.count(True)
