@@ -49,7 +49,8 @@ def cut_comments(
     """
     if comments is None:
         comments = list(map(str.startswith, map(str.lstrip, lines), itertools.repeat(COMMENT_PREFIXES)))
-    low = set(itertools.compress(range(len(lines)), map(operator.and_, comments, map(level.__gt__, vals))))
+    found = list(itertools.compress(range(len(lines)), comments))  # few lines: the scores of these only
+    low = set(itertools.compress(found, map(level.__gt__, map(vals.__getitem__, found))))
     if not low:
         return order
     keep, costs = state.keep, state.costs
