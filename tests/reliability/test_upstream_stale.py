@@ -20,9 +20,14 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from sidecar.app import build_app
 from sidecar.config import load_config
 from sidecar.keys import UPSTREAM
+from sidecar.routing.middleware import install_routing
 from tests.reliability.conftest import start_full
+from tests.routing.support import provider_keys, write_config
+
+__all__ = ["provider_keys"]  # a fixture (tests/routing/support.py)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -262,6 +267,25 @@ async def test_a_reused_connection_that_times_out_is_not_resent(proxy_to):
         assert status == 504, raw
         assert await upstream_errors(session, server) == {"timeout": 1}
     assert [a.connection for a in upstream.attempts] == [1, 1]
+
+
+async def test_a_routed_request_is_resent_the_same_way(tmp_path: Path, provider_keys):
+    upstream = ClosingUpstream(answered=1)
+    await upstream.start()
+    config = write_config(tmp_path, "http://127.0.0.1:9", urls={"groq": upstream.url + "/v1"})
+    server = TestServer(build_app(config, installers=[install_routing]), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession(headers={"X-Sidecar-Mode": "fast"}) as session:
+            assert (await post(session, server, chat_body("first")))[0] == 200
+            await until_pooled(server)
+            assert (await post(session, server, chat_body("second")))[0] == 200
+            assert await upstream_errors(session, server) == {"stale_connection": 1}
+    finally:
+        await server.close()
+        await upstream.stop()
+    assert [a.connection for a in upstream.attempts] == [1, 1, 2]
+    assert upstream.attempts[1].body == upstream.attempts[2].body
 
 
 def test_the_private_connector_methods_it_overrides_still_exist():
