@@ -30,6 +30,7 @@ import errno
 import logging
 import math
 import warnings
+from collections.abc import Awaitable
 from contextvars import ContextVar
 
 import aiohttp
@@ -170,17 +171,18 @@ async def open_upstream(
         raise UpstreamUnreachable(f"the upstream could not be reached ({type(exc).__name__})") from exc
 
 
-async def _request(
+def _request(
     session: aiohttp.ClientSession,
     method: str,
     target: URL,
     headers: CIMultiDict[str],
     body: bytes | None,
     skip: list[str],
-) -> aiohttp.ClientResponse:
+) -> Awaitable[aiohttp.ClientResponse]:
     """One attempt, its payload built anew: a resend never depends on a payload surviving its first send
-    (aiohttp 3.14's BytesPayload would; a payload holding a stream would not)."""
-    return await session.request(
+    (aiohttp 3.14's BytesPayload would; a payload holding a stream would not). Returns aiohttp's
+    awaitable itself: no coroutine frame of its own on the path."""
+    return session.request(
         method,
         target,
         headers=headers,

@@ -185,7 +185,8 @@ async def send(
     """POST ``body`` to ``url`` within the provider's limit, retrying 429/503 as the module describes.
 
     Raises QueueTimeout, or UpstreamUnreachable/UpstreamTimeout (the slot is released on every error).
-    The caller relays the response, then calls ``Sent.close()``.
+    The caller relays the response, then calls ``Sent.close()``. ``stats`` counts a stale pooled
+    connection open_upstream resent.
     """
     lease = await limiter.acquire(policy.queue_timeout_s)
     attempt = 0
