@@ -32,7 +32,8 @@ class ProxyStats:
         self.requests_total = 0
         self.in_flight = 0
         self.upstream_requests = 0
-        # error class -> count: connect, timeout, disconnect_mid_stream, client_disconnect
+        # error class -> count: connect, timeout, disconnect_mid_stream, client_disconnect; stale_connection
+        # is a reused connection the upstream had closed, the request resent once (its failure counts too)
         self.upstream_errors: Counter[str] = Counter()
         # status class -> count: 2xx, 3xx, 4xx, 5xx
         self.upstream_status: Counter[str] = Counter()

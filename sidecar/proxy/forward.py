@@ -354,7 +354,7 @@ async def forward(
     for observer in observers:
         observer.upstream_started(request.method, url)
     try:
-        upstream = await open_upstream(session, request.method, url, headers, body)
+        upstream = await open_upstream(session, request.method, url, headers, body, stats)
     except UpstreamError as exc:
         kind = error_kind(exc)
         stats.upstream_errors[kind] += 1

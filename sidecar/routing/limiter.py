@@ -27,6 +27,7 @@ from sidecar.config import RoutingConfig
 from sidecar.errors import RoutingError
 from sidecar.proxy.upstream import open_upstream
 from sidecar.resilience import retry_delay
+from sidecar.stats import ProxyStats
 
 RETRYABLE = frozenset({429, 503})
 
@@ -179,11 +180,13 @@ async def send(
     headers: CIMultiDict[str],
     body: bytes,
     policy: RoutingConfig,
+    stats: ProxyStats | None = None,
 ) -> Sent:
     """POST ``body`` to ``url`` within the provider's limit, retrying 429/503 as the module describes.
 
     Raises QueueTimeout, or UpstreamUnreachable/UpstreamTimeout (the slot is released on every error).
-    The caller relays the response, then calls ``Sent.close()``.
+    The caller relays the response, then calls ``Sent.close()``. ``stats`` counts a stale pooled
+    connection open_upstream resent.
     """
     lease = await limiter.acquire(policy.queue_timeout_s)
     attempt = 0
@@ -192,7 +195,7 @@ async def send(
             attempt += 1
             await limiter.wait_cooldown()
             limiter.requests += 1
-            response = await open_upstream(session, "POST", url, headers, body)
+            response = await open_upstream(session, "POST", url, headers, body, stats)
             limiter.record_status(response.status)
             if response.status not in RETRYABLE or attempt >= policy.max_attempts:
                 return Sent(response=response, lease=lease, attempts=attempt)

@@ -289,7 +289,7 @@ async def _send(
         observer.upstream_started("POST", dest.url)
     try:
         sent = await send(
-            dest.limiter, request.app[UPSTREAM], dest.url, dest.headers, body, router.config.routing
+            dest.limiter, request.app[UPSTREAM], dest.url, dest.headers, body, router.config.routing, stats
         )
     except QueueTimeout as exc:
         router.count(router.rejected, "sidecar_queue_timeout")
