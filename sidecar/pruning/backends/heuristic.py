@@ -30,6 +30,7 @@ from sidecar.pruning.engine.chunking import (
     IMPORT_PREFIXES,
     Chunk,
     chunk_lines,
+    comment_lines,
     definition_lines,
     lowered,
 )
@@ -194,7 +195,7 @@ def _score(
         words = [t for t, (w, _) in terms.items() if w >= 1.0 and t.isalpha()]
         assert defs is not None
         if source_type == "code":
-            comments = list(map(str.startswith, stripped, itertools.repeat(COMMENT_PREFIXES)))
+            comments = comment_lines(stripped)
         _code_priors(
             lines, text, offsets, stripped, defs, scores, line_terms, source_type, comments, words, grouped
         )
@@ -326,8 +327,7 @@ def _code_priors(
             scores[i] += HEADER_W * unit
     else:
         comment = COMMENT_FACTOR
-        is_comment = map(str.startswith, stripped, itertools.repeat(COMMENT_PREFIXES))
-        for i in itertools.compress(range(n), is_comment if comments is None else comments):
+        for i in itertools.compress(range(n), comment_lines(stripped) if comments is None else comments):
             scores[i] *= comment
         for i in range(min(n, 300)):
             if stripped[i].startswith(IMPORT_PREFIXES) and lines[i][:1] not in " \t" or i in grouped:

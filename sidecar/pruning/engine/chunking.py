@@ -284,6 +284,26 @@ def definition_lines(stripped: Sequence[str]) -> list[bool]:
     return list(map(bool, map(_DEF_START.match, stripped)))
 
 
+def comment_lines(stripped: Sequence[str]) -> list[bool]:
+    """Flag the (stripped) lines that are comments: they start with a ``COMMENT_PREFIXES`` marker.
+
+    Not comments, though they start like one: Rust attributes (``#[derive(...)]``), C preprocessor
+    directives (``#include``, ``#define``...), Python's ``*args``/``**kwargs`` and a dereference
+    (``*p = 0;``) on a line of their own, a decrement (``--i;``) and the rules under a docstring's
+    heading (``-------``).
+    """
+    flags = list(map(str.startswith, stripped, itertools.repeat(COMMENT_PREFIXES)))
+    for i in itertools.compress(range(len(flags)), flags):  # the few that start like a comment
+        if _NOT_COMMENT.match(stripped[i]):
+            flags[i] = False
+    return flags
+
+
+_NOT_COMMENT = re.compile(
+    r"#!?\[|#(?:include|define|undef|ifdef|ifndef|if|elif|else|endif|pragma|error)\b|\*{1,2}[^\s/*]|--[^\s]"
+)
+
+
 def prefix_trie(prefixes: Sequence[str]) -> str:
     """Return a regex matching at a string's start exactly when it starts with one of ``prefixes``.
 

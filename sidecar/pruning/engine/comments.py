@@ -25,7 +25,7 @@ import itertools
 import operator
 from collections.abc import Sequence
 
-from sidecar.pruning.engine.chunking import COMMENT_PREFIXES
+from sidecar.pruning.engine.chunking import comment_lines
 from sidecar.pruning.engine.keepstate import KeepState
 
 __all__ = ["MIN_MARKERS", "cut_comments"]
@@ -49,7 +49,7 @@ def cut_comments(
     when the caller has them (the heuristic does); they are found here otherwise.
     """
     if comments is None:
-        comments = list(map(str.startswith, map(str.lstrip, lines), itertools.repeat(COMMENT_PREFIXES)))
+        comments = comment_lines(list(map(str.lstrip, lines)))
     found = list(itertools.compress(range(len(lines)), comments))  # few lines: the scores of these only
     low = set(itertools.compress(found, map(level.__gt__, map(vals.__getitem__, found))))
     if not low:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from sidecar.pruning.engine.chunking import Chunk, chunk_lines, detect_source_type
+from sidecar.pruning.engine.chunking import Chunk, chunk_lines, comment_lines, detect_source_type
 
 CODE = '''import os
 import sys
@@ -247,3 +247,11 @@ def test_the_prefix_trie_matches_exactly_what_startswith_does() -> None:
         assert [bool(trie.match(t)) for t in texts] == [t.startswith(prefixes) for t in texts]
         if prefixes is DEF_PREFIXES:
             assert definition_lines(texts) == [t.startswith(prefixes) for t in texts]
+
+
+def test_comment_lines_tell_comments_from_code_that_starts_like_one() -> None:
+    comments = ["# note", "#!/usr/bin/env python", "// why", "/* a", "* text", "*/", "*", "-- sql", ";; lisp"]
+    code = ["#[derive(Debug)]", "#![allow(dead_code)]", "#include <stdio.h>", "#define N 4", "#ifdef X"]
+    code += ["#endif", "**kwargs)", "*args,", "*,", "*p = 0;", "--i;", "-------"]
+    assert comment_lines(comments) == [True] * len(comments)
+    assert comment_lines(code) == [False] * len(code)
