@@ -2,7 +2,9 @@
 """Reliability under load: hostile input, faults, slow clients, memory with the k8s config, shutdown.
 
 usage: .venv/bin/python bench/reliability.py [--seconds 30] [--concurrency 64] [--baseline REF]
-                                             [--only memory,hostile,faults,slow,big,shutdown]
+                                             [--only memory,hostile,faults,slow,big,shutdown,stale]
+                                             [--stale-seconds 20] [--stale-idle 0.2]
+                                             [--stale-spread 0.025] [--stale-clients 16]
 
 Each phase runs a real `sidecar serve` process (its log captured), the fake upstream and the fake
 DeepInfra in this process, redis-server and a rotel OTLP collector as processes. A probe asks
@@ -21,8 +23,12 @@ DeepInfra in this process, redis-server and a rotel OTLP collector as processes.
     big       one request of 10,000 tool outputs (27 MB): time the sidecar added, health probes meanwhile
     shutdown  SIGTERM with 40 s streams in flight, drain 1 s + timeout 5 s: time to exit; then idle
               with the collector down
+    stale     an upstream (the fake's app) closing keep-alive connections idle for T = 0.2 s, the sidecar's
+              default pool (30 s keepalive); 16 agents in lockstep, each sending after its own gap in
+              T +- 2.5% (seeded): requests that meet the upstream's close on a pooled connection. 200s,
+              502s and the resends counted (``stale_connection`` in /sidecar/health), per sidecar
 
-``--baseline REF`` runs memory, big and shutdown a second time on the sources of another commit
+``--baseline REF`` runs memory, big, shutdown and stale a second time on the sources of another commit
 (git archive into bench/.cache), side by side: the numbers before and after.
 """
 
@@ -172,19 +178,35 @@ class Probe:
         return f"{len(self.times)} probes: p99 {p99:.0f} ms, worst {worst:.0f} ms, {over} over 200 ms"
 
 
+IDLE_CLOSING_UPSTREAM = """
+import asyncio, sys
+from aiohttp import web
+from sidecar.testing.fake_upstream import FakeUpstream
+async def main():
+    port, idle = int(sys.argv[1]), float(sys.argv[2])
+    app = FakeUpstream(record=False).app()
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, keepalive_timeout=idle)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
 class Fake:
     """The fake upstream as a process (`sidecar fake-upstream`): its work stays out of this process."""
 
-    def __init__(self, chunk_ms: float = 0.0) -> None:
-        self.port, self.chunk_ms = free_port(), chunk_ms
+    def __init__(self, chunk_ms: float = 0.0, idle_close_s: float | None = None) -> None:
+        self.port, self.chunk_ms, self.idle_close_s = free_port(), chunk_ms, idle_close_s
         self.url = f"http://127.0.0.1:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None
 
     async def __aenter__(self) -> Fake:
         argv = [sys.executable, "-m", "sidecar", "fake-upstream", "--port", str(self.port)]
-        self._proc = subprocess.Popen(
-            argv + ["--chunk-ms", str(self.chunk_ms)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        argv += ["--chunk-ms", str(self.chunk_ms)]
+        if self.idle_close_s is not None:  # the same app, its server closing idle connections sooner
+            argv = [sys.executable, "-c", IDLE_CLOSING_UPSTREAM, str(self.port), str(self.idle_close_s)]
+        self._proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(300):
             try:
                 _, writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -277,6 +299,8 @@ FAULT_COLUMNS += ["p50 / p99 ms", "sentinels in log", "healthz"]
 SLOW_COLUMNS = ["slow connections", "closed by the server", "closed after (median)", "ordinary requests"]
 SLOW_COLUMNS += ["p99 ms", "healthz"]
 BIG_COLUMNS = ["sidecar", "body", "status", "X-Sidecar-Prune-Ms", "response s", "healthz"]
+STALE_COLUMNS = ["sidecar", "requests", "200", "502", "other", "stale_connection (resent)"]
+STALE_COLUMNS += ["upstream_errors", "p50 / p99 ms"]
 SHUTDOWN_COLUMNS = ["sidecar", "bound", "exit, 20 streams in flight", "exit, idle, collector down"]
 
 
@@ -534,12 +558,82 @@ async def shutdown(args: argparse.Namespace, work: Path, source: Path, label: st
     print(f"| {label} | 1 + 5 = 6 s | {with_streams:.1f} s | {time.monotonic() - started:.1f} s |")
 
 
+async def stale(args: argparse.Namespace, work: Path, source: Path, label: str) -> None:
+    """Agents in lockstep against an upstream that closes connections idle for T: how many races end in 502.
+
+    aiohttp's pool hands out the connection idle the longest, and it only grows with concurrency: agents
+    sending on their own, even with gaps around T, reuse connections idle far less than T and never meet
+    the upstream's close (16 such agents, T = 0.5 s, gaps 0.8-1.2 T: no race in 30 s). A round of ``clients``
+    concurrent requests leaves as many connections idle from the same instant; each agent then waits its
+    own gap, uniform in T +- spread (seeded, the same on both sides), and takes one of them: the gaps set
+    the idle times, and those just over T are requests the upstream's close meets on their way.
+    """
+    idle, clients = args.stale_idle, args.stale_clients
+    lo, hi = idle * (1 - args.stale_spread), idle * (1 + args.stale_spread)
+    rng = random.Random(0)
+    statuses: Counter[str] = Counter()
+    latencies: list[float] = []
+    rounds = 0
+
+    async def send(session: aiohttp.ClientSession, url: str, delay: float, i: int) -> None:
+        await asyncio.sleep(delay)
+        started = time.perf_counter()
+        try:
+            async with session.post(url + "/v1/chat/completions", data=chat(i, chars=2000)) as resp:
+                await resp.read()
+                statuses[str(resp.status)] += 1
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            statuses[type(exc).__name__] += 1
+        latencies.append(time.perf_counter() - started)
+
+    async def upstream_errors(url: str) -> dict[str, int]:
+        async with aiohttp.ClientSession() as session, session.get(url + "/sidecar/health") as r:
+            errors: dict[str, int] = (await r.json())["proxy"]["upstream_errors"]
+        return errors
+
+    async with (
+        Fake(idle_close_s=idle) as upstream,
+        Serve(work, f'[upstream]\nurl = "{upstream.url}"\n', {}, source) as sidecar,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
+    ):
+        started = time.monotonic()
+        report = started + 5
+        while time.monotonic() < started + args.stale_seconds:
+            rounds += 1
+            gaps = [rng.uniform(lo, hi) for _ in range(clients)]
+            await asyncio.gather(
+                *(send(session, sidecar.url, g, rounds * clients + n) for n, g in enumerate(gaps))
+            )
+            if time.monotonic() >= report:
+                report += 5
+                print(
+                    f"    {label}, {time.monotonic() - started:.0f} s: {rounds} rounds, {dict(statuses)}, "
+                    f"upstream_errors {await upstream_errors(sidecar.url)}",
+                    flush=True,
+                )
+        errors = await upstream_errors(sidecar.url)
+    other = {k: v for k, v in statuses.items() if k not in ("200", "502")}
+    row = [label, sum(statuses.values()), statuses["200"], statuses["502"], other or "-"]
+    row += [
+        errors.get("stale_connection", 0),
+        errors or "-",
+        f"{pct(latencies, 0.5):.1f} / {pct(latencies, 0.99):.1f}",
+    ]
+    print("| " + " | ".join(map(str, row)) + " |", flush=True)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="load duration of memory and faults")
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--baseline", default=None, help="also run memory, big and shutdown on this commit")
-    parser.add_argument("--only", default="memory,hostile,faults,slow,big,shutdown")
+    parser.add_argument(
+        "--baseline", default=None, help="also run memory, big, shutdown and stale on this commit"
+    )
+    parser.add_argument("--only", default="memory,hostile,faults,slow,big,shutdown,stale")
+    parser.add_argument("--stale-seconds", type=float, default=20.0, help="stale: duration, per sidecar")
+    parser.add_argument("--stale-idle", type=float, default=0.2, help="stale: the upstream's idle close T")
+    parser.add_argument("--stale-spread", type=float, default=0.025, help="stale: gaps uniform in T +- this")
+    parser.add_argument("--stale-clients", type=int, default=16, help="stale: agents in lockstep")
     args = parser.parse_args()
     phases = set(args.only.split(","))
     work = CACHE / "reliability"
@@ -566,6 +660,11 @@ async def main() -> None:
                 "shutdown",
                 SHUTDOWN_COLUMNS,
                 [functools.partial(shutdown, args, work, src, lab) for src, lab in systems],
+            ),
+            (
+                "stale",
+                STALE_COLUMNS,
+                [functools.partial(stale, args, work, src, lab) for src, lab in systems],
             ),
         ]
         for name, header, runs in steps:
