@@ -203,6 +203,11 @@ def _closed_while_idle(exc: BaseException) -> bool:
         return isinstance(exc.message, str)
     if isinstance(exc, aiohttp.ClientConnectorError):
         return False
+    if isinstance(exc, aiohttp.ClientOSError) and exc.errno is None and exc.__cause__ is not None:
+        # "Can not write request body": the upstream's close landed between taking the pooled
+        # connection and writing the body, and aiohttp wrapped the write's own error (a closing
+        # transport). Under load most races end this way (bench/reliability.py --only stale).
+        return _closed_while_idle(exc.__cause__)
     if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
         return True  # aiohttp's ClientConnectionResetError among them
     return isinstance(exc, aiohttp.ClientOSError) and exc.errno in _RESET_ERRNOS

@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestServer
 from sidecar.app import build_app
 from sidecar.config import load_config
 from sidecar.keys import UPSTREAM
+from sidecar.proxy import upstream as upstream_module
 from sidecar.routing.middleware import install_routing
 from tests.reliability.conftest import start_full
 from tests.routing.support import provider_keys, write_config
@@ -296,3 +297,21 @@ def test_the_private_connector_methods_it_overrides_still_exist():
         assert inspect.iscoroutinefunction(method), name
         assert list(inspect.signature(method).parameters) == ["self", "key", "traces"], name
         assert f"self.{name}(key, traces)" in inspect.getsource(aiohttp.BaseConnector.connect), name
+
+
+def _wrapped(cause: BaseException | None) -> aiohttp.ClientOSError:
+    """The error aiohttp raises when writing the request body fails, with the write's own error as cause."""
+    exc = aiohttp.ClientOSError(None, "Can not write request body for http://127.0.0.1/v1/chat/completions")
+    exc.__cause__ = cause
+    return exc
+
+
+def test_a_body_write_to_a_closing_transport_counts_as_the_idle_close():
+    """Under load most races end here (bench/reliability.py --only stale): the upstream's close lands between
+    taking the pooled connection and writing the body, and aiohttp wraps the write's error, errno None."""
+    closing = aiohttp.ClientConnectionResetError("Cannot write to closing transport")
+    assert upstream_module._closed_while_idle(_wrapped(closing))
+    assert upstream_module._closed_while_idle(_wrapped(BrokenPipeError()))
+    assert not upstream_module._closed_while_idle(_wrapped(None))
+    assert not upstream_module._closed_while_idle(_wrapped(TimeoutError()))
+    assert not upstream_module._closed_while_idle(_wrapped(ValueError("not a connection's end")))
