@@ -353,7 +353,8 @@ def is_main(path_qs: str, body: bytes, task: Task) -> bool:
 class Tally:
     """One agent's figures over every task."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "") -> None:
+        self.name = name
         self.runs = self.ok_direct = self.ok_sidecar = 0
         self.chars = {k: [0, 0] for k in KINDS}  # kind -> [direct, through the sidecar]
         self.gold = [0, 0]  # gold lines kept, gold lines the agent delivered
@@ -374,8 +375,11 @@ class Tally:
                 self.chars[kind][1] += len(s)
             if out_d and out_s:
                 delivered = set(range(1, out_d[0].count("\n") + 2)) & set(task.gold)
-                self.gold[0] += len(delivered & kept_lines(out_s[0]))
+                kept = delivered & kept_lines(out_s[0])
+                self.gold[0] += len(kept)
                 self.gold[1] += len(delivered)
+                if lost := sorted(delivered - kept):
+                    print(f"  {self.name} {task.key}: gold lines {lost} pruned", file=sys.stderr)
             for slot, gold, i in ((self.grep, task.grep_gold, 1), (self.log, task.log_gold, 2)):
                 if len(out_d) > i and len(out_s) > i:
                     there = [g for g in gold if g in out_d[i]]
@@ -429,7 +433,7 @@ def main() -> int:
         f"{len(tasks)} tasks from {len({t.repo for t in tasks})} repositories; work directory {work}",
         file=sys.stderr,
     )
-    tallies = {a: Tally() for a in agents}
+    tallies = {a: Tally(a) for a in agents}
     with Procs() as procs:
         ports = {name: free_port() for name in ("direct", "sidecar-fake", "sidecar")}
         for name in ("direct", "sidecar-fake"):
