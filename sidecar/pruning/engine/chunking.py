@@ -280,8 +280,12 @@ def chunk_lines(
 
 
 def definition_lines(stripped: Sequence[str]) -> list[bool]:
-    """Flag the (stripped) lines that start a definition (``DEF_PREFIXES``)."""
-    return list(map(bool, map(_DEF_START.match, stripped)))
+    """Flag the (stripped) lines that start a definition (``DEF_PREFIXES``, or a JS/TS method)."""
+    flags = list(map(bool, map(_DEF_START.match, stripped)))
+    for i in itertools.compress(range(len(flags)), map(str.endswith, stripped, itertools.repeat("{"))):
+        if not flags[i] and _JS_METHOD.match(stripped[i]):  # only lines opening a block are tried
+            flags[i] = True
+    return flags
 
 
 def comment_lines(stripped: Sequence[str]) -> list[bool]:
@@ -319,4 +323,10 @@ def prefix_trie(prefixes: Sequence[str]) -> str:
     return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
 
 
+# A JS/TS class or object method (``name(args) {``, ``async *name(args) {``, ``get name() {``), not a
+# control statement, whose keyword reads like a name.
+_JS_METHOD = re.compile(
+    r"(?:(?:async|static|get|set)\s+|\*)*(?!(?:if|for|while|switch|catch|with|return|function)\b)"
+    r"[A-Za-z_$][\w$]*\s*\([^()]*\)\s*\{$"
+)
 _DEF_START = re.compile(prefix_trie(DEF_PREFIXES))

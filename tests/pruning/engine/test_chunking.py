@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from sidecar.pruning.engine.chunking import Chunk, chunk_lines, comment_lines, detect_source_type
+from sidecar.pruning.engine.chunking import (
+    Chunk,
+    chunk_lines,
+    comment_lines,
+    definition_lines,
+    detect_source_type,
+)
 
 CODE = '''import os
 import sys
@@ -255,3 +261,10 @@ def test_comment_lines_tell_comments_from_code_that_starts_like_one() -> None:
     code += ["#endif", "**kwargs)", "*args,", "*,", "*p = 0;", "--i;", "-------"]
     assert comment_lines(comments) == [True] * len(comments)
     assert comment_lines(code) == [False] * len(code)
+
+
+def test_js_class_and_object_methods_are_definitions_control_statements_are_not() -> None:
+    methods = ["_onAccountsChanged() {", "async load(path) {", "get size() {", "static *ids(a, b) {"]
+    statements = ["if (x) {", "for (const k of keys) {", "while (true) {", "switch (kind) {", "catch (e) {"]
+    assert definition_lines(methods) == [True] * len(methods)
+    assert definition_lines(statements) == [False] * len(statements)
