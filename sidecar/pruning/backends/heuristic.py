@@ -135,7 +135,9 @@ def _score(
             text = text.replace(code, " " * len(code))  # same length: offsets stay valid
     low = lowered(text)
     stripped = list(map(str.strip, lines))
-    defs = definition_lines(stripped) if source_type != "logs" else None
+    # JS/TS methods end in ") {" or "){": two substring searches spare other languages the check of each line.
+    methods = ") {" in text or "){" in text
+    defs = definition_lines(stripped, methods=methods) if source_type != "logs" else None
     chunks = chunk_lines(lines, source_type, CHUNK_TOKENS, stripped=stripped, defs=defs, offsets=offsets)
     chunk_of = [0] * n
     for c, ch in enumerate(chunks):

@@ -279,9 +279,14 @@ def chunk_lines(
     return _cap(chunks, lines, max_tokens, offsets)
 
 
-def definition_lines(stripped: Sequence[str]) -> list[bool]:
-    """Flag the (stripped) lines that start a definition (``DEF_PREFIXES``, or a JS/TS method)."""
+def definition_lines(stripped: Sequence[str], methods: bool = True) -> list[bool]:
+    """Flag the (stripped) lines that start a definition (``DEF_PREFIXES``, or a JS/TS method).
+
+    ``methods=False`` skips the JS/TS method check (a caller that knows no line ends in ``) {`` or ``){``).
+    """
     flags = list(map(bool, map(_DEF_START.match, stripped)))
+    if not methods:
+        return flags
     for i in itertools.compress(range(len(flags)), map(str.endswith, stripped, itertools.repeat("{"))):
         if not flags[i] and _JS_METHOD.match(stripped[i]):  # only lines opening a block are tried
             flags[i] = True

@@ -80,16 +80,16 @@ def orient(
         added.add(first)
     chosen = [i for i in range(n) if keep[i]]  # what the scores chose, and the first line
     starts = [s for s, _ in kept_runs(keep)]
+    indents: dict[int, int] = {}  # the scans above nearby runs overlap: each line measured once
     for i in starts:
-        ind = _indent(lines[i]) if lines[i].strip() else 1 << 30
+        ind = _indent_of(lines, i, indents)
         j = i - 1
-        scanned = 0
-        while j >= 0 and ind > 0 and scanned < ORIENT_SCAN:
-            s = lines[j].strip()
-            scanned += 1
-            if s and _indent(lines[j]) < ind:
-                ind = _indent(lines[j])
-                if s.startswith(DEF_PREFIXES) and not keep[j]:
+        stop = max(-1, i - 1 - ORIENT_SCAN)
+        while j > stop and ind > 0:
+            here = _indent_of(lines, j, indents)
+            if here < ind:
+                ind = here
+                if not keep[j] and lines[j].lstrip().startswith(DEF_PREFIXES):
                     state.add(j)
                     added.add(j)
             j -= 1
@@ -149,3 +149,12 @@ def _ranked(errors: list[int], scores: Sequence[float]) -> bool:
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
+
+
+def _indent_of(lines: Sequence[str], i: int, cache: dict[int, int]) -> int:
+    """Return line ``i``'s indent, or a huge one for a blank line (it never encloses anything), cached."""
+    got = cache.get(i)
+    if got is None:
+        line = lines[i]
+        got = cache[i] = _indent(line) if line.strip() else 1 << 30
+    return got
