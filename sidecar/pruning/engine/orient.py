@@ -80,19 +80,25 @@ def orient(
         added.add(first)
     chosen = [i for i in range(n) if keep[i]]  # what the scores chose, and the first line
     starts = [s for s, _ in kept_runs(keep)]
-    indents: dict[int, int] = {}  # the scans above nearby runs overlap: each line measured once
+    # Up from each run's start, each line less indented than the last: the enclosing definitions.
+    # The scans above nearby runs overlap, so each line's indent is measured once and each enclosing
+    # line found is remembered as its child's parent, which the next scan jumps along.
+    indents: dict[int, int] = {}
+    parents: dict[int, int] = {}
     for i in starts:
         ind = _indent_of(lines, i, indents)
-        j = i - 1
         stop = max(-1, i - 1 - ORIENT_SCAN)
-        while j > stop and ind > 0:
-            here = _indent_of(lines, j, indents)
-            if here < ind:
-                ind = here
-                if not keep[j] and lines[j].lstrip().startswith(DEF_PREFIXES):
-                    state.add(j)
-                    added.add(j)
-            j -= 1
+        child = i
+        while ind > 0:
+            j = _enclosing(lines, child - 1, ind, stop, indents, parents)
+            if j is None:
+                break
+            parents[child] = j
+            ind = indents[j]
+            if not keep[j] and lines[j].lstrip().startswith(DEF_PREFIXES):
+                state.add(j)
+                added.add(j)
+            child = j
     if ratio is None:  # the proxy's policy; under a fixed ratio the scores alone rank better (measured)
         added.update(_definitions_used(lines, state, chosen, target // DEFINITION_SHARE))
     return frozenset(added)
@@ -149,6 +155,21 @@ def _ranked(errors: list[int], scores: Sequence[float]) -> bool:
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
+
+
+def _enclosing(
+    lines: Sequence[str], k: int, ind: int, stop: int, indents: dict[int, int], parents: dict[int, int]
+) -> int | None:
+    """Return the nearest line from ``k`` up (above ``stop``) indented less than ``ind``, or None.
+
+    A line indented ``ind`` or more can be jumped to its known parent: every line between them is
+    indented at least as much as it is, so none of them is the one sought.
+    """
+    while k > stop:
+        if _indent_of(lines, k, indents) < ind:
+            return k
+        k = parents.get(k, k - 1)
+    return None
 
 
 def _indent_of(lines: Sequence[str], i: int, cache: dict[int, int]) -> int:
