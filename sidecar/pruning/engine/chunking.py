@@ -287,8 +287,10 @@ def definition_lines(stripped: Sequence[str], methods: bool = True) -> list[bool
     flags = list(map(bool, map(_DEF_START.match, stripped)))
     if not methods:
         return flags
-    for i in itertools.compress(range(len(flags)), map(str.endswith, stripped, itertools.repeat("{"))):
-        if not flags[i] and _JS_METHOD.match(stripped[i]):  # only lines opening a block are tried
+    for i in itertools.compress(
+        range(len(flags)), map(str.endswith, stripped, itertools.repeat((") {", "){")))
+    ):
+        if not flags[i] and _JS_METHOD.match(stripped[i]):  # only lines ending in ") {" are tried
             flags[i] = True
     return flags
 
@@ -303,9 +305,13 @@ def comment_lines(stripped: Sequence[str]) -> list[bool]:
     """
     flags = list(map(str.startswith, stripped, itertools.repeat(COMMENT_PREFIXES)))
     for i in itertools.compress(range(len(flags)), flags):  # the few that start like a comment
-        if _NOT_COMMENT.match(stripped[i]):
+        s = stripped[i]
+        if s[1:2] not in _SURELY_COMMENT and _NOT_COMMENT.match(s):
             flags[i] = False
     return flags
+
+
+_SURELY_COMMENT = frozenset(("", " ", "\t", "/"))  # a second character after which no exception applies
 
 
 _NOT_COMMENT = re.compile(
