@@ -36,10 +36,14 @@ def top_up(state: KeepState, order: list[int], target: int, vals: list[float]) -
     pruned = list(pruned_in(order, keep))
     size, runs = state.size, state.runs
     pos, end = 0, len(pruned)
+    edges: set[int] | None = None  # the lines next to a kept one, once _top_up_edges needed them
+    added: list[int] = []  # lines the scan kept since (their neighbours join ``edges``)
     while pos < end and left > 0:  # every line costs at least its newline
         if left < mcost:
             state.size, state.runs = size, runs
-            pos, left = _top_up_edges(state, vals, pruned, pos, left)
+            edges = _edges(keep, last) if edges is None else _grown(edges, added)
+            added.clear()
+            pos, left = _top_up_edges(state, vals, pruned, pos, left, edges)
             size, runs = state.size, state.runs
             continue
         limit = left + mcost
@@ -54,6 +58,7 @@ def top_up(state: KeepState, order: list[int], target: int, vals: list[float]) -
             cost = costs[i] + delta * mcost
             if cost <= left:
                 keep[i] = True
+                added.append(i)
                 size += costs[i]
                 runs += delta
                 left -= cost
@@ -63,8 +68,23 @@ def top_up(state: KeepState, order: list[int], target: int, vals: list[float]) -
     state.size, state.runs = size, runs
 
 
+def _edges(keep: list[bool], last: int) -> set[int]:
+    """Return the lines next to a kept run (some kept themselves, filtered by the caller) and both ends."""
+    edges = {0, last}
+    for s, e in kept_runs(keep):
+        edges.update((s - 1, e))
+    return edges
+
+
+def _grown(edges: set[int], added: list[int]) -> set[int]:
+    """Add the neighbours of the lines kept since ``edges`` was made (kept lines are never dropped here)."""
+    for i in added:
+        edges.update((i - 1, i + 1))
+    return edges
+
+
 def _top_up_edges(
-    state: KeepState, vals: list[float], pruned: list[int], pos: int, left: int
+    state: KeepState, vals: list[float], pruned: list[int], pos: int, left: int, edges: set[int]
 ) -> tuple[int, int]:
     """Go on with the top-up from ``pruned[pos]`` while less than a marker is left; return (pos, left).
 
@@ -74,9 +94,6 @@ def _top_up_edges(
     (joining two runs saves one), the scan resumes after the last line taken.
     """
     keep, costs, mcost, last = state.keep, state.costs, state.mcost, state.n - 1
-    edges = {0, last}
-    for s, e in kept_runs(keep):
-        edges.update((s - 1, e))
     first = (-vals[pruned[pos]], pruned[pos])  # where ``order`` stands: earlier lines were passed
     heap = [k for i in edges if 0 <= i <= last and not keep[i] and (k := (-vals[i], i)) >= first]
     heapq.heapify(heap)
@@ -91,6 +108,7 @@ def _top_up_edges(
         if cost > left:
             continue  # passed, as the scan in order would pass it
         keep[i] = True
+        edges.update((i - 1, i + 1))
         state.size += costs[i]
         state.runs += delta
         left -= cost
