@@ -75,6 +75,18 @@ python-django-imagekit, python-scrapy, python-websockets, pyx3, ros-ros-comm, sp
 7 JavaScript, no Rust (no Rust package on the mirror gave a case). The tool's other 20 cases for these
 packages are in heldout/extra9_rest.jsonl (see extra_cases9.SOURCES.txt).
 
+bench/data/heldout/extra_cases10.jsonl (50 cases, built later that day by someone who ran no pruner on it,
+never scored while building): 32 Debian patch series of packages in no earlier set (bookworm or trixie, every
+upstream the Debian .orig), every source package not excluded asked in alphabetical order, the first 4 cases
+of each Rust and JavaScript package and the first 2 of each Go and Python one (Go until 10 Go cases, Python
+until 50): hx, node-es5-shim, node-eslint-plugin-requirejs, virtuoso-opensource, acmetool, cosign, gitaly,
+golang-github-avast-apkverifier, golang-github-charmbracelet-bubbles, golang-github-charmbracelet-x,
+golang-github-containers-toolbox, android-platform-external-boringssl, angrydd, arden, ardentryst,
+astrometry.net, aubio, ayatana-webmail, blender-doc, bottleneck, busco, dm-tree, droidlysis, errbot, fasttext,
+firmware-microbit-micropython, flask-paginate, fonts-monoid, freedict-tools, glances: 30 Python, 10 Go, 7
+JavaScript, 3 Rust. The tool's other 25 cases for the packages tried are in heldout/extra10_rest.jsonl (see
+extra_cases10.SOURCES.txt).
+
 bench/data/self_cases.jsonl comes from this repository's own history, built with the shared builder
 (`make_prune_cases.py .git sidecar/self 60 7`), minus the cases on the pruning engine's own files.
 """
