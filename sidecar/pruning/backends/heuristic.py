@@ -328,8 +328,9 @@ def _code_priors(
         for i in itertools.compress(range(n), map(str.startswith, stripped, itertools.repeat("#"))):
             scores[i] += HEADER_W * unit
     else:
+        assert comments is not None  # _score flags them for code
         comment = COMMENT_FACTOR
-        for i in itertools.compress(range(n), comment_lines(stripped) if comments is None else comments):
+        for i in itertools.compress(range(n), comments):
             scores[i] *= comment
         for i in range(min(n, 300)):
             if stripped[i].startswith(IMPORT_PREFIXES) and lines[i][:1] not in " \t" or i in grouped:
