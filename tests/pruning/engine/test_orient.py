@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from sidecar.pruning.engine.orient import _DEFINES
+import random
+
+import pytest
+
+from sidecar.pruning.engine.chunking import DEF_PREFIXES
+from sidecar.pruning.engine.keepstate import KeepState
+from sidecar.pruning.engine.orient import _DEFINES, ORIENT_SCAN, orient
 from sidecar.pruning.engine.selection import select_lines
 from sidecar.pruning.types import PruneOptions, PruneRequest
 
@@ -71,3 +77,43 @@ def test_definition_lines_name_what_they_define() -> None:
         assert m is not None and next(g for g in m.groups() if g) == name, line
     for line in ("x == 3", "    y = 3", "import os", "return value"):
         assert _DEFINES.match(line) is None, line
+
+
+def _plain_enclosing(lines: list[str], keep: list[bool]) -> set[int]:
+    """The enclosing-definition scan written plainly: up from each run's start, line by line."""
+    found: set[int] = set()
+    starts = [i for i in range(len(keep)) if keep[i] and (i == 0 or not keep[i - 1])]
+    for i in starts:
+        ind = len(lines[i]) - len(lines[i].lstrip()) if lines[i].strip() else 1 << 30
+        for j in range(i - 1, max(-1, i - 1 - ORIENT_SCAN), -1):
+            if ind == 0:
+                break
+            s = lines[j].strip()
+            if s and len(lines[j]) - len(lines[j].lstrip()) < ind:
+                ind = len(lines[j]) - len(lines[j].lstrip())
+                if s.startswith(DEF_PREFIXES):
+                    found.add(j)
+    return found
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_enclosing_definitions_jumped_to_are_those_a_line_by_line_scan_finds(seed: int) -> None:
+    rnd = random.Random(seed)
+    lines, depth = [], 0
+    for _ in range(rnd.randint(50, 900)):  # nested blocks, blank lines, runs longer than ORIENT_SCAN
+        depth = max(0, min(5, depth + rnd.choice((-2, -1, 0, 0, 1))))
+        lines.append(
+            "" if rnd.random() < 0.1 else "    " * depth + rnd.choice(("def f():", "class C:", "x = 1"))
+        )
+    keep = [rnd.random() < 0.15 for _ in lines]
+    first = next((i for i, s in enumerate(lines) if s.strip()), 0)
+    keep[first] = True  # orient keeps the first line before it scans: start from there on both sides
+    state = KeepState(len(lines), [len(s) + 1 for s in lines], 16)
+    for i in (i for i, k in enumerate(keep) if k):
+        state.add(i)
+    text = "\n".join(lines)
+    req = PruneRequest(
+        text=text, goal="g", source_type="code", prune_id=PID, options=PruneOptions(keep_ratio=0.5)
+    )
+    added = orient(lines, state, req, 10**9, [0.0] * len(lines))
+    assert added == {j for j in _plain_enclosing(lines, keep) if not keep[j]}
