@@ -38,6 +38,7 @@ from sidecar.pruning.engine.diffs import score_diff
 from sidecar.pruning.engine.imports import bound_names, grouped_imports
 from sidecar.pruning.engine.json_kind import score_json
 from sidecar.pruning.engine.logs import log_priors
+from sidecar.pruning.engine.migrations import FAMILY_WEIGHT, goal_families, vocabulary
 from sidecar.pruning.engine.runs import lift_runs
 from sidecar.pruning.engine.search import score_search
 from sidecar.pruning.engine.selection import select_lines
@@ -148,8 +149,8 @@ def _score(
     line_terms: dict[int, dict[str, float]] = {}
     chunk_terms: dict[int, dict[str, float]] = {}
 
-    def add_term(literal: str, gw: float, sufs: tuple[str, ...]) -> None:
-        hits = match_lines(text, low, offsets, literal, sufs)
+    def add_term(literal: str, gw: float, sufs: tuple[str, ...], found: list[int] | None = None) -> None:
+        hits = match_lines(text, low, offsets, literal, sufs) if found is None else found
         if not hits:
             return
         df = len(set(map(chunk_of.__getitem__, hits)))
@@ -165,6 +166,12 @@ def _score(
     terms = goal_terms(goal)
     for literal, (gw, sufs) in terms.items():
         add_term(literal, gw, sufs)
+    if source_type == "code":
+        # A goal about moving to a newer Python: the idioms that move rewrites, as more goal terms.
+        families = goal_families(goal, text)
+        names = vocabulary(low) if families else frozenset[bytes]()
+        for family, idioms in families.items():
+            add_term(family, FAMILY_WEIGHT, ("",), idioms.lines(lines, low, offsets, names))
     grouped = frozenset[int]()
     if source_type != "logs":
         grouped = grouped_imports(stripped)
