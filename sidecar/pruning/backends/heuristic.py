@@ -35,10 +35,10 @@ from sidecar.pruning.engine.chunking import (
     lowered,
 )
 from sidecar.pruning.engine.diffs import score_diff
+from sidecar.pruning.engine.idioms import FAMILY_WEIGHT, goal_families, vocabulary
 from sidecar.pruning.engine.imports import bound_names, grouped_imports
 from sidecar.pruning.engine.json_kind import score_json
 from sidecar.pruning.engine.logs import log_priors
-from sidecar.pruning.engine.migrations import FAMILY_WEIGHT, goal_families, vocabulary
 from sidecar.pruning.engine.runs import lift_runs
 from sidecar.pruning.engine.search import score_search
 from sidecar.pruning.engine.selection import select_lines
@@ -167,7 +167,7 @@ def _score(
     for literal, (gw, sufs) in terms.items():
         add_term(literal, gw, sufs)
     if source_type == "code":
-        # A goal about moving to a newer Python: the idioms that move rewrites, as more goal terms.
+        # A goal naming a kind of change (a Python 3 port, a security fix): its idioms, as more goal terms.
         families = goal_families(goal, text)
         names = vocabulary(low) if families else frozenset[bytes]()
         for family, idioms in families.items():

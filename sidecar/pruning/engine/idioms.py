@@ -1,15 +1,21 @@
-"""Goals about moving code to a newer Python: the idioms such a move must rewrite.
+"""Goals that name a kind of change rather than its lines: the idioms such a change touches.
 
-"Port to Python 3" or "Make waflib compatible with Python 3.11" names no line of the file, yet a
-reader of Python knows which lines the edit is about: the Python 2 idioms that lib2to3's fixers
-rewrite (``print x``, ``except E, e:``, ``dict.has_key``, ``urllib2``), and the APIs a release
-removed or now warns about (``inspect.getargspec`` in 3.11, ``distutils`` in 3.12, a ``"\\d"``
-escape in a plain string). Each family of idioms counts as one more goal term, with the same
-rarity weighting as the goal's words: an idiom on three lines of a file points at them; one on
-every line (``print`` in a script that prints) says little. A family's lines are found by substring
-(``str.find``, for the names the text holds at all), then checked with its pattern line by line.
+"Port to Python 3", "Make waflib compatible with Python 3.11" or "Fix CVE-2025-64486" names no line
+of the file, yet a reader who knows the kind of change knows where to look:
 
-Only a goal that names such a move turns this on (``goal_families``); any other goal costs two
+- a move to Python 3: the Python 2 idioms that lib2to3's fixers rewrite (``print x``,
+  ``except E, e:``, ``dict.has_key``, ``urllib2``);
+- a move to a newer Python 3: the APIs a release removed or now warns about
+  (``inspect.getargspec`` in 3.11, ``distutils`` in 3.12, a ``"\\d"`` escape in a plain string);
+- a security fix: the sinks a reviewer reads first, code run from data (``eval``, a shell,
+  ``pickle``, ``yaml.load``) and paths built from it (``os.path.join``, ``extractall``, ``..``).
+
+Each family of idioms counts as one more goal term, with the same rarity weighting as the goal's
+words: an idiom on three lines of a file points at them; one on every line (``print`` in a script
+that prints) says little. A family's lines are found by substring (``str.find``, for the names the
+text holds at all), then checked with its pattern line by line.
+
+Only a goal that names such a change turns this on (``goal_families``); any other goal costs three
 regular-expression searches of the goal. A text that already runs on both Pythons gets no Python 2
 idioms: its ``if PY2:`` branches are kept on purpose.
 """
@@ -26,6 +32,13 @@ _PORT_GOAL = re.compile(r"\b(?:python\s?3|py3k?|2to3|python\s?2|py2|python3)(?![
 _NEWER_GOAL = re.compile(
     r"\b(?:python\s?3\.\d+|py\s?3\.?\d+|python3\.\d+|newer python|new python|distutils|deprecat\w*"
     r"|syntaxwarning|removed in python|invalid escape)",
+    re.I,
+)
+
+# A goal about a security fix: an advisory id, or the words advisories use.
+_SECURITY_GOAL = re.compile(
+    r"\bCVE-\d|\bGHSA-|\bRUSTSEC-|secur|vulnerab|exploit|inject|travers|\bXSS\b|CSRF|\bDoS\b"
+    r"|denial of service|overflow|saniti|\bRCE\b|redos",
     re.I,
 )
 
@@ -133,6 +146,26 @@ _NEWER: dict[str, _Family] = {
     "is_literal": ((" is ",), r"\bis\s+(?:not\s+)?(?:[\"']|\d|\(\))|(?:[\"']|\b\d+)\s+is\s+(?:not\s+)?\w"),
 }
 
+# Security sinks, in any language: code run from data, and paths built from it. (Escaping and
+# redirects were measured too: they name too many lines that a fix leaves alone.)
+_SECURITY: dict[str, _Family] = {
+    "exec": (
+        (
+            "eval(", "exec(", "subprocess", "os.system", "shell=", "pickle", "yaml.load", "marshal",
+            "child_process", "exec.command", "popen", "unsafe", "innerhtml", "dangerously", "new function",
+        ),
+        r"(?i)\beval\(|\bexec\(|subprocess|os\.system|shell\s*=|pickle|yaml\.load|marshal|child_process"
+        r"|exec\.Command|popen|unsafe|innerHTML|dangerously|new Function",
+    ),
+    "paths": (
+        (
+            "os.path.join", "abspath", "realpath", "normpath", "filepath.join", "filepath.clean", "path.join",
+            "path.resolve", "extractall", "extract(", "'..'", '".."', "symlink", "readlink",
+        ),
+        "",
+    ),
+}  # fmt: skip
+
 FAMILY_WEIGHT = 1.0  # an idiom family counts like one word of the goal's first line
 
 
@@ -186,6 +219,7 @@ def vocabulary(low: str) -> frozenset[bytes]:
 
 _PORT_FAMILIES = {f"py2:{k}": Family(*v) for k, v in _PORT.items()}
 _NEWER_FAMILIES = {f"py3:{k}": Family(*v) for k, v in _NEWER.items()}
+_SECURITY_FAMILIES = {f"security:{k}": Family(*v) for k, v in _SECURITY.items()}
 
 
 # A text that already runs on both Pythons tells them apart (``if PY2:``, ``six.``, ``sys.version_info``):
@@ -194,10 +228,12 @@ _PORTED = ("PY2", "PY3", "six.", "version_info", "hexversion")
 
 
 def goal_families(goal: str, text: str) -> dict[str, Family]:
-    """Return the idiom families a goal about moving ``text`` to a newer Python asks for, by name."""
+    """Return the idiom families that a goal about a kind of change to ``text`` asks for, by name."""
     out: dict[str, Family] = {}
     if _PORT_GOAL.search(goal) and not any(map(text.__contains__, _PORTED)):
         out.update(_PORT_FAMILIES)
     if _NEWER_GOAL.search(goal):
         out.update(_NEWER_FAMILIES)
+    if _SECURITY_GOAL.search(goal):
+        out.update(_SECURITY_FAMILIES)
     return out

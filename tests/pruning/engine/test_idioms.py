@@ -6,7 +6,7 @@ import pytest
 
 from sidecar.pruning.backends.heuristic import score_lines
 from sidecar.pruning.engine.chunking import lowered
-from sidecar.pruning.engine.migrations import goal_families, vocabulary
+from sidecar.pruning.engine.idioms import goal_families, vocabulary
 
 PY2 = [
     "import os",
@@ -133,3 +133,36 @@ def test_a_text_that_runs_on_both_pythons_gets_no_python_2_idioms() -> None:
     compat = ["import sys", "PY2 = sys.version_info[0] == 2", "if PY2:", "    text_type = unicode"]
     assert not any(name.startswith("py2:") for name in goal_families("Port to Python 3", "\n".join(compat)))
     assert any(name.startswith("py3:") for name in goal_families("Support Python 3.12", "\n".join(compat)))
+
+
+@pytest.mark.parametrize(
+    "goal",
+    [
+        "Fix CVE-2025-64486",
+        "Merge pull request from GHSA-g4mx-q9vg-27p4",
+        "fix: prevent path traversal in archive extraction",
+        "Security fix: Prevent class pollution and remote code execution",
+    ],
+)
+def test_a_security_goal_asks_for_the_sinks(goal: str) -> None:
+    assert {"security:exec", "security:paths"} <= set(goal_families(goal, "x"))
+
+
+def test_security_sinks_are_found_in_any_language() -> None:
+    lines = [
+        "def unpack(archive, dest):",
+        "    target = os.path.join(dest, member.name)",
+        "    tar.extractall(dest)",
+        "    config = yaml.load(stream)",
+        "    subprocess.run(cmd, shell=True)",
+        "function run(cmd) {",
+        "  const child = child_process.exec(cmd);",
+        "  el.innerHTML = html;",
+        "}",
+        "func open(p string) {",
+        "\tp = filepath.Join(root, p)",
+        "}",
+    ]
+    hits = found(lines, "Fix CVE-2026-1234")
+    assert hits["security:paths"] == [1, 2, 10]
+    assert hits["security:exec"] == [3, 4, 6, 7]
