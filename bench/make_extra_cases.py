@@ -87,6 +87,19 @@ firmware-microbit-micropython, flask-paginate, fonts-monoid, freedict-tools, gla
 JavaScript, 3 Rust. The tool's other 25 cases for the packages tried are in heldout/extra10_rest.jsonl (see
 extra_cases10.SOURCES.txt).
 
+bench/data/heldout/extra_cases11.jsonl (50 cases, built later that day by someone who ran no pruner on it,
+never scored while building): 37 Debian patch series of packages in no earlier set (bookworm or trixie, every
+upstream the Debian .orig), continuing extra_cases10's alphabetical order (Go after
+golang-github-hashicorp-go-checkpoint until 12 Go cases, Python after libsbml until 50), the first 2 cases of
+each package (no JavaScript or Rust candidate was left to ask): golang-github-komkom-toml,
+golang-github-protonmail-go-crypto, golang-github-roaringbitmap-roaring, golang-github-schollz-progressbar,
+golang-github-thedevsaddam-gojsonq, golang-github-vmware-govmomi, golang-github-xenolf-lego, gomuks, pebble,
+restic-rest-server, libvigraimpex, linphone, mapnik, metaphlan, microbegps, micropython, mockldap,
+mongo-cxx-driver-legacy, nanolyse, neuron, nmap, ontospy, openems, openmm, openni, openshot-qt, pacparser,
+pagekite, php-codeigniter-framework, pikepdf, pqconnect, psi4, psutils, py-macaroon-bakery, pygame, pymodbus,
+pymol: 38 Python, 12 Go. The tool's other 21 cases for these packages are in heldout/extra11_rest.jsonl (see
+extra_cases11.SOURCES.txt).
+
 bench/data/self_cases.jsonl comes from this repository's own history, built with the shared builder
 (`make_prune_cases.py .git sidecar/self 60 7`), minus the cases on the pruning engine's own files.
 """
