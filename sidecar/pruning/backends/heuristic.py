@@ -35,7 +35,7 @@ from sidecar.pruning.engine.chunking import (
     lowered,
 )
 from sidecar.pruning.engine.diffs import score_diff
-from sidecar.pruning.engine.idioms import FAMILY_WEIGHT, goal_families, vocabulary
+from sidecar.pruning.engine.idioms import FAMILY_WEIGHT, idiom_lines
 from sidecar.pruning.engine.imports import bound_names, grouped_imports
 from sidecar.pruning.engine.json_kind import score_json
 from sidecar.pruning.engine.logs import log_priors
@@ -168,10 +168,8 @@ def _score(
         add_term(literal, gw, sufs)
     if source_type == "code":
         # A goal naming a kind of change (a Python 3 port, a security fix): its idioms, as more goal terms.
-        families = goal_families(goal, text)
-        names = vocabulary(low) if families else frozenset[bytes]()
-        for family, idioms in families.items():
-            add_term(family, FAMILY_WEIGHT, ("",), idioms.lines(lines, low, offsets, names))
+        for family, hits in idiom_lines(goal, text, lines, low, offsets).items():
+            add_term(family, FAMILY_WEIGHT, ("",), hits)
     grouped = frozenset[int]()
     if source_type != "logs":
         grouped = grouped_imports(stripped)

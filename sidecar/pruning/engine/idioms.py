@@ -146,20 +146,22 @@ _NEWER: dict[str, _Family] = {
     "is_literal": ((" is ",), r"\bis\s+(?:not\s+)?(?:[\"']|\d|\(\))|(?:[\"']|\b\d+)\s+is\s+(?:not\s+)?\w"),
 }
 
-# Security sinks, in any language: code run from data, and paths built from it. (Escaping and
-# redirects were measured too: they name too many lines that a fix leaves alone.)
+# Security sinks, in any language: code run from data, and paths built from it (``path.join`` finds
+# ``os.path.join`` and Go's ``filepath.Join`` too). Escaping and redirects were measured as well: they
+# name too many lines that a fix leaves alone.
 _SECURITY: dict[str, _Family] = {
     "exec": (
         (
             "eval(", "exec(", "subprocess", "os.system", "shell=", "pickle", "yaml.load", "marshal",
-            "child_process", "exec.command", "popen", "unsafe", "innerhtml", "dangerously", "new function",
+            "child_process", "exec.command", "popen", "unsafe", "innerhtml", "dangerouslysetinnerhtml",
+            "new function",
         ),
         r"(?i)\beval\(|\bexec\(|subprocess|os\.system|shell\s*=|pickle|yaml\.load|marshal|child_process"
         r"|exec\.Command|popen|unsafe|innerHTML|dangerously|new Function",
     ),
     "paths": (
         (
-            "os.path.join", "abspath", "realpath", "normpath", "filepath.join", "filepath.clean", "path.join",
+            "path.join", "abspath", "realpath", "normpath", "filepath.clean",
             "path.resolve", "extractall", "extract(", "'..'", '".."', "symlink", "readlink",
         ),
         "",
@@ -180,9 +182,10 @@ _SPACES = bytes.maketrans(
 class Family:
     """One family of idioms: candidate lines by substring, confirmed by a pattern.
 
-    A substring is searched only when the text holds every identifier in it (``vocabulary``): most
-    files hold few of a family's names, and one pass collecting a text's identifiers costs less
-    than a hundred fruitless searches.
+    A substring is searched only when the text holds every identifier in it as a whole identifier
+    (its ``vocabulary``): ``unsafe`` is Go's and Rust's, not a part of ``mark_unsafe``. Most files
+    hold few of a family's names, and one pass collecting a text's identifiers costs less than a
+    hundred fruitless searches.
     """
 
     def __init__(self, needles: tuple[str, ...], pattern: str) -> None:
@@ -237,3 +240,14 @@ def goal_families(goal: str, text: str) -> dict[str, Family]:
     if _SECURITY_GOAL.search(goal):
         out.update(_SECURITY_FAMILIES)
     return out
+
+
+def idiom_lines(
+    goal: str, text: str, lines: Sequence[str], low: str, offsets: list[int]
+) -> dict[str, list[int]]:
+    """Return the lines of each idiom family ``goal`` asks for (none for most goals), by family name."""
+    families = goal_families(goal, text)
+    if not families:
+        return {}
+    names = vocabulary(low)
+    return {name: f.lines(lines, low, offsets, names) for name, f in families.items()}

@@ -6,7 +6,7 @@ import pytest
 
 from sidecar.pruning.backends.heuristic import score_lines
 from sidecar.pruning.engine.chunking import lowered
-from sidecar.pruning.engine.idioms import goal_families, vocabulary
+from sidecar.pruning.engine.idioms import goal_families, idiom_lines
 
 PY2 = [
     "import os",
@@ -42,15 +42,9 @@ PY3_OLD = [
 
 def found(text_lines: list[str], goal: str) -> dict[str, list[int]]:
     text = "\n".join(text_lines)
-    low = lowered(text)
     offsets = list(itertools.accumulate(map((1).__add__, map(len, text_lines)), initial=0))
-    names = vocabulary(low)
-    out = {}
-    for name, family in goal_families(goal, text).items():
-        hits = family.lines(text_lines, low, offsets, names)
-        if hits:
-            out[name] = hits
-    return out
+    hits = idiom_lines(goal, text, text_lines, lowered(text), offsets)
+    return {name: lines for name, lines in hits.items() if lines}
 
 
 @pytest.mark.parametrize(
@@ -166,3 +160,8 @@ def test_security_sinks_are_found_in_any_language() -> None:
     hits = found(lines, "Fix CVE-2026-1234")
     assert hits["security:paths"] == [1, 2, 10]
     assert hits["security:exec"] == [3, 4, 6, 7]
+
+
+def test_an_idiom_is_a_whole_identifier_of_the_text() -> None:
+    assert found(["if unsafe.Sizeof(x) > 8 {"], "Fix CVE-2024-1") == {"security:exec": [0]}
+    assert found(["mark_unsafe(x)", "unsafe_html = 1"], "Fix CVE-2024-1") == {}
