@@ -50,8 +50,7 @@ _Family = tuple[tuple[str, ...], str]
 _MODULES_2 = (
     "urllib2 urlparse cPickle cStringIO StringIO ConfigParser Queue Tkinter tkMessageBox tkFileDialog "
     "httplib cookielib Cookie BaseHTTPServer SimpleHTTPServer SocketServer HTMLParser htmlentitydefs "
-    "xmlrpclib "
-    "commands __builtin__ copy_reg anydbm dbhash popen2"
+    "xmlrpclib commands __builtin__ copy_reg anydbm dbhash popen2"
 ).split()
 _BUILTINS_2 = (
     "xrange unicode basestring raw_input execfile unichr long cmp apply buffer intern coerce reload file"
