@@ -52,6 +52,14 @@ _MODULES_2 = (
     "httplib cookielib Cookie BaseHTTPServer SimpleHTTPServer SocketServer HTMLParser htmlentitydefs "
     "xmlrpclib commands __builtin__ copy_reg anydbm dbhash popen2"
 ).split()
+
+
+def _modules(names: list[str]) -> _Family:
+    """Return the family of modules ``names``: imported (``import m``, ``from m ``) or used (``m.``)."""
+    needles = tuple(n for m in map(str.lower, names) for n in (f"import {m}", f"from {m} ", f"{m}."))
+    return needles, r"(?<![\w.])(?:" + "|".join(names) + r")\b"
+
+
 _BUILTINS_2 = (
     "xrange unicode basestring raw_input execfile unichr long cmp apply buffer intern coerce reload file"
 ).split()
@@ -86,10 +94,7 @@ _PORT: dict[str, _Family] = {
         ("string.",),
         r"(?<![\w.])string\.(?:letters|lowercase|uppercase|maketrans|join|split|replace|atoi|atof|strip|find|lower|upper)\b",
     ),
-    "modules": (
-        tuple(n for m in _MODULES_2 for n in (f"import {m.lower()}", f"from {m.lower()} ", f"{m.lower()}.")),
-        r"(?<![\w.])(?:" + "|".join(_MODULES_2) + r")\b",
-    ),
+    "modules": _modules(_MODULES_2),
     "itertools": (
         ("izip", "imap(", "ifilter", "urllib.url", "urllib.quote", "urllib.unquote"),
         r"\b(?:izip|imap|ifilter|izip_longest)\b|\burllib\.(?:url|quote|unquote)",
@@ -124,10 +129,7 @@ _ABCS = (
     "Mapping MutableMapping Sequence MutableSequence Iterable Iterator Callable Hashable Sized Container"
 ).split()
 _NEWER: dict[str, _Family] = {
-    "modules": (
-        tuple(n for m in _MODULES_3 for n in (f"import {m}", f"from {m} ", f"{m}.")),
-        r"(?<![\w.])(?:" + "|".join(_MODULES_3) + r")\b",
-    ),
+    "modules": _modules(_MODULES_3),
     "apis": (
         tuple(a.lower() for a in _APIS_3),
         r"(?<![\w])(?:" + "|".join(a.replace(".", r"\.") for a in _APIS_3) + r")\b",
