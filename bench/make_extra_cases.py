@@ -100,6 +100,19 @@ pagekite, php-codeigniter-framework, pikepdf, pqconnect, psi4, psutils, py-macar
 pymol: 38 Python, 12 Go. The tool's other 21 cases for these packages are in heldout/extra11_rest.jsonl (see
 extra_cases11.SOURCES.txt).
 
+bench/data/heldout/extra_cases12.jsonl (50 cases, built later that day by someone who ran no pruner on it,
+never scored while building): 35 Debian patch series of packages in no earlier set (bookworm or trixie,
+upstream the Debian .orig, or PyPI's sdist of the same version where the .orig was not on the mirror),
+continuing extra_cases11's order (Go after restic-rest-server: tftp-proxy and victoriametrics, the last two Go
+candidates, gave 0 cases; Python first the four never run before libsbml, then after pymol until 50), the
+first 2 cases of each package: pyside2, pysvn, python-apptools, python-asn1, python-casacore, python-fints,
+python-fonticon-fontawesome6, python-fs, python-imapclient, python-iptables, python-jedi, python-mailer,
+python-maxminddb, python-msmb-theme, python-pdbfixer, python-pyxs, pytroll-schedule,
+qtdeclarative-opensource-src, re2, rocsparse, s3cmd, scid, sentencepiece, siconos, solaar, sortedcollections,
+system-config-printer, telepathy-logger, termbox, transtermhp, tweepy, unhide, uwsgi, verilator,
+virt-firmware: 50 Python. This exhausts extra_cases10's candidate pool. The tool's other 21 cases for the
+packages run are in heldout/extra12_rest.jsonl (see extra_cases12.SOURCES.txt).
+
 bench/data/self_cases.jsonl comes from this repository's own history, built with the shared builder
 (`make_prune_cases.py .git sidecar/self 60 7`), minus the cases on the pruning engine's own files.
 """
