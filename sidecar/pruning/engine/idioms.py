@@ -118,7 +118,7 @@ _APIS_3 = (
     "locale.format lgettext ldgettext lngettext ldngettext bind_textdomain_codeset utcnow utcfromtimestamp "
     "wrap_socket match_hostname ImpImporter find_module load_module setDaemon currentThread activeCount "
     "splitunc sre_parse sre_compile sre_constants b2a_hqx a2b_hqx asyncio.coroutine asyncio.async "
-    "get_event_loop"
+    "get_event_loop getcheckinterval setcheckinterval resetlocale enable_shared_cache OpenWrapper"
 ).split()
 _ASSERTS_3 = (
     "assertEquals assertNotEquals assertItemsEqual assertRegexpMatches assertNotRegexpMatches "
@@ -144,6 +144,11 @@ _NEWER: dict[str, _Family] = {
         + r")\b",
     ),
     "escapes": (("\\",), r"(?<![rRbB\\\w])[\"'][^\"']*?(?<!\\)\\[dDsSwWbB.()\[\]{}|+*?^$/ -]"),
+    # The "U" (universal newlines) file mode, refused by open() since 3.11: ``open(f, 'rU')``.
+    "open_mode": (
+        tuple(f"{q}{m}{q}" for m in ("ru", "ur", "rbu", "rub", "u") for q in "'\""),
+        r"(?<![\w])[\"'][rbt+]*U[rbt+]*[\"']",
+    ),
     "is_literal": ((" is ",), r"\bis\s+(?:not\s+)?(?:[\"']|\d|\(\))|(?:[\"']|\b\d+)\s+is\s+(?:not\s+)?\w"),
 }
 

@@ -37,6 +37,11 @@ PY3_OLD = [
     "    if spec.varargs is 'args':",
     "        self.assertEquals(1, 1)",
     "    return spec",
+    "",
+    "def load(name):",
+    "    code = readf(name, m='rU')",
+    "    with open(name, 'rb') as f:",
+    "        return f.read()",
 ]
 
 
@@ -111,6 +116,7 @@ def test_removed_apis_and_warned_syntax_are_found() -> None:
     assert hits["py3:escapes"] == [6]
     assert hits["py3:is_literal"] == [7]
     assert hits["py3:unittest"] == [8]
+    assert hits["py3:open_mode"] == [12]  # 'rU', refused by open() since 3.11; 'rb' is fine
 
 
 def test_a_port_goal_ranks_the_idioms_above_the_rest() -> None:
