@@ -144,9 +144,9 @@ _NEWER: dict[str, _Family] = {
         + r")\b",
     ),
     "escapes": (("\\",), r"(?<![rRbB\\\w])[\"'][^\"']*?(?<!\\)\\[dDsSwWbB.()\[\]{}|+*?^$/ -]"),
-    # The "U" (universal newlines) file mode, refused by open() since 3.11: ``open(f, 'rU')``.
+    # The "U" (universal newlines) file mode, refused by open() since 3.11: ``open(f, 'rU')``, ``'rbU'``.
     "open_mode": (
-        tuple(f"{q}{m}{q}" for m in ("ru", "ur", "rbu", "rub", "u") for q in "'\""),
+        tuple(f"{q}{m}{q}" for m in ("ru", "rbu") for q in "'\""),
         r"(?<![\w])[\"'][rbt+]*U[rbt+]*[\"']",
     ),
     "is_literal": ((" is ",), r"\bis\s+(?:not\s+)?(?:[\"']|\d|\(\))|(?:[\"']|\b\d+)\s+is\s+(?:not\s+)?\w"),
