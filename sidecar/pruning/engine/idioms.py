@@ -22,9 +22,10 @@ idioms: its ``if PY2:`` branches are kept on purpose.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Sequence
+
+from sidecar.pruning.engine.chunking import keyword_lines
 
 # A goal about Python 2 -> 3 ("Port to Python 3", "Use 2to3", "py3: fix ...", "python3 compatibility").
 _PORT_GOAL = re.compile(r"\b(?:python\s?3|py3k?|2to3|python\s?2|py2|python3)(?![.\d])", re.I)
@@ -202,16 +203,7 @@ class Family:
         self, lines: Sequence[str], low: str, offsets: list[int], vocabulary: frozenset[bytes]
     ) -> list[int]:
         """Return the lines (0-based, ascending, distinct) holding this family's idiom."""
-        found: set[int] = set()
-        at = bisect.bisect_right
-        for needle, names in self.needles:
-            if not names <= vocabulary:
-                continue
-            pos = low.find(needle)
-            while pos >= 0:
-                line = at(offsets, pos) - 1
-                found.add(line)
-                pos = low.find(needle, offsets[line + 1])
+        found = keyword_lines(low, offsets, [needle for needle, names in self.needles if names <= vocabulary])
         if self.pattern is None:
             return sorted(found)
         search = self.pattern.search
