@@ -122,7 +122,11 @@ class Task:
 
 def select_tasks(n: int) -> list[Task]:
     """Pick up to ``n`` tasks, one per patch, across as many repositories as possible (this one included)."""
-    cases = [json.loads(line) for f in sorted((REPO / "bench" / "data").glob("*.jsonl")) for line in f.open()]
+    cases = [
+        json.loads(line)
+        for f in sorted((REPO / "bench" / "data").glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+    ]
     files: dict[str, dict[str, str]] = collections.defaultdict(dict)
     for c in cases:
         files[c["repo"]].setdefault(c["path"], c["text"])
@@ -139,7 +143,12 @@ def select_tasks(n: int) -> list[Task]:
         for repo in sorted(by_repo):  # round robin: one task per repository before a second one
             if by_repo[repo] and len(picked) < n:
                 picked.append(by_repo[repo].pop(0))
-    return [Task(i + 1, g, files[str(g[0]["repo"])]) for i, g in enumerate(picked)]
+    # A task's own commit's files win over other commits' versions of the same paths: the agent must read
+    # the text whose gold lines are measured (the first-seen version made 3 of 20 reads another file).
+    return [
+        Task(i + 1, g, {**files[str(g[0]["repo"])], **{str(c["path"]): str(c["text"]) for c in g}})
+        for i, g in enumerate(picked)
+    ]
 
 
 def _fits(text: str) -> bool:
@@ -346,6 +355,28 @@ def kept_lines(text: str) -> set[int]:
     return kept
 
 
+# Codex's own cut of a long output: a warning and the line count above the head, one elided stretch.
+_TRUNCATED = re.compile(r"\AWarning: truncated output[^\n]*\nTotal output lines: (\d+)\n\n")
+_ELIDED = "tokens truncated\u2026"
+
+
+def file_lines(text: str) -> list[int | None]:
+    """Return, for each line of a file read as the agent delivered it, the file line it shows (or None).
+
+    A read is the file line for line, except Codex's own cut of a long output: a warning, the total line
+    count, the head, one line with ``…N tokens truncated…`` in it, the tail.
+    """
+    header = _HEADER.match(text)
+    body = text[header.end() if header else 0 :]
+    lines = body.split("\n")
+    cut = _TRUNCATED.match(body)
+    at = next((i for i, line in enumerate(lines) if _ELIDED in line), None) if cut else None
+    if cut is None or at is None:
+        return list(range(1, len(lines) + 1))
+    total, tail = int(cut.group(1)), len(lines) - at - 1
+    return [None, None, None, *range(1, at - 2), None, *range(total - tail + 2, total + 2)]
+
+
 def is_main(path_qs: str, body: bytes, task: Task) -> bool:
     return "count_tokens" not in path_qs and task.key.encode() in body
 
@@ -374,8 +405,9 @@ class Tally:
                 self.chars[kind][0] += len(d)
                 self.chars[kind][1] += len(s)
             if out_d and out_s:
-                delivered = set(range(1, out_d[0].count("\n") + 2)) & set(task.gold)
-                kept = delivered & kept_lines(out_s[0])
+                shown = file_lines(out_d[0])  # the sidecar pruned the same delivered text
+                delivered = set(shown) & set(task.gold)
+                kept = delivered & {shown[n - 1] for n in kept_lines(out_s[0]) if n <= len(shown)}
                 self.gold[0] += len(kept)
                 self.gold[1] += len(delivered)
                 if lost := sorted(delivered - kept):
@@ -383,8 +415,14 @@ class Tally:
             for slot, gold, i in ((self.grep, task.grep_gold, 1), (self.log, task.log_gold, 2)):
                 if len(out_d) > i and len(out_s) > i:
                     there = [g for g in gold if g in out_d[i]]
-                    slot[0] += sum(g in out_s[i] for g in there)
+                    lost = [g for g in there if g not in out_s[i]]
+                    slot[0] += len(there) - len(lost)
                     slot[1] += len(there)
+                    for g in lost:
+                        print(
+                            f"  {self.name} {task.key}: {KINDS[i]} gold line pruned: {g[:90]!r}",
+                            file=sys.stderr,
+                        )
         for before, after in zip(main_s, main_s[1:], strict=False):
             later = by_call(after)
             for ref, text in by_call(before).items():
