@@ -2,9 +2,10 @@
 
     Pruner.prune(text, goal, ...)
       -> cache (SHA-256 of text, goal, source type, options, backend; identical concurrent calls share a run)
+      -> kind detection; a one-line JSON document laid out over lines first (engine.layout)
       -> PruningBackendManager (heuristic | deepinfra, fallback to heuristic in the same call)
       -> render (kept lines verbatim, one marker line per pruned run; pruning.outcomes)
-      -> recover store (original text by prune id)
+      -> recover store (original text by prune id; a JSON document as laid out, the lines markers count)
       -> per-call stats and aggregates
 
 Event loop: every call takes a turn (sidecar.turns) before its CPU-bound steps (hashing, detection, a
@@ -49,6 +50,7 @@ import msgspec
 from sidecar.config import Config
 from sidecar.errors import RedisUnavailable
 from sidecar.pruning.engine.kinds import detect_kind
+from sidecar.pruning.engine.layout import spread_json
 from sidecar.pruning.ids import PROCESS_SECRET, PRUNE_ID_SECRET_ENV, make_prune_id
 from sidecar.pruning.manager import PruningBackendManager
 from sidecar.pruning.outcomes import Totals, build_outcome, unpruned_outcome
@@ -220,7 +222,7 @@ class Pruner:
         )
         # The id in the text the caller sees: another replica's, for a hit it pruned before agreeing.
         if not shed:  # an unpruned text has no marker to recover from
-            await self._remember(outcome.prune_id, text, caller)
+            await self._remember(outcome.prune_id, pruned_source(text, outcome), caller)
         self._totals.count(outcome, hit)
         self._notify(outcome)
         return outcome
@@ -287,8 +289,16 @@ class Pruner:
         try:
             await loop_turn()  # detection, then (small texts) the heuristic itself, on the loop
             source_type = detect_kind(text, declared)
+            source, opts = text, options
+            if source_type not in ("search", "diff") and (laid := spread_json(text)) is not None:
+                # One-line JSON: pruned (and recovered) laid out; a keep ratio still means the text's.
+                source, source_type = laid, "json"
+                if options.keep_ratio is not None and options.keep_ratio < 1.0:  # 1: everything
+                    opts = msgspec.structs.replace(
+                        options, keep_ratio=options.keep_ratio * len(text) / len(laid)
+                    )
             request = PruneRequest(
-                text=text, goal=goal, source_type=source_type, options=options, prune_id=prune_id
+                text=source, goal=goal, source_type=source_type, options=opts, prune_id=prune_id
             )
             decision = await self.manager.prune(request)
             await loop_turn()  # rendering: after a worker thread or DeepInfra, many may finish together
@@ -320,3 +330,10 @@ class Pruner:
                 observer(outcome)
             except Exception as exc:  # noqa: BLE001 - telemetry must not fail a call
                 log.warning("prune observer failed: %s", type(exc).__name__)
+
+
+def pruned_source(text: str, outcome: PruneOutcome) -> str:
+    """Return the text whose lines the outcome's markers count: ``text``, or its JSON re-layout."""
+    if outcome.stats.original_lines == text.count("\n") + 1:
+        return text
+    return spread_json(text) or text

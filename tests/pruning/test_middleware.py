@@ -157,6 +157,33 @@ async def test_openai_sdk_prunes_tool_output(fake: FakeUpstream, sidecar) -> Non
     await direct.close()
 
 
+async def test_one_line_json_tool_output_is_pruned_laid_out_and_recoverable(
+    fake: FakeUpstream, sidecar
+) -> None:
+    from sidecar.pruning.engine.layout import spread_json
+    from tests.pruning.engine.samples import releases_json
+
+    doc = json.loads(releases_json())
+    answer = json.dumps(doc, separators=(",", ":"))  # ``curl -s https://pypi.org/pypi/NAME/json``
+    call = {"id": "call_0", "type": "function", "function": {"name": "Bash", "arguments": "{}"}}
+    messages = [
+        {"role": "user", "content": "Which release of example was yanked, and why?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_0", "content": answer},
+    ]
+    client = await sidecar(make_config(fake))
+    resp, _ = await post(client, chat_body(messages), Authorization=f"Bearer {KEY}")
+    assert resp.status == 200
+    (sent,) = tool_texts(fake.received[-1].body)
+    assert len(sent) < len(answer) / 2 and '"yanked_reason":"broken metadata"' in sent
+    prune_id = re.search(r"prune_id=(\w+)", sent).group(1)  # type: ignore[union-attr]
+    pruner: Pruner = client.server.app[PRUNER]
+    caller = caller_identity({"Authorization": f"Bearer {KEY}"})
+    lines = len(spread_json(answer).split("\n"))  # type: ignore[union-attr]
+    whole = await pruner.recover(prune_id, [LineRange(start_line=1, end_line=lines)], caller=caller)
+    assert json.loads(whole.raw_text) == doc  # the laid-out document: the same value
+
+
 async def test_openai_sdk_streaming(fake: FakeUpstream, sidecar) -> None:
     client = await sidecar(make_config(fake))
     sdk = openai.AsyncOpenAI(base_url=str(client.make_url("/v1")), api_key=KEY, max_retries=0)

@@ -405,3 +405,40 @@ async def test_malformed_json_goes_the_line_way(pruner):
     assert outcome.stats.source_type != "json"
     assert outcome.annotations and not outcome.warnings
     assert outcome.stats.tokens_est_after < outcome.stats.tokens_est_before
+
+
+async def test_one_line_json_is_pruned_laid_out_and_every_cut_recovers(pruner):
+    import json
+
+    from sidecar.pruning.engine.layout import spread_json
+    from tests.pruning.engine.samples import releases_json
+
+    text = json.dumps(json.loads(releases_json()), separators=(",", ":"))  # as curl gets it: one line
+    outcome = await pruner.prune(text, "which release was yanked, and why?", caller="agent-1")
+    assert outcome.stats.source_type == "json" and outcome.annotations
+    assert '"yanked_reason":"broken metadata"' in outcome.pruned_text
+    assert len(outcome.pruned_text) < 0.5 * len(text)
+    assert outcome.stats.tokens_est_before == estimate_tokens(text)  # savings count against the original
+    laid = spread_json(text)
+    assert laid is not None
+    lines = laid.split("\n")
+    assert outcome.stats.original_lines == len(lines)
+    kept = [line for line in outcome.pruned_text.split("\n") if not line.startswith("... [")]
+    assert all(line in lines for line in kept)  # kept lines verbatim, as laid out
+    for block in outcome.annotations:
+        rng = LineRange(start_line=block.original_start_line, end_line=block.original_end_line)
+        result = await pruner.recover(outcome.prune_id, [rng], caller="agent-1")
+        assert result.raw_text == "\n".join(lines[rng.start_line - 1 : rng.end_line])
+
+
+async def test_one_line_json_with_nothing_to_prune_comes_back_as_it_was(pruner):
+    import json
+
+    text = json.dumps([{"id": i, "state": "open"} for i in range(200)])
+    outcome = await pruner.prune(text, "the open ones", options=PruneOptions(keep_ratio=1.0))
+    assert outcome.pruned_text == text and not outcome.annotations
+    assert outcome.stats.original_lines == 1
+    numbered = await pruner.prune(
+        text, "the open ones", options=PruneOptions(keep_ratio=1.0, annotate_lines=True)
+    )
+    assert numbered.pruned_text == "1\t" + text

@@ -59,9 +59,10 @@ _BARE = frozenset(_OPENERS)
 _OTHER_SPACE = "\r\x0b\x0c\x1c\x1d\x1e\x1f"
 _LSTRIP_TABS = operator.methodcaller("lstrip", " \t")
 _RSTRIP_TABS = operator.methodcaller("rstrip", " \t")
-# A key (escapes allowed; possessive: a key has one parse), ": ", a scalar value without the trailing
-# comma and spaces (the value runs to a comma followed by nothing but spaces, or to its last non-space).
-_KEY_VALUE = re.compile(r'"((?:[^"\\\n]++|\\.)*+)": (?![{\[])(.*(?=,[ \t]*$)|(?:.*[^ \t\n])?)')
+# A key (escapes allowed; possessive: a key has one parse), ": " (or ":" as compact JSON laid out by
+# ``engine.layout`` has it), a scalar value without the trailing comma and spaces (the value runs to a
+# comma followed by nothing but spaces, or to its last non-space).
+_KEY_VALUE = re.compile(r'"((?:[^"\\\n]++|\\.)*+)": ?+(?![{\[])(.*(?=,[ \t]*$)|(?:.*[^ \t\n])?)')
 _PAIR = operator.methodcaller("group", 1, 2)
 
 

@@ -85,7 +85,7 @@ def test_truncated_json_still_scores() -> None:
 # The patterns the line scan replaced, tried at every position of the text (the reference).
 _OLD_CLOSING = re.compile(r"^[ \t]*[}\]]", re.M)
 _OLD_OPENING = re.compile(r"[{\[][ \t]*$", re.M)
-_OLD_KEY_VALUE = re.compile(r'^[ \t]*"((?:[^"\\\n]|\\.)*)": (?![{\[])(.*?),?[ \t]*$', re.M)
+_OLD_KEY_VALUE = re.compile(r'^[ \t]*"((?:[^"\\\n]|\\.)*)": ?+(?![{\[])(.*?),?[ \t]*$', re.M)
 _PIECES = [
     " ",
     "  ",
@@ -102,6 +102,7 @@ _PIECES = [
     "]",
     ",",
     ": ",
+    ":",
     "a",
     "é",
     "1",

@@ -1,0 +1,92 @@
+"""One-line JSON laid out over lines, so that a line pruner has lines to choose among.
+
+    spread_json(text) -> str | None    the same document, one member per line where it is long
+
+An API answer is often one JSON document on a single line: ``curl -s https://pypi.org/pypi/NAME/json``,
+``gh api`` into a pipe, an MCP tool's ``json.dumps`` result. Pruned by lines, such a text can only be
+kept whole (250 KB for one PyPI project). ``spread_json`` breaks it at its structure, the way a pretty
+printer would, but only where it is long: a container of more than ``WIDTH`` characters gets one line
+per member, indented two spaces per level; a container that fits stays on its line as written (a
+release file, an installed package: a record per line).
+
+The re-layout is lossless: only whitespace between tokens changes (none is added inside a string, a
+number or a key), so the result parses to the same value, and every kept line is the original's
+characters. Returns None when the text is not one JSON object or array, already spans lines, is short,
+or has nothing longer than ``WIDTH`` to break.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+__all__ = ["MIN_CHARS", "MULTILINE", "WIDTH", "spread_json"]
+
+WIDTH = 120  # a container longer than this is laid out one member per line
+MIN_CHARS = 2_000  # shorter documents are not worth a layout
+MULTILINE = 8  # a document with this many line breaks is laid out already (kinds.detect_kind reads it)
+INDENT = "  "
+
+# Each match runs to the next structural character outside a string (strings are consumed whole, so
+# brackets and commas inside them are skipped); possessive: a valid document has one parse.
+_STRUCTURE = re.compile(r'(?:[^"\[\]{},]++|"[^"\\]*+(?:\\.[^"\\]*+)*+")*+([\[\]{},])')
+_SPACE = " \t\r\n"
+
+
+def spread_json(text: str) -> str | None:
+    """Return ``text`` laid out one member per line where it is long, or None (see the module doc)."""
+    if len(text) < MIN_CHARS or text.count("\n") >= MULTILINE:
+        return None
+    body = text.strip(_SPACE)
+    if body[:1] not in ("{", "[") or len(body) <= WIDTH:
+        return None
+    try:
+        msgspec.json.decode(body.encode("utf-8", "surrogateescape"))
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
+        return None  # not JSON: the scan below may assume a valid document
+    at = [m.end() - 1 for m in _STRUCTURE.finditer(body)]
+    chars = [body[i] for i in at]
+    # Where each container closes (index into ``at``), from the brackets alone: strings were skipped.
+    close: dict[int, int] = {}
+    stack: list[int] = []
+    for i, ch in enumerate(chars):
+        if ch == "[" or ch == "{":
+            stack.append(i)
+        elif ch == "]" or ch == "}":
+            close[stack.pop()] = i
+    out: list[str] = []
+    last = 0
+    depth = 0  # open containers laid out one member per line (a short one is skipped whole below)
+    i, n = 0, len(at)
+    while i < n:
+        ch, pos = chars[i], at[i]
+        if ch == "[" or ch == "{":
+            if at[close[i]] - pos + 1 <= WIDTH:
+                i = close[i]  # fits on its line: written as it is, nothing inside it to visit
+            else:
+                depth += 1
+                out.append(body[last : pos + 1])
+                out.append("\n" + INDENT * depth)
+                last = _skip_space(body, pos + 1)
+        elif ch == ",":
+            out.append(body[last : pos + 1])
+            out.append("\n" + INDENT * depth)
+            last = _skip_space(body, pos + 1)
+        else:
+            depth -= 1
+            out.append(body[last:pos].rstrip(_SPACE))
+            out.append("\n" + INDENT * depth)
+            last = pos
+        i += 1
+    if len(out) <= 6:
+        return None  # at most one member in a long container: nothing to choose among
+    out.append(body[last:])
+    lead, trail = text[: len(text) - len(text.lstrip(_SPACE))], text[len(text.rstrip(_SPACE)) :]
+    return lead + "".join(out) + trail
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _SPACE:
+        pos += 1
+    return pos

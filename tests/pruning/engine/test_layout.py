@@ -1,0 +1,74 @@
+"""One-line JSON laid out over lines: lossless, deterministic, only where long, never for non-JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from sidecar.pruning.engine.layout import MIN_CHARS, WIDTH, spread_json
+from tests.pruning.engine.samples import releases_json
+
+DOC = json.loads(releases_json())
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def squeeze(text: str) -> str:
+    """The text with whitespace outside strings taken out: what a re-layout must leave unchanged."""
+    return "".join(
+        piece if piece.startswith('"') else re.sub(r"\s+", "", piece)
+        for piece in re.split(f"({_STRING.pattern})", text)
+    )
+
+
+@pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")])
+def test_changes_only_whitespace_between_tokens(separators: tuple[str, str]) -> None:
+    text = json.dumps(DOC, separators=separators)
+    laid = spread_json(text)
+    assert laid is not None and laid.count("\n") > 100
+    assert json.loads(laid) == DOC
+    assert squeeze(laid) == squeeze(text)
+    assert spread_json(text) == laid  # deterministic
+
+
+def test_long_containers_get_a_line_per_member_short_ones_stay_whole() -> None:
+    laid = spread_json(json.dumps(DOC))
+    assert laid is not None
+    lines = laid.split("\n")
+    assert lines[0] == "{" and lines[-1] == "}"
+    assert lines[1] == '  "info": {"name": "example", "version": "2.39.0", "summary": "An example."},'
+    assert all(
+        len(line) <= WIDTH + 20 for line in lines if line.strip()[:1] in "{[" and len(line.strip()) > 2
+    )
+    assert '        "yanked": true,' in lines  # one value per line in a long record, indented by depth
+
+
+def test_strings_holding_brackets_commas_and_escapes_are_left_alone() -> None:
+    doc = [{"note": 'a, b [c] {d} \\"e\\" \\\\', "n": i, "é": "ü\\u00e9"} for i in range(80)]
+    text = json.dumps(doc, ensure_ascii=False)
+    laid = spread_json(text)
+    assert laid is not None and json.loads(laid) == doc and squeeze(laid) == squeeze(text)
+    assert laid.count("\n") == 81  # one element per line, the brackets on theirs
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 5000,  # not JSON
+        json.dumps(DOC)[:-1],  # truncated JSON
+        json.dumps(DOC, indent=2),  # laid out already
+        json.dumps({"a": [1, 2, 3]}),  # short
+        json.dumps({"readme": "r" * MIN_CHARS}),  # one long member: nothing to choose among
+        json.dumps("s" * MIN_CHARS),  # a string, not a container
+        "[" * 3000 + "]" * 3000,  # nesting past the decoder's limit
+    ],
+)
+def test_returns_none_when_there_is_nothing_to_lay_out(text: str) -> None:
+    assert spread_json(text) is None
+
+
+def test_outer_whitespace_is_kept() -> None:
+    text = "\n" + json.dumps(DOC) + "\n"
+    laid = spread_json(text)
+    assert laid is not None and laid.startswith("\n{\n") and laid.endswith("\n}\n")
