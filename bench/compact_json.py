@@ -35,6 +35,7 @@ from mixed_quality import headroom_outputs
 from sidecar.chat.calls import call_hints
 from sidecar.config import Config
 from sidecar.pruning.service import Pruner, pruned_source
+from sidecar.pruning.types import PruneOptions
 
 _STRING = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")')
 _PRETTY_PIPE = re.compile(r"\s*\|\s*(?:python3? -m json\.tool|jq\b[^|]*)\s*$")
@@ -63,8 +64,10 @@ def kept_laid_lines(n: int, annotations: list[tuple[int, int]]) -> list[bool]:
     return keep
 
 
-async def prune_all(cases: list[Case]) -> dict[str, tuple[str, list[tuple[int, int]], str]]:
-    """Return per case id: the output, the pruned line ranges, and the text pruned (laid out or not)."""
+async def prune_all(
+    cases: list[Case], keep: float | None = None
+) -> dict[str, tuple[str, list[tuple[int, int]], str, float]]:
+    """Return per case id: the output, the pruned line ranges, the text pruned (laid out or not), ms."""
     pruner = Pruner(Config(), env={})
     await pruner.start()
     out = {}
@@ -72,9 +75,10 @@ async def prune_all(cases: list[Case]) -> dict[str, tuple[str, list[tuple[int, i
         for c in cases:
             text, tool = str(c["text"]), str(c["tool"])
             declared = call_hints("Bash", {"command": tool})[1]
-            o = await pruner.prune(text, str(c["goal"]), source_type=declared)
+            opts = PruneOptions(keep_ratio=keep)
+            o = await pruner.prune(text, str(c["goal"]), source_type=declared, options=opts)
             ranges = [(a.original_start_line, a.original_end_line) for a in o.annotations]
-            out[str(c["id"])] = (o.pruned_text, ranges, pruned_source(text, o))
+            out[str(c["id"])] = (o.pruned_text, ranges, pruned_source(text, o), o.stats.latency_ms)
     finally:
         await pruner.aclose()
     return out
@@ -130,11 +134,20 @@ def report(path: str, with_headroom: bool) -> None:
     compact = [compact_case(c) for c in pretty]
     gold = {str(c["id"]): gold_minified(c) for c in pretty}
     rows = []
-    for label, cases in (("pretty-printed (as in mixed_quality.py)", pretty), ("one line", compact)):
-        done = asyncio.run(prune_all(cases))
+    runs = (
+        ("pretty-printed (as in mixed_quality.py)", pretty, None),
+        ("**one line**", compact, None),
+        ("one line, keep 0.3", compact, 0.3),
+    )
+    for label, cases, keep in runs:
+        done = asyncio.run(prune_all(cases, keep))
         rec, cont, kept = [], [], []
+        ms = statistics.median(
+            v[3] / len(str(c["text"])) * 2**20 for c in cases for v in [done[str(c["id"])]]
+        )
+        label += f" ({ms:.0f} ms per MB, median)"
         for c in cases:
-            out, ranges, pruned_from = done[str(c["id"])]
+            out, ranges, pruned_from, _ = done[str(c["id"])]
             g = gold[str(c["id"])]
             rec.append(exact_recall(g, pruned_from, ranges))
             cont.append(content_recall(g, out))
