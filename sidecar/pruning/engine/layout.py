@@ -7,12 +7,13 @@ An API answer is often one JSON document on a single line: ``curl -s https://pyp
 kept whole (250 KB for one PyPI project). ``spread_json`` breaks it at its structure, the way a pretty
 printer would, but only where it is long: a container of more than ``WIDTH`` characters gets one line
 per member, indented two spaces per level; a container that fits stays on its line as written (a
-release file, an installed package: a record per line).
+release file, an installed package: a record per line); an array's numbers and literals share lines of
+about ``WIDTH`` characters (an embedding is a few dozen lines, not 1,536).
 
 The re-layout is lossless: only whitespace between tokens changes (none is added inside a string, a
 number or a key), so the result parses to the same value, and every kept line is the original's
-characters. Returns None when the text is not one JSON object or array, already spans lines, is short,
-or has nothing longer than ``WIDTH`` to break.
+characters. Returns None when the text is not one JSON object or array, already spans lines, is short
+or over ``MAX_CHARS``, or has nothing longer than ``WIDTH`` to break.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ import re
 
 import msgspec
 
-__all__ = ["MIN_CHARS", "MULTILINE", "WIDTH", "spread_json"]
+__all__ = ["MAX_CHARS", "MIN_CHARS", "MULTILINE", "WIDTH", "spread_json"]
 
 WIDTH = 120  # a container longer than this is laid out one member per line
 MIN_CHARS = 2_000  # shorter documents are not worth a layout
+# Longer ones stay whole: the scan holds a position per bracket and comma and the result a piece per
+# line (a dense array of short strings has a member every four characters): 2 MB caps that near 90 MB,
+# for a moment, and the lines the engine then scores near half a million.
+MAX_CHARS = 2_000_000
 MULTILINE = 8  # a document with this many line breaks is laid out already (kinds.detect_kind reads it)
 INDENT = "  "
 
@@ -32,11 +37,12 @@ INDENT = "  "
 # brackets and commas inside them are skipped); possessive: a valid document has one parse.
 _STRUCTURE = re.compile(r'(?:[^"\[\]{},]++|"[^"\\]*+(?:\\.[^"\\]*+)*+")*+([\[\]{},])')
 _SPACE = " \t\r\n"
+_NOT_PACKED = ('"', "]", "}", "[", "{")  # a string or a container ends before a comma or starts after it
 
 
 def spread_json(text: str) -> str | None:
     """Return ``text`` laid out one member per line where it is long, or None (see the module doc)."""
-    if len(text) < MIN_CHARS or text.count("\n") >= MULTILINE:
+    if not MIN_CHARS <= len(text) <= MAX_CHARS or text.count("\n") >= MULTILINE:
         return None
     body = text.strip(_SPACE)
     if body[:1] not in ("{", "[") or len(body) <= WIDTH:
@@ -56,8 +62,8 @@ def spread_json(text: str) -> str | None:
         elif ch == "]" or ch == "}":
             close[stack.pop()] = i
     out: list[str] = []
-    last = 0
-    depth = 0  # open containers laid out one member per line (a short one is skipped whole below)
+    last = 0  # where the current output line starts in ``body``
+    wide: list[str] = []  # the open containers laid out over lines, "[" or "{" (a short one is skipped)
     i, n = 0, len(at)
     while i < n:
         ch, pos = chars[i], at[i]
@@ -65,18 +71,26 @@ def spread_json(text: str) -> str | None:
             if at[close[i]] - pos + 1 <= WIDTH:
                 i = close[i]  # fits on its line: written as it is, nothing inside it to visit
             else:
-                depth += 1
+                wide.append(ch)
                 out.append(body[last : pos + 1])
-                out.append("\n" + INDENT * depth)
+                out.append("\n" + INDENT * len(wide))
                 last = _skip_space(body, pos + 1)
         elif ch == ",":
-            out.append(body[last : pos + 1])
-            out.append("\n" + INDENT * depth)
-            last = _skip_space(body, pos + 1)
+            # An array's numbers and literals share lines up to WIDTH (an embedding, a list of ids);
+            # any other member (a string, a container, an object's member) gets its own line.
+            if (
+                wide[-1] == "{"
+                or pos - last >= WIDTH
+                or _before(body, last, pos) in _NOT_PACKED
+                or body[_skip_space(body, pos + 1)] in _NOT_PACKED
+            ):
+                out.append(body[last : pos + 1])
+                out.append("\n" + INDENT * len(wide))
+                last = _skip_space(body, pos + 1)
         else:
-            depth -= 1
+            wide.pop()
             out.append(body[last:pos].rstrip(_SPACE))
-            out.append("\n" + INDENT * depth)
+            out.append("\n" + INDENT * len(wide))
             last = pos
         i += 1
     if len(out) <= 6:
@@ -84,6 +98,12 @@ def spread_json(text: str) -> str | None:
     out.append(body[last:])
     lead, trail = text[: len(text) - len(text.lstrip(_SPACE))], text[len(text.rstrip(_SPACE)) :]
     return lead + "".join(out) + trail
+
+
+def _before(text: str, start: int, pos: int) -> str:
+    """Return the last character before ``pos`` (and from ``start``) that is not whitespace, or ""."""
+    ch = text[pos - 1] if pos > start else ""
+    return text[start:pos].rstrip(_SPACE)[-1:] if ch in _SPACE else ch
 
 
 def _skip_space(text: str, pos: int) -> int:

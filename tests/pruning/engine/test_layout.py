@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from sidecar.pruning.engine.layout import MIN_CHARS, WIDTH, spread_json
+from sidecar.pruning.engine.layout import MAX_CHARS, MIN_CHARS, WIDTH, spread_json
 from tests.pruning.engine.samples import releases_json
 
 DOC = json.loads(releases_json())
@@ -62,6 +62,7 @@ def test_strings_holding_brackets_commas_and_escapes_are_left_alone() -> None:
         json.dumps({"readme": "r" * MIN_CHARS}),  # one long member: nothing to choose among
         json.dumps("s" * MIN_CHARS),  # a string, not a container
         "[" * 3000 + "]" * 3000,  # nesting past the decoder's limit
+        "[" + ",".join(["1"] * (MAX_CHARS // 2)) + "]",  # too big to lay out: kept whole as before
     ],
 )
 def test_returns_none_when_there_is_nothing_to_lay_out(text: str) -> None:
@@ -72,3 +73,19 @@ def test_outer_whitespace_is_kept() -> None:
     text = "\n" + json.dumps(DOC) + "\n"
     laid = spread_json(text)
     assert laid is not None and laid.startswith("\n{\n") and laid.endswith("\n}\n")
+
+
+def test_an_arrays_scalars_share_lines_of_about_the_width() -> None:
+    doc = {
+        "embedding": [i / 7 for i in range(1536)],
+        "ids": [f"id-{i}" for i in range(300)],
+        "rows": [[1, 2]] * 90,
+    }
+    text = json.dumps(doc)
+    laid = spread_json(text)
+    assert laid is not None and json.loads(laid) == doc and squeeze(laid) == squeeze(text)
+    lines = laid.split("\n")
+    assert len(lines) < 2 * len(json.dumps(doc["embedding"])) // WIDTH + 300 + 100  # not a line per number
+    assert '    "id-7",' in lines  # strings keep a line each
+    assert all(len(line) <= WIDTH + 40 for line in lines)
+    assert lines.count("    [1, 2],") == 89  # containers keep a line each
