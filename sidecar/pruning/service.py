@@ -290,8 +290,10 @@ class Pruner:
             await loop_turn()  # detection, then (small texts) the heuristic itself, on the loop
             source_type = detect_kind(text, declared)
             source, opts = text, options
-            if source_type not in ("search", "diff") and (laid := spread_json(text)) is not None:
-                # One-line JSON: pruned (and recovered) laid out; a keep ratio still means the text's.
+            # One-line JSON is pruned (and recovered) laid out, a keep ratio still meaning the text's;
+            # not a numbered file read, whose line numbers are the file's (an edit goes by them).
+            layout = source_type not in ("search", "diff") and not options.annotate_lines
+            if layout and (laid := spread_json(text)) is not None:
                 source, source_type = laid, "json"
                 if options.keep_ratio is not None and options.keep_ratio < 1.0:  # 1: everything
                     opts = msgspec.structs.replace(
