@@ -290,9 +290,11 @@ class Pruner:
             await loop_turn()  # detection, then (small texts) the heuristic itself, on the loop
             source_type = detect_kind(text, declared)
             source, opts = text, options
-            # One-line JSON is pruned (and recovered) laid out, a keep ratio still meaning the text's;
-            # not a numbered file read, whose line numbers are the file's (an edit goes by them).
-            layout = source_type not in ("search", "diff") and not options.annotate_lines
+            # One-line JSON (an API's answer) is pruned and recovered laid out, a keep ratio still
+            # meaning the text's; not a file read (declared code or docs by its extension, numbered):
+            # the agent edits the file by the lines it was shown, and they must be the file's.
+            layout = declared not in ("code", "docs") and not options.annotate_lines
+            layout = layout and source_type not in ("search", "diff")
             if layout and (laid := spread_json(text)) is not None:
                 source, source_type = laid, "json"
                 if options.keep_ratio is not None and options.keep_ratio < 1.0:  # 1: everything

@@ -443,3 +443,6 @@ async def test_one_line_json_with_nothing_to_prune_comes_back_as_it_was(pruner):
         text, "the open ones", options=PruneOptions(keep_ratio=0.3, annotate_lines=True)
     )
     assert numbered.stats.original_lines == 1 and numbered.pruned_text == "1\t" + text
+    # Nor a file read by its extension (``cat data.json``: declared code): an edit goes by its lines.
+    read = await pruner.prune(text, "the open ones", source_type="code", options=PruneOptions(keep_ratio=0.3))
+    assert read.stats.original_lines == 1 and read.pruned_text == text
