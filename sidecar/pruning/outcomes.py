@@ -11,7 +11,7 @@ text (unless lines are annotated: numbered lines cost more by design). Token cou
 
 from __future__ import annotations
 
-from sidecar.pruning.render import Rendered, render
+from sidecar.pruning.render import render
 from sidecar.pruning.types import Annotation, Decision, PruneOutcome, PruneRequest, PruneStats, SourceType
 from sidecar.tokens import estimate_tokens
 
@@ -22,34 +22,27 @@ def build_outcome(
     """Render a backend's decision: kept lines and markers, one annotation per pruned run, the stats.
 
     The backend chose among the lines of ``request.text``: ``text`` itself, or its re-layout (a
-    one-line JSON document laid out by ``engine.layout``); a re-layout that prunes nothing gives way
-    to ``text`` as it was. ``price_usd_per_mtok`` prices the reranker's input tokens
-    (``deepinfra.price_usd_per_million_tokens``).
+    one-line JSON document laid out by ``engine.layout``, never with annotated lines); a re-layout that
+    prunes nothing gives way to ``text`` as it was. ``price_usd_per_mtok`` prices the reranker's input
+    tokens (``deepinfra.price_usd_per_million_tokens``).
     """
     lines = request.text.split("\n")
     keep = decision.keep
     options = request.options
     before = estimate_tokens(text)
-
-    def rendering(lines: list[str], keep: list[bool]) -> Rendered:
-        return render(
-            lines,
-            keep,
-            request.prune_id,
-            annotate_lines=options.annotate_lines,
-            include_markers=options.include_markers,
-        )
-
-    rendered = rendering(lines, keep)
+    rendered = render(
+        lines,
+        keep,
+        request.prune_id,
+        annotate_lines=options.annotate_lines,
+        include_markers=options.include_markers,
+    )
     pruned_text, blocks = rendered.text, rendered.blocks
-    if blocks and not options.annotate_lines and estimate_tokens(pruned_text) >= before:
-        # Markers cost more than the lines they replace: the original is the better answer.
+    laid_for_nothing = not blocks and request.text != text
+    if laid_for_nothing or blocks and not options.annotate_lines and estimate_tokens(pruned_text) >= before:
+        # Laid out for nothing, or markers cost more than the lines they replace: the original.
         lines = text.split("\n")
         keep, pruned_text, blocks = [True] * len(lines), text, []
-    elif not blocks and request.text != text:  # laid out for nothing: the text as it came
-        lines = text.split("\n")
-        keep = [True] * len(lines)
-        pruned_text = rendering(lines, keep).text
     kept = sum(keep)
     after = estimate_tokens(pruned_text)
     annotations = [

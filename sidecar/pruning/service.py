@@ -113,7 +113,8 @@ class Pruner:
         self.redis = stores.redis
         self.cache: ResultCache = stores.cache
         self.recover_store: RecoverStore = stores.recover
-        self._flight: SingleFlight[PruneOutcome] = SingleFlight()
+        # A run's outcome, and the text its markers count lines of (the text, or its JSON re-layout).
+        self._flight: SingleFlight[tuple[PruneOutcome, str]] = SingleFlight()
         self._pending_chars = 0
         self._pending_max = pending_max_chars
         self._observers: list[Observer] = []
@@ -194,6 +195,7 @@ class Pruner:
         key = self._key(text, goal, declared or "auto", opts)
         prune_id = make_prune_id(key, self._secret)
         outcome = await self._cache_get(key)
+        source: str | None = None  # what the markers count lines of, when a run here says
         hit = outcome is not None
         shed = outcome is None and self._pending_chars >= self._pending_max and key not in self._flight
         if shed:  # overloaded: kept whole at once, not cached (the next turn tries again)
@@ -203,7 +205,7 @@ class Pruner:
             outcome = unpruned_outcome(text, prune_id, declared, busy, backend=self.manager.name)
         if outcome is None:
             try:
-                outcome, shared = await self._flight.run(
+                (outcome, source), shared = await self._flight.run(
                     key, lambda: self._compute(text, goal, declared, opts, prune_id, key)
                 )
             except Exception as exc:  # noqa: BLE001 - pruning is an optimisation, never a failure
@@ -222,7 +224,7 @@ class Pruner:
         )
         # The id in the text the caller sees: another replica's, for a hit it pruned before agreeing.
         if not shed:  # an unpruned text has no marker to recover from
-            await self._remember(outcome.prune_id, pruned_source(text, outcome), caller)
+            await self._remember(outcome.prune_id, source or pruned_source(text, outcome), caller)
         self._totals.count(outcome, hit)
         self._notify(outcome)
         return outcome
@@ -284,7 +286,7 @@ class Pruner:
         options: PruneOptions,
         prune_id: str,
         key: bytes,
-    ) -> PruneOutcome:
+    ) -> tuple[PruneOutcome, str]:
         self._pending_chars += len(text)
         try:
             await loop_turn()  # detection, then (small texts) the heuristic itself, on the loop
@@ -293,9 +295,8 @@ class Pruner:
             # One-line JSON (an API's answer) is pruned and recovered laid out, a keep ratio still
             # meaning the text's; not a file read (declared code or docs by its extension, numbered):
             # the agent edits the file by the lines it was shown, and they must be the file's.
-            layout = declared not in ("code", "docs") and not options.annotate_lines
-            layout = layout and source_type not in ("search", "diff")
-            if layout and (laid := spread_json(text)) is not None:
+            layout = declared not in ("code", "docs") and source_type not in ("search", "diff")
+            if layout and not options.annotate_lines and (laid := spread_json(text)) is not None:
                 source, source_type = laid, "json"
                 if options.keep_ratio is not None and options.keep_ratio < 1.0:  # 1: everything
                     opts = msgspec.structs.replace(
@@ -313,7 +314,7 @@ class Pruner:
             await self.cache.set(key, outcome)
         except Exception as exc:  # noqa: BLE001 - a cache failure must never fail a call
             log.warning("prune cache set failed: %s", type(exc).__name__)
-        return outcome
+        return outcome, source if outcome.annotations else text
 
     async def _cache_get(self, key: bytes) -> PruneOutcome | None:
         try:
@@ -337,7 +338,10 @@ class Pruner:
 
 
 def pruned_source(text: str, outcome: PruneOutcome) -> str:
-    """Return the text whose lines the outcome's markers count: ``text``, or its JSON re-layout."""
+    """Return the text whose lines the outcome's markers count: ``text``, or its JSON re-layout.
+
+    For an outcome no run of this call produced (a cache hit): the layout is laid out once more.
+    """
     if outcome.stats.original_lines == text.count("\n") + 1:
         return text
     return spread_json(text) or text

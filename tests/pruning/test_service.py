@@ -411,6 +411,7 @@ async def test_one_line_json_is_pruned_laid_out_and_every_cut_recovers(pruner):
     import json
 
     from sidecar.pruning.engine.layout import spread_json
+    from sidecar.pruning.service import pruned_source
     from tests.pruning.engine.samples import releases_json
 
     text = json.dumps(json.loads(releases_json()), separators=(",", ":"))  # as curl gets it: one line
@@ -429,6 +430,15 @@ async def test_one_line_json_is_pruned_laid_out_and_every_cut_recovers(pruner):
         rng = LineRange(start_line=block.original_start_line, end_line=block.original_end_line)
         result = await pruner.recover(outcome.prune_id, [rng], caller="agent-1")
         assert result.raw_text == "\n".join(lines[rng.start_line - 1 : rng.end_line])
+    # A cache hit (another caller) is recovered by the same laid-out lines, laid out once more if the
+    # recover store has lost them (an expired entry, another replica's result).
+    again = await pruner.prune(text, "which release was yanked, and why?", caller="agent-2")
+    assert again.stats.cache_hit and again.pruned_text == outcome.pruned_text
+    whole = await pruner.recover(
+        again.prune_id, [LineRange(start_line=1, end_line=len(lines))], caller="agent-2"
+    )
+    assert whole.raw_text == laid
+    assert pruned_source(text, again) == laid and pruned_source(laid, again) == laid
 
 
 async def test_one_line_json_with_nothing_to_prune_comes_back_as_it_was(pruner):
