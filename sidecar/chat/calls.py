@@ -29,7 +29,8 @@ _CODE_EXT = frozenset(
 _DOC_EXT = frozenset("md rst txt adoc org html".split())
 _LOG_WORDS = re.compile(
     r"\b(?:pytest|tox|nox|unittest|jest|vitest|mocha|npm|pnpm|yarn|cargo|make|ctest|mvn|gradle|go test|"
-    r"dotnet|rspec|phpunit|build|compile|lint|mypy|ruff|eslint|tsc|pip|pip3|uv|poetry|docker|journalctl)\b"
+    r"dotnet|rspec|phpunit|build|compile|lint|mypy|ruff|eslint|tsc|pip|pip3|uv|poetry|docker|journalctl|"
+    r"kubectl\s+logs|stern)\b"
 )
 # Commands whose output has a structure of its own (the pruner checks the text too).
 _SEARCH_CMD = re.compile(r"(?:^|[;&|(]\s*)(?:rg|grep|egrep|fgrep|ag|ack|git grep)\s")

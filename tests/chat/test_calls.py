@@ -33,6 +33,8 @@ def test_source_type_hints() -> None:
     assert source({"command": "pip install -v requests"}) == "logs"
     assert source({"command": "ls -la"}) is None
     assert source({"path": "server.log"}) == "logs"
+    assert source({"command": "kubectl logs deploy/api --since=1h"}) == "logs"
+    assert source({"command": "kubectl get pods -o wide"}) is None
 
 
 def test_a_plain_file_read_adds_no_words_to_the_goal() -> None:

@@ -10,7 +10,8 @@ Scoring, in order:
    lines a tiny one;
 4. noise: docstrings, comments, blank lines, long blobs (base64, hashes, minified strings);
    for logs, ANSI codes ignored and ``sidecar.pruning.engine.logs``'s priors: errors, failing
-   tests and summaries up, repeated and near-repeated lines folded, the tail kept.
+   tests and summaries up, repeated and near-repeated lines folded, the tail kept; a log written as
+   JSON lines scored as the log lines its records stand for (``logs.json_lines_view``).
 JSON, search results and diffs (``sidecar.pruning.engine.kinds``) are scored by their own modules
 (``json_kind``, ``search``, ``diffs``): records, files and hunks instead of definitions.
 Selection within the budget is ``sidecar.pruning.engine.selection``'s, shared with every backend.
@@ -25,6 +26,8 @@ import operator
 import re
 from collections.abc import Sequence
 
+import msgspec
+
 from sidecar.pruning.engine.chunking import (
     COMMENT_PREFIXES,
     IMPORT_PREFIXES,
@@ -38,7 +41,7 @@ from sidecar.pruning.engine.diffs import score_diff
 from sidecar.pruning.engine.idioms import FAMILY_WEIGHT, idiom_lines
 from sidecar.pruning.engine.imports import bound_names, grouped_imports
 from sidecar.pruning.engine.json_kind import score_json
-from sidecar.pruning.engine.logs import log_priors
+from sidecar.pruning.engine.logs import json_lines_view, log_priors
 from sidecar.pruning.engine.runs import lift_runs
 from sidecar.pruning.engine.search import score_search
 from sidecar.pruning.engine.selection import select_lines
@@ -108,7 +111,14 @@ def _def_extents(lines: Sequence[str], stripped: list[str], defs: list[bool]) ->
 
 def score_lines(lines: Sequence[str], goal: str, source_type: SourceType) -> list[float]:
     """Score each line's relevance to ``goal`` (higher means keep)."""
-    return _score(lines, goal, source_type)[0]
+    return _score(_log_view(lines, source_type) or lines, goal, source_type)[0]
+
+
+def _log_view(lines: Sequence[str], source_type: SourceType) -> list[str] | None:
+    """A log written as JSON lines: the log lines its records stand for (``logs.json_lines_view``)."""
+    if source_type != "logs" or lines[0].lstrip()[:1] != "{":
+        return None
+    return json_lines_view(lines)
 
 
 # A line's scores, the chunks they were counted over, and which lines are comments (code only).
@@ -358,9 +368,18 @@ class HeuristicBackend:
     async def prune(self, request: PruneRequest) -> Selection:
         """Select the lines of ``request.text`` to keep."""
         lines = request.text.split("\n")
+        # A JSON-lines log is scored as the log lines its records stand for; without a keep ratio it
+        # is also budgeted as them: the default policy keeps what it would keep of the plain log (the
+        # records' own fields, a hundred characters a line, would buy fewer of its lines).
+        view = _log_view(lines, request.source_type)
+        scored = lines if view is None else view
+        if view is not None and request.options.keep_ratio is None:
+            lines, request = view, msgspec.structs.replace(request, text="\n".join(view))
         # Each line's start in the joined text: the scorers' offsets are the selection's cost sums.
         offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
-        scores, chunks, comments = _score(lines, request.goal, request.source_type, offsets)
+        scores, chunks, comments = _score(
+            scored, request.goal, request.source_type, offsets if scored is lines else None
+        )
         keep = select_lines(lines, scores, request, chunks=chunks, offsets=offsets, comments=comments)
         return Selection(keep=keep, backend=self.name)
 

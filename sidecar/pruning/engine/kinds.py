@@ -10,11 +10,16 @@ win over it when the text shows them unmistakably:
 - ``diff``: unified diff headers (``diff --git``, ``--- a/`` + ``+++ b/``, ``@@``) or ``git log``
   records (``commit <hash>`` followed by ``Author:``);
 - ``search``: most lines are ``grep -n``/``rg`` matches (``path:line:text``, ``path-line-text`` for
-  context) or rg's heading form (a path alone, then ``line:text`` lines).
+  context) or rg's heading form (a path alone, then ``line:text`` lines);
+- ``logs`` for JSON lines (NDJSON: one object per line, as a structured logger, ``kubectl logs`` of a
+  service logging JSON, docker's json-file driver or ``jq -c`` write them): a stream of records, read
+  a line at a time. Taken for code otherwise (lines open and close braces), it was cut into arbitrary
+  chunks and kept at twice the share.
 
 An explicit structural kind (``json``, ``search``, ``diff``) is trusted as given; otherwise the
 declared kind stands, or the text decides (``chunking.detect_source_type``). Detection reads a sample of
-the text (the first 300 lines) and, for JSON, parses it once; it never raises.
+the text (the first 300 lines) and, for JSON, parses it once (JSON lines: up to ``NDJSON_PARSED`` of
+the sample's lines); it never raises.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from sidecar.pruning.types import SourceType
 
 STRUCTURAL: frozenset[str] = frozenset({"json", "search", "diff"})
 SAMPLE_LINES = 300
+NDJSON_MIN = 8  # JSON lines: at least this many records in the sample...
+NDJSON_SHARE = 0.9  # ...making this share of its non-blank lines...
+NDJSON_PARSED = 20  # ...the first ones of which parse as JSON objects
 
 _HEADING_LINE = re.compile(r"^\d+[:-]")
 _PATHLIKE = re.compile(r"^(?:\./)?[\w.@+~-]+(?:/[\w.@+~-]+)*\.?\w*$")
@@ -44,6 +52,23 @@ def _is_json(text: str) -> bool:
         msgspec.json.decode(text.encode("utf-8", "surrogateescape"))
     except (msgspec.DecodeError, UnicodeError, RecursionError):
         return False  # not JSON, a lone surrogate no encoding takes, or nesting past the stack
+    return True
+
+
+def _is_ndjson(lines: list[str]) -> bool:
+    nonblank = [s for s in lines if s.strip()]
+    records = [s for s in nonblank if s.lstrip()[:1] == "{" and s.rstrip()[-1:] == "}"]
+    if len(records) < NDJSON_MIN or len(records) < NDJSON_SHARE * len(nonblank):
+        return False  # most texts stop here: prose, code, logs do not open and close braces on every line
+    checked = records[:NDJSON_PARSED]
+    return sum(map(_is_object, checked)) >= NDJSON_SHARE * len(checked)  # a record cut short may fail
+
+
+def _is_object(line: str) -> bool:
+    try:
+        msgspec.json.decode(line.encode("utf-8", "surrogateescape"))
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
+        return False  # code (a line "{ ... }" that is not JSON), or a record cut short
     return True
 
 
@@ -82,4 +107,6 @@ def detect_kind(text: str, declared: SourceType | None = None) -> SourceType:
         return "diff"
     if _is_search(lines):
         return "search"
+    if _is_ndjson(lines):
+        return "logs"
     return declared or detect_source_type(text)

@@ -21,6 +21,13 @@
   progress lines too when they say FAILED (the summary lists the failures again); progress
   bars and long blobs down;
 - the first lines and the tail (where a run's outcome is printed) up.
+
+A log written as JSON lines (a structured logger's records, docker's json-file driver, ``kubectl logs``
+of a service logging JSON) is scored through ``json_lines_view``: each record read as the line it
+stands for, its message first (``{"log": "E   assert x == 1\n", "stream": ...}`` is the line
+``E   assert x == 1``), its other fields after it as ``key=value``, timestamps and stream names
+dropped. The priors above then see the lines they know (pytest's ``E`` lines, a ``FAILED`` summary,
+repeats); the kept lines are the records themselves.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
+
+import msgspec
 
 from sidecar.pruning.engine.chunking import ERROR_WORDS, keyword_lines
 from sidecar.pruning.engine.terms import WORD
@@ -45,6 +54,17 @@ GAP_CHARS = 96
 FOLD_W = -1.0  # the rest of a later failing test: with the noise, so it folds
 PROGRESS_ERRORS = 3  # a runner's "FAILED [ 41%]" progress lines after this many fold
 TAIL_LINES = 20
+
+# JSON lines: a record's message (docker and CRI's "log", zap, pino and slog's "msg", journald's
+# "MESSAGE", structlog's "event"), and the fields that say nothing about it (when, which stream).
+MESSAGE_KEYS = ("log", "msg", "message", "MESSAGE", "event", "text")
+QUIET_KEYS = frozenset(
+    "time ts timestamp @timestamp t date datetime asctime created stream _p __REALTIME_TIMESTAMP "
+    "__MONOTONIC_TIMESTAMP __CURSOR _BOOT_ID _MACHINE_ID".split()
+)
+JSON_LINES_SHARE = 0.9  # a log is JSON lines when this share of its non-blank lines are JSON objects
+_decode_record = msgspec.json.Decoder()
+_encode = msgspec.json.Encoder()
 
 _PROGRESS = re.compile(r"\d{1,3}%|[#=>█▏▎▍▌▋▊▉-]{10,}|\r.")
 _BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{80,}")
@@ -95,6 +115,42 @@ _SUMMARY = re.compile(
     r"|test result:|FAIL[ \t]|ok[ \t]+\S+[ \t]+[\d.]+s$|Ran \d+ tests?|FAILED \(|\d+ (?:passed|failed))",
     re.M,
 )
+
+
+def json_lines_view(lines: Sequence[str]) -> list[str] | None:
+    """Return each line of a JSON-lines log as the log line it stands for, or None for another log.
+
+    A record becomes its message (its first ``MESSAGE_KEYS`` string, line breaks as spaces) followed
+    by its other fields as `` key=value`` (nested values as compact JSON), ``QUIET_KEYS`` left out; a
+    line that is not a JSON object stays as it is. One view line per line, so scores carry over.
+    """
+    view: list[str] = []
+    objects = nonblank = 0
+    for line in lines:
+        s = line.strip()
+        if not s:
+            view.append(line)
+            continue
+        nonblank += 1
+        record: object = None
+        if s[0] == "{" and s[-1] == "}":
+            try:
+                record = _decode_record.decode(s.encode("utf-8", "surrogateescape"))
+            except (msgspec.DecodeError, UnicodeError, RecursionError):
+                record = None
+        if not isinstance(record, dict):
+            view.append(line)
+            continue
+        objects += 1
+        said = next((k for k in MESSAGE_KEYS if isinstance(record.get(k), str)), None)
+        parts = [] if said is None else [str(record[said]).rstrip("\r\n")]
+        for key, value in record.items():
+            if key in QUIET_KEYS or key == said:
+                continue
+            shown = value if isinstance(value, str) else _encode.encode(value).decode("utf-8", "replace")
+            parts.append(f"{key}={shown}")
+        view.append(" ".join(parts).replace("\r", " ").replace("\n", " "))
+    return view if nonblank and objects >= JSON_LINES_SHARE * nonblank else None
 
 
 def _line_starts(pattern: re.Pattern[str], text: str, offsets: list[int]) -> list[int]:

@@ -93,3 +93,32 @@ def test_detection_never_raises_on_deep_nesting_or_lone_surrogates() -> None:
 
     assert detect_kind("[\n" * 5000 + "]\n" * 5000, "logs") == "logs"
     assert detect_kind("{\n" * 5 + '"a": "\ud800"' + "\n}" * 5, "logs") == "logs"
+
+
+def _json_lines(n: int = 60) -> list[str]:
+    records = [
+        {"ts": f"2026-12-05T10:{i // 60:02d}:{i % 60:02d}Z", "level": "info", "msg": "request completed",
+         "path": "/v1/orders", "status": 200, "request_id": f"req-{i * 7919:x}"}
+        for i in range(n)
+    ]  # fmt: skip
+    return [json.dumps(r) for r in records]
+
+
+def test_json_lines_are_a_log_whatever_the_hint() -> None:
+    lines = _json_lines()
+    text = "\n".join(lines) + "\n"
+    assert detect_kind(text) == "logs"  # kubectl logs, an MCP tool: no hint
+    assert detect_kind(text, "code") == "logs"  # a .json file read
+    assert detect_kind(text, "docs") == "logs"
+    lines[5] = lines[5][:40]  # a record cut short (a tool's truncation) is not enough to doubt them
+    assert detect_kind("\n".join(lines)) == "logs"
+    assert detect_kind("\n".join(_json_lines(5))) != "logs"  # too few records to say
+
+
+def test_code_and_json_like_lines_are_not_json_lines() -> None:
+    code = "\n".join(f"{{ x{k} = f(y); return {k}; }}" for k in range(30))  # braces, not JSON
+    assert detect_kind(code) == "code"
+    py = "\n".join(f"{{'a': {k}, 'b': None}}" for k in range(30))  # Python dicts
+    assert detect_kind(py) != "logs"
+    mostly = _json_lines(20) + [f"plain line {k}" for k in range(10)]  # a third not records
+    assert detect_kind("\n".join(mostly)) != "logs"

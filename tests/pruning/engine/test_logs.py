@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from sidecar.pruning.engine.chunking import lowered
-from sidecar.pruning.engine.logs import failure_blocks
+from sidecar.pruning.engine.kinds import detect_kind
+from sidecar.pruning.engine.logs import failure_blocks, json_lines_view
 from tests.pruning.engine.samples import prune, pytest_run
 
 
@@ -173,3 +175,62 @@ def _priors(lines: list[str]) -> list[float]:
     from sidecar.pruning.backends.heuristic import score_lines
 
     return score_lines(lines, "why does it fail", "logs")
+
+
+def test_json_lines_keep_the_error_record_and_fold_the_rest() -> None:
+    """A structured log (kubectl logs of a JSON-logging service) is pruned as the log it is."""
+    records = [
+        {"ts": f"2026-12-05T10:{i // 60:02d}:{i % 60:02d}Z", "level": "info", "logger": "api",
+         "msg": ("cache hit", "request completed", "health check ok")[i % 3], "status": 200,
+         "request_id": f"req-{i * 7919:x}"}
+        for i in range(600)
+    ]  # fmt: skip
+    records[417].update(level="error", msg="database timeout while fetching orders", status=500)
+    text = "\n".join(json.dumps(r) for r in records)
+    kind = detect_kind(text)
+    assert kind == "logs"
+    keep, out = prune(text, "why did fetching orders fail with a database timeout?", kind)
+    assert keep[417]
+    assert len(out) < 0.2 * len(text)
+
+
+def _docker(text: str) -> str:
+    """``text`` as docker's json-file driver stores it: one record per line."""
+    return "".join(
+        json.dumps({"log": line + "\n", "stream": "stdout", "time": f"2026-12-06T10:00:{k % 60:02d}.0Z"})
+        + "\n"
+        for k, line in enumerate(text.splitlines())
+    )
+
+
+def test_json_lines_view_reads_each_record_as_its_log_line() -> None:
+    records = [
+        json.dumps({"log": "E   assert 1 == 2\n", "stream": "stderr", "time": "2026-12-06T10:00:00Z"}),
+        json.dumps({"ts": 1.5, "level": "error", "msg": "db timeout\nretrying", "err": {"code": 57}}),
+        json.dumps({"level": 30, "time": 1, "pid": 7}),  # no message: its fields
+    ] * 5 + ["not a record", ""]
+    view = json_lines_view(records)
+    assert view is not None and len(view) == len(records)
+    assert view[:3] + view[-2:] == [
+        "E   assert 1 == 2",
+        'db timeout retrying level=error err={"code":57}',
+        "level=30 pid=7",
+        "not a record",
+        "",
+    ]
+    assert (
+        json_lines_view(["plain log line"] * 3 + records[:6]) is None
+    )  # a third of the lines are not records
+
+
+def test_a_test_run_as_json_lines_keeps_what_the_plain_run_keeps() -> None:
+    text = pytest_run()
+    goal = "The frequencies counts look wrong since my change; fix it"
+    keep, _ = prune(text, goal, "logs")
+    wrapped = _docker(text)
+    assert detect_kind(wrapped) == "logs"
+    keep_json, out = prune(wrapped, goal, "logs")
+    assert keep_json[: len(keep)] == keep  # the default policy budgets the lines the records stand for
+    assert len(out) < 0.4 * len(wrapped)
+    _, out = prune(wrapped, goal, "logs", keep=0.2)  # a keep ratio is the records' own share
+    assert len(out) <= 0.2 * len(wrapped) and "assert frequencies(data)" in out
