@@ -13,6 +13,12 @@ the lines the sidecar kept cover its span (``recall``: exact). ``content`` credi
 the gold line's minified text (trailing comma aside), the only measure Headroom's re-encodings allow;
 it over-credits values repeated elsewhere (``"yanked":false``). ``kept`` is printed characters over
 the one-line text's. Before ``engine.layout``, a one-line document was kept whole (recall 1, kept 1).
+
+Two more forms put the response head an API answer comes with before the document (``HEAD``, as this
+machine's PyPI answered ``curl -si https://pypi.org/pypi/requests/json``): the one-line document after
+it (``curl -i``) and the pretty-printed one after it (HTTPie's default output, which indents by four
+like the cases' ``json.tool``); ``head kept`` is the share of cases whose head lines are all kept.
+Before ``layout.body_start``, both were kept whole (neither parsed as JSON).
 """
 
 from __future__ import annotations
@@ -40,6 +46,10 @@ from sidecar.pruning.types import PruneOptions
 _STRING = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")')
 _PRETTY_PIPE = re.compile(r"\s*\|\s*(?:python3? -m json\.tool|jq\b[^|]*)\s*$")
 Case = dict[str, object]
+HEAD = (
+    "HTTP/2 200 \r\ncontent-type: application/json\r\ncontent-length: 202459\r\naccept-ranges: bytes\r\n"
+    "x-cache-status: BYPASS\r\nx-cache-status: BYPASS\r\ndate: Sun, 06 Dec 2026 01:59:09 GMT\r\n\r\n"
+)
 
 
 def minify(text: str) -> str:
@@ -88,6 +98,11 @@ def compact_case(c: Case) -> Case:
     return {**c, "text": minify(str(c["text"])), "tool": _PRETTY_PIPE.sub("", str(c["tool"]))}
 
 
+def headed_case(c: Case, tool: str) -> Case:
+    """``c`` after an HTTP response head, as ``tool`` (``curl -si``, HTTPie's ``http``) prints it."""
+    return {**c, "text": HEAD + str(c["text"]), "tool": tool}
+
+
 def gold_minified(c: Case) -> list[tuple[int, int, str]]:
     """The gold lines of a pretty case as (start, end, minified text) in the minified document."""
     lines = str(c["text"]).split("\n")
@@ -100,15 +115,21 @@ def gold_minified(c: Case) -> list[tuple[int, int, str]]:
     return gold
 
 
-def exact_recall(gold: list[tuple[int, int, str]], pruned_from: str, ranges: list[tuple[int, int]]) -> float:
+def exact_recall(
+    gold: list[tuple[int, int, str]], pruned_from: str, ranges: list[tuple[int, int]], skip: int = 0
+) -> float:
+    """Share of gold spans the kept lines cover; ``skip``: lines before the document (a response head)."""
     lines = pruned_from.split("\n")
-    keep = kept_laid_lines(len(lines), ranges)
+    keep = kept_laid_lines(len(lines), ranges)[skip:]
+    lines = lines[skip:]
     covered = [span for span, k in zip(spans(lines), keep, strict=True) if k]
     starts = [a for a, _ in covered]
 
     def inside(a: int, b: int) -> bool:
         # Every character of [a, b) in kept lines: walk the kept spans from the one holding a.
         i = bisect.bisect_right(starts, a) - 1
+        if i < 0:
+            return False  # nothing kept at or before its start
         pos = a
         while i < len(covered) and pos < b:
             s, e = covered[i]
@@ -134,13 +155,25 @@ def report(path: str, with_headroom: bool) -> None:
     compact = [compact_case(c) for c in pretty]
     gold = {str(c["id"]): gold_minified(c) for c in pretty}
     rows = []
+    curl_i = [headed_case(c, "curl -si https://pypi.org/pypi/NAME/json") for c in compact]
+    httpie = [headed_case(c, "http GET https://pypi.org/pypi/NAME/json") for c in pretty]
     runs = (
         ("pretty-printed (as in mixed_quality.py)", pretty, None),
         ("**one line**", compact, None),
         ("one line, keep 0.3", compact, 0.3),
+        ("**one line after a response head** (`curl -i`)", curl_i, None),
+        ("**pretty-printed after a response head** (HTTPie)", httpie, None),
     )
+    skip = HEAD.count("\n")
     for label, cases, keep in runs:
         done = asyncio.run(prune_all(cases, keep))
+        headed = cases is curl_i or cases is httpie
+        if headed:
+            whole = [
+                all(a > skip for a, _ in done[str(c["id"])][1]) and done[str(c["id"])][0].startswith(HEAD)
+                for c in cases
+            ]
+            label += f" (head kept {sum(whole) / len(whole):.2f})"
         rec, cont, kept = [], [], []
         ms = statistics.median(
             v[3] / len(str(c["text"])) * 2**20 for c in cases for v in [done[str(c["id"])]]
@@ -149,18 +182,20 @@ def report(path: str, with_headroom: bool) -> None:
         for c in cases:
             out, ranges, pruned_from, _ = done[str(c["id"])]
             g = gold[str(c["id"])]
-            rec.append(exact_recall(g, pruned_from, ranges))
-            cont.append(content_recall(g, out))
+            rec.append(exact_recall(g, pruned_from, ranges, skip if headed else 0))
+            cont.append(content_recall(g, out[len(HEAD) :] if headed and out.startswith(HEAD) else out))
             kept.append(len(out) / len(str(c["text"])))
         rows.append((f"sidecar, {label}", rec, cont, kept))
-    if with_headroom:
-        hr = headroom_outputs(compact)
-        have = [c for c in compact if str(c["id"]) in hr]
+    for form, forms in ((compact, "one line"), (curl_i, "one line after a response head")):
+        if not with_headroom:
+            break
+        hr = headroom_outputs(form)
+        have = [c for c in form if str(c["id"]) in hr]
         for mode, label in (("pipeline", "`compress()`"), ("direct", "SmartCrusher")):
             outs = {str(c["id"]): str(hr[str(c["id"])][mode]) for c in have}
             cont = [content_recall(gold[i], o) for i, o in outs.items()]
             kept = [len(outs[str(c["id"])]) / len(str(c["text"])) for c in have]
-            rows.append((f"Headroom 0.42 {label}, one line", None, cont, kept))
+            rows.append((f"Headroom 0.42 {label}, {forms}", None, cont, kept))
     print(f"\n### {Path(path).name.split('.')[0]}: JSON ({len(pretty)} cases)\n")
     print("| selector | recall (exact) | all gold kept | content recall | kept share (mean) | (median) |")
     print("|---|---|---|---|---|---|")

@@ -12,7 +12,7 @@ import pytest
 
 from sidecar.config import Config, DeepInfraConfig, PruningConfig
 from sidecar.errors import InvalidRange, PruneIdNotFound
-from sidecar.pruning.service import Pruner
+from sidecar.pruning.service import Pruner, pruned_source
 from sidecar.pruning.types import LineRange, PruneOptions
 from sidecar.tasks import spawn
 from sidecar.testing.fake_deepinfra import FakeDeepInfra
@@ -439,6 +439,26 @@ async def test_one_line_json_is_pruned_laid_out_and_every_cut_recovers(pruner):
     )
     assert whole.raw_text == laid
     assert pruned_source(text, again) == laid and pruned_source(laid, again) == laid
+
+
+async def test_an_api_answer_after_its_http_head_keeps_the_head_and_prunes_the_body(pruner):
+    import json
+
+    from tests.pruning.engine.samples import releases_json
+
+    head = "HTTP/2 200 \r\ncontent-type: application/json\r\nx-github-request-id: 1A2B\r\n\r\n"
+    text = head + json.dumps(json.loads(releases_json()), separators=(",", ":"))  # curl -i
+    outcome = await pruner.prune(
+        text, "which release was yanked, and why?", options=PruneOptions(keep_ratio=0.3)
+    )
+    assert outcome.stats.source_type == "json" and outcome.annotations
+    assert outcome.pruned_text.startswith(head) and '"yanked_reason":"broken metadata"' in outcome.pruned_text
+    assert len(outcome.pruned_text) <= 0.3 * len(text)
+    lines = pruned_source(text, outcome).split("\n")
+    block = outcome.annotations[0]
+    rng = LineRange(start_line=block.original_start_line, end_line=block.original_end_line)
+    result = await pruner.recover(outcome.prune_id, [rng])
+    assert result.raw_text == "\n".join(lines[rng.start_line - 1 : rng.end_line])
 
 
 async def test_one_line_json_with_nothing_to_prune_comes_back_as_it_was(pruner):

@@ -14,7 +14,8 @@ stay verbatim and every cut is a marker, so the result reads as the JSON it was,
    value of a low-cardinality key (``"yanked": true`` among hundreds of ``false``), much more when
    the goal names the key;
 4. the outline: lines at depth 0-1 (the top-level keys and brackets) get a small prior; very long
-   values (a package's whole README as one string) are pushed down and lift no record.
+   values (a package's whole README as one string) are pushed down and lift no record; an HTTP
+   response head before the document (``curl -i``, HTTPie) is kept with the best lines.
 
 Units for selection are records (whole array elements, small objects) and single values (a version
 among hundreds is a unit of its own), so a cut falls between values. Only called for texts
@@ -30,6 +31,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from sidecar.pruning.engine.chunking import ERROR_WORDS, Chunk, keyword_lines, lowered
+from sidecar.pruning.engine.layout import body_start
 from sidecar.pruning.engine.terms import weighted_matches
 
 RECORD_MAX = 80  # a container longer than this is a collection, not a record
@@ -259,6 +261,9 @@ def score_json(
     outline = OUTLINE_W * unit
     for i in tree.shallow:
         scores[i] += outline
+    # An HTTP response head before the document (curl -i, HTTPie): its status says how the call went.
+    if head := text.count("\n", 0, body_start(text)):
+        scores[:head] = [max(scores)] * head
     if max(map(len, lines)) > LONG_LINE:
         for i in itertools.compress(range(n), map(LONG_LINE.__lt__, map(len, lines))):
             scores[i] = scores[i] * LONG_FACTOR - 0.3 * unit

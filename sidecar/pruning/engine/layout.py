@@ -1,6 +1,7 @@
 """One-line JSON laid out over lines, so that a line pruner has lines to choose among.
 
     spread_json(text) -> str | None    the same document, one member per line where it is long
+    body_start(text) -> int            where a JSON answer starts after an HTTP response head (or 0)
 
 An API answer is often one JSON document on a single line: ``curl -s https://pypi.org/pypi/NAME/json``,
 ``gh api`` into a pipe, an MCP tool's ``json.dumps`` result. Pruned by lines, such a text can only be
@@ -14,6 +15,9 @@ The re-layout is lossless: only whitespace between tokens changes (none is added
 number or a key), so the result parses to the same value, and every kept line is the original's
 characters. Returns None when the text is not one JSON object or array, already spans lines, is short
 or over ``MAX_CHARS``, or has nothing longer than ``WIDTH`` to break.
+
+An HTTP response head before the document (``curl -i``, ``gh api -i``, HTTPie's default output: a
+status line, header lines, a blank line) is kept as it is, the document after it laid out.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import re
 
 import msgspec
 
-__all__ = ["MAX_CHARS", "MIN_CHARS", "MULTILINE", "WIDTH", "spread_json"]
+__all__ = ["MAX_CHARS", "MIN_CHARS", "MULTILINE", "WIDTH", "body_start", "spread_json"]
 
 WIDTH = 120  # a container longer than this is laid out one member per line
 MIN_CHARS = 2_000  # shorter documents are not worth a layout
@@ -37,11 +41,29 @@ INDENT = "  "
 # brackets and commas inside them are skipped); possessive: a valid document has one parse.
 _STRUCTURE = re.compile(r'(?:[^"\[\]{},]++|"[^"\\]*+(?:\\.[^"\\]*+)*+")*+([\[\]{},])')
 _SPACE = " \t\r\n"
+# A response head: its status line, up to HEAD_LINES header lines ("Name: value", the name an HTTP
+# token), and the blank line ending it; a "100 Continue" head may come before the final one.
+HEAD_LINES = 200
+_HTTP_HEAD = re.compile(
+    rf"HTTP/\d(?:\.\d)? [1-5]\d\d\b[^\n]*+\n(?:[\w!#$%&'*+.^`|~-]++:[^\n]*+\n){{0,{HEAD_LINES}}}\r?\n"
+)
 _NOT_PACKED = ('"', "]", "}", "[", "{")  # a string or a container ends before a comma or starts after it
+
+
+def body_start(text: str) -> int:
+    """Return where the body starts after the HTTP response heads ``text`` opens with (0: no head)."""
+    start = 0
+    while text.startswith("HTTP/", start) and (m := _HTTP_HEAD.match(text, start)) is not None:
+        start = m.end()
+    return start
 
 
 def spread_json(text: str) -> str | None:
     """Return ``text`` laid out one member per line where it is long, or None (see the module doc)."""
+    head = body_start(text)
+    if head:
+        body = spread_json(text[head:])
+        return None if body is None else text[:head] + body
     if not MIN_CHARS <= len(text) <= MAX_CHARS or text.count("\n") >= MULTILINE:
         return None
     body = text.strip(_SPACE)

@@ -183,3 +183,17 @@ def test_outliers_match_the_per_line_count(seed: int) -> None:
     lines = json.dumps({"items": items}, indent=2).split("\n")
     scan = Lines(lines, "\n".join(lines))
     assert sorted(_outliers(scan)) == _outliers_by_lines(scan.kv)
+
+
+def test_an_http_response_head_is_kept_with_the_best_lines() -> None:
+    head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 30\r\n\r\n"
+    records = [
+        {"name": f"pkg{k}", "version": f"1.{k}.0", "summary": f"package {k} " + "text " * 12}
+        for k in range(300)
+    ]
+    text = head + json.dumps({"environment": {"os": "linux"}, "installed": records}, indent=2)
+    scores, _ = score_json(text.split("\n"), "which version of pkg137 is installed?")
+    assert scores[:4] == [max(scores)] * 4 and max(scores[4:]) == max(scores)
+    keep, out = prune(text, "which version of pkg137 is installed?", "json", keep=0.05)
+    assert all(keep[:4]) and out.startswith(head)  # the status says how the call went
+    assert '"version": "1.137.0"' in out

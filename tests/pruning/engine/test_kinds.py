@@ -21,6 +21,12 @@ def test_pretty_json_is_json_whatever_the_hint() -> None:
     assert detect_kind(text, "logs") == "json"  # npm view --json is hinted as logs by its command
 
 
+def test_json_after_an_http_response_head_is_json() -> None:
+    head = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nETag: W/"1"\r\n\r\n'  # curl -i, HTTPie
+    assert detect_kind(head + releases_json()) == "json"
+    assert detect_kind(head + "<html>\n" + "<p>text</p>\n" * 20) != "json"
+
+
 def test_one_line_or_malformed_json_is_not_json() -> None:
     assert detect_kind(json.dumps({"a": list(range(500))})) != "json"
     broken = releases_json()[:-40]  # truncated output

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from sidecar.pruning.engine.layout import MAX_CHARS, MIN_CHARS, WIDTH, spread_json
+from sidecar.pruning.engine.layout import MAX_CHARS, MIN_CHARS, WIDTH, body_start, spread_json
 from tests.pruning.engine.samples import releases_json
 
 DOC = json.loads(releases_json())
@@ -89,3 +89,21 @@ def test_an_arrays_scalars_share_lines_of_about_the_width() -> None:
     assert '    "id-7",' in lines  # strings keep a line each
     assert all(len(line) <= WIDTH + 40 for line in lines)
     assert lines.count("    [1, 2],") == 89  # containers keep a line each
+
+
+# curl -i after an "Expect: 100-continue": two heads, CRLF line ends, HTTP/2's status line without a reason.
+HEAD = (
+    "HTTP/1.1 100 Continue\r\n\r\n"
+    "HTTP/2 200 \r\ncontent-type: application/json\r\nx-ratelimit-remaining: 4999\r\n\r\n"
+)
+
+
+def test_an_http_response_head_stays_as_it_is_and_the_body_is_laid_out() -> None:
+    body = json.dumps(DOC, separators=(",", ":"))
+    assert body_start(HEAD + body) == len(HEAD) and body_start(body) == 0
+    laid = spread_json(HEAD + body)
+    assert laid is not None and laid == HEAD + spread_json(body)
+    html = "HTTP/1.1 200 OK\r\nServer: x\r\n\r\n<html>" + "<p>x</p>" * 400
+    not_a_head = "HTTP/1.1 200 OK\nthis is no header\n\n" + body
+    assert spread_json(html) is None and spread_json(not_a_head) is None
+    assert spread_json("HTTP/1.1 200 OK\n\n" + json.dumps(DOC, indent=2)) is None  # laid out already
