@@ -17,7 +17,8 @@ the one-line text's. Before ``engine.layout``, a one-line document was kept whol
 Two more forms put the response head an API answer comes with before the document (``HEAD``, as this
 machine's PyPI answered ``curl -si https://pypi.org/pypi/requests/json``): the one-line document after
 it (``curl -i``) and the pretty-printed one after it (HTTPie's default output, which indents by four
-like the cases' ``json.tool``); ``head kept`` is the share of cases whose head lines are all kept.
+like the cases' ``json.tool``); and the pretty-printed one after a warning line (stderr merged, as
+``kubectl … 2>&1`` prints it). ``head kept`` is the share of cases whose head lines are all kept.
 Before ``layout.body_start``, both were kept whole (neither parsed as JSON).
 """
 
@@ -46,6 +47,7 @@ from sidecar.pruning.types import PruneOptions
 _STRING = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")')
 _PRETTY_PIPE = re.compile(r"\s*\|\s*(?:python3? -m json\.tool|jq\b[^|]*)\s*$")
 Case = dict[str, object]
+WARNING = "Warning: resource pods/web-0 is missing the last-applied-configuration annotation\n"
 HEAD = (
     "HTTP/2 200 \r\ncontent-type: application/json\r\ncontent-length: 202459\r\naccept-ranges: bytes\r\n"
     "x-cache-status: BYPASS\r\nx-cache-status: BYPASS\r\ndate: Sun, 06 Dec 2026 01:59:09 GMT\r\n\r\n"
@@ -157,20 +159,25 @@ def report(path: str, with_headroom: bool) -> None:
     rows = []
     curl_i = [headed_case(c, "curl -si https://pypi.org/pypi/NAME/json") for c in compact]
     httpie = [headed_case(c, "http GET https://pypi.org/pypi/NAME/json") for c in pretty]
+    warned = [
+        {**c, "text": WARNING + str(c["text"]), "tool": "kubectl get pods -o json 2>&1"} for c in pretty
+    ]
     runs = (
         ("pretty-printed (as in mixed_quality.py)", pretty, None),
         ("**one line**", compact, None),
         ("one line, keep 0.3", compact, 0.3),
         ("**one line after a response head** (`curl -i`)", curl_i, None),
         ("**pretty-printed after a response head** (HTTPie)", httpie, None),
+        ("**pretty-printed after a warning** (stderr)", warned, None),
     )
-    skip = HEAD.count("\n")
     for label, cases, keep in runs:
         done = asyncio.run(prune_all(cases, keep))
-        headed = cases is curl_i or cases is httpie
+        headed = cases is curl_i or cases is httpie or cases is warned
+        head = WARNING if cases is warned else HEAD
+        skip = head.count("\n")
         if headed:
             whole = [
-                all(a > skip for a, _ in done[str(c["id"])][1]) and done[str(c["id"])][0].startswith(HEAD)
+                all(a > skip for a, _ in done[str(c["id"])][1]) and done[str(c["id"])][0].startswith(head)
                 for c in cases
             ]
             label += f" (head kept {sum(whole) / len(whole):.2f})"
@@ -183,7 +190,7 @@ def report(path: str, with_headroom: bool) -> None:
             out, ranges, pruned_from, _ = done[str(c["id"])]
             g = gold[str(c["id"])]
             rec.append(exact_recall(g, pruned_from, ranges, skip if headed else 0))
-            cont.append(content_recall(g, out[len(HEAD) :] if headed and out.startswith(HEAD) else out))
+            cont.append(content_recall(g, out[len(head) :] if headed and out.startswith(head) else out))
             kept.append(len(out) / len(str(c["text"])))
         rows.append((f"sidecar, {label}", rec, cont, kept))
     for form, forms in ((compact, "one line"), (curl_i, "one line after a response head")):

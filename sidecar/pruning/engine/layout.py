@@ -1,7 +1,7 @@
 """One-line JSON laid out over lines, so that a line pruner has lines to choose among.
 
     spread_json(text) -> str | None    the same document, one member per line where it is long
-    body_start(text) -> int            where a JSON answer starts after an HTTP response head (or 0)
+    body_start(text) -> int            where a JSON answer starts after its head or warnings (or 0)
 
 An API answer is often one JSON document on a single line: ``curl -s https://pypi.org/pypi/NAME/json``,
 ``gh api`` into a pipe, an MCP tool's ``json.dumps`` result. Pruned by lines, such a text can only be
@@ -16,8 +16,9 @@ number or a key), so the result parses to the same value, and every kept line is
 characters. Returns None when the text is not one JSON object or array, already spans lines, is short
 or over ``MAX_CHARS``, or has nothing longer than ``WIDTH`` to break.
 
-An HTTP response head before the document (``curl -i``, ``gh api -i``, HTTPie's default output: a
-status line, header lines, a blank line) is kept as it is, the document after it laid out.
+What comes before the document is kept as it is, the document after it laid out: an HTTP response
+head (``curl -i``, ``gh api -i``, HTTPie's default output: a status line, header lines, a blank line),
+or a few lines of warnings (``npm warn …``, ``Warning: …`` on stderr before ``kubectl``'s JSON).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ _SPACE = " \t\r\n"
 # A response head: its status line, up to HEAD_LINES header lines ("Name: value", the name an HTTP
 # token), and the blank line ending it; a "100 Continue" head may come before the final one.
 HEAD_LINES = 200
+PREAMBLE_LINES = 5  # or a few lines of warnings before a line opening the document...
+PREAMBLE_CHARS = 1_000  # ...in this many characters
 _HTTP_HEAD = re.compile(
     rf"HTTP/\d(?:\.\d)? [1-5]\d\d\b[^\n]*+\n(?:[\w!#$%&'*+.^`|~-]++:[^\n]*+\n){{0,{HEAD_LINES}}}\r?\n"
 )
@@ -51,11 +54,20 @@ _NOT_PACKED = ('"', "]", "}", "[", "{")  # a string or a container ends before a
 
 
 def body_start(text: str) -> int:
-    """Return where the body starts after the HTTP response heads ``text`` opens with (0: no head)."""
+    """Return where a JSON document may start after what ``text`` opens with (0: at its start).
+
+    After the HTTP response heads it opens with; else, when it does not open with a bracket, after
+    at most ``PREAMBLE_LINES`` lines (``PREAMBLE_CHARS`` characters) before a line that does. The
+    caller parses what follows: this only says where to try.
+    """
     start = 0
     while text.startswith("HTTP/", start) and (m := _HTTP_HEAD.match(text, start)) is not None:
         start = m.end()
-    return start
+    if start or text.lstrip(_SPACE)[:1] in ("{", "["):
+        return start
+    window = text[:PREAMBLE_CHARS]
+    at = min((i for i in (window.find("\n{"), window.find("\n[")) if i >= 0), default=-1)
+    return at + 1 if 0 <= window.count("\n", 0, at) < PREAMBLE_LINES else 0
 
 
 def spread_json(text: str) -> str | None:

@@ -25,6 +25,9 @@ def test_json_after_an_http_response_head_is_json() -> None:
     head = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nETag: W/"1"\r\n\r\n'  # curl -i, HTTPie
     assert detect_kind(head + releases_json()) == "json"
     assert detect_kind(head + "<html>\n" + "<p>text</p>\n" * 20) != "json"
+    warning = "Warning: kubectl apply should be used on resources created by kubectl create\n"  # on stderr
+    assert detect_kind(warning + releases_json()) == "json"
+    assert detect_kind("int main()\n{\n" + "  f();\n" * 20 + "}\n") == "code"
 
 
 def test_one_line_or_malformed_json_is_not_json() -> None:

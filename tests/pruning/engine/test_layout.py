@@ -104,6 +104,16 @@ def test_an_http_response_head_stays_as_it_is_and_the_body_is_laid_out() -> None
     laid = spread_json(HEAD + body)
     assert laid is not None and laid == HEAD + spread_json(body)
     html = "HTTP/1.1 200 OK\r\nServer: x\r\n\r\n<html>" + "<p>x</p>" * 400
-    not_a_head = "HTTP/1.1 200 OK\nthis is no header\n\n" + body
-    assert spread_json(html) is None and spread_json(not_a_head) is None
+    assert spread_json(html) is None
     assert spread_json("HTTP/1.1 200 OK\n\n" + json.dumps(DOC, indent=2)) is None  # laid out already
+
+
+def test_a_few_lines_of_warnings_before_the_document_stay_as_they_are() -> None:
+    body = json.dumps(DOC, separators=(",", ":"))
+    warning = "npm warn config production Use `--omit=dev` instead.\n"
+    assert body_start(warning + body) == len(warning)
+    laid = spread_json(warning + body)
+    assert laid is not None and laid == warning + spread_json(body)
+    assert body_start("w\n" * 5 + body) == 10 and body_start("w\n" * 6 + body) == 0  # a few lines only
+    assert body_start("x" * 1_000 + "\n" + body) == 0
+    assert spread_json("int main()\n{ return 0; }\n" + body) is None  # what follows must parse
