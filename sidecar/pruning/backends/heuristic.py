@@ -116,8 +116,8 @@ def score_lines(lines: Sequence[str], goal: str, source_type: SourceType) -> lis
 
 def _log_view(lines: Sequence[str], source_type: SourceType) -> list[str] | None:
     """A log written as JSON lines: the log lines its records stand for (``logs.json_lines_view``)."""
-    if source_type != "logs" or lines[0].lstrip()[:1] != "{":
-        return None
+    if source_type != "logs" or not any(line.lstrip()[:1] == "{" for line in lines[:5]):
+        return None  # (kubectl's "Defaulted container ..." may come first)
     return json_lines_view(lines)
 
 

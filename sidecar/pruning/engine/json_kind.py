@@ -14,8 +14,9 @@ stay verbatim and every cut is a marker, so the result reads as the JSON it was,
    value of a low-cardinality key (``"yanked": true`` among hundreds of ``false``), much more when
    the goal names the key;
 4. the outline: lines at depth 0-1 (the top-level keys and brackets) get a small prior; very long
-   values (a package's whole README as one string) are pushed down and lift no record; an HTTP
-   response head before the document (``curl -i``, HTTPie) is kept with the best lines.
+   values (a package's whole README as one string) are pushed down and lift no record; what comes
+   before the document (an HTTP response head, warnings: ``layout.body_start``) is kept with the
+   best lines.
 
 Units for selection are records (whole array elements, small objects) and single values (a version
 among hundreds is a unit of its own), so a cut falls between values. Only called for texts
@@ -261,7 +262,7 @@ def score_json(
     outline = OUTLINE_W * unit
     for i in tree.shallow:
         scores[i] += outline
-    # An HTTP response head before the document (curl -i, HTTPie): its status says how the call went.
+    # What comes before the document (curl -i's response head, a warning): it says how the call went.
     if head := text.count("\n", 0, body_start(text)):
         scores[:head] = [max(scores)] * head
     if max(map(len, lines)) > LONG_LINE:

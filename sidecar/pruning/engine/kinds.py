@@ -7,7 +7,7 @@ The tool call's hint (``declared``: a file's extension, a command's name) is wea
 win over it when the text shows them unmistakably:
 
 - ``json``: the text is one JSON document (it parses) spread over several lines, maybe after an HTTP
-  response head (``curl -i``, HTTPie);
+  response head (``curl -i``, HTTPie) or a few lines of warnings (``layout.body_start``);
 - ``diff``: unified diff headers (``diff --git``, ``--- a/`` + ``+++ b/``, ``@@``) or ``git log``
   records (``commit <hash>`` followed by ``Author:``);
 - ``search``: most lines are ``grep -n``/``rg`` matches (``path:line:text``, ``path-line-text`` for
@@ -47,7 +47,7 @@ _COMMIT = re.compile(r"^commit [0-9a-f]{7,40}\b.*\n(?:Merge: .*\n)?Author: ", re
 
 
 def _is_json(text: str) -> bool:
-    text = text[body_start(text) :]  # an API's answer after its HTTP response head (curl -i, HTTPie)
+    text = text[body_start(text) :]  # after an HTTP response head (curl -i, HTTPie) or warnings
     head = text.lstrip()[:1]
     if head not in ("{", "[") or text.count("\n", 0, 4096) < 8 and text.count("\n") < 8:
         return False  # one-line JSON has no lines to select among

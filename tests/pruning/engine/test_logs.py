@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from sidecar.pruning.backends.heuristic import score_lines
 from sidecar.pruning.engine.chunking import lowered
 from sidecar.pruning.engine.kinds import detect_kind
 from sidecar.pruning.engine.logs import failure_blocks, json_lines_view
@@ -234,3 +235,13 @@ def test_a_test_run_as_json_lines_keeps_what_the_plain_run_keeps() -> None:
     assert len(out) < 0.4 * len(wrapped)
     _, out = prune(wrapped, goal, "logs", keep=0.2)  # a keep ratio is the records' own share
     assert len(out) <= 0.2 * len(wrapped) and "assert frequencies(data)" in out
+
+
+def test_json_lines_after_a_line_of_another_kind_are_still_read_as_records() -> None:
+    text = 'Defaulted container "api" out of: api, istio-proxy\n' + _docker(pytest_run())
+    goal = "The frequencies counts look wrong since my change; fix it"
+    keep, out = prune(text, goal, "logs")
+    assert "assert frequencies(data)" in out and len(out) < 0.4 * len(text)
+    view = json_lines_view(text.split("\n"))
+    assert view is not None and view[1:] == pytest_run().splitlines() + [""]
+    assert score_lines(text.split("\n"), goal, "logs") == score_lines(view, goal, "logs")  # read as records
