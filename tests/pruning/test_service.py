@@ -461,6 +461,22 @@ async def test_an_api_answer_after_its_http_head_keeps_the_head_and_prunes_the_b
     assert result.raw_text == "\n".join(lines[rng.start_line - 1 : rng.end_line])
 
 
+async def test_a_json_lines_log_is_pruned_as_a_log_whatever_its_hint(pruner):
+    import json
+
+    records = [
+        {"ts": f"2026-12-06T10:00:{k % 60:02d}Z", "level": "info", "msg": "request completed", "status": 200}
+        for k in range(400)
+    ]
+    records[250].update(level="error", msg="database timeout while fetching orders", status=500)
+    text = "\n".join(json.dumps(r) for r in records)  # kubectl logs of a JSON-logging service
+    for hint in (None, "code"):  # no hint (an MCP tool), a .json file read
+        outcome = await pruner.prune(text, "why do orders time out?", source_type=hint)
+        assert outcome.stats.source_type == "logs"
+        assert json.dumps(records[250]) in outcome.pruned_text
+        assert len(outcome.pruned_text) < 0.2 * len(text)
+
+
 async def test_one_line_json_with_nothing_to_prune_comes_back_as_it_was(pruner):
     import json
 
