@@ -156,3 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sidecar: config error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (``sidecar prune big.log | head``): stop quietly, as a Unix filter
+        # killed by SIGPIPE would, and keep Python's flush at exit from raising a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -89,3 +89,20 @@ def test_plan_without_a_subcommand_is_a_usage_error(capsys):
 
     assert main(["plan"]) == 2
     assert "run" in capsys.readouterr().out  # the plan commands were listed
+
+
+def test_a_reader_that_goes_away_stops_the_command_quietly(tmp_path: Path):
+    big = tmp_path / "big.log"
+    big.write_text("".join(f"2026-12-06 10:00:{k % 60:02d} INFO worker {k} ok\n" for k in range(50_000)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sidecar", "prune", "--keep-ratio", "1", str(big)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # `| head` gone before the text (1.7 MB, more than a pipe holds) is written
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert err == ""  # no traceback
