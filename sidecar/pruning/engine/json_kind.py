@@ -12,7 +12,8 @@ stay verbatim and every cut is a marker, so the result reads as the JSON it was,
    ``RECORD_MAX`` lines; a record gathering several distinct goal terms counts each;
 3. errors and outliers lift their record too: a value or key that says error/failure, and a rare
    value of a low-cardinality key (``"yanked": true`` among hundreds of ``false``), much more when
-   the goal names the key;
+   the goal names the key; the pairs inside a small container written whole on its line (as
+   ``engine.layout`` keeps short records) count too;
 4. the outline: lines at depth 0-1 (the top-level keys and brackets) get a small prior; very long
    values (a package's whole README as one string) are pushed down and lift no record; what comes
    before the document (an HTTP response head, warnings: ``layout.body_start``) is kept with the
@@ -67,6 +68,10 @@ _RSTRIP_TABS = operator.methodcaller("rstrip", " \t")
 # comma followed by nothing but spaces, or to its last non-space).
 _KEY_VALUE = re.compile(r'"((?:[^"\\\n]++|\\.)*+)": ?+(?![{\[])(.*(?=,[ \t]*$)|(?:.*[^ \t\n])?)')
 _PAIR = operator.methodcaller("group", 1, 2)
+# The scalar pairs inside a small container written whole on its line (``{"id":7,"state":"open"}``,
+# as ``engine.layout`` keeps containers under its width): a key, then a string, number or literal
+# followed by the container's next comma or its end.
+_INLINE_PAIR = re.compile(r'"((?:[^"\\\n]++|\\.)*+)": ?+("(?:[^"\\\n]++|\\.)*+"|[-+.\w]++)(?= ?[,}\]])')
 
 
 class Lines:
@@ -91,7 +96,8 @@ class Lines:
             operator.add, closes, map(operator.mul, map(operator.gt, opens, closes), itertools.repeat(2))
         )
         # Per line: 1 when it closes a container, 2 when it opens one, 0 when neither.
-        self.kinds: list[int] = list(map(dict(zip(distinct, kind, strict=True)).__getitem__, body))
+        kind_of = dict(zip(distinct, kind, strict=True))
+        self.kinds: list[int] = list(map(kind_of.__getitem__, body))
         self.events = list(itertools.compress(range(n), self.kinds))
         # Two lazy readers share one stream of matches, each match freed as soon as both have read it.
         kv_found, kv_read = itertools.tee(map(_KEY_VALUE.match, distinct))
@@ -102,6 +108,19 @@ class Lines:
         self.kv_lines = list(itertools.compress(range(n), found))
         self.pairs: list[tuple[str, str]] = list(filter(None, found))
         self.kv = dict(zip(self.kv_lines, self.pairs, strict=True))
+        # A line holding small containers whole: their scalar pairs, for outliers and error values.
+        held: dict[str, list[tuple[str, str]]] = {}
+        for s in distinct:
+            if not kind_of[s] and "{" in s and s not in parsed:
+                pairs: list[tuple[str, str]] = _INLINE_PAIR.findall(s)
+                if pairs:
+                    held[s] = pairs
+        self.inline: dict[int, list[tuple[str, str]]] = {}
+        if held:
+            got = list(map(held.get, body))
+            self.inline = {
+                i: inner for i in itertools.compress(range(n), got) if (inner := got[i]) is not None
+            }
 
 
 class Tree:
@@ -191,6 +210,7 @@ class Tree:
 def _outliers(scan: Lines) -> list[int]:
     """Return lines holding a rare value of a low-cardinality key (``"yanked": true`` among falses)."""
     counts = collections.Counter(scan.pairs)  # (key, value) -> lines holding it, counted in C
+    counts.update(itertools.chain.from_iterable(scan.inline.values()))
     short = [kv for kv in counts if len(kv[1]) <= 80]
     distinct = collections.Counter(map(_KEY, short))  # key -> how many short values it takes
     few = {k for k, d in distinct.items() if d <= OUTLIER_DISTINCT}
@@ -204,7 +224,9 @@ def _outliers(scan: Lines) -> list[int]:
             rare.update(kv for kv in kvs if counts[kv] <= OUTLIER_SHARE * total)
     if not rare:
         return []
-    return list(itertools.compress(scan.kv_lines, map(rare.__contains__, scan.pairs)))
+    found = list(itertools.compress(scan.kv_lines, map(rare.__contains__, scan.pairs)))
+    found += [i for i, ps in scan.inline.items() if not rare.isdisjoint(ps)]
+    return found
 
 
 _KEY = operator.itemgetter(0)
@@ -249,7 +271,11 @@ def score_json(
         lifts[a : b + 1] = [max(x, value) for x in lifts[a : b + 1]]
     # Errors and outliers: the rows a reader looks for first, whatever the goal says.
     candidates = keyword_lines(low, offsets, ERROR_WORDS + ("err",))  # one C-speed scan per word
-    flagged = [(i, ERROR_W) for i in sorted(candidates) if _is_error(kvs.get(i))]
+    flagged = [
+        (i, ERROR_W)
+        for i in sorted(candidates)
+        if _is_error(kvs.get(i)) or any(map(_is_error, scan.inline.get(i, ())))
+    ]
     # An outlier of a key the goal names ("yanked" for "which releases were yanked") is the answer.
     flagged += [(i, OUTLIER_W if i in matches else OUTLIER_W / 4) for i in _outliers(scan)]
     for i, w in flagged:

@@ -20,6 +20,7 @@ from sidecar.pruning.engine.json_kind import (
     _outliers,
     score_json,
 )
+from sidecar.pruning.engine.layout import spread_json
 from tests.pruning.engine.samples import prune, releases_json
 
 
@@ -197,3 +198,35 @@ def test_an_http_response_head_is_kept_with_the_best_lines() -> None:
     keep, out = prune(text, "which version of pkg137 is installed?", "json", keep=0.05)
     assert all(keep[:4]) and out.startswith(head)  # the status says how the call went
     assert '"version": "1.137.0"' in out
+
+
+def _records_laid_out(records: list[dict[str, object]]) -> str:
+    """An API's one-line answer as ``engine.layout`` lays it out: one short record per line."""
+    laid = spread_json(json.dumps(records, separators=(",", ":")))
+    assert laid is not None
+    return laid
+
+
+def test_pairs_inside_records_written_on_one_line_find_outliers_and_errors() -> None:
+    repos = [{"id": k, "name": f"proj-{k}", "archived": k == 33, "private": False} for k in range(250)]
+    lines = _records_laid_out(repos).split("\n")
+    scan = Lines(lines, "\n".join(lines))
+    at = next(i for i, line in enumerate(lines) if '"id":33,' in line)
+    assert _outliers(scan) == [at]  # "archived":true among 249 falses, inside a one-line record
+    keep, out = prune("\n".join(lines), "which repo is archived?", "json")
+    assert keep[at] and len(out) < 0.3 * len("\n".join(lines))
+    jobs = [
+        {"id": k, "status": "completed", "conclusion": "failure" if k == 77 else "success"}
+        for k in range(300)
+    ]
+    lines = _records_laid_out(jobs).split("\n")
+    scores, _ = score_json(lines, "why did the run go wrong?")
+    at = next(i for i, line in enumerate(lines) if '"id":77,' in line)
+    assert scores[at] == max(scores) > sorted(scores)[len(scores) // 2]
+
+
+def test_a_string_holding_braces_is_one_pair_not_an_inline_record() -> None:
+    lines = ["{", '  "a": "uses {braces}, like \\"b\\": 1",', '  "c": {"d": 1}', "}"]
+    scan = Lines(lines, "\n".join(lines))
+    assert 1 in scan.kv and 1 not in scan.inline
+    assert scan.inline == {2: [("d", "1")]}
