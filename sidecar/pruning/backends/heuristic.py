@@ -41,7 +41,7 @@ from sidecar.pruning.engine.diffs import score_diff
 from sidecar.pruning.engine.idioms import FAMILY_WEIGHT, idiom_lines
 from sidecar.pruning.engine.imports import bound_names, grouped_imports
 from sidecar.pruning.engine.json_kind import score_json
-from sidecar.pruning.engine.logs import json_lines_view, log_priors
+from sidecar.pruning.engine.logs import JSON_LINES_LEAD, json_lines_view, log_priors
 from sidecar.pruning.engine.runs import lift_runs
 from sidecar.pruning.engine.search import score_search
 from sidecar.pruning.engine.selection import select_lines
@@ -116,8 +116,8 @@ def score_lines(lines: Sequence[str], goal: str, source_type: SourceType) -> lis
 
 def _log_view(lines: Sequence[str], source_type: SourceType) -> list[str] | None:
     """A log written as JSON lines: the log lines its records stand for (``logs.json_lines_view``)."""
-    if source_type != "logs" or not any(line.lstrip()[:1] == "{" for line in lines[:5]):
-        return None  # (kubectl's "Defaulted container ..." may come first)
+    if source_type != "logs" or not any(line.lstrip()[:1] == "{" for line in lines[:JSON_LINES_LEAD]):
+        return None
     return json_lines_view(lines)
 
 

@@ -117,6 +117,12 @@ def mime_table() -> str:
     return "\n".join(lines)
 
 
+# What Codex CLI prints before a command's output in its exec tool's result.
+CODEX_HEADER = (
+    "Chunk ID: 1a2b\nWall time: 0.3 seconds\nProcess exited with code 0\nOriginal token count: 900\nOutput:\n"
+)
+
+
 def prune(text: str, goal: str, kind: SourceType, keep: float | None = None) -> tuple[list[bool], str]:
     """Run the heuristic on ``text``; return the kept flags and the rendered text."""
     req = PruneRequest(

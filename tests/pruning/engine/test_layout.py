@@ -8,7 +8,7 @@ import re
 import pytest
 
 from sidecar.pruning.engine.layout import MAX_CHARS, MIN_CHARS, WIDTH, body_start, spread_json
-from tests.pruning.engine.samples import releases_json
+from tests.pruning.engine.samples import CODEX_HEADER, releases_json
 
 DOC = json.loads(releases_json())
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
@@ -114,6 +114,9 @@ def test_a_few_lines_of_warnings_before_the_document_stay_as_they_are() -> None:
     assert body_start(warning + body) == len(warning)
     laid = spread_json(warning + body)
     assert laid is not None and laid == warning + spread_json(body)
-    assert body_start("w\n" * 5 + body) == 10 and body_start("w\n" * 6 + body) == 0  # a few lines only
+    assert body_start("w\n" * 8 + body) == 16 and body_start("w\n" * 9 + body) == 0  # a few lines only
     assert body_start("x" * 1_000 + "\n" + body) == 0
+    assert spread_json(CODEX_HEADER + body) == CODEX_HEADER + spread_json(
+        body
+    )  # Codex's header before `curl -s`
     assert spread_json("int main()\n{ return 0; }\n" + body) is None  # what follows must parse

@@ -9,7 +9,7 @@ from sidecar.pruning.backends.heuristic import score_lines
 from sidecar.pruning.engine.chunking import lowered
 from sidecar.pruning.engine.kinds import detect_kind
 from sidecar.pruning.engine.logs import failure_blocks, json_lines_view
-from tests.pruning.engine.samples import prune, pytest_run
+from tests.pruning.engine.samples import CODEX_HEADER, prune, pytest_run
 
 
 def _blocks(text: str) -> list[tuple[int, int, int]]:
@@ -245,3 +245,11 @@ def test_json_lines_after_a_line_of_another_kind_are_still_read_as_records() -> 
     view = json_lines_view(text.split("\n"))
     assert view is not None and view[1:] == pytest_run().splitlines() + [""]
     assert score_lines(text.split("\n"), goal, "logs") == score_lines(view, goal, "logs")  # read as records
+
+
+def test_json_lines_after_codex_s_header_are_read_as_records() -> None:
+    text = CODEX_HEADER + _docker(pytest_run())  # Codex's exec output around `kubectl logs`
+    view = json_lines_view(text.split("\n"))
+    goal = "The frequencies counts look wrong since my change; fix it"
+    assert view is not None and score_lines(text.split("\n"), goal, "logs") == score_lines(view, goal, "logs")
+    assert detect_kind(text) == "logs"
