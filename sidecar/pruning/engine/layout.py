@@ -45,7 +45,7 @@ _SPACE = " \t\r\n"
 # A response head: its status line, up to HEAD_LINES header lines ("Name: value", the name an HTTP
 # token), and the blank line ending it; a "100 Continue" head may come before the final one.
 HEAD_LINES = 200
-PREAMBLE_LINES = 8  # or a few lines (warnings, Codex's 5-line header) before a line opening the document...
+PREAMBLE_LINES = 8  # or a few lines (warnings) before a line opening the document...
 PREAMBLE_CHARS = 1_000  # ...in this many characters
 _HTTP_HEAD = re.compile(
     rf"HTTP/\d(?:\.\d)? [1-5]\d\d\b[^\n]*+\n(?:[\w!#$%&'*+.^`|~-]++:[^\n]*+\n){{0,{HEAD_LINES}}}\r?\n"

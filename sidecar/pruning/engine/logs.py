@@ -63,8 +63,7 @@ QUIET_KEYS = frozenset(
     "__MONOTONIC_TIMESTAMP __CURSOR _BOOT_ID _MACHINE_ID".split()
 )
 JSON_LINES_SHARE = 0.9  # a log is JSON lines when this share of its non-blank lines are JSON objects
-JSON_LINES_LEAD = 10  # lines of another kind that may come first (kubectl's "Defaulted container ...",
-# the header Codex puts before a command's output)
+JSON_LINES_LEAD = 10  # lines of another kind that may come first (kubectl's "Defaulted container ...")
 _decode_record = msgspec.json.Decoder()
 _encode = msgspec.json.Encoder()
 

@@ -117,7 +117,8 @@ def mime_table() -> str:
     return "\n".join(lines)
 
 
-# What Codex CLI prints before a command's output in its exec tool's result.
+# What Codex CLI prints before a command's output in its exec tool's result (the proxy takes it off;
+# ``sidecar prune`` and the MCP tool may be given it).
 CODEX_HEADER = (
     "Chunk ID: 1a2b\nWall time: 0.3 seconds\nProcess exited with code 0\nOriginal token count: 900\nOutput:\n"
 )
