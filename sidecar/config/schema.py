@@ -14,7 +14,8 @@ import msgspec
 MiB = 1024 * 1024
 
 BackendName = Literal["heuristic", "deepinfra"]
-SourceType = Literal["code", "logs", "docs", "json", "search", "diff"]  # the last three: structural kinds
+# json, search and diff: structural kinds; listing: a row per line (find, ls -l, dpkg -l, a CSV file).
+SourceType = Literal["code", "logs", "docs", "json", "search", "diff", "listing"]
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]

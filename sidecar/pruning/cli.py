@@ -50,7 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="target share of the text's tokens to keep, markers included (default: the pruner chooses)",
     )
     parser.add_argument(
-        "--source-type", choices=("code", "logs", "docs", "json", "search", "diff"), default=None
+        "--source-type", choices=("code", "logs", "docs", "json", "search", "diff", "listing"), default=None
     )
     parser.add_argument("--backend", choices=("heuristic", "deepinfra"), default=None)
     parser.add_argument("--json", action="store_true", help="print the full prune_text result as JSON")

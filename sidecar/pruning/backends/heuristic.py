@@ -12,7 +12,9 @@ Scoring, in order:
    for logs, ANSI codes ignored and ``sidecar.pruning.engine.logs``'s priors: errors, failing
    tests and summaries up, repeated and near-repeated lines folded, the tail kept; a log written as
    JSON lines scored as the log lines its records stand for (``logs.json_lines_view``).
-JSON, search results and diffs (``sidecar.pruning.engine.kinds``) are scored by their own modules
+A listing (rows: ``find``, ``ls -l``, ``dpkg -l``, a CSV file) is scored by goal terms row by row, its
+first lines (the column header) a little up. JSON, search results and diffs
+(``sidecar.pruning.engine.kinds``) are scored by their own modules
 (``json_kind``, ``search``, ``diffs``): records, files and hunks instead of definitions.
 Selection within the budget is ``sidecar.pruning.engine.selection``'s, shared with every backend.
 """
@@ -67,6 +69,7 @@ IMPORT_W = 0.3  # top-level imports (and Go's grouped ones), as a share of the b
 BOUND_W = 0.5  # a Go package named by a matched import path, as a share of that match
 HEADER_W = 0.15  # the header (imports, module docstring), as a share of the best score
 POS_W = 0.05  # earlier lines slightly first: with little signal, one stretch from the top
+LISTING_HEAD = 5  # a listing's first lines: its column header (dpkg -l has five)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -148,7 +151,7 @@ def _score(
     stripped = list(map(str.strip, lines))
     # JS/TS methods end in ") {" or "){": two substring searches spare other languages the check of each line.
     methods = ") {" in text or "){" in text
-    defs = definition_lines(stripped, methods=methods) if source_type != "logs" else None
+    defs = definition_lines(stripped, methods=methods) if source_type not in ("logs", "listing") else None
     chunks = chunk_lines(lines, source_type, CHUNK_TOKENS, stripped=stripped, defs=defs, offsets=offsets)
     chunk_of = [0] * n
     for c, ch in enumerate(chunks):
@@ -181,7 +184,7 @@ def _score(
         for family, hits in idiom_lines(goal, text, lines, low, offsets).items():
             add_term(family, FAMILY_WEIGHT, ("",), hits)
     grouped = frozenset[int]()
-    if source_type != "logs":
+    if source_type not in ("logs", "listing"):
         grouped = grouped_imports(stripped)
         # A Go package the goal names in its import path: the lines using it are about the goal.
         for name, w in bound_names(stripped, grouped, line_terms).items():
@@ -208,6 +211,11 @@ def _score(
     comments = None
     if source_type == "logs":
         log_priors(lines, low, offsets, stripped, scores, chunk_of)
+    elif source_type == "listing":
+        # Rows stand alone; the first lines are the column header (dpkg -l, ps, a CSV) or the root (find).
+        unit = max(max(scores), 1.0)
+        for i in range(min(n, LISTING_HEAD)):
+            scores[i] += HEADER_W * 2 * unit
     else:
         words = [t for t, (w, _) in terms.items() if w >= 1.0 and t.isalpha()]
         assert defs is not None

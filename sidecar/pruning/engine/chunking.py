@@ -269,8 +269,8 @@ def chunk_lines(
     """
     if not lines:
         return []
-    if source_type == "logs":
-        chunks = _log_chunks(lines)
+    if source_type in ("logs", "listing"):
+        chunks = _log_chunks(lines)  # a record (a row) per line, with the indented lines under it
     elif source_type == "docs":
         chunks = _doc_chunks(lines)
     else:

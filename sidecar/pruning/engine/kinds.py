@@ -1,6 +1,6 @@
 """What kind of text a tool output is, from its content and the hint its tool call gave.
 
-    detect_kind(text, declared) -> "code" | "logs" | "docs" | "json" | "search" | "diff"
+    detect_kind(text, declared) -> "code" | "logs" | "docs" | "json" | "search" | "diff" | "listing"
 
 The tool call's hint (``declared``: a file's extension, a command's name) is weak: an ``npm view
 --json`` is declared as logs by its command, a ``.json`` file read as code. So the structural kinds
@@ -15,7 +15,14 @@ win over it when the text shows them unmistakably:
 - ``logs`` for JSON lines (NDJSON: one object per line, as a structured logger, ``kubectl logs`` of a
   service logging JSON, docker's json-file driver or ``jq -c`` write them): a stream of records, read
   a line at a time. Taken for code otherwise (lines open and close braces), it was cut into arbitrary
-  chunks and kept at twice the share.
+  chunks and kept at twice the share;
+- ``listing`` for a text with no hint of its own, read as neither log nor code by its lines, that is a
+  row per line (``find``, ``git ls-files``, ``ls -l``, ``dpkg -l``, a CSV file): 90% of its lines
+  paths, or the same number (2+) of commas, or an aligned table (two column boundaries shared by 80% of
+  the rows). Its rows stand alone:
+  the goal's rows and the header are kept, not the context share of a document (0.45 of a 1 MB
+  ``find``). ``ls -lR`` is not one (each directory aligns its own columns, and its ``dir:`` headings
+  matter).
 
 An explicit structural kind (``json``, ``search``, ``diff``) is trusted as given; otherwise the
 declared kind stands, or the text decides (``chunking.detect_source_type``). Detection reads a sample of
@@ -25,6 +32,7 @@ the sample's lines); it never raises.
 
 from __future__ import annotations
 
+import collections
 import re
 
 import msgspec
@@ -39,9 +47,15 @@ SAMPLE_LINES = 300
 NDJSON_MIN = 8  # JSON lines: at least this many records in the sample...
 NDJSON_SHARE = 0.9  # ...making this share of its non-blank lines...
 NDJSON_PARSED = 20  # ...the first ones of which parse as JSON objects
+LISTING_MIN = 30  # a listing: at least this many non-blank lines in the sample...
+LISTING_SHARE = 0.9  # ...this share of them paths, or with the same number of commas...
+TABLE_SHARE = 0.8  # ...or column boundaries (a field's start or end) shared by this share of rows...
+TABLE_COLUMNS = 2  # ...at this many positions
 
 _HEADING_LINE = re.compile(r"^\d+[:-]")
 _PATHLIKE = re.compile(r"^(?:\./)?[\w.@+~-]+(?:/[\w.@+~-]+)*\.?\w*$")
+_PATH = re.compile(r"(?:\.{0,2}/)?[\w.@+~-]+(?:/[\w.@+~-]+)*/?")  # relative or absolute, a directory too
+_BOUNDARY = re.compile(r"(?<= )\S|\S(?= )")  # where a field starts (after a space) or ends (before one)
 _DIFF_HEAD = re.compile(r"^(?:diff --git |--- (?:a/|/dev/null)|\+\+\+ (?:b/|/dev/null)|@@ -\d)", re.M)
 _COMMIT = re.compile(r"^commit [0-9a-f]{7,40}\b.*\n(?:Merge: .*\n)?Author: ", re.M)
 
@@ -73,6 +87,25 @@ def _is_object(line: str) -> bool:
     except (msgspec.DecodeError, UnicodeError, RecursionError):
         return False  # code (a line "{ ... }" that is not JSON), or a record cut short
     return True
+
+
+def _is_listing(lines: list[str]) -> bool:
+    rows = [s for s in lines if s.strip()]
+    n = len(rows)
+    if n < LISTING_MIN:
+        return False
+    if sum(1 for s in rows if "/" in s and _PATH.fullmatch(s.rstrip())) >= LISTING_SHARE * n:
+        return True  # find, fd, git ls-files, rg --files (not indented: pip show -f's files are a section)
+    commas, count = collections.Counter(s.count(",") for s in rows).most_common(1)[0]
+    if commas >= 2 and count >= LISTING_SHARE * n:
+        return True  # CSV
+    # An aligned table (ls -l, dpkg -l, ps, kubectl get): its columns start or end at the same places.
+    bounds: collections.Counter[tuple[bool, int]] = collections.Counter()
+    for row in rows:
+        row = row.expandtabs()
+        first = len(row) - len(row.lstrip())  # past the indentation and the first field's start
+        bounds.update({(m.group() == " ", m.start()) for m in _BOUNDARY.finditer(row, first + 1)})
+    return sum(1 for c in bounds.values() if c >= TABLE_SHARE * n) >= TABLE_COLUMNS
 
 
 def _is_diff(sample: str) -> bool:
@@ -112,4 +145,7 @@ def detect_kind(text: str, declared: SourceType | None = None) -> SourceType:
         return "search"
     if _is_ndjson(lines):
         return "logs"
-    return declared or detect_source_type(text)
+    if declared is not None:
+        return declared
+    guess = detect_source_type(text)
+    return "listing" if guess == "docs" and _is_listing(lines) else guess

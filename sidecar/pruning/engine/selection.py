@@ -50,8 +50,12 @@ DEFAULT_THRESHOLD = 0.35
 # Structural kinds: a record, match or hunk the goal names can sit well below the single best line
 # (a commit subject naming every goal word), so what stands above the rest starts lower.
 KIND_THRESHOLD = {"json": 0.2, "search": 0.25, "diff": 0.2}
-DEFAULT_BASE = {"code": 0.42, "docs": 0.42, "logs": 0.05, "json": 0.03, "search": 0.15, "diff": 0.05}
-DEFAULT_MIN_SHARE = {"code": 0.45, "docs": 0.45, "logs": 0.05, "json": 0.05, "search": 0.1, "diff": 0.08}
+DEFAULT_BASE = {
+    "code": 0.42, "docs": 0.42, "logs": 0.05, "json": 0.03, "search": 0.15, "diff": 0.05, "listing": 0.05,
+}  # fmt: skip
+DEFAULT_MIN_SHARE = {
+    "code": 0.45, "docs": 0.45, "logs": 0.05, "json": 0.05, "search": 0.1, "diff": 0.08, "listing": 0.05,
+}  # fmt: skip
 DEFAULT_MAX_SHARE = 0.6
 UNIT_TOKENS = 64  # selection unit size: whole units keep markers few
 CONSOLIDATE_ROUNDS = 50

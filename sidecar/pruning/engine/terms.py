@@ -74,6 +74,7 @@ def stem(word: str) -> tuple[str, tuple[str, ...]]:
 
 
 _CAMEL = re.compile(r"[a-z][A-Z]")
+_HEX = re.compile(r"\b0x[0-9a-f]+\b", re.I)  # a hex number is one term (not "x3f800000" after its "0")
 _URL = re.compile(
     r"\S+://\S+|\S+@\S+\.\w+|\b[0-9a-f]{7,40}\b|\bcherry picked from commit\b"
     r"|\bGHSA(?:-\w{4}){3}\b|\bCVE-\d{4}-\d+\b",
@@ -92,6 +93,10 @@ def goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
     body_weight = BODY_WEIGHT * min(1.0, BODY_WORDS / max(n_body, 1))
     for k, part in enumerate((subject, body)):
         base = 1.0 if k == 0 else body_weight
+        for hexnum in _HEX.findall(part):
+            if len(hexnum) > 4:  # 0x00, 0xff and the like are everywhere
+                terms[hexnum.lower()] = max(terms.get(hexnum.lower(), (0.0, ("",))), (base * 1.3, ("",)))
+        part = _HEX.sub(" ", part)
         for tok in WORD.findall(part):
             pieces = [p.lower() for p in _PARTS.findall(tok)]
             compound = len(pieces) > 1

@@ -117,6 +117,26 @@ def mime_table() -> str:
     return "\n".join(lines)
 
 
+def dpkg_listing() -> str:
+    """``dpkg -l`` as Debian prints it: five header lines, then a row per package."""
+    head = [
+        "Desired=Unknown/Install/Remove/Purge/Hold",
+        "| Status=Not/Inst/Conf-files/Unpacked/halF-conf/Half-inst/trig-aWait/Trig-pend",
+        "|/ Err?=(none)/Reinst-required (Status,Err: uppercase=bad)",
+        "||/ Name           Version        Architecture Description",
+        "+++-==============-==============-============-=================================",
+    ]
+    rows = [
+        f"ii  {f'lib{k}':<14} {f'1.{k}-1':<14} amd64        library number {k} of the set" for k in range(80)
+    ]
+    return (
+        "\n".join(
+            head + rows + ["ii  openssl        3.0.19-1       amd64        Secure Sockets Layer toolkit"]
+        )
+        + "\n"
+    )
+
+
 # What Codex CLI prints before a command's output in its exec tool's result (the proxy takes it off;
 # ``sidecar prune`` and the MCP tool may be given it).
 CODEX_HEADER = (

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from sidecar.pruning.engine.kinds import detect_kind
-from tests.pruning.engine.samples import git_log, pytest_run, releases_json, rg_output
+from tests.pruning.engine.samples import dpkg_listing, git_log, pytest_run, releases_json, rg_output
 
 
 def test_pretty_json_is_json_whatever_the_hint() -> None:
@@ -131,3 +131,34 @@ def test_code_and_json_like_lines_are_not_json_lines() -> None:
     assert detect_kind(py) != "logs"
     mostly = _json_lines(20) + [f"plain line {k}" for k in range(10)]  # a third not records
     assert detect_kind("\n".join(mostly)) != "logs"
+
+
+def test_listings_with_no_hint_are_rows() -> None:
+    find = "\n".join(f"/usr/lib/python3.11/pkg{k}/mod{j}.py" for k in range(20) for j in range(5)) + "\n"
+    assert detect_kind(find) == "listing"
+    assert detect_kind(find, "code") == "code"  # a hint stands: the listing rule reads texts with none
+    csv = "dtype,input,output,ulperrortol\n" + "".join(
+        f"np.float32,0x{k:08x},0x{k * 7:08x},2\n" for k in range(60)
+    )
+    assert detect_kind(csv) == "listing"
+    assert detect_kind(dpkg_listing()) == "listing"
+
+
+def test_what_is_no_listing_stays_as_before() -> None:
+    logs = "\n".join(f"2024-05-01 10:00:{i % 60:02d} INFO worker {i:>3} heartbeat ok" for i in range(50))
+    assert detect_kind(logs) == "logs"  # aligned, but timestamped: a log
+    ls_r = "\n\n".join(
+        f"./d{k}:\ntotal 8\n"
+        + "\n".join(f"-rw-r--r-- 1 root root {'9' * (k + 1)} Dec  5 03:29 f{j}.py" for j in range(4))
+        for k in range(8)
+    )
+    assert (
+        detect_kind(ls_r) != "listing"
+    )  # ls -lR: each directory aligns its own columns, its heading matters
+    pip_show = "Name: aiohttp\nVersion: 3.14.5\nLocation: /venv/lib/python3.11/site-packages\nFiles:\n"
+    pip_show += "\n".join(f"  aiohttp/mod{k}.py" for k in range(60))
+    assert detect_kind(pip_show) != "listing"  # indented files under a header: a section, not rows
+    table_of_code = "\n".join(
+        f"    ({k:>3}, {k * 2:>4}, {k * 3:>5})," for k in range(40)
+    )  # aligned, but code
+    assert detect_kind(table_of_code) == "code"

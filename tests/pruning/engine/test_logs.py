@@ -9,7 +9,7 @@ from sidecar.pruning.backends.heuristic import score_lines
 from sidecar.pruning.engine.chunking import lowered
 from sidecar.pruning.engine.kinds import detect_kind
 from sidecar.pruning.engine.logs import failure_blocks, json_lines_view
-from tests.pruning.engine.samples import CODEX_HEADER, prune, pytest_run
+from tests.pruning.engine.samples import CODEX_HEADER, dpkg_listing, prune, pytest_run
 
 
 def _blocks(text: str) -> list[tuple[int, int, int]]:
@@ -253,3 +253,15 @@ def test_json_lines_after_codex_s_header_are_read_as_records() -> None:
     goal = "The frequencies counts look wrong since my change; fix it"
     assert view is not None and score_lines(text.split("\n"), goal, "logs") == score_lines(view, goal, "logs")
     assert detect_kind(text) == "logs"
+
+
+def test_a_listing_keeps_the_rows_the_goal_names_and_its_header() -> None:
+    text = dpkg_listing()
+    keep, out = prune(text, "which version of openssl is installed?", "listing")
+    assert "ii  openssl        3.0.19-1       amd64        Secure Sockets Layer toolkit" in out
+    assert "||/ Name           Version        Architecture Description" in out  # the column header
+    assert len(out) < 0.25 * len(text)
+    find = "\n".join(f"/usr/lib/python3.11/pkg{k}/mod{j}.py" for k in range(200) for j in range(5))
+    find += "\n/usr/lib/python3.11/tomllib/_parser.py\n"
+    _, out = prune(find, "where is the TOML parser?", "listing")
+    assert "/usr/lib/python3.11/tomllib/_parser.py" in out and len(out) < 0.1 * len(find)

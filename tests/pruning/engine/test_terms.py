@@ -147,3 +147,10 @@ def test_match_lines_matches_the_case_comparing_scan() -> None:
             assert match_lines(text, low, offsets, literal, sufs) == _match_lines_by_case(
                 text, low, offsets, literal, sufs
             )
+
+
+def test_a_hex_number_is_one_term() -> None:
+    terms = goal_terms("what does arcsinh give for 0x3f800000? (not 0x00)")
+    assert "0x3f800000" in terms and "x3f800000" not in terms and "0x00" not in terms
+    text = "np.float32,0x3f7fffff,0x3f61a1b2,2\nnp.float32,0x3f800000,0x3f61a1b3,2\n"
+    assert match_lines(text, text.lower(), [0, 35, 70], "0x3f800000", terms["0x3f800000"][1]) == [1]
