@@ -1,7 +1,7 @@
 """``sidecar prune``: prune a file (or stdin) for a goal and print the result.
 
     sidecar prune [--goal TEXT | --goal-file F] [--keep-ratio R]
-                  [--source-type code|logs|docs|json|search|diff] [--backend heuristic|deepinfra]
+                  [--source-type code|logs|docs|json|search|diff|listing] [--backend heuristic|deepinfra]
                   [--json] [--annotate-lines] [--config FILE] [FILE|-]
 
 Prints the pruned text: kept lines verbatim, one marker line per pruned run, no line numbers
