@@ -212,7 +212,7 @@ def _score(
     if source_type == "logs":
         log_priors(lines, low, offsets, stripped, scores, chunk_of)
     elif source_type == "listing":
-        # Rows stand alone; the first lines are the column header (dpkg -l, ps, a CSV) or the root (find).
+        # Rows stand alone; the first lines are the column header (dpkg -l, a CSV) or the root (find).
         unit = max(max(scores), 1.0)
         for i in range(min(n, LISTING_HEAD)):
             scores[i] += HEADER_W * 2 * unit

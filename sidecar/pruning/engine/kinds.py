@@ -19,10 +19,9 @@ win over it when the text shows them unmistakably:
 - ``listing`` for a text with no hint of its own, read as neither log nor code by its lines, that is a
   row per line (``find``, ``git ls-files``, ``ls -l``, ``dpkg -l``, a CSV file): 90% of its lines
   paths, or the same number (2+) of commas, or an aligned table (two column boundaries shared by 80% of
-  the rows). Its rows stand alone:
-  the goal's rows and the header are kept, not the context share of a document (0.45 of a 1 MB
-  ``find``). ``ls -lR`` is not one (each directory aligns its own columns, and its ``dir:`` headings
-  matter).
+  the rows). Its rows stand alone: the goal's rows and the header are kept, not the context share of a
+  document (0.45 of a 1 MB ``find``). ``ls -lR`` is not one (each directory aligns its own columns, and
+  its ``dir:`` headings matter), nor ``ps`` (its command column reads as code).
 
 An explicit structural kind (``json``, ``search``, ``diff``) is trusted as given; otherwise the
 declared kind stands, or the text decides (``chunking.detect_source_type``). Detection reads a sample of
@@ -99,7 +98,7 @@ def _is_listing(lines: list[str]) -> bool:
     commas, count = collections.Counter(s.count(",") for s in rows).most_common(1)[0]
     if commas >= 2 and count >= LISTING_SHARE * n:
         return True  # CSV
-    # An aligned table (ls -l, dpkg -l, ps, kubectl get): its columns start or end at the same places.
+    # An aligned table (ls -l, dpkg -l, kubectl get): its columns start or end at the same places.
     bounds: collections.Counter[tuple[bool, int]] = collections.Counter()
     for row in rows:
         row = row.expandtabs()
