@@ -9,7 +9,9 @@ alone on a line, then ``line:text``). Per line:
    every line) weighs nothing, a file named by the goal lifts all of its matches;
 2. a file whose path holds goal terms lifts its matches (the file the task is about);
 3. the first match of each file gets a small prior (which files matched stays visible), and a
-   heading line goes with its file's first match.
+   heading line goes with its file's first match;
+4. a last line that is no match is a checker's summary (mypy, ruff and gcc print their diagnostics as
+   ``path:line:`` lines, then ``Found 12 errors in 3 files``): kept with the best lines.
 
 Units for selection are runs of up to ``UNIT_LINES`` matches of one file, so a cut never merges
 two files' matches silently: its marker names the original line range, recoverable as any other.
@@ -89,6 +91,10 @@ def score_search(
                 scores[i + 1] += FIRST_W * unit  # a heading's first match
         if not lines[i].strip():
             scores[i] -= 0.05 * unit
+    # A checker's closing summary after its path:line: diagnostics (mypy's "Found 12 errors in 3 files").
+    last = next((i for i in range(n - 1, -1, -1) if lines[i].strip()), None)
+    if last is not None and not MATCH.match(lines[last]) and not _NUMBERED.match(lines[last]):
+        scores[last] = max(scores)
     return scores, _units(group, n)
 
 

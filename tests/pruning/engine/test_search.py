@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sidecar.pruning.engine.search import file_groups
+from sidecar.pruning.engine.search import file_groups, score_search
 from tests.pruning.engine.samples import prune, rg_output
 
 
@@ -34,3 +34,19 @@ def test_file_groups_in_match_context_and_heading_forms() -> None:
     assert paths == ["src/a.py", "src/b.py"]
     assert group[1] == group[0] and group[5] == group[4] != group[0]
     assert context[2] and not context[1]
+
+
+def test_a_checkers_summary_after_its_diagnostics_is_kept() -> None:
+    rows = [
+        f"pkg/mod{k % 40}.py:{k}: error: Function is missing a type annotation  [no-untyped-def]"
+        for k in range(1200)
+    ]
+    rows[700:700] = [
+        f"pkg/validators.py:{k}: error: Incompatible return value type  [return-value]" for k in range(90)
+    ]
+    text = "\n".join(rows + ["Found 1290 errors in 41 files (checked 45 source files)", ""])
+    scores, _ = score_search(text.split("\n"), "fix the type errors in validators.py (not the tests)")
+    assert scores[-2] == max(scores)  # the summary, with the best lines
+    keep, out = prune(text, "fix the type errors in validators.py (not the tests)", "search")
+    assert "pkg/validators.py:12: error: Incompatible return value type  [return-value]" in out
+    assert "Found 1290 errors in 41 files (checked 45 source files)" in out and len(out) < 0.3 * len(text)
