@@ -7,7 +7,8 @@ to keep so that the rendered output fits the budget:
   under ``keep_ratio`` of the original's estimated tokens;
 - without it: the pruner keeps what clearly scores above the rest plus some context (about
   half of a code file, little of a noisy log), never pruning more than ``max_prune_ratio``
-  of the lines.
+  of the lines; when the best line alone is longer than that budget (a minified page after its
+  response head), the text stays whole.
 
 Both honour ``min_keep_lines`` and keep order. Steps, each counting the marker a pruned run
 costs (a marker is dearer than one or two short lines); steps 1-4 count it dearer still
@@ -154,6 +155,10 @@ def select_lines(
         if share >= 1.0:
             return [True] * n
         target = int(share * total_chars)
+        if costs[order[0]] > target:
+            # The line that matters most is longer than the budget (a minified page after its
+            # response head): lines leave nothing to choose among, and cutting it would leave nothing.
+            return [True] * n
     # Never prune more than max_prune_ratio of the lines, nor keep fewer than min_keep_lines.
     floor_lines = max(opts.min_keep_lines, math.ceil((1.0 - opts.max_prune_ratio) * n - 1e-9))
     if opts.keep_ratio is not None:

@@ -9,6 +9,7 @@ from sidecar.pruning.engine.selection import select_lines
 from sidecar.pruning.render import marker_line, render
 from sidecar.pruning.types import PruneOptions, PruneRequest
 from sidecar.tokens import estimate_tokens
+from tests.pruning.engine.samples import prune
 
 PID = "0123456789abcdef0123456789abcdef"
 
@@ -307,3 +308,21 @@ def test_greedy_units_do_not_depend_on_the_order_units_come_in(seed: int) -> Non
         _greedy_units(states[0], units, vals, target, by_mass=by_mass)
         _greedy_units(states[1], shuffled, vals, target, by_mass=by_mass)
         assert states[0].keep == states[1].keep
+
+
+def test_the_line_that_matters_most_is_not_cut_for_being_longer_than_the_budget() -> None:
+    head = (
+        "HTTP/2 200 \r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: 99999\r\n"
+        "date: Sun, 06 Dec 2026 01:59:09 GMT\r\nserver: nginx\r\nvary: Accept-Encoding\r\n"
+        "cache-control: max-age=600\r\n\r\n"
+    )
+    page = "<html><body>" + "".join(f"<h2>Version 1.{k}.0</h2><p>Fixed bug {k}.</p>" for k in range(800))
+    text = head + page + "</body></html>\n"  # curl -i of a minified page: one line is the page
+    keep, out = prune(text, "what changed in version 1.437.0?", "docs")
+    assert all(keep) and out == text
+    blob = "2026-12-06 10:00:00 INFO upload chunk " + "QUJD" * 20_000  # a long line nobody asked about
+    log = "\n".join(
+        [f"2026-12-06 10:00:{k:02d} INFO step {k} ok" for k in range(40)] + [blob, "ERROR upload failed"]
+    )
+    keep, out = prune(log, "why did the upload fail?", "logs")
+    assert not keep[40] and "ERROR upload failed" in out  # still cut: it is not what matters
