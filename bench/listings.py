@@ -6,11 +6,12 @@ next to the kind detection of before, BM25 and Headroom.
 usage: listings.py [--no-headroom]
 
 A listing is a row per line; with no hint from its command it used to be read as a document or as code
-(a context share of 0.45 at least: 580 KB of a 1.3 MB ``find``). ``kinds.detect_kind`` now reads it as
-rows (the log strategy: the goal's rows, the first lines, the last). Gold lines, by rule: the rows holding
-the case's needle (the file, package or value the goal names), and for a table or a CSV its column
-header. The outputs are made at run time (``CASES``: they depend on this machine's files and packages,
-so the script prints each case's size); nothing is stored.
+(a context share of 0.45 at least: 580 KB of a 1.3 MB ``find``). ``kinds.detect_kind`` now reads it as a
+``listing`` (the goal's rows, the column header, in ``ls -R`` each kept row's directory heading). Gold
+lines, by rule: the rows holding the case's needle (the file, package or value the goal names), for a
+table or a CSV its column header, for ``ls -R`` the heading of the row's directory. The outputs are
+made at run time (``CASES``: they depend on this machine's files and packages, so the script prints
+each case's size); nothing is stored.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ MIRROR = (
 )
 # (command, goal, needle, header: the column header row's text when the gold includes it)
 LS_TREE = "ls-tree -r --name-only HEAD"
+DIR = "<dir>"  # ls -R: the gold also holds the heading of each gold row's directory
 CASES = [
     (f"find {PY}/asyncio {PY}/json {PY}/email",
      "where is asyncio's base_events module?", "asyncio/base_events.py", None),
@@ -65,6 +67,10 @@ CASES = [
      "which rows test the input 0x7f800000?", "0x7f800000", "dtype,"),
     (f"cat {NUMPY_DATA}/umath-validation-set-arcsinh.csv",
      "what does arcsinh give for 0x3f800000?", "0x3f800000", "dtype,"),
+    (f"ls -R {PY}", "where is the zoneinfo module that finds the tz path?", "_tzpath.py", DIR),
+    ("ls -lR /work/main/sidecar", "where is the JSON layout module?", " layout.py", DIR),
+    (f"ls -R {PY}/email {PY}/json {PY}/asyncio",
+     "which file has asyncio's subprocess support?", "subprocess.py", DIR),
 ]  # fmt: skip
 
 
@@ -74,7 +80,10 @@ def build() -> list[Case]:
         text = subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout
         lines = text.splitlines()
         gold = [i + 1 for i, line in enumerate(lines) if needle in line]
-        if header is not None:
+        if header == DIR:
+            heads = [i for i, line in enumerate(lines) if line.endswith(":") and (i == 0 or not lines[i - 1])]
+            gold = sorted({*gold, *(max(h + 1 for h in heads if h + 1 < g) for g in gold)})
+        elif header is not None:
             gold = sorted({*gold, *(i + 1 for i, line in enumerate(lines[:10]) if line.startswith(header))})
         if not gold or len(text) < 2000:
             print(f"skipped (nothing to find here): {cmd}", file=sys.stderr)

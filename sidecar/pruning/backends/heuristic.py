@@ -216,6 +216,7 @@ def _score(
         unit = max(max(scores), 1.0)
         for i in range(min(n, LISTING_HEAD)):
             scores[i] += HEADER_W * 2 * unit
+        _section_headings(lines, scores)
     else:
         words = [t for t, (w, _) in terms.items() if w >= 1.0 and t.isalpha()]
         assert defs is not None
@@ -225,6 +226,18 @@ def _score(
             lines, text, offsets, stripped, defs, scores, line_terms, source_type, comments, words, grouped
         )
     return scores, chunks, comments
+
+
+def _section_headings(lines: Sequence[str], scores: list[float]) -> None:
+    """ls -R: each directory heading ("./src:" after a blank line) as high as its best row (it says where)."""
+    heading = -1
+    for i, line in enumerate(lines):
+        if not line.strip():
+            heading = -1
+        elif line.endswith(":") and (i == 0 or not lines[i - 1].strip()):
+            heading = i
+        elif heading >= 0 and scores[i] > scores[heading]:
+            scores[heading] = scores[i]
 
 
 def _find_all(text: str, needle: str) -> list[int]:

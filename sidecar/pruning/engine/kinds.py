@@ -19,9 +19,10 @@ win over it when the text shows them unmistakably:
 - ``listing`` for a text with no hint of its own, read as neither log nor code by its lines, that is a
   row per line (``find``, ``git ls-files``, ``ls -l``, ``dpkg -l``, a CSV file): 90% of its lines
   paths, or the same number (2+) of commas, or an aligned table (two column boundaries shared by 80% of
-  the rows). Its rows stand alone: the goal's rows and the header are kept, not the context share of a
-  document (0.45 of a 1 MB ``find``). ``ls -lR`` is not one (each directory aligns its own columns, and
-  its ``dir:`` headings matter), nor ``ps`` (its command column reads as code).
+  the rows), or ``ls -R``'s sections (a ``dir:`` heading after a blank line, then names or ``ls -l`` rows).
+  Its rows stand alone: the goal's rows and the header (in ``ls -R``, the heading of each kept row's
+  directory) are kept, not the context share of a document (0.45 of a 1 MB ``find``). ``ps`` is not
+  one (its command column reads as code).
 
 An explicit structural kind (``json``, ``search``, ``diff``) is trusted as given; otherwise the
 declared kind stands, or the text decides (``chunking.detect_source_type``). Detection reads a sample of
@@ -55,6 +56,9 @@ _HEADING_LINE = re.compile(r"^\d+[:-]")
 _PATHLIKE = re.compile(r"^(?:\./)?[\w.@+~-]+(?:/[\w.@+~-]+)*\.?\w*$")
 _PATH = re.compile(r"(?:\.{0,2}/)?[\w.@+~-]+(?:/[\w.@+~-]+)*/?")  # relative or absolute, a directory too
 _BOUNDARY = re.compile(r"(?<= )\S|\S(?= )")  # where a field starts (after a space) or ends (before one)
+# ls -R: a directory's heading ("./src:" after a blank line), then its entries: bare names, or ls -l's rows.
+_LS_ROW = re.compile(r"[-dlcbps][rwxsStT-]{9}[.+@]? +\d|total \d")
+LS_HEADINGS = 3  # ls -R: at least this many directory headings
 _DIFF_HEAD = re.compile(r"^(?:diff --git |--- (?:a/|/dev/null)|\+\+\+ (?:b/|/dev/null)|@@ -\d)", re.M)
 _COMMIT = re.compile(r"^commit [0-9a-f]{7,40}\b.*\n(?:Merge: .*\n)?Author: ", re.M)
 
@@ -95,6 +99,8 @@ def _is_listing(lines: list[str]) -> bool:
         return False
     if sum(1 for s in rows if "/" in s and _PATH.fullmatch(s.rstrip())) >= LISTING_SHARE * n:
         return True  # find, fd, git ls-files, rg --files (not indented: pip show -f's files are a section)
+    if _is_recursive_ls(lines, n):
+        return True
     commas, count = collections.Counter(s.count(",") for s in rows).most_common(1)[0]
     if commas >= 2 and count >= LISTING_SHARE * n:
         return True  # CSV
@@ -105,6 +111,18 @@ def _is_listing(lines: list[str]) -> bool:
         first = len(row) - len(row.lstrip())  # past the indentation and the first field's start
         bounds.update({(m.group() == " ", m.start()) for m in _BOUNDARY.finditer(row, first + 1)})
     return sum(1 for c in bounds.values() if c >= TABLE_SHARE * n) >= TABLE_COLUMNS
+
+
+def _is_recursive_ls(lines: list[str], n: int = 0) -> bool:
+    """``ls -R`` / ``ls -lR``: directory headings, each after a blank line, over rows of names."""
+    n = n or sum(1 for s in lines if s.strip())
+    if n < LISTING_MIN:
+        return False
+    headings = sum(1 for i, s in enumerate(lines) if s.endswith(":") and (i == 0 or not lines[i - 1].strip()))
+    if headings < LS_HEADINGS:
+        return False
+    rows = sum(1 for s in lines if s.strip() and (" " not in s.strip() or _LS_ROW.match(s)))
+    return rows + headings >= LISTING_SHARE * n
 
 
 def _is_diff(sample: str) -> bool:
@@ -147,4 +165,6 @@ def detect_kind(text: str, declared: SourceType | None = None) -> SourceType:
     if declared is not None:
         return declared
     guess = detect_source_type(text)
-    return "listing" if guess == "docs" and _is_listing(lines) else guess
+    # ls -R's "dir:" headings look like code's "else:" to the line counts, not to the row rule.
+    listing = guess == "docs" and _is_listing(lines) or guess == "code" and _is_recursive_ls(lines)
+    return "listing" if listing else guess

@@ -137,6 +137,18 @@ def dpkg_listing() -> str:
     )
 
 
+def ls_recursive(long: bool) -> str:
+    """``ls -R`` (or ``ls -lR``) of eight directories of four files."""
+    rows = [
+        f"-rw-r--r-- 1 root root {'9' * (k + 1)} Dec  5 03:29 f{j}.py" if long else f"f{j}.py"
+        for j in range(4)
+        for k in [0]
+    ]
+    return (
+        "\n\n".join(f"./d{k}:\n" + ("total 8\n" if long else "") + "\n".join(rows) for k in range(8)) + "\n"
+    )
+
+
 # What Codex CLI prints before a command's output in its exec tool's result (the proxy takes it off;
 # ``sidecar prune`` and the MCP tool may be given it).
 CODEX_HEADER = (

@@ -11,7 +11,14 @@ import sys
 import pytest
 
 from sidecar.pruning.engine.kinds import detect_kind
-from tests.pruning.engine.samples import dpkg_listing, git_log, pytest_run, releases_json, rg_output
+from tests.pruning.engine.samples import (
+    dpkg_listing,
+    git_log,
+    ls_recursive,
+    pytest_run,
+    releases_json,
+    rg_output,
+)
 
 
 def test_pretty_json_is_json_whatever_the_hint() -> None:
@@ -142,19 +149,13 @@ def test_listings_with_no_hint_are_rows() -> None:
     )
     assert detect_kind(csv) == "listing"
     assert detect_kind(dpkg_listing()) == "listing"
+    assert detect_kind(ls_recursive(long=False)) == "listing"  # ls -R: headings over names
+    assert detect_kind(ls_recursive(long=True)) == "listing"  # ls -lR: over ls -l rows
 
 
 def test_what_is_no_listing_stays_as_before() -> None:
     logs = "\n".join(f"2024-05-01 10:00:{i % 60:02d} INFO worker {i:>3} heartbeat ok" for i in range(50))
     assert detect_kind(logs) == "logs"  # aligned, but timestamped: a log
-    ls_r = "\n\n".join(
-        f"./d{k}:\ntotal 8\n"
-        + "\n".join(f"-rw-r--r-- 1 root root {'9' * (k + 1)} Dec  5 03:29 f{j}.py" for j in range(4))
-        for k in range(8)
-    )
-    assert (
-        detect_kind(ls_r) != "listing"
-    )  # ls -lR: each directory aligns its own columns, its heading matters
     pip_show = "Name: aiohttp\nVersion: 3.14.5\nLocation: /venv/lib/python3.11/site-packages\nFiles:\n"
     pip_show += "\n".join(f"  aiohttp/mod{k}.py" for k in range(60))
     assert detect_kind(pip_show) != "listing"  # indented files under a header: a section, not rows

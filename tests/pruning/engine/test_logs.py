@@ -265,3 +265,14 @@ def test_a_listing_keeps_the_rows_the_goal_names_and_its_header() -> None:
     find += "\n/usr/lib/python3.11/tomllib/_parser.py\n"
     _, out = prune(find, "where is the TOML parser?", "listing")
     assert "/usr/lib/python3.11/tomllib/_parser.py" in out and len(out) < 0.1 * len(find)
+
+
+def test_ls_recursive_keeps_the_heading_of_each_kept_row() -> None:
+    sections = [f"./pkg/mod{k}:\n" + "\n".join(f"file{j}.py" for j in range(30)) for k in range(40)]
+    sections[23] += "\ntomllib_parser.py"
+    text = "\n\n".join(sections) + "\n"
+    assert detect_kind(text) == "listing"
+    _, out = prune(text, "where is the TOML parser?", "listing")
+    kept = out.split("\n")
+    assert "tomllib_parser.py" in kept and "./pkg/mod23:" in kept  # the row, and where it is
+    assert len(out) < 0.15 * len(text)
