@@ -9,7 +9,8 @@ A listing is a row per line; with no hint from its command it used to be read as
 (a context share of 0.45 at least: 580 KB of a 1.3 MB ``find``). ``kinds.detect_kind`` now reads it as a
 ``listing`` (the goal's rows, the column header, in ``ls -R`` each kept row's directory heading). Gold
 lines, by rule: the rows holding the case's needle (the file, package or value the goal names), for a
-table or a CSV its column header, for ``ls -R`` the heading of the row's directory. The outputs are
+table or a CSV its column header, for ``ls -R`` the heading of the row's directory, for ``tree`` its
+parent directories (``tree`` is Debian's package of that name). The outputs are
 made at run time (``CASES``: they depend on this machine's files and packages, so the script prints
 each case's size); nothing is stored.
 """
@@ -47,6 +48,7 @@ MIRROR = (
 # (command, goal, needle, header: the column header row's text when the gold includes it)
 LS_TREE = "ls-tree -r --name-only HEAD"
 DIR = "<dir>"  # ls -R: the gold also holds the heading of each gold row's directory
+TREE = "<tree>"  # tree: the gold also holds each gold row's parent directories
 CASES = [
     (f"find {PY}/asyncio {PY}/json {PY}/email",
      "where is asyncio's base_events module?", "asyncio/base_events.py", None),
@@ -71,6 +73,8 @@ CASES = [
     ("ls -lR /work/main/sidecar", "where is the JSON layout module?", " layout.py", DIR),
     (f"ls -R {PY}/email {PY}/json {PY}/asyncio",
      "which file has asyncio's subprocess support?", "subprocess.py", DIR),
+    (f"tree {PY}", "where is the zoneinfo module that finds the tz path?", "_tzpath.py", TREE),
+    ("tree /work/main/sidecar", "where is the JSON layout module?", "── layout.py", TREE),
 ]  # fmt: skip
 
 
@@ -80,7 +84,9 @@ def build() -> list[Case]:
         text = subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout
         lines = text.splitlines()
         gold = [i + 1 for i, line in enumerate(lines) if needle in line]
-        if header == DIR:
+        if header == TREE:
+            gold = sorted({*gold, *(p + 1 for g in gold for p in tree_parents(lines, g - 1))})
+        elif header == DIR:
             heads = [i for i, line in enumerate(lines) if line.endswith(":") and (i == 0 or not lines[i - 1])]
             gold = sorted({*gold, *(max(h + 1 for h in heads if h + 1 < g) for g in gold)})
         elif header is not None:
@@ -99,6 +105,20 @@ def build() -> list[Case]:
             }
         )
     return cases
+
+
+def tree_parents(lines: list[str], i: int) -> list[int]:
+    """The lines of row ``i``'s parent directories in ``tree``'s drawing: the nearest shallower rows."""
+
+    def column(line: str) -> int:  # where the name starts, past the drawing
+        return next((k for k, ch in enumerate(line) if ch.isalnum() or ch in "._/~"), len(line))
+
+    out, depth = [], column(lines[i])
+    for j in range(i - 1, -1, -1):
+        if lines[j].strip() and column(lines[j]) < depth:
+            out.append(j)
+            depth = column(lines[j])
+    return out
 
 
 async def prune_all(cases: list[Case]) -> dict[str, str]:

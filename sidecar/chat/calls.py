@@ -53,7 +53,7 @@ _CLINE_ARG = {
 }  # fmt: skip
 _CLINE_SOURCE: dict[str, SourceType] = {
     "execute_command": "logs", "search_files": "code", "list_code_definition_names": "code",
-    "list_files": "docs", "web_fetch": "docs",
+    "list_files": "listing", "web_fetch": "docs",
 }  # fmt: skip
 # Tools whose "result" is the user's own words (an answer, feedback on a completion): never tool output.
 _CLINE_DIALOG = frozenset(

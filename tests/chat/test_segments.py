@@ -403,7 +403,7 @@ def test_cline_tool_results_are_segments_by_default(style: str) -> None:
         (("messages", i + 2, "content", 1, "text"), "read_file", "code", "tool_output"),
         (("messages", i + 4, "content", 1, "text"), "execute_command", "logs", "tool_output"),
         (("messages", i + 6, "content", 1, "text"), "search_files", "code", "tool_output"),
-        (("messages", i + 10, "content", 1, "text"), "list_files", "docs", "tool_output"),
+        (("messages", i + 10, "content", 1, "text"), "list_files", "listing", "tool_output"),
     ]
     read, test, grep, listing = chat.segments
     task = CLINE_TASK  # the environment_details part is not part of the instruction

@@ -217,6 +217,7 @@ def _score(
         for i in range(min(n, LISTING_HEAD)):
             scores[i] += HEADER_W * 2 * unit
         _section_headings(lines, scores)
+        _tree_parents(lines, scores)
     else:
         words = [t for t, (w, _) in terms.items() if w >= 1.0 and t.isalpha()]
         assert defs is not None
@@ -238,6 +239,26 @@ def _section_headings(lines: Sequence[str], scores: list[float]) -> None:
             heading = i
         elif heading >= 0 and scores[i] > scores[heading]:
             scores[heading] = scores[i]
+
+
+# How deep a tree's row is: the marks before it (tree pads with no-break spaces: "│\xa0\xa0 ├── x").
+_TREE_INDENT = re.compile(r"(?:[ \t\xa0│|]|[├└`+][─—-]+[ \xa0]|- )*")
+
+
+def _tree_parents(lines: Sequence[str], scores: list[float]) -> None:
+    """A tree (``tree``, ``  - name`` listings): each row's parents as high as its best descendant."""
+    stack: list[tuple[int, int]] = []  # (depth, line) of the rows above that are shallower
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        depth = _TREE_INDENT.match(line).end()  # type: ignore[union-attr]
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        s = scores[i]
+        for _, a in stack:
+            if scores[a] < s:
+                scores[a] = s
+        stack.append((depth, i))
 
 
 def _find_all(text: str, needle: str) -> list[int]:

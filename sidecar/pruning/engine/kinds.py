@@ -19,9 +19,10 @@ win over it when the text shows them unmistakably:
 - ``listing`` for a text with no hint of its own, read as neither log nor code by its lines, that is a
   row per line (``find``, ``git ls-files``, ``ls -l``, ``dpkg -l``, a CSV file): 90% of its lines
   paths, or the same number (2+) of commas, or an aligned table (two column boundaries shared by 80% of
-  the rows), or ``ls -R``'s sections (a ``dir:`` heading after a blank line, then names or ``ls -l`` rows).
-  Its rows stand alone: the goal's rows and the header (in ``ls -R``, the heading of each kept row's
-  directory) are kept, not the context share of a document (0.45 of a 1 MB ``find``). ``ps`` is not
+  the rows), or ``ls -R``'s sections (a ``dir:`` heading after a blank line, then names or ``ls -l`` rows),
+  or a tree (``tree``'s ``├── name`` rows, an agent's ``  - name`` listing). Its rows stand alone: the
+  goal's rows and the header (in ``ls -R`` the heading of each kept row's directory, in a tree its
+  parent directories) are kept, not the context share of a document (0.45 of a 1 MB ``find``). ``ps`` is not
   one (its command column reads as code).
 
 An explicit structural kind (``json``, ``search``, ``diff``) is trusted as given; otherwise the
@@ -59,6 +60,9 @@ _BOUNDARY = re.compile(r"(?<= )\S|\S(?= )")  # where a field starts (after a spa
 # ls -R: a directory's heading ("./src:" after a blank line), then its entries: bare names, or ls -l's rows.
 _LS_ROW = re.compile(r"[-dlcbps][rwxsStT-]{9}[.+@]? +\d|total \d")
 LS_HEADINGS = 3  # ls -R: at least this many directory headings
+# tree's rows ("│   ├── cli.py") and an agent's listing tool's ("  - cli.py"): a name under tree marks
+# ("- name" alone: a bullet's sentence is no row).
+_TREE_ROW = re.compile(r"[ \t\xa0│|]*(?:[├└`+][─—-]+[ \xa0]\S|- \S+$)")
 _DIFF_HEAD = re.compile(r"^(?:diff --git |--- (?:a/|/dev/null)|\+\+\+ (?:b/|/dev/null)|@@ -\d)", re.M)
 _COMMIT = re.compile(r"^commit [0-9a-f]{7,40}\b.*\n(?:Merge: .*\n)?Author: ", re.M)
 
@@ -101,6 +105,8 @@ def _is_listing(lines: list[str]) -> bool:
         return True  # find, fd, git ls-files, rg --files (not indented: pip show -f's files are a section)
     if _is_recursive_ls(lines, n):
         return True
+    if sum(1 for s in rows if _TREE_ROW.match(s)) >= TABLE_SHARE * n:
+        return True  # tree, Claude Code's LS
     commas, count = collections.Counter(s.count(",") for s in rows).most_common(1)[0]
     if commas >= 2 and count >= LISTING_SHARE * n:
         return True  # CSV

@@ -276,3 +276,26 @@ def test_ls_recursive_keeps_the_heading_of_each_kept_row() -> None:
     kept = out.split("\n")
     assert "tomllib_parser.py" in kept and "./pkg/mod23:" in kept  # the row, and where it is
     assert len(out) < 0.15 * len(text)
+
+
+def test_a_tree_keeps_the_parent_directories_of_each_kept_row() -> None:
+    rows = ["/srv/app"]
+    for k in range(30):
+        rows.append(f"├── pkg{k}")
+        rows += [f"│\xa0\xa0 ├── file{j}.py" for j in range(8)]
+        if k == 17:
+            rows += ["│\xa0\xa0 ├── engine", "│\xa0\xa0 │\xa0\xa0 └── layout.py"]
+    rows += ["", "31 directories, 241 files"]
+    text = "\n".join(rows) + "\n"
+    assert detect_kind(text) == "listing"
+    _, out = prune(text, "where is the JSON layout module?", "listing")
+    kept = out.split("\n")
+    assert {"├── pkg17", "│\xa0\xa0 ├── engine", "│\xa0\xa0 │\xa0\xa0 └── layout.py"} <= set(kept)
+    assert len(out) < 0.15 * len(text)
+    claude_ls = "- /srv/app/\n" + "".join(
+        f"  - pkg{k}/\n" + "".join(f"    - file{j}.py\n" for j in range(8)) for k in range(30)
+    )  # Claude Code's LS tool
+    claude_ls = claude_ls.replace("  - pkg17/\n", "  - pkg17/\n    - engine/\n      - layout.py\n")
+    assert detect_kind(claude_ls) == "listing"
+    _, out = prune(claude_ls, "where is the JSON layout module?", "listing")
+    assert {"  - pkg17/", "    - engine/", "      - layout.py"} <= set(out.split("\n"))
