@@ -37,7 +37,7 @@ from sidecar.pruning.backends.heuristic import HeuristicBackend
 from sidecar.pruning.engine.chunking import detect_source_type
 from sidecar.pruning.render import render
 from sidecar.pruning.service import Pruner
-from sidecar.pruning.types import PruneOptions, PruneRequest
+from sidecar.pruning.types import PruneOptions, PruneRequest, SourceType
 
 Case = dict[str, object]
 PY = "/root/.pyenv/versions/3.11.7/lib/python3.11"
@@ -75,6 +75,7 @@ CASES = [
      "which file has asyncio's subprocess support?", "subprocess.py", DIR),
     (f"tree {PY}", "where is the zoneinfo module that finds the tz path?", "_tzpath.py", TREE),
     ("tree /work/main/sidecar", "where is the JSON layout module?", "── layout.py", TREE),
+    ("npm ls -g --all", "which version of the tar package does npm bundle?", " tar@", TREE),
 ]  # fmt: skip
 
 
@@ -139,14 +140,15 @@ async def prune_all(cases: list[Case]) -> dict[str, str]:
 
 
 def prune_before(cases: list[Case]) -> dict[str, str]:
-    """Prune each case with the heuristic as the text-only detection of before read it (docs or code)."""
+    """Prune each case with the heuristic as it was read before: by its text alone (docs or code), but
+    ``npm ls``, which its command hinted as logs (``npm``)."""
     out = {}
     for c in cases:
         text = str(c["text"])
+        kind: SourceType = "logs" if str(c["tool"]).startswith("npm ") else detect_source_type(text)
         req = PruneRequest(
-            text=text, goal=str(c["goal"]), source_type=detect_source_type(text), prune_id="0" * 26,
-            options=PruneOptions(),
-        )  # fmt: skip
+            text=text, goal=str(c["goal"]), source_type=kind, prune_id="0" * 26, options=PruneOptions()
+        )
         sel = asyncio.run(HeuristicBackend().prune(req))
         out[str(c["id"])] = render(
             text.split("\n"), sel.keep, "0" * 26, annotate_lines=False, include_markers=True
@@ -177,7 +179,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     now = asyncio.run(prune_all(cases))
     print(row(ev, "**sidecar, default policy** (read as rows)", cases, now))
-    print(row(ev, "before: read as a document or code (its text alone)", cases, prune_before(cases)))
+    print(row(ev, "before: read as a document or code (npm ls: as logs)", cases, prune_before(cases)))
     share = {str(c["id"]): len(now[str(c["id"])]) / len(str(c["text"])) for c in cases}
     bm = {str(c["id"]): ev.bm25(c["text"], c["goal"], share[str(c["id"])]) for c in cases}
     print(row(ev, "BM25 at the sidecar's kept share", cases, bm))

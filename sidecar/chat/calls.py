@@ -38,6 +38,8 @@ _DIFF_CMD = re.compile(r"(?:^|[;&|(]\s*)git\s+(?:-\S+\s+)*(?:diff|log|show)\b")
 _SEARCH_TOOLS = frozenset({"grep", "grep_search", "search_code"})
 _COMMAND_KEYS = ("command", "cmd")
 _READ_WORDS = re.compile(r"^\s*(?:cat|head|tail|sed|nl|less|bat|view)\b")
+# A package manager's dependency tree (npm ls) is a listing, not its install log: the text decides.
+_TREE_CMD = re.compile(r"\b(?:npm|pnpm|yarn)\s+(?:ls|list|la|ll)\b")
 _PIPED = re.compile(r"[|;&`<>]|\$\(")  # a pipeline or a second command: its words may be the goal's
 
 # Cline (and its forks) in XML tool mode: a whole text part `[name for 'arg'] Result:` (search_files:
@@ -105,7 +107,9 @@ def call_hints(name: str | None, args: JsonValue) -> tuple[str, SourceType | Non
     if not path and reads:
         path = command.split()[-1] if command.split() else ""
     ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
-    logs = ext == "log" or (command and _LOG_WORDS.search(command) and not reads)
+    logs = ext == "log" or (
+        command and _LOG_WORDS.search(command) and not reads and not _TREE_CMD.search(command)
+    )
     source: SourceType | None = (
         "logs" if logs else "code" if ext in _CODE_EXT else "docs" if ext in _DOC_EXT else None
     )

@@ -35,6 +35,7 @@ def test_source_type_hints() -> None:
     assert source({"path": "server.log"}) == "logs"
     assert source({"command": "kubectl logs deploy/api --since=1h"}) == "logs"
     assert source({"command": "kubectl get pods -o wide"}) is None
+    assert source({"command": "npm ls --all"}) is None  # a dependency tree: the text decides (a listing)
 
 
 def test_a_plain_file_read_adds_no_words_to_the_goal() -> None:

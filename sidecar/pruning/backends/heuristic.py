@@ -30,6 +30,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from sidecar.pruning.engine import listing
 from sidecar.pruning.engine.chunking import (
     COMMENT_PREFIXES,
     IMPORT_PREFIXES,
@@ -216,8 +217,7 @@ def _score(
         unit = max(max(scores), 1.0)
         for i in range(min(n, LISTING_HEAD)):
             scores[i] += HEADER_W * 2 * unit
-        _section_headings(lines, scores)
-        _tree_parents(lines, scores)
+        listing.lift(lines, scores)  # where a row is (its ls -R heading, its tree parents) rises with it
     else:
         words = [t for t, (w, _) in terms.items() if w >= 1.0 and t.isalpha()]
         assert defs is not None
@@ -227,38 +227,6 @@ def _score(
             lines, text, offsets, stripped, defs, scores, line_terms, source_type, comments, words, grouped
         )
     return scores, chunks, comments
-
-
-def _section_headings(lines: Sequence[str], scores: list[float]) -> None:
-    """ls -R: each directory heading ("./src:" after a blank line) as high as its best row (it says where)."""
-    heading = -1
-    for i, line in enumerate(lines):
-        if not line.strip():
-            heading = -1
-        elif line.endswith(":") and (i == 0 or not lines[i - 1].strip()):
-            heading = i
-        elif heading >= 0 and scores[i] > scores[heading]:
-            scores[heading] = scores[i]
-
-
-# How deep a tree's row is: the marks before it (tree pads with no-break spaces: "│\xa0\xa0 ├── x").
-_TREE_INDENT = re.compile(r"(?:[ \t\xa0│|]|[├└`+][─—-]+[ \xa0]|- )*")
-
-
-def _tree_parents(lines: Sequence[str], scores: list[float]) -> None:
-    """A tree (``tree``, ``  - name`` listings): each row's parents as high as its best descendant."""
-    stack: list[tuple[int, int]] = []  # (depth, line) of the rows above that are shallower
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        depth = _TREE_INDENT.match(line).end()  # type: ignore[union-attr]
-        while stack and stack[-1][0] >= depth:
-            stack.pop()
-        s = scores[i]
-        for _, a in stack:
-            if scores[a] < s:
-                scores[a] = s
-        stack.append((depth, i))
 
 
 def _find_all(text: str, needle: str) -> list[int]:

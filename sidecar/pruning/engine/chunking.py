@@ -269,8 +269,10 @@ def chunk_lines(
     """
     if not lines:
         return []
-    if source_type in ("logs", "listing"):
-        chunks = _log_chunks(lines)  # a record (a row) per line, with the indented lines under it
+    if source_type == "logs":
+        chunks = _log_chunks(lines)
+    elif source_type == "listing":
+        chunks = [Chunk(i, i + 1, "row") for i in range(len(lines))]  # rows stand alone, a tree's too
     elif source_type == "docs":
         chunks = _doc_chunks(lines)
     else:

@@ -60,9 +60,9 @@ _BOUNDARY = re.compile(r"(?<= )\S|\S(?= )")  # where a field starts (after a spa
 # ls -R: a directory's heading ("./src:" after a blank line), then its entries: bare names, or ls -l's rows.
 _LS_ROW = re.compile(r"[-dlcbps][rwxsStT-]{9}[.+@]? +\d|total \d")
 LS_HEADINGS = 3  # ls -R: at least this many directory headings
-# tree's rows ("│   ├── cli.py") and an agent's listing tool's ("  - cli.py"): a name under tree marks
-# ("- name" alone: a bullet's sentence is no row).
-_TREE_ROW = re.compile(r"[ \t\xa0│|]*(?:[├└`+][─—-]+[ \xa0]\S|- \S+$)")
+# tree's rows ("│   ├── cli.py", npm ls's "└─┬ npm@11") and an agent's listing tool's ("  - cli.py"): a
+# name under tree marks ("- name" alone: a bullet's sentence is no row).
+_TREE_ROW = re.compile(r"[ \t\xa0│|]*(?:[├└`+][─—┬-]+[ \xa0]\S|- \S+$)")
 _DIFF_HEAD = re.compile(r"^(?:diff --git |--- (?:a/|/dev/null)|\+\+\+ (?:b/|/dev/null)|@@ -\d)", re.M)
 _COMMIT = re.compile(r"^commit [0-9a-f]{7,40}\b.*\n(?:Merge: .*\n)?Author: ", re.M)
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from sidecar.pruning.engine.chunking import DEF_PREFIXES, ERROR_WORDS, keyword_lines, lowered
 from sidecar.pruning.engine.keepstate import KeepState, kept_runs
+from sidecar.pruning.engine.listing import anchors
 from sidecar.pruning.engine.terms import WORD
 from sidecar.pruning.types import PruneRequest
 
@@ -45,8 +46,8 @@ def orient(
 
     Code: the definition line (and enclosing class line) above each kept run, and the first
     line of the text. Logs: error lines, within a fifth of the budget, when the scores are blind
-    to them. Skipped under tight budgets, where a lone line plus its marker costs more recall
-    than it orients (measured).
+    to them. Listings: where each kept row is (``listing.anchors``). Skipped under tight budgets,
+    where a lone line plus its marker costs more recall than it orients (measured).
     """
     ratio = request.options.keep_ratio
     if ratio is not None and ratio < ORIENT_MIN_RATIO:
@@ -71,6 +72,16 @@ def orient(
                 break
             state.add(i)
             added.add(i)
+        return frozenset(added)
+    if request.source_type == "listing":
+        # Where each kept row is: its ls -R heading, its parent rows in a tree.
+        parent = anchors(lines)
+        for i in [i for i in range(n) if keep[i]]:
+            a = parent[i]
+            while a >= 0 and not keep[a]:
+                state.add(a)
+                added.add(a)
+                a = parent[a]
         return frozenset(added)
     if request.source_type != "code":
         return frozenset()
