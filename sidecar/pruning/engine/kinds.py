@@ -16,14 +16,14 @@ win over it when the text shows them unmistakably:
   service logging JSON, docker's json-file driver or ``jq -c`` write them): a stream of records, read
   a line at a time. Taken for code otherwise (lines open and close braces), it was cut into arbitrary
   chunks and kept at twice the share;
-- ``listing`` for a text with no hint of its own, read as neither log nor code by its lines, that is a
-  row per line (``find``, ``git ls-files``, ``ls -l``, ``dpkg -l``, a CSV file): 90% of its lines
-  paths, or the same number (2+) of commas, or an aligned table (two column boundaries shared by 80% of
-  the rows), or ``ls -R``'s sections (a ``dir:`` heading after a blank line, then names or ``ls -l`` rows),
-  or a tree (``tree``'s ``├── name`` rows, an agent's ``  - name`` listing). Its rows stand alone: the
-  goal's rows and the header (in ``ls -R`` the heading of each kept row's directory, in a tree its
-  parent directories) are kept, not the context share of a document (0.45 of a 1 MB ``find``). ``ps`` is not
-  one (its command column reads as code).
+- ``listing`` for a text with no hint of its own, read as a document by its lines, that is a row per
+  line (``find``, ``git ls-files``, ``ls -l``, ``dpkg -l``, a CSV file): 90% of its lines paths, or the
+  same number (2+) of commas, or an aligned table (two column boundaries shared by 80% of the rows), or
+  a tree (``tree``'s ``├── name``, ``npm ls``'s ``└─┬ name``, an agent's ``  - name``); and ``ls -R``'s
+  sections (a ``dir:`` heading after a blank line, then names or ``ls -l`` rows), which the line counts
+  may read as code. Its rows stand alone: the goal's rows, the header and where each kept row is
+  (``engine.listing``) are kept, not the context share of a document (0.45 of a 1 MB ``find``). ``ps``
+  is not one (its command column reads as code), nor a changelog's bullet sentences.
 
 An explicit structural kind (``json``, ``search``, ``diff``) is trusted as given; otherwise the
 declared kind stands, or the text decides (``chunking.detect_source_type``). Detection reads a sample of
