@@ -214,10 +214,12 @@ def _score(
         log_priors(lines, low, offsets, stripped, scores, chunk_of)
     elif source_type == "listing":
         # Rows stand alone; the first lines are the column header (dpkg -l, a CSV) or the root (find).
-        unit = max(max(scores), 1.0)
-        for i in range(min(n, LISTING_HEAD)):
-            scores[i] += HEADER_W * 2 * unit
-        listing.lift(lines, scores)  # where a row is (its ls -R heading, its tree parents) rises with it
+        # A goal naming no row ("look around the repository") leaves the scores flat: kept whole.
+        if max(scores[LISTING_HEAD:], default=0.0) > 0.0:
+            unit = max(max(scores), 1.0)
+            for i in range(min(n, LISTING_HEAD)):
+                scores[i] += HEADER_W * 2 * unit
+            listing.lift(lines, scores)  # where a row is (its ls -R heading, its tree parents) rises with it
     else:
         words = [t for t, (w, _) in terms.items() if w >= 1.0 and t.isalpha()]
         assert defs is not None

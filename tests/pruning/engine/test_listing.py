@@ -51,3 +51,9 @@ def test_orientation_keeps_where_each_kept_row_is() -> None:
     )
     added = orient(lines, state, request, 10_000, [0.0] * len(lines))
     assert added == {3, 2, 0} and [i for i, k in enumerate(state.keep) if k] == [0, 2, 3, 5]
+
+
+def test_a_goal_naming_no_row_keeps_the_listing_whole() -> None:
+    find = "\n".join(f"./src/pkg{k}/mod{j}.py" for k in range(40) for j in range(5)) + "\n"
+    keep, out = prune(find, "look around the repository and tell me how it is organised", "listing")
+    assert all(keep) and out == find  # exploring: nothing stands out, nothing to cut
