@@ -37,7 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-from mixed_quality import headroom_outputs
+from mixed_quality import case_files, headroom_outputs
 
 from sidecar.chat.calls import call_hints
 from sidecar.config import Config
@@ -221,8 +221,7 @@ def main() -> None:
     ap.add_argument("--cases", nargs="*", help="case files (default: bench/data/mixed/*.jsonl.gz)")
     ap.add_argument("--no-headroom", action="store_true")
     a = ap.parse_args()
-    files = a.cases or [str(p) for p in sorted((REPO / "bench" / "data" / "mixed").glob("*.jsonl*"))]
-    for f in files:
+    for f in case_files(a.cases):
         report(f, not a.no_headroom)
 
 

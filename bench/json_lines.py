@@ -35,14 +35,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 from harness import load_eval
-from mixed_quality import headroom_outputs
+from mixed_quality import case_files, headroom_outputs, prune_as
 
 from sidecar.chat.calls import call_hints
 from sidecar.config import Config
-from sidecar.pruning.backends.heuristic import HeuristicBackend
-from sidecar.pruning.render import render
 from sidecar.pruning.service import Pruner
-from sidecar.pruning.types import PruneOptions, PruneRequest, SourceType
+from sidecar.pruning.types import PruneOptions
 
 Case = dict[str, object]
 KUBECTL = "kubectl logs pod/ci-runner"
@@ -75,21 +73,6 @@ async def prune_all(cases: list[Case], hint: str | None, keep: float | None = No
             out[str(c["id"])] = o.pruned_text
     finally:
         await pruner.aclose()
-    return out
-
-
-def prune_as(cases: list[Case], kind: SourceType) -> dict[str, str]:
-    """Prune each case with the heuristic as ``kind``, whatever its text shows."""
-    out = {}
-    for c in cases:
-        text = str(c["text"])
-        req = PruneRequest(
-            text=text, goal=str(c["goal"]), source_type=kind, prune_id="0" * 26, options=PruneOptions()
-        )
-        sel = asyncio.run(HeuristicBackend().prune(req))
-        out[str(c["id"])] = render(
-            text.split("\n"), sel.keep, "0" * 26, annotate_lines=False, include_markers=True
-        ).text
     return out
 
 
@@ -134,7 +117,8 @@ def report(ev: ModuleType, path: str, with_headroom: bool) -> None:
     print(row(ev, f"**sidecar, JSON lines, `{KUBECTL}`**", cases, hinted))
     bare = asyncio.run(prune_all(cases, None))
     print(row(ev, "**sidecar, JSON lines, no hint (an MCP tool)**", cases, bare))
-    print(row(ev, "sidecar, JSON lines read as code (before)", cases, prune_as(cases, "code")))
+    code = {str(c["id"]): prune_as(str(c["text"]), str(c["goal"]), "code") for c in cases}
+    print(row(ev, "sidecar, JSON lines read as code (before)", cases, code))
     print(row(ev, "sidecar, JSON lines, no hint, keep 0.3", cases, asyncio.run(prune_all(cases, None, 0.3))))
     share = {str(c["id"]): len(bare[str(c["id"])]) / len(str(c["text"])) for c in cases}
     bm = {str(c["id"]): ev.bm25(c["text"], c["goal"], share[str(c["id"])]) for c in cases}
@@ -157,8 +141,7 @@ def main() -> None:
     ap.add_argument("--no-headroom", action="store_true")
     a = ap.parse_args()
     ev = load_eval()
-    files = a.cases or [str(p) for p in sorted((REPO / "bench" / "data" / "mixed").glob("*.jsonl*"))]
-    for f in files:
+    for f in case_files(a.cases):
         report(ev, f, not a.no_headroom)
 
 

@@ -29,15 +29,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 from harness import load_eval
-from mixed_quality import headroom_outputs
+from mixed_quality import headroom_outputs, prune_as
 
 from sidecar.chat.calls import call_hints
 from sidecar.config import Config
-from sidecar.pruning.backends.heuristic import HeuristicBackend
 from sidecar.pruning.engine.chunking import detect_source_type
-from sidecar.pruning.render import render
 from sidecar.pruning.service import Pruner
-from sidecar.pruning.types import PruneOptions, PruneRequest, SourceType
+from sidecar.pruning.types import PruneOptions, SourceType
 
 Case = dict[str, object]
 PY = "/root/.pyenv/versions/3.11.7/lib/python3.11"
@@ -146,13 +144,7 @@ def prune_before(cases: list[Case]) -> dict[str, str]:
     for c in cases:
         text = str(c["text"])
         kind: SourceType = "logs" if str(c["tool"]).startswith("npm ") else detect_source_type(text)
-        req = PruneRequest(
-            text=text, goal=str(c["goal"]), source_type=kind, prune_id="0" * 26, options=PruneOptions()
-        )
-        sel = asyncio.run(HeuristicBackend().prune(req))
-        out[str(c["id"])] = render(
-            text.split("\n"), sel.keep, "0" * 26, annotate_lines=False, include_markers=True
-        ).text
+        out[str(c["id"])] = prune_as(text, str(c["goal"]), kind)
     return out
 
 

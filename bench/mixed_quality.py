@@ -48,7 +48,7 @@ from sidecar.chat.calls import call_hints
 from sidecar.pruning.backends.heuristic import HeuristicBackend
 from sidecar.pruning.engine.kinds import detect_kind
 from sidecar.pruning.render import render
-from sidecar.pruning.types import PruneOptions, PruneRequest
+from sidecar.pruning.types import PruneOptions, PruneRequest, SourceType
 
 PRUNE_ID = "abcdefghijklmnopqrstuvwxyz"
 CACHE = REPO / "bench" / ".cache"
@@ -59,14 +59,23 @@ Case = dict[str, object]
 
 def sidecar(case: Case, keep: float | None) -> str:
     """Prune ``case`` as the proxy would, rendering like the CLI."""
-    text, goal, tool = str(case["text"]), str(case["goal"]), str(case["tool"])
+    text, tool = str(case["text"]), str(case["tool"])
     declared = call_hints("Bash", {"command": tool})[1]
-    kind = detect_kind(text, declared)
+    return prune_as(text, str(case["goal"]), detect_kind(text, declared), keep)
+
+
+def prune_as(text: str, goal: str, kind: SourceType, keep: float | None = None) -> str:
+    """Prune ``text`` with the heuristic as ``kind``, whatever it shows, rendering like the CLI."""
     req = PruneRequest(
         text=text, goal=goal, source_type=kind, prune_id=PRUNE_ID, options=PruneOptions(keep_ratio=keep)
     )
     sel = asyncio.run(HeuristicBackend().prune(req))
     return render(text.split("\n"), sel.keep, PRUNE_ID, annotate_lines=False, include_markers=True).text
+
+
+def case_files(given: list[str] | None) -> list[str]:
+    """The case files named on the command line, else the mixed set's (bench/data/mixed/*.jsonl.gz)."""
+    return given or [str(p) for p in sorted((REPO / "bench" / "data" / "mixed").glob("*.jsonl*"))]
 
 
 _SEARCH = re.compile(r"^(?:\./)?([^\s:]+?):(\d+:.*)$")
@@ -187,8 +196,7 @@ def main() -> None:
     ap.add_argument("--kinds", default="json,logs,search,diff")
     a = ap.parse_args()
     ev = load_eval()
-    files = a.cases or [str(p) for p in sorted((REPO / "bench" / "data" / "mixed").glob("*.jsonl*"))]
-    for f in files:
+    for f in case_files(a.cases):
         report(ev, f, a.kinds.split(","), [float(k) for k in a.keeps.split(",") if k], not a.no_headroom)
 
 

@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
+from tests.bench.scripts import load
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def _agents() -> ModuleType:
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location("bench_agents", BENCH / "agents.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
-
-
-agents = _agents()
+agents = load("agents")
 FILE = "".join(f"line {n}\n" for n in range(1, 11))  # 10 lines and the final newline
 
 
