@@ -40,6 +40,7 @@ import msgspec
 
 from sidecar.pruning.engine.chunking import detect_source_type
 from sidecar.pruning.engine.layout import body_start
+from sidecar.pruning.engine.listing import TREE_ROW, is_heading
 from sidecar.pruning.engine.search import MATCH
 from sidecar.pruning.types import SourceType
 
@@ -60,9 +61,6 @@ _BOUNDARY = re.compile(r"(?<= )\S|\S(?= )")  # where a field starts (after a spa
 # ls -R: a directory's heading ("./src:" after a blank line), then its entries: bare names, or ls -l's rows.
 _LS_ROW = re.compile(r"[-dlcbps][rwxsStT-]{9}[.+@]? +\d|total \d")
 LS_HEADINGS = 3  # ls -R: at least this many directory headings
-# tree's rows ("│   ├── cli.py", npm ls's "└─┬ npm@11") and an agent's listing tool's ("  - cli.py"): a
-# name under tree marks ("- name" alone: a bullet's sentence is no row).
-_TREE_ROW = re.compile(r"[ \t\xa0│|]*(?:[├└`+][─—┬-]+[ \xa0]\S|- \S+$)")
 _DIFF_HEAD = re.compile(r"^(?:diff --git |--- (?:a/|/dev/null)|\+\+\+ (?:b/|/dev/null)|@@ -\d)", re.M)
 _COMMIT = re.compile(r"^commit [0-9a-f]{7,40}\b.*\n(?:Merge: .*\n)?Author: ", re.M)
 
@@ -105,8 +103,8 @@ def _is_listing(lines: list[str]) -> bool:
         return True  # find, fd, git ls-files, rg --files (not indented: pip show -f's files are a section)
     if _is_recursive_ls(lines, n):
         return True
-    if sum(1 for s in rows if _TREE_ROW.match(s)) >= TABLE_SHARE * n:
-        return True  # tree, Claude Code's LS
+    if sum(1 for s in rows if TREE_ROW.match(s)) >= TABLE_SHARE * n:
+        return True  # tree, npm ls, Claude Code's LS
     commas, count = collections.Counter(s.count(",") for s in rows).most_common(1)[0]
     if commas >= 2 and count >= LISTING_SHARE * n:
         return True  # CSV
@@ -124,7 +122,7 @@ def _is_recursive_ls(lines: list[str], n: int = 0) -> bool:
     n = n or sum(1 for s in lines if s.strip())
     if n < LISTING_MIN:
         return False
-    headings = sum(1 for i, s in enumerate(lines) if s.endswith(":") and (i == 0 or not lines[i - 1].strip()))
+    headings = sum(1 for i in range(len(lines)) if is_heading(lines, i))
     if headings < LS_HEADINGS:
         return False
     rows = sum(1 for s in lines if s.strip() and (" " not in s.strip() or _LS_ROW.match(s)))

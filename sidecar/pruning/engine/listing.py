@@ -13,10 +13,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["anchors", "lift"]
+__all__ = ["TREE_ROW", "anchors", "is_heading", "lift"]
 
-# How deep a tree's row is: the marks before its name (tree pads with no-break spaces: "│\xa0\xa0 ├── x").
-_TREE_INDENT = re.compile(r"(?:[ \t\xa0│|]|[├└`+][─—┬-]+[ \xa0]|- )*")
+# A tree's drawing before a row's name: padding (tree's has no-break spaces: "│\xa0\xa0 ├── x"), then
+# the branch ("├── ", npm's "└─┬ ") or an agent's bullet ("- ").
+_PAD = r"[ \t\xa0│|]"
+_BRANCH = r"[├└`+][─—┬-]+[ \xa0]"
+_TREE_INDENT = re.compile(rf"(?:{_PAD}|{_BRANCH}|- )*")  # how deep a row is
+# A tree's row (kinds reads a listing by them): a name after a branch, or a bullet holding one name
+# alone (a bullet's sentence, a changelog's "- Fixed ...", is no row).
+TREE_ROW = re.compile(rf"{_PAD}*(?:{_BRANCH}\S|- \S+$)")
+
+
+def is_heading(lines: Sequence[str], i: int) -> bool:
+    """Tell whether line ``i`` is an ``ls -R`` directory heading ("./src:" at the start or after a blank)."""
+    return lines[i].endswith(":") and (i == 0 or not lines[i - 1].strip())
 
 
 def anchors(lines: Sequence[str]) -> list[int]:
@@ -28,7 +39,7 @@ def anchors(lines: Sequence[str]) -> list[int]:
         if not line.strip():
             heading, stack = -1, []
             continue
-        if line.endswith(":") and (i == 0 or not lines[i - 1].strip()):
+        if is_heading(lines, i):
             heading, stack = i, []  # ls -R: a directory's heading opens its section
             continue
         m = _TREE_INDENT.match(line)
