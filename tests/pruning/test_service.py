@@ -461,6 +461,22 @@ async def test_an_api_answer_after_its_http_head_keeps_the_head_and_prunes_the_b
     assert result.raw_text == "\n".join(lines[rng.start_line - 1 : rng.end_line])
 
 
+async def test_an_api_answer_within_curls_verbose_trace_is_laid_out_and_pruned(pruner):
+    import json
+
+    from tests.pruning.engine.samples import releases_json
+
+    trace = "* Connected to api (10.0.0.7) port 443 (#0)\n> GET /pypi HTTP/1.1\n> \n< HTTP/1.1 200 OK\n< \n"
+    body = json.dumps(json.loads(releases_json()), separators=(",", ":"))
+    note = "* Connection #0 to host api left intact\n"
+    text = trace + f"{{ [{len(body)} bytes data]\n" + body[:4096] + note + body[4096:]  # curl -sv 2>&1
+    outcome = await pruner.prune(text, "which release was yanked, and why?")
+    assert outcome.stats.source_type == "json" and outcome.annotations
+    assert outcome.pruned_text.startswith(trace) and outcome.pruned_text.endswith(note)
+    assert '"yanked_reason":"broken metadata"' in outcome.pruned_text
+    assert len(outcome.pruned_text) <= 0.35 * len(text)
+
+
 async def test_a_json_lines_log_is_pruned_as_a_log_whatever_its_hint(pruner):
     import json
 

@@ -39,7 +39,7 @@ import re
 import msgspec
 
 from sidecar.pruning.engine.chunking import detect_source_type
-from sidecar.pruning.engine.layout import body_start
+from sidecar.pruning.engine.layout import document
 from sidecar.pruning.engine.listing import TREE_ROW, is_heading
 from sidecar.pruning.engine.search import MATCH
 from sidecar.pruning.types import SourceType
@@ -66,7 +66,7 @@ _COMMIT = re.compile(r"^commit [0-9a-f]{7,40}\b.*\n(?:Merge: .*\n)?Author: ", re
 
 
 def _is_json(text: str) -> bool:
-    text = text[body_start(text) :]  # after an HTTP response head (curl -i, HTTPie) or warnings
+    text = document(text)[2]  # after a response head (curl -i, -v) or warnings, before curl's trace
     head = text.lstrip()[:1]
     if head not in ("{", "[") or text.count("\n", 0, 4096) < 8 and text.count("\n") < 8:
         return False  # one-line JSON has no lines to select among

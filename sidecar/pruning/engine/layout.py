@@ -2,6 +2,8 @@
 
     spread_json(text) -> str | None    the same document, one member per line where it is long
     body_start(text) -> int            where a JSON answer starts after its head or warnings (or 0)
+    document(text) -> (start, end, body)  where a JSON answer starts and ends after and before what
+                                       surrounds it (a response head, warnings, curl's trace; 0, len)
 
 An API answer is often one JSON document on a single line: ``curl -s https://pypi.org/pypi/NAME/json``,
 ``gh api`` into a pipe, an MCP tool's ``json.dumps`` result. Pruned by lines, such a text can only be
@@ -18,7 +20,12 @@ or over ``MAX_CHARS``, or has nothing longer than ``WIDTH`` to break.
 
 What comes before the document is kept as it is, the document after it laid out: an HTTP response
 head (``curl -i``, ``gh api -i``, HTTPie's default output: a status line, header lines, a blank line),
-or a few lines of warnings (``npm warn …``, ``Warning: …`` on stderr before ``kubectl``'s JSON).
+or a few lines of warnings (``npm warn …``, ``Warning: …`` on stderr before ``kubectl``'s JSON), or
+``curl -v``'s trace when the agent's shell merges stderr (``* `` notes, ``> `` request and ``< ``
+response lines, ``{ [N bytes data]``). Its trace after the document (an agent printing stderr after
+stdout; the note closing the connection, glued to an answer with no final newline) stays after it on
+lines of its own, and the notes curl wrote into the document where stdout's buffer was flushed go
+there too: the answer is laid out as it was sent.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import re
 
 import msgspec
 
-__all__ = ["MAX_CHARS", "MIN_CHARS", "MULTILINE", "WIDTH", "body_start", "spread_json"]
+__all__ = ["MAX_CHARS", "MIN_CHARS", "MULTILINE", "WIDTH", "body_start", "document", "spread_json"]
 
 WIDTH = 120  # a container longer than this is laid out one member per line
 MIN_CHARS = 2_000  # shorter documents are not worth a layout
@@ -50,6 +57,18 @@ PREAMBLE_CHARS = 1_000  # ...in this many characters
 _HTTP_HEAD = re.compile(
     rf"HTTP/\d(?:\.\d)? [1-5]\d\d\b[^\n]*+\n(?:[\w!#$%&'*+.^`|~-]++:[^\n]*+\n){{0,{HEAD_LINES}}}\r?\n"
 )
+# curl -v's trace: connection notes ("* "), the request ("> ") and response ("< ") lines, each a lone
+# marker when blank, and the data notes ("{ [65536 bytes data]"). Before the document when the shell
+# merges the two streams as they come; after it (from its first note on, or only the one closing the
+# connection, glued to an answer with no final newline) when the agent appends stderr to stdout.
+_TRACE_LINE = r"(?:[*<>](?:[ \t][^\n]*+)?+|[{}] \[\d++ bytes data\])\r?"
+_CURL_TRACE = re.compile(rf"(?:{_TRACE_LINE}\n)++")
+_CURL_TAIL = re.compile(rf"(?<=[\n}}\]])\* [^\n]*+(?:\n{_TRACE_LINE})*+\s*+\Z")
+CURL_TAIL_CHARS = 4_000  # a trace after the document is searched for in this many characters
+_CURL_NOTE = re.compile(
+    r"\* (?:Connection #\d++ to host [^\n]*+|Closing connection[ #\d]*+|shutting down connection #\d++)\n"
+)
+_TRACE_OPENS = ("* ", "> ", "< ")
 _NOT_PACKED = ('"', "]", "}", "[", "{")  # a string or a container ends before a comma or starts after it
 
 
@@ -61,6 +80,8 @@ def body_start(text: str) -> int:
     caller parses what follows: this only says where to try.
     """
     start = 0
+    if text[:2] in _TRACE_OPENS and (trace := _CURL_TRACE.match(text)) is not None:
+        start = trace.end()
     while text.startswith("HTTP/", start) and (m := _HTTP_HEAD.match(text, start)) is not None:
         start = m.end()
     if start or text.lstrip(_SPACE)[:1] in ("{", "["):
@@ -70,12 +91,42 @@ def body_start(text: str) -> int:
     return at + 1 if 0 <= window.count("\n", 0, at) < PREAMBLE_LINES else 0
 
 
+def body_end(text: str) -> int:
+    """Return where curl's trace after the document starts at the end of ``text``, else its length."""
+    at = max(0, len(text) - CURL_TAIL_CHARS)
+    tail = _CURL_TAIL.search(text, at) if text.find("* ", at) >= 0 else None  # most texts stop here
+    return len(text) if tail is None else tail.start()
+
+
+def document(text: str) -> tuple[int, int, str]:
+    """Return where a JSON document may start and end in ``text``, and what lies between them.
+
+    Within a curl trace, the notes curl wrote into the document (``* Connection #0 … left intact``:
+    stderr is written at once, stdout where its buffer filled) are taken out of what is returned.
+    """
+    end = body_end(text)
+    start = min(body_start(text), end)
+    body = text[start:end]
+    if (end < len(text) or text[:2] in _TRACE_OPENS) and "* C" in body:
+        body = _CURL_NOTE.sub("", body)
+    return start, end, body
+
+
 def spread_json(text: str) -> str | None:
     """Return ``text`` laid out one member per line where it is long, or None (see the module doc)."""
-    head = body_start(text)
-    if head:
-        body = spread_json(text[head:])
-        return None if body is None else text[:head] + body
+    start, end, body = document(text)
+    if not start and end == len(text):
+        return _spread(text)
+    laid = _spread(body)
+    if laid is None:
+        return None
+    # curl's notes from inside the document follow it, with the rest of its trace.
+    after = "".join(_CURL_NOTE.findall(text, start, end)) if len(body) < end - start else ""
+    after += text[end:]
+    return text[:start] + laid + ("\n" if after and not laid.endswith("\n") else "") + after
+
+
+def _spread(text: str) -> str | None:
     if not MIN_CHARS <= len(text) <= MAX_CHARS or text.count("\n") >= MULTILINE:
         return None
     body = text.strip(_SPACE)

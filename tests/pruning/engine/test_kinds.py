@@ -37,6 +37,20 @@ def test_json_after_an_http_response_head_is_json() -> None:
     assert detect_kind("int main()\n{\n" + "  f();\n" * 20 + "}\n") == "code"
 
 
+def test_json_within_a_curl_verbose_trace_is_json() -> None:
+    # `curl -v URL | python3 -m json.tool` with stderr merged: the trace first, its closing note last.
+    trace = (
+        "*   Trying 127.0.0.1:50121...\n* Connected to 127.0.0.1 (127.0.0.1) port 50121 (#0)\n"
+        "> GET /inventory.json HTTP/1.1\n> Host: 127.0.0.1:50121\n> Accept: */*\n> \n"
+        "< HTTP/1.0 200 OK\n< Content-type: application/json\n< \n{ [65536 bytes data]\n"
+    )
+    assert detect_kind(trace + releases_json()) == "json"
+    close = "* Connection #0 to host 127.0.0.1 left intact\n"
+    assert detect_kind(trace + releases_json() + "\n" + close) == "json"
+    assert detect_kind(releases_json() + "\n" + trace) == "json"  # stderr printed after stdout
+    assert detect_kind(trace + "<html>\n" + "<p>text</p>\n" * 20) != "json"
+
+
 def test_one_line_or_malformed_json_is_not_json() -> None:
     assert detect_kind(json.dumps({"a": list(range(500))})) != "json"
     broken = releases_json()[:-40]  # truncated output

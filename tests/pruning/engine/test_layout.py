@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from sidecar.pruning.engine.layout import MAX_CHARS, MIN_CHARS, WIDTH, body_start, spread_json
+from sidecar.pruning.engine.layout import MAX_CHARS, MIN_CHARS, WIDTH, body_start, document, spread_json
 from tests.pruning.engine.samples import CODEX_HEADER, releases_json
 
 DOC = json.loads(releases_json())
@@ -120,3 +120,35 @@ def test_a_few_lines_of_warnings_before_the_document_stay_as_they_are() -> None:
         body
     )  # Codex's header before `curl -s`
     assert spread_json("int main()\n{ return 0; }\n" + body) is None  # what follows must parse
+
+
+# `curl -sv URL 2>&1` (curl 7.88 against Python's http.server): its trace before the answer.
+CURL_TRACE = (
+    "*   Trying 127.0.0.1:8765...\n"
+    "* Connected to 127.0.0.1 (127.0.0.1) port 8765 (#0)\n"
+    "> GET /a.json HTTP/1.1\r\n> Host: 127.0.0.1:8765\r\n> User-Agent: curl/7.88.1\r\n> Accept: */*\r\n> \r\n"
+    "* HTTP 1.0, assume close after body\n"
+    "< HTTP/1.0 200 OK\r\n< Content-type: application/json\r\n< Content-Length: 7059\r\n< \r\n"
+    "{ [7059 bytes data]\n"
+)
+CLOSE = "* Closing connection 0\n"
+
+
+def test_curl_verbose_trace_stays_around_the_laid_out_answer() -> None:
+    body = json.dumps(DOC, separators=(",", ":"))
+    laid = spread_json(body)
+    assert laid is not None and not laid.endswith("\n")
+    assert body_start(CURL_TRACE + body) == len(CURL_TRACE)
+    # The closing note glued to an answer with no final newline goes on its own line.
+    assert spread_json(CURL_TRACE + body + CLOSE) == CURL_TRACE + laid + "\n" + CLOSE
+    assert spread_json(CURL_TRACE + body + "\n" + CLOSE) == CURL_TRACE + laid + "\n" + CLOSE
+    # Written where stdout's buffer was flushed, inside a string: it follows the answer.
+    cut = 4096
+    assert spread_json(CURL_TRACE + body[:cut] + CLOSE + body[cut:]) == CURL_TRACE + laid + "\n" + CLOSE
+    # An agent printing stderr after stdout: the whole trace after the answer.
+    after = CURL_TRACE + "* Connection #0 to host 127.0.0.1 left intact\n"
+    assert spread_json(body + "\n" + after) == laid + "\n" + after
+    assert document(body + "\n" + after) == (0, len(body) + 1, body + "\n")
+    # Without a trace, such a line is the text's own: nothing is taken out.
+    assert document(body[:cut] + CLOSE + body[cut:])[2] == body[:cut] + CLOSE + body[cut:]
+    assert spread_json("* a Markdown bullet\n* and another\nthen prose " + body) is None  # must parse
