@@ -40,7 +40,7 @@ from sidecar.pruning.engine.comments import cut_comments
 from sidecar.pruning.engine.fit import pruned_in, top_up, trim
 from sidecar.pruning.engine.keepstate import KeepState, kept_runs
 from sidecar.pruning.engine.orient import orient
-from sidecar.pruning.render import first_marker_extra, marker_cost
+from sidecar.pruning.render import first_marker_extra, marker_cost, marker_line
 from sidecar.pruning.types import PruneRequest
 from sidecar.tokens import CHARS_PER_TOKEN, estimate_tokens
 
@@ -88,6 +88,24 @@ def _fill_small_gaps(state: KeepState) -> None:
     for m in _PRUNED_RUN.finditer(bytes(state.keep)):
         if sum(state.costs[m.start() : m.end()]) <= state.mcost:
             for k in range(*m.span()):
+                state.add(k)
+
+
+def _tidy_markers(lines: Sequence[str], state: KeepState, prune_id: str) -> None:
+    """Spend no marker where it buys nothing; the text only gets shorter and loses nothing.
+
+    Trimming and topping up choose line by line, so a blank line may be left alone between two
+    pruned runs (two markers around nothing: SSE's separators between pruned events), or left out
+    between two kept lines (a marker dearer than the line it hides: an INI file's blank lines).
+    """
+    for start, end in kept_runs(state.keep):
+        if 0 < start and end < state.n and not any(map(str.strip, lines[start:end])):
+            for k in range(start, end):
+                state.remove(k)
+    for m in _PRUNED_RUN.finditer(bytes(state.keep)):
+        start, end = m.span()
+        if sum(state.costs[start:end]) <= len(marker_line(prune_id, start + 1, end, first=False)) + 1:
+            for k in range(start, end):
                 state.add(k)
 
 
@@ -192,6 +210,8 @@ def select_lines(
     trim(lines, state, order, exact, request, protected)
     top_up(state, fill_order, target if state.runs else exact, vals)
     trim(lines, state, order, exact, request, protected)
+    if mcost:
+        _tidy_markers(lines, state, request.prune_id)
     keep = state.keep
     missing = floor_lines - keep.count(True)
     if missing > 0:

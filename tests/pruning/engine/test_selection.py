@@ -177,6 +177,36 @@ def test_gaps_cheaper_than_their_marker_are_filled() -> None:
     assert state.total() == 30 + 10 + 30 + 30 + 60
 
 
+def test_no_marker_is_spent_where_it_buys_nothing() -> None:
+    from sidecar.pruning.engine.keepstate import KeepState as _State
+    from sidecar.pruning.engine.selection import _tidy_markers
+
+    event = "data: " + "x" * 40
+    lines = [event, "", event, "", event, "", "[x]", "", "[y]", ""]
+    state = _State(len(lines), [len(s) + 1 for s in lines], mcost=60)
+    for i in (0, 3, 5, 6, 8, 9):
+        state.add(i)
+    _tidy_markers(lines, state, PID)
+    # Line 3, a blank between two pruned runs, goes (one marker, not two); line 7, a blank shorter
+    # than the marker that would hide it, is kept; the events stay cut; the trailing "" stays.
+    assert state.keep == [True, False, False, False, False, True, True, True, True, True]
+
+
+def test_sse_events_do_not_leave_blank_lines_between_markers() -> None:
+    events = [
+        '{"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[{"delta":{"content":"%s"}}]}' % w
+        for w in ("Here", " is", " the", " change", " you", " asked", " for", ".") * 4
+    ]
+    events.append('{"id":"chatcmpl-1","choices":[],"usage":{"prompt_tokens":4,"total_tokens":66}}')
+    text = "\n\n".join(f"data: {e}" for e in [*events, "[DONE]"]) + "\n"
+    for keep in (None, 0.3):
+        _, out = prune(text, "does the stream end with a usage chunk?", "code", keep)
+        rows = out.split("\n")
+        assert "data: [DONE]" in rows and any('"usage"' in r for r in rows)
+        for before, row, after in zip(rows, rows[1:], rows[2:]):
+            assert not (before.startswith("... [") and not row.strip() and after.startswith("... ["))
+
+
 def test_consolidation_trades_a_weak_island_for_a_valuable_gap() -> None:
     from sidecar.pruning.engine.keepstate import KeepState as _State
     from sidecar.pruning.engine.selection import _consolidate
