@@ -16,6 +16,9 @@ win over it when the text shows them unmistakably:
   service logging JSON, docker's json-file driver or ``jq -c`` write them): a stream of records, read
   a line at a time. Taken for code otherwise (lines open and close braces), it was cut into arbitrary
   chunks and kept at twice the share;
+- ``logs`` for a test report (JUnit XML: a ``<testsuite>`` of ``<testcase>`` elements, NUnit's
+  ``<test-run>``): a test run written as XML, its ``<failure>`` the line sought. Read as a document
+  it was cut from the top (the first passing test cases kept, the failure lost);
 - ``listing`` for a text with no hint of its own, read as a document by its lines, that is a row per
   line (``find``, ``git ls-files``, ``ls -l``, ``dpkg -l``, a CSV file): 90% of its lines paths, or the
   same number (2+) of commas, or an aligned table (two column boundaries shared by 80% of the rows), or
@@ -62,6 +65,10 @@ _BOUNDARY = re.compile(r"(?<= )\S|\S(?= )")  # where a field starts (after a spa
 _LS_ROW = re.compile(r"[-dlcbps][rwxsStT-]{9}[.+@]? +\d|total \d")
 LS_HEADINGS = 3  # ls -R: at least this many directory headings
 _DIFF_HEAD = re.compile(r"^(?:diff --git |--- (?:a/|/dev/null)|\+\+\+ (?:b/|/dev/null)|@@ -\d)", re.M)
+# A test report (JUnit XML, as pytest --junitxml, surefire, jest-junit, go-junit-report write it; NUnit's).
+_REPORT_ROOT = re.compile(r"<(?:testsuites|testsuite|test-run|test-suite)\b")
+_REPORT_CASE = re.compile(r"<(?:testcase|test-case)\b")
+REPORT_HEAD = 2_000  # the report's root element opens within this many characters
 _COMMIT = re.compile(r"^commit [0-9a-f]{7,40}\b.*\n(?:Merge: .*\n)?Author: ", re.M)
 
 
@@ -75,6 +82,11 @@ def _is_json(text: str) -> bool:
     except (msgspec.DecodeError, UnicodeError, RecursionError):
         return False  # not JSON, a lone surrogate no encoding takes, or nesting past the stack
     return True
+
+
+def _is_test_report(sample: str) -> bool:
+    """Tell whether ``sample`` opens a test report: a test run, its failures lifted and its passes folded."""
+    return _REPORT_ROOT.search(sample, 0, REPORT_HEAD) is not None and _REPORT_CASE.search(sample) is not None
 
 
 def _is_ndjson(lines: list[str]) -> bool:
@@ -164,7 +176,7 @@ def detect_kind(text: str, declared: SourceType | None = None) -> SourceType:
         return "diff"
     if _is_search(lines):
         return "search"
-    if _is_ndjson(lines):
+    if _is_ndjson(lines) or _is_test_report(sample):
         return "logs"
     if declared is not None:
         return declared

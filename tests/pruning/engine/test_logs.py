@@ -299,3 +299,52 @@ def test_a_tree_keeps_the_parent_directories_of_each_kept_row() -> None:
     assert detect_kind(claude_ls) == "listing"
     _, out = prune(claude_ls, "where is the JSON layout module?", "listing")
     assert {"  - pkg17/", "    - engine/", "      - layout.py"} <= set(out.split("\n"))
+
+
+def junit_report() -> str:
+    """``pytest --junitxml`` of 125 passing tests and one failing on setup, pretty-printed."""
+    passed = [
+        f'    <testcase classname="test_shop" name="test_cart_total[{n}]" time="0.001"/>' for n in range(120)
+    ]
+    passed += [
+        f'    <testcase classname="test_shop" name="test_country[{c}]" time="0.000"/>'
+        for c in "DE FR IT ES".split()
+    ]
+    return "\n".join(
+        [
+            '<?xml version="1.0" ?>',
+            "<testsuites>",
+            '  <testsuite name="pytest" errors="1" failures="0" skipped="0" tests="126" time="0.093">',
+            *passed[:60],
+            '    <testcase classname="test_shop" name="test_orders_saved" time="0.000">',
+            '      <error message="failed on setup with &quot;ConnectionError: could not connect to postgres'
+            ' at 127.0.0.1:5432&quot;">@pytest.fixture',
+            "    def db():",
+            "&gt;       raise ConnectionError(&quot;could not connect to postgres at 127.0.0.1:5432&quot;)",
+            "E       ConnectionError: could not connect to postgres at 127.0.0.1:5432",
+            "",
+            "test_shop.py:16: ConnectionError</error>",
+            "    </testcase>",
+            *passed[60:],
+            "  </testsuite>",
+            "</testsuites>",
+            "",
+        ]
+    )
+
+
+def test_a_junit_report_is_read_as_a_test_run() -> None:
+    report = junit_report()
+    for hint in (None, "docs", "code"):  # `cat report.xml`, a .xml file read
+        assert detect_kind(report, hint) == "logs"
+    pom = (
+        '<?xml version="1.0"?>\n<project>\n'
+        + "  <dependency><artifactId>junit</artifactId></dependency>\n" * 40
+    )
+    assert detect_kind(pom + "</project>\n") != "logs"  # XML that is no report
+    lines = report.split("\n")
+    error = next(i for i, line in enumerate(lines) if "<error message" in line)
+    for keep in (None, 0.3):
+        kept, out = prune(report, "Which test failed in the JUnit report and why?", "logs", keep)
+        assert all(kept[error : error + 6]), keep  # the error element whole, its traceback with it
+        assert sum(kept) < 0.5 * len(lines)  # the passing test cases fold
