@@ -97,12 +97,16 @@ def _tidy_markers(lines: Sequence[str], state: KeepState, prune_id: str) -> None
     Trimming and topping up choose line by line, so a blank line may be left alone between two
     pruned runs (two markers around nothing: SSE's separators between pruned events), or left out
     between two kept lines (a marker dearer than the line it hides: an INI file's blank lines).
+    Both are short: the byte scans find the candidates, Python reads only those.
     """
-    for start, end in kept_runs(state.keep):
-        if 0 < start and end < state.n and not any(map(str.strip, lines[start:end])):
+    for m in _SHORT_KEPT.finditer(bytes(state.keep)):
+        start, end = m.span()
+        if not any(map(str.strip, lines[start:end])):
             for k in range(start, end):
                 state.remove(k)
-    for m in _PRUNED_RUN.finditer(bytes(state.keep)):
+    # A line costs at least its newline: a run longer than the longest marker costs more than its own.
+    longest = len(marker_line(prune_id, state.n, state.n, first=False)) + len(str(state.n)) + 2
+    for m in re.finditer(rb"(?<!\x00)\x00{1,%d}(?!\x00)" % longest, bytes(state.keep)):
         start, end = m.span()
         if sum(state.costs[start:end]) <= len(marker_line(prune_id, start + 1, end, first=False)) + 1:
             for k in range(start, end):
@@ -315,6 +319,7 @@ _START = operator.attrgetter("start")
 _END = operator.attrgetter("end")
 _ONES = itertools.repeat(1)
 _PRUNED_RUN = re.compile(rb"\x00+")
+_SHORT_KEPT = re.compile(rb"(?<=\x00)\x01{1,3}(?=\x00)")  # a few kept lines between two pruned runs
 
 
 def _consolidate(
