@@ -30,7 +30,7 @@ from collections.abc import Sequence
 YAML_SAMPLE = 300  # lines read to tell YAML
 YAML_MIN = 5  # at least this many structural lines...
 YAML_SHARE = 0.9  # ...this share of them keys or items...
-NEST_SHARE = 0.95  # ...and this share of the deeper-indented ones under a block opener
+NEST_SHARE = 0.9  # ...and this share of the deeper-indented ones under a block opener
 SHORT_BLOCK = 12  # a block of at most this many lines is lifted whole
 LIFT_W = 1.0  # share of its head's goal matches every line of a short block gets
 STATUS_W = 1.0  # ...and the status fields of a long block and the keys above them
@@ -44,7 +44,9 @@ PATH_W = 0.9  # a key above a line scores at least this share of it
 NAME_DEPTH = 2  # an item's name line: a ``name:`` key at most this deep below it
 
 # A mapping key (maybe the first of a sequence item's mapping), then its value or nothing.
-_KEY = re.compile(r"""(?:- +)*(?:[\w.$@/-]+|"[^"\n]*"|'[^'\n]*')[ \t]*:(?:[ \t]|$)""")
+_KEY = re.compile(r"""(?:- +)*(?:[\w.$@/-]+|<<|"[^"\n]*"|'[^'\n]*')[ \t]*:(?:[ \t]|$)""")
+# What may follow a key that opens a block: an anchor or a tag, a flow collection's opening, a comment.
+_OPENS = re.compile(r"[ \t]*(?:[&!]\S+[ \t]*)?(?:[\[{][ \t]*)?(?:#.*)?")
 _ITEM = re.compile(r"-(?:[ \t]|$)")
 _BLOCK_SCALAR = re.compile(r":[ \t]*[|>][-+0-9]*[ \t]*(?:#.*)?$")
 _DOC = ("---", "...", "%YAML", "%TAG")
@@ -101,7 +103,7 @@ def looks_like_yaml(lines: Sequence[str], stripped: Sequence[str] | None = None)
             deeper += 1
             p = strip[prev]
             # Deeper only under "key:" (or a block scalar, skipped), or as the rest of a "- " item's mapping.
-            if p.endswith(":") and _KEY.match(p) or _ITEM.match(p):
+            if _ITEM.match(p) or (m := _KEY.match(p)) and _OPENS.fullmatch(p, m.end()):
                 nested += 1
         prev = i
     return shaped >= YAML_SHARE * len(rows) and nested >= NEST_SHARE * deeper and shaped > deeper > 0
