@@ -159,9 +159,7 @@ def _score(
         if source_type == "code" and yaml_kind.looks_like_yaml(lines)
         else None
     )
-    chunks = chunk_lines(
-        lines, source_type, CHUNK_TOKENS, stripped=stripped, defs=defs, offsets=offsets, yaml=yaml
-    )
+    chunks = chunk_lines(lines, source_type, CHUNK_TOKENS, stripped=stripped, defs=defs, offsets=offsets)
     chunk_of = [0] * n
     for c, ch in enumerate(chunks):
         chunk_of[ch.start : ch.end] = [c] * (ch.end - ch.start)
@@ -238,6 +236,8 @@ def _score(
         _code_priors(
             lines, text, offsets, stripped, defs, scores, line_terms, source_type, comments, words, grouped
         )
+    if yaml is not None:
+        chunks = chunk_lines(lines, source_type, CHUNK_TOKENS, stripped=stripped, offsets=offsets, yaml=yaml)
     return scores, chunks, comments
 
 

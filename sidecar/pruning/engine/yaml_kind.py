@@ -35,9 +35,8 @@ SHORT_BLOCK = 12  # a block of at most this many lines is lifted whole
 LIFT_W = 1.0  # share of its head's goal matches every line of a short block gets
 STATUS_W = 1.0  # ...and the status fields of a long block and the keys above them
 THIN_W = 0.25  # ...and the other lines of a long block (diluted by its size)
-KEY_HIT = (
-    0.6  # a short block whose key is a goal word (``matrix:``, ``ports:``): this share of the best, added
-)
+# A short block whose key is a goal word (``matrix:``, ``ports:``): this share of the best score, added.
+KEY_HIT = 0.8
 KEY_SHARE = 0.25  # ...unless such blocks make more than this share of the lines (the word names no one block)
 KEY_SUFFIX = 3  # a key names a goal word when it is the word and at most this many more letters
 PATH_W = 0.9  # a key above a line scores at least this share of it
