@@ -33,7 +33,9 @@ YAML_SHARE = 0.9  # ...this share of them keys or items...
 NEST_SHARE = 0.9  # ...and this share of the deeper-indented ones under a block opener
 SHORT_BLOCK = 12  # a block of at most this many lines is lifted whole
 LIFT_W = 1.0  # share of its head's goal matches every line of a short block gets
-STATUS_W = 1.0  # ...and the status fields of a long block and the keys above them
+STATUS_W = (
+    2.0  # ...twice that: the status fields of a long block (what a "why" needs) and the keys above them
+)
 THIN_W = 0.25  # ...and the other lines of a long block (diluted by its size)
 # A short block whose key is a goal word (``matrix:``, ``ports:``): this share of the best score, added.
 KEY_HIT = 0.8
@@ -192,24 +194,42 @@ def lift_blocks(
     line_terms: dict[int, dict[str, float]],
     words: Sequence[str],
 ) -> None:
-    """Lift the blocks whose head (or an item's ``name:`` line) matches the goal, in place.
+    """Lift the blocks the goal names, in place, then the keys above each line.
 
-    ``words``: the goal's own words; a short block whose key is one of them is what the goal asks about.
+    ``words``: the goal's own words; a short block whose key is one of them is what the goal asks about
+    (``matrix:`` for "which versions does the CI matrix run"): it gets ``KEY_HIT`` of the best score
+    (once the items are lifted), unless such blocks make much of the text (the word names no one block).
     """
-    n = len(scores)
-    lifts = [0.0] * n
-    named: list[int] = []
-    for i in tree.children:
-        if i in line_terms and tree.end[i] - i <= SHORT_BLOCK and _names(stripped[i], words):
-            named.append(i)
+    for k, lift in enumerate(_item_lifts(tree, stripped, line_terms)):
+        if lift:
+            scores[k] += lift
+    named = [
+        i
+        for i in tree.children
+        if i in line_terms and tree.end[i] - i <= SHORT_BLOCK and _names(stripped[i], words)
+    ]
     if named and sum(tree.end[i] - i for i in named) <= KEY_SHARE * len(tree.rows):
-        floor = KEY_HIT * max(scores)
-        for i in named:
-            for k in range(i, tree.end[i]):
-                lifts[k] = max(lifts[k], floor)
+        lift = KEY_HIT * max(scores)
+        for k in sorted({k for i in named for k in range(i, tree.end[i])}):
+            scores[k] += lift
+    # The keys above a line say where it is (which service a port is in): each gets near its best child.
+    parent = tree.parent
+    for k in reversed(tree.rows):
+        p = parent[k]
+        if p >= 0 and scores[p] < PATH_W * scores[k]:
+            scores[p] = PATH_W * scores[k]
+
+
+def _item_lifts(tree: Tree, stripped: Sequence[str], line_terms: dict[int, dict[str, float]]) -> list[float]:
+    """Each line's lift from the blocks whose head (or an item's ``name:`` line) matches the goal.
+
+    A short block is lifted whole by what its head's matches are worth; a long one thinly, except its
+    head, its name line and its status fields (a short status block whole), with the keys above them.
+    """
+    lifts = [0.0] * len(stripped)
     for i in tree.children:
         own = sum(line_terms.get(i, {}).values())
-        name = _name_line(tree, stripped, i)
+        name = _name_line(tree, stripped, i) if stripped[i][:1] == "-" else -1  # an item of a sequence
         if name >= 0:
             own = max(own, sum(line_terms.get(name, {}).values()))
         if not own:
@@ -226,19 +246,15 @@ def lift_blocks(
         first = [i] + ([name] if name >= 0 else [])
         rows = tree.rows[bisect.bisect_left(tree.rows, i) : bisect.bisect_left(tree.rows, end)]
         status = [k for k in rows if _STATUS.match(stripped[k])]
+        value = STATUS_W * own
         for k in first + status:
+            if k in tree.children and tree.end[k] - k <= SHORT_BLOCK:
+                for j in range(k, tree.end[k]):  # a short status block whole (lastState: terminated: ...)
+                    lifts[j] = max(lifts[j], value)
             while k >= i:  # the line and the keys above it, up to the block's head
-                lifts[k] = max(lifts[k], STATUS_W * own)
+                lifts[k] = max(lifts[k], value)
                 k = tree.parent[k]
-    for k in range(n):
-        if lifts[k]:
-            scores[k] += lifts[k]
-    # The keys above a line say where it is (which service a port is in): each gets near its best child.
-    parent = tree.parent
-    for k in reversed(tree.rows):
-        p = parent[k]
-        if p >= 0 and scores[p] < PATH_W * scores[k]:
-            scores[p] = PATH_W * scores[k]
+    return lifts
 
 
 def _names(s: str, words: Sequence[str]) -> bool:
