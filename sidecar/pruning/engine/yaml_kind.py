@@ -24,6 +24,8 @@ distance from the key and was cut in the middle. Here:
 from __future__ import annotations
 
 import bisect
+import itertools
+import operator
 import re
 from collections.abc import Sequence
 
@@ -62,11 +64,6 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-def _level(line: str, s: str) -> int:
-    """A line's depth: twice its indentation, one more for a ``- `` item (a child of ``key:`` above it)."""
-    return 2 * _indent(line) + (1 if s[:1] == "-" and _ITEM.match(s) else 0)
-
-
 def _structural(lines: Sequence[str], stripped: Sequence[str], limit: int) -> list[int]:
     """The lines that make the tree: not blank, not comments, not a block scalar's text."""
     out: list[int] = []
@@ -102,12 +99,23 @@ def looks_like_yaml(lines: Sequence[str], stripped: Sequence[str] | None = None)
             shaped += 1
         if prev >= 0 and _indent(lines[i]) > _indent(lines[prev]):
             deeper += 1
-            p = strip[prev]
-            # Deeper only under "key:" (or a block scalar, skipped), or as the rest of a "- " item's mapping.
-            if _ITEM.match(p) or (m := _KEY.match(p)) and _OPENS.fullmatch(p, m.end()):
+            if _opens_block(strip[prev]):
                 nested += 1
         prev = i
     return shaped >= YAML_SHARE * len(rows) and nested >= NEST_SHARE * deeper and shaped > deeper > 0
+
+
+def _opens_block(p: str) -> bool:
+    """Tell whether the (stripped) line ``p`` may have deeper lines under it.
+
+    ``key:`` (maybe with an anchor, a tag, a flow opening or a comment after it) and any ``- `` item
+    that is a mapping (``- name: x`` then ``  value: y``) or ends in a colon (``- User Guide:``); not
+    ``key: value``, nor ``- x`` (``- x`` then ``  - y`` is an agent's tree of files, not YAML).
+    """
+    m = _KEY.match(p)
+    if m:
+        return _ITEM.match(p) is not None or _OPENS.fullmatch(p, m.end()) is not None
+    return p == "-" or _ITEM.match(p) is not None and p[-1] == ":"
 
 
 class Tree:
@@ -124,8 +132,10 @@ class Tree:
         self.children: dict[int, list[int]] = {}
         stack: list[tuple[int, int]] = []  # (level, line) of the open blocks
         last = -1
-        for i in self.rows:
-            lv = _level(lines[i], stripped[i])
+        # A line's depth: twice its indentation, one more for a "- " item (a child of "key:" above it).
+        lead = [len(lines[i]) - len(lines[i].lstrip(" ")) for i in self.rows]
+        dash = [stripped[i][:1] == "-" and _ITEM.match(stripped[i]) is not None for i in self.rows]
+        for i, lv in zip(self.rows, map(operator.add, map((2).__mul__, lead), dash), strict=True):
             while stack and stack[-1][0] >= lv:
                 self.end[stack.pop()[1]] = last + 1
             if stack:
@@ -237,20 +247,17 @@ def _item_lifts(tree: Tree, stripped: Sequence[str], line_terms: dict[int, dict[
         end = tree.end[i]
         size = end - i
         if size <= SHORT_BLOCK:
-            for k in range(i, end):
-                lifts[k] = max(lifts[k], LIFT_W * own)
+            lifts[i:end] = map(max, lifts[i:end], itertools.repeat(LIFT_W * own))
             continue
-        thin = THIN_W * own / (1.0 + size / 25.0) ** 0.5
-        for k in range(i, end):
-            lifts[k] = max(lifts[k], thin)
+        lifts[i:end] = map(max, lifts[i:end], itertools.repeat(THIN_W * own / (1.0 + size / 25.0) ** 0.5))
         first = [i] + ([name] if name >= 0 else [])
         rows = tree.rows[bisect.bisect_left(tree.rows, i) : bisect.bisect_left(tree.rows, end)]
         status = [k for k in rows if _STATUS.match(stripped[k])]
         value = STATUS_W * own
         for k in first + status:
             if k in tree.children and tree.end[k] - k <= SHORT_BLOCK:
-                for j in range(k, tree.end[k]):  # a short status block whole (lastState: terminated: ...)
-                    lifts[j] = max(lifts[j], value)
+                # A short status block whole (lastState: terminated: ...).
+                lifts[k : tree.end[k]] = map(max, lifts[k : tree.end[k]], itertools.repeat(value))
             while k >= i:  # the line and the keys above it, up to the block's head
                 lifts[k] = max(lifts[k], value)
                 k = tree.parent[k]

@@ -141,7 +141,10 @@ def test_yaml_is_told_by_its_content() -> None:
     markdown = "# Changes\n\n" + "\n".join(f"- fixed the parser for case {k}." for k in range(20))
     log = "\n".join(f"2026-12-06 03:10:{k:02d} INFO worker: job {k} done in {k}ms" for k in range(20))
     headers = "\n".join(["HTTP/1.1 200 OK", "Content-Type: text/html", "Content-Length: 42", "Server: x"])
-    for text in (python, markdown, log, headers):
+    tree = "- /srv/app/\n" + "".join(
+        f"  - pkg{k}/\n" + "".join(f"    - f{j}.py\n" for j in range(3)) for k in range(9)
+    )
+    for text in (python, markdown, log, headers, tree):  # tree: an agent's LS, a listing
         assert not looks_like_yaml(text.split("\n"))
 
 
