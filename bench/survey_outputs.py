@@ -994,13 +994,14 @@ def main() -> None:
     ap.add_argument("--only", default="")
     ap.add_argument("--show", default="")
     ap.add_argument("--keep", type=float, default=0.3)
+    ap.add_argument("--cases", default=str(CASES), help="a case file (default: the survey's)")
     a = ap.parse_args()
     only = {s for s in a.only.split(",") if s} or None
     if a.what == "make":
         make(only)
         return
     ev = load_eval()
-    cases = [json.loads(line) for line in gzip.open(CASES, "rt")]
+    cases = [json.loads(line) for line in gzip.open(a.cases, "rt")]
     cases = [c for c in cases if not only or c["name"] in only]
     rows = [(c, evaluate(c, a.keep, ev)) for c in cases]
     rows.sort(key=lambda cr: (cr[1]["recall"] + cr[1]["recall_k"], cr[1]["name"]))  # type: ignore[operator]

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from sidecar.pruning.engine import listing
+from sidecar.pruning.engine import listing, yaml_kind
 from sidecar.pruning.engine.chunking import (
     COMMENT_PREFIXES,
     IMPORT_PREFIXES,
@@ -153,6 +153,12 @@ def _score(
     # JS/TS methods end in ") {" or "){": two substring searches spare other languages the check of each line.
     methods = ") {" in text or "){" in text
     defs = definition_lines(stripped, methods=methods) if source_type not in ("logs", "listing") else None
+    # YAML read as code: its keys and items make the units, and a block the goal names is lifted.
+    yaml = (
+        yaml_kind.Tree(lines, stripped)
+        if source_type == "code" and yaml_kind.looks_like_yaml(lines)
+        else None
+    )
     chunks = chunk_lines(lines, source_type, CHUNK_TOKENS, stripped=stripped, defs=defs, offsets=offsets)
     chunk_of = [0] * n
     for c, ch in enumerate(chunks):
@@ -225,9 +231,13 @@ def _score(
         assert defs is not None
         if source_type == "code":
             comments = comment_lines(stripped)
+        if yaml is not None:
+            yaml_kind.lift_blocks(yaml, stripped, scores, line_terms, words)
         _code_priors(
             lines, text, offsets, stripped, defs, scores, line_terms, source_type, comments, words, grouped
         )
+    if yaml is not None:
+        chunks = chunk_lines(lines, source_type, CHUNK_TOKENS, stripped=stripped, offsets=offsets, yaml=yaml)
     return scores, chunks, comments
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from sidecar.pruning.engine import yaml_kind
 from sidecar.pruning.types import SourceType
 from sidecar.tokens import CHARS_PER_TOKEN
 
@@ -261,11 +262,13 @@ def chunk_lines(
     stripped: list[str] | None = None,
     defs: list[bool] | None = None,
     offsets: list[int] | None = None,
+    yaml: yaml_kind.Tree | None = None,
 ) -> list[Chunk]:
     """Split ``lines`` into structural chunks of at most ``max_tokens`` (except single long lines).
 
     ``stripped`` (each line stripped), ``defs`` (``definition_lines``) and ``offsets`` (each line's
-    start, then the end) are computed when not given.
+    start, then the end) are computed when not given. ``yaml``: the YAML tree of code that is YAML,
+    whose keys and items make the units (``yaml_kind.unit_starts``).
     """
     if not lines:
         return []
@@ -275,6 +278,12 @@ def chunk_lines(
         chunks = [Chunk(i, i + 1, "row") for i in range(len(lines))]  # rows stand alone, a tree's too
     elif source_type == "docs":
         chunks = _doc_chunks(lines)
+    elif yaml is not None:
+        stripped = list(map(str.strip, lines)) if stripped is None else stripped
+        if offsets is None:
+            offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
+        limit = max(1, max_tokens) * CHARS_PER_TOKEN
+        chunks = _from_starts(yaml_kind.unit_starts(yaml, stripped, offsets, limit), len(lines), "entry")
     else:
         stripped = list(map(str.strip, lines)) if stripped is None else stripped
         chunks = _code_chunks(lines, stripped, definition_lines(stripped) if defs is None else defs)

@@ -45,6 +45,7 @@ from sidecar.pruning.engine.chunking import detect_source_type
 from sidecar.pruning.engine.layout import document
 from sidecar.pruning.engine.listing import TREE_ROW, is_heading
 from sidecar.pruning.engine.search import MATCH
+from sidecar.pruning.engine.yaml_kind import looks_like_yaml
 from sidecar.pruning.types import SourceType
 
 STRUCTURAL: frozenset[str] = frozenset({"json", "search", "diff"})
@@ -181,6 +182,8 @@ def detect_kind(text: str, declared: SourceType | None = None) -> SourceType:
     if declared is not None:
         return declared
     guess = detect_source_type(text)
+    if guess == "docs" and looks_like_yaml(lines):
+        return "code"  # YAML, whose items read as bullets: read by its keys (engine.yaml_kind)
     # ls -R's "dir:" headings look like code's "else:" to the line counts, not to the row rule.
     listing = guess == "docs" and _is_listing(lines) or guess == "code" and _is_recursive_ls(lines)
     return "listing" if listing else guess
