@@ -299,3 +299,89 @@ def test_a_tree_keeps_the_parent_directories_of_each_kept_row() -> None:
     assert detect_kind(claude_ls) == "listing"
     _, out = prune(claude_ls, "where is the JSON layout module?", "listing")
     assert {"  - pkg17/", "    - engine/", "      - layout.py"} <= set(out.split("\n"))
+
+
+def _cargo_run(thread: str) -> str:
+    """``cargo test`` with one failing test among forty; ``thread`` as rustc prints the panicking thread."""
+    out = ["   Compiling portparse v0.1.0 (/home/dev/portparse)", "", "running 40 tests"]
+    out += [f"test tests::parses_port_{k} ... ok" for k in range(39)]
+    out += [
+        "test tests::rejects_negative ... FAILED",
+        "",
+        "failures:",
+        "",
+        "---- tests::rejects_negative stdout ----",
+    ]
+    out += [
+        f"{thread} panicked at src/lib.rs:197:9:",
+        "assertion `left == right` failed",
+        "  left: Err(Syntax)",
+        " right: Err(Range)",
+        "stack backtrace:",
+    ]
+    for k, frame in enumerate(
+        ("__rustc::rust_begin_unwind", "core::panicking::panic_fmt", "core::panicking::assert_failed")
+    ):
+        out += [
+            f"   {k}: {frame}",
+            f"             at /rustc/59807616e1fa/library/core/src/panicking.rs:{80 + k}:5",
+        ]
+    out += ["", "failures:", "    tests::rejects_negative", ""]
+    out += [
+        "test result: FAILED. 39 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.42s",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def test_a_panic_with_the_thread_id_of_newer_rustc_is_the_failing_line() -> None:
+    # rustc >= 1.9x: "thread 'x' (27674) panicked at"; the old form without the id still works.
+    for thread in ("thread 'tests::rejects_negative' (27674)", "thread 'tests::rejects_negative'"):
+        text = _cargo_run(thread)
+        ((start, focus, end),) = _blocks(text)
+        assert text.split("\n")[focus].startswith(thread + " panicked")
+        _, out = prune(text, "Why does the rejects_negative test fail?\ncargo test", "logs", keep=0.3)
+        assert f"{thread} panicked at src/lib.rs:197:9:" in out.split("\n")
+
+
+def _go_verbose_run() -> str:
+    """``go test -v ./...``: t.Errorf messages come before their test's ``--- FAIL:``, passes follow."""
+    out = []
+    for k in range(12):
+        out += [f"=== RUN   TestStoreCase{k}", f"--- PASS: TestStoreCase{k} (0.0{k % 10}s)"]
+    out += ["PASS", "ok  \texample.com/shop/internal/store\t0.112s"]
+    out += [
+        "=== RUN   TestHandlerAuth",
+        "=== RUN   TestHandlerAuth/rejects_expired_token",
+        "=== RUN   TestHandlerAuth/accepts_fresh_token",
+        "    handler_test.go:88: status = 401, want 200",
+        '    handler_test.go:89: body = {"error":"token expired"}',
+        "--- FAIL: TestHandlerAuth (0.01s)",
+        "    --- PASS: TestHandlerAuth/rejects_expired_token (0.00s)",
+        "    --- FAIL: TestHandlerAuth/accepts_fresh_token (0.00s)",
+    ]
+    for k in range(14):
+        out += [f"=== RUN   TestHandlerCase{k}", f"--- PASS: TestHandlerCase{k} (0.0{k % 10}s)"]
+    out += ["FAIL", "FAIL\texample.com/shop/internal/httpapi\t0.412s", "FAIL", ""]
+    return "\n".join(out)
+
+
+def test_go_test_verbose_failure_block_holds_its_messages_and_stops_at_the_next_test() -> None:
+    text = _go_verbose_run()
+    lines = text.split("\n")
+    message = lines.index("    handler_test.go:88: status = 401, want 200")
+    blocks = _blocks(text)
+    assert len(blocks) == 2  # the test and its failing subtest
+    for start, focus, end in blocks:
+        assert start < message == focus and lines[start].startswith("=== RUN   TestHandlerAuth")
+        assert not any(line.startswith("--- PASS: TestHandlerCase") for line in lines[start:end])
+    _, out = prune(text, "Why does the TestHandlerAuth test fail?\ngo test -v ./...", "logs", keep=0.3)
+    kept = out.split("\n")
+    assert lines[message] in kept and lines[message + 1] in kept
+    assert "    --- FAIL: TestHandlerAuth/accepts_fresh_token (0.00s)" in kept
+
+
+def test_go_test_without_verbose_keeps_its_messages_after_the_fail_line() -> None:
+    text = "--- FAIL: TestAdd (0.00s)\n    add_test.go:9: got 4, want 3\n--- FAIL: TestSub (0.00s)\n"
+    text += "    sub_test.go:4: got 1, want -1\nFAIL\nFAIL\texample.com/calc\t0.01s\n"
+    assert [(s, e) for s, _, e in _blocks(text)] == [(0, 2), (2, 4)]
