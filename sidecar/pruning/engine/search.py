@@ -24,6 +24,7 @@ import re
 from collections.abc import Sequence
 
 from sidecar.pruning.engine.chunking import Chunk, lowered
+from sidecar.pruning.engine.diagnostics import diagnostic_priors, read_diagnostics
 from sidecar.pruning.engine.terms import weighted_matches
 
 UNIT_LINES = 2
@@ -68,7 +69,8 @@ def score_search(
     ``offsets``: each line's start in the joined text, then its end (computed when not given).
     """
     n = len(lines)
-    group, context, paths = file_groups(lines)
+    diag = read_diagnostics(lines)  # a checker's records: their lines go by the file each is about
+    group, context, paths = file_groups(lines) if diag is None else (diag.file, [False] * n, diag.paths)
     text = "\n".join(lines)
     low = lowered(text)
     if offsets is None:
@@ -83,19 +85,22 @@ def score_search(
     seen: set[int] = set()
     for i in range(n):
         f = group[i]
-        scores[i] += FILE_LIFT * value[f]
-        if f not in seen and lines[i].strip():
-            seen.add(f)
-            scores[i] += FIRST_W * unit
-            if not MATCH.match(lines[i]) and i + 1 < n:
-                scores[i + 1] += FIRST_W * unit  # a heading's first match
+        if f >= 0 and (diag is None or lines[i].strip()):  # (a diagnostic list's line of no file is -1)
+            scores[i] += FILE_LIFT * value[f]
+            if f not in seen and lines[i].strip() and diag is None:
+                seen.add(f)
+                scores[i] += FIRST_W * unit
+                if not MATCH.match(lines[i]) and i + 1 < n:
+                    scores[i + 1] += FIRST_W * unit  # a heading's first match
         if not lines[i].strip():
             scores[i] -= 0.05 * unit
+    units = _units(group, n) if diag is None else diagnostic_priors(lines, diag, scores, value, unit)
     # A checker's closing summary after its path:line: diagnostics (mypy's "Found 12 errors in 3 files").
     last = next((i for i in range(n - 1, -1, -1) if lines[i].strip()), None)
-    if last is not None and not MATCH.match(lines[last]) and not _NUMBERED.match(lines[last]):
+    closing = diag is None or diag.record[last] == last if last is not None else False
+    if last is not None and closing and not MATCH.match(lines[last]) and not _NUMBERED.match(lines[last]):
         scores[last] = max(scores)
-    return scores, _units(group, n)
+    return scores, units
 
 
 def _path_values(paths: list[str], goal: str) -> list[float]:
