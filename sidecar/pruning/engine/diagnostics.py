@@ -116,7 +116,9 @@ def _read(lines: Sequence[str]) -> Diagnostics | None:
                 start = i
             current = f
             located += form != "ctx"
-            rich += form == "opened" or form == "head" and "(" in lines[i][: lines[i].find(":")]
+            # No search result is an indented location (pyright's), tsc's "(line,col)" or under a message.
+            head = lines[i][: lines[i].find(":")]
+            rich += form == "opened" or form == "head" and ("(" in head or head[:1].isspace())
         elif form == "loc" and current < 0:
             start, current = i, paths.setdefault(path, len(paths))
             located += 1
@@ -192,7 +194,11 @@ def diagnostic_priors(
         if lines[i].strip() and diag.file[i] >= 0:  # (make's lines, a summary's table: by their words)
             # A frame line weighs per character at most what its message does: a short "    |   ^~~"
             # must not outbid another error's message where the budget is counted in characters.
-            lift = best[r] if i in diag.keys else RECORD_SHARE * best[r] * min(1.0, len(lines[i]) / len(lines[r]))
+            lift = (
+                best[r]
+                if i in diag.keys
+                else RECORD_SHARE * best[r] * min(1.0, len(lines[i]) / len(lines[r]))
+            )
             if i in diag.headings:
                 lift = max(lift, HEADING_SHARE * rows.get(diag.file[i], 0.0))
             scores[i] = max(scores[i], lift)

@@ -72,7 +72,6 @@ _BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{80,}")
 # Near-repeats compare equal: numbers by translation, and the first path or URL of a line masked
 # (string finds: a regex over every position of the text costs several times more).
 _DIGITS = str.maketrans("123456789", "000000000")
-_WORDED = re.compile(r"[a-z]{2}")  # what a line says besides its masked path (lowercased)
 
 
 def _shape(line: str) -> str:
@@ -276,9 +275,10 @@ def log_priors(
     for i, key in enumerate(low.translate(_DIGITS).split("\n")):
         if "/" in key:
             shape = _shape(key)
-            # A path or location alone ("  --> src/x.rs:0:0", an eslint file heading) names its file:
-            # masked, every one would count as a repeat of the first; only the same path repeats it.
-            key = shape if _WORDED.search(shape) else key
+            # A diagnostic's location ("  --> src/x.rs:0:0", rustc's and ruff's) names its file: masked,
+            # every one would repeat the first; only the same path repeats it. (A path alone is no
+            # location: pip show -f's files still fold.)
+            key = key if shape.lstrip().startswith(("--> ", "::: ")) else shape
         count = seen.get(key, 0)
         seen[key] = count + 1
         if count and i not in errors:
