@@ -385,3 +385,18 @@ def test_go_test_without_verbose_keeps_its_messages_after_the_fail_line() -> Non
     text = "--- FAIL: TestAdd (0.00s)\n    add_test.go:9: got 4, want 3\n--- FAIL: TestSub (0.00s)\n"
     text += "    sub_test.go:4: got 1, want -1\nFAIL\nFAIL\texample.com/calc\t0.01s\n"
     assert [(s, e) for s, _, e in _blocks(text)] == [(0, 2), (2, 4)]
+
+
+def test_rustc_locations_in_a_build_log_are_not_near_repeats_of_each_other() -> None:
+    # A long build log (not a diagnostic list): each warning's "--> path" names a different file;
+    # masked to one shape they were folded as repeats of the first and scored below every other line.
+    out = [f"   Compiling dep{k} v0.{k}.0" for k in range(80)]
+    for k, name in enumerate(("cart", "money", "orders", "auth", "db", "api")):
+        out += [f"warning: unused variable: `v{k}`", f"  --> src/{name}/handler.rs:{10 + k}:9", "   |", ""]
+    out += ["   Compiling shop v0.1.0 (/home/dev/shop)"] + ["    Finished `dev` profile in 9.1s", ""]
+    text = "\n".join(out)
+    assert detect_kind(text, "logs") == "logs"
+    lines = text.split("\n")
+    scores = score_lines(lines, "Which unused variables does the build warn about?\ncargo build", "logs")
+    locations = [i for i, line in enumerate(lines) if line.startswith("  --> ")]
+    assert min(scores[i] for i in locations) >= scores[locations[0]] - 1e-9
