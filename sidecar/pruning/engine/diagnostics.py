@@ -18,7 +18,8 @@ Other lines (``make: *** [Makefile:6: main.o] Error 1``, a compile command, a su
 no file. The text is a diagnostic list when records of a file hold most of its lines and it shows what
 plain search results never do (a record of several lines, an eslint row, a ``-->`` location, tsc's
 form): ``grep -n`` output stays search results (``engine.search`` reads both). Reading is one regex
-match per line; a text whose first ``SAMPLE`` lines show no diagnostic stops there.
+match per line, after two scans of the first ``SAMPLE`` lines for what only diagnostics show (a
+``-->``, a code frame, an eslint row, tsc's form): most texts stop there.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ _SUMMARY = re.compile(
     r"|^g?make(?:\[\d+\])?: \*\*\*|^make: Target|^ninja: build stopped)"
 )
 
+# What only a diagnostic list shows (a cheap test before reading lines): an indented eslint row, an
+# indented location (pyright), a code frame ("    8 |   x", "      |   ^~~"), mypy's caret; tsc's form.
+_FRAMED = re.compile(r"\n[ \t]+(?:\d+:\d+ +(?:error|warning)\b|\S+:\d+:\d+ - |\d* *\| |\^~)")
+_TSC = re.compile(r"\(\d+,\d+\): (?:error|warning)\b")
+
 # One line's form. A path holds a letter and no space ("10:00:01" and "make: ***" are no location).
 _LINE = re.compile(
     r"(?P<head>[ \t]*(?:\./)?(?P<hpath>(?=[^\s:(]*[A-Za-z])[\w.@+~/\\-][^\s:(]*?)"
@@ -75,6 +81,9 @@ class Diagnostics:
 
 def read_diagnostics(lines: Sequence[str]) -> Diagnostics | None:
     """Return the records of a diagnostic list, or None when ``lines`` are not one."""
+    sample = "\n" + "\n".join(lines[:SAMPLE])
+    if "--> " not in sample and not _FRAMED.search(sample) and not _TSC.search(sample):
+        return None  # most texts (logs, grep -n, code) stop here: two scans at C speed, no line read
     head = _read(lines[:SAMPLE])
     return head if head is None or len(lines) <= SAMPLE else _read(lines)
 
