@@ -89,6 +89,8 @@ def read_diagnostics(lines: Sequence[str]) -> Diagnostics | None:
 
 
 def _read(lines: Sequence[str]) -> Diagnostics | None:
+    """Read ``lines`` as records (one pass over their forms); None unless located records hold most of
+    them and something shows they are no plain search results (``rich``)."""
     n = len(lines)
     forms = list(map(_form, lines))
     # A "-->" location names the file of the message above it (the last non-blank line before it).
