@@ -11,7 +11,8 @@ win over it when the text shows them unmistakably:
 - ``diff``: unified diff headers (``diff --git``, ``--- a/`` + ``+++ b/``, ``@@``) or ``git log``
   records (``commit <hash>`` followed by ``Author:``);
 - ``search``: most lines are ``grep -n``/``rg`` matches (``path:line:text``, ``path-line-text`` for
-  context) or rg's heading form (a path alone, then ``line:text`` lines);
+  context) or rg's heading form (a path alone, then ``line:text`` lines); or a checker's diagnostic
+  list (gcc, tsc, eslint, ruff, rustc: ``engine.diagnostics``), records grouped by file as matches are;
 - ``logs`` for JSON lines (NDJSON: one object per line, as a structured logger, ``kubectl logs`` of a
   service logging JSON, docker's json-file driver or ``jq -c`` write them): a stream of records, read
   a line at a time. Taken for code otherwise (lines open and close braces), it was cut into arbitrary
@@ -42,6 +43,7 @@ import re
 import msgspec
 
 from sidecar.pruning.engine.chunking import detect_source_type
+from sidecar.pruning.engine.diagnostics import read_diagnostics
 from sidecar.pruning.engine.layout import document
 from sidecar.pruning.engine.listing import TREE_ROW, is_heading
 from sidecar.pruning.engine.search import MATCH
@@ -175,7 +177,7 @@ def detect_kind(text: str, declared: SourceType | None = None) -> SourceType:
     sample = "\n".join(lines)
     if _is_diff(sample):
         return "diff"
-    if _is_search(lines):
+    if _is_search(lines) or read_diagnostics(lines) is not None:
         return "search"
     if _is_ndjson(lines) or _is_test_report(sample):
         return "logs"

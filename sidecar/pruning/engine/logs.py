@@ -96,9 +96,14 @@ _BLOCK_START = re.compile(
     re.M,
 )
 _SECTION = re.compile(r"^={3,} .* ={3,}$|^={20,}$|^-{20,}$")
+# go test -v prints a test's messages as they come, between its "=== RUN   TestX" and "--- FAIL: TestX";
+# its block ends where the next test or the package's result starts (at the FAIL line's indentation).
+_GO_FAIL = re.compile(r"([ \t]*)--- FAIL: (\S+)")
+_GO_END = re.compile(r"=== (?:RUN|CONT|PAUSE|NAME) |--- (?:PASS|SKIP|FAIL): |(?:PASS|FAIL)$|(?:ok|FAIL)[ \t]")
+GO_RUN_REACH = 400  # lines above a "--- FAIL:" searched for its "=== RUN" (parallel tests interleave)
 _FAILURE = re.compile(
     r"^(?:>\s|E\s|\s*(?:AssertionError|assert|Error|Expected|Received|panic:)|\S+:\d+: \w"
-    r"|.*thread '.*' panicked)"
+    r"|.*thread '[^'\n]*'(?: \(\d+\))? panicked)"  # rustc 1.9x prints the thread's id: 'x' (27674)
 )
 # What a failing test's skeleton keeps: where and why it failed, one line each. Written "\n(?:...)"
 # (see below) and without a backtracking scan per token: possessive runs, lookbehinds at their end.
@@ -106,9 +111,10 @@ _SKELETON = re.compile(
     r"\n(?:[>E] "  # pytest: the failing line and the error lines
     r"|[ \t]*(?:(?=[^\s:]*\.[A-Za-z])[^\s:]++:\d+:"  # file:line: (pytest's frames and exception, go)
     r"|File \"[^\"\n]*\", line \d"  # a Python traceback's frames
-    r"|[\w.]++(?:(?<=Error)|(?<=Exception)|(?<=Failure))\b|panic:|thread '[^'\n]*' panicked"
+    r"|[\w.]++(?:(?<=Error)|(?<=Exception)|(?<=Failure))\b|panic:|thread '[^'\n]*'(?: \(\d+\))? panicked"
     r"|(?=[ERelra])(?:Expected|Received|expected|received|left|right|assertion)\b|expect\("  # jest, cargo
     r"|>[ \t]*\d+ \|"  # jest's code frame: the failing line
+    r"|[ \t]*--- FAIL: "  # go: the failing test or subtest (its messages come above it with -v)
     r"|at [^\n]*\.(?:test|spec)\.[jt]sx?:\d))"  # a JS stack's frame in the test file
 )
 _SUMMARY = re.compile(
@@ -167,15 +173,44 @@ def failure_blocks(lines: Sequence[str], low: str, offsets: list[int]) -> list[t
     n = len(lines)
     for k, start in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else n
+        said = None
+        go = _GO_FAIL.match(lines[start])
+        if go:
+            start, said, end = _go_block(lines, start, end, go.group(1), go.group(2))
         for j in range(start + 1, end):
             if _SECTION.match(lines[j]) and not lines[j].startswith("-" * 20):
                 end = j
                 break
         # pytest marks the failing line ">" and the error "E": the test's own asserts above are source.
-        marked = next((j for j in range(start + 1, end) if lines[j][:2] in ("> ", "E ")), None)
+        marked = said or next((j for j in range(start + 1, end) if lines[j][:2] in ("> ", "E ")), None)
         focus = marked or next((j for j in range(start + 1, end) if _FAILURE.match(lines[j])), start + 1)
         out.append((start, focus, end))
     return out
+
+
+def _go_block(
+    lines: Sequence[str], fail: int, end: int, indent: str, name: str
+) -> tuple[int, int | None, int]:
+    """Return (start, first message or None, end) of go test's failing ``name`` reported at line ``fail``.
+
+    With ``-v`` its messages (``handler_test.go:88: got 401``) come before the ``--- FAIL:`` line, from
+    its ``=== RUN`` on; without, after it. Either way the block stops at the next test's line or the
+    package's result, not at the next failure (a PASS run follows a failing test).
+    """
+    for j in range(fail + 1, end):
+        line = lines[j]
+        if _GO_END.match(line, len(indent) if line.startswith(indent) else 0) and (
+            line.startswith("=") or len(line) - len(line.lstrip()) <= len(indent)
+        ):
+            end = j
+            break
+    run = f"=== RUN   {name}"
+    reach = range(fail - 1, max(-1, fail - GO_RUN_REACH), -1)
+    start = next((k for k in reach if lines[k].rstrip() == run), fail)
+    said = next(
+        (k for k in range(start + 1, fail) if lines[k].strip() and not lines[k].startswith("=== ")), None
+    )
+    return start, said, end
 
 
 def _skeletons(
@@ -193,7 +228,7 @@ def _skeletons(
     the budget. Each block's header is scored by the caller, a little lower: the summary's FAILED
     line names the test again, so under a short budget the header goes before the failure's marks.
     """
-    a, b = blocks[0][0], blocks[-1][1]
+    a, b = min(s for s, _ in blocks), max(e for _, e in blocks)  # go's blocks may overlap
     marks = bytearray(len(lines))
     region = "\n" + "\n".join(lines[a:b])  # one scan at C speed, not a match per line
     for m in _SKELETON.finditer(region):
@@ -239,7 +274,11 @@ def log_priors(
     seen: dict[str, int] = {}
     for i, key in enumerate(low.translate(_DIGITS).split("\n")):
         if "/" in key:
-            key = _shape(key)
+            shape = _shape(key)
+            # A diagnostic's location ("  --> src/x.rs:0:0", rustc's and ruff's) names its file: masked,
+            # every one would repeat the first; only the same path repeats it. (A path alone is no
+            # location: pip show -f's files still fold.)
+            key = key if shape.lstrip().startswith(("--> ", "::: ")) else shape
         count = seen.get(key, 0)
         seen[key] = count + 1
         if count and i not in errors:

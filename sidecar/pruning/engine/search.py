@@ -13,6 +13,11 @@ alone on a line, then ``line:text``). Per line:
 4. a last line that is no match is a checker's summary (mypy, ruff and gcc print their diagnostics as
    ``path:line:`` lines, then ``Found 12 errors in 3 files``): kept with the best lines.
 
+A checker's diagnostic list with more than ``path:line:`` lines (code frames, ``-->`` locations, eslint's
+rows under their file, tsc's ``path(line,col):``; ``engine.diagnostics``) is read as records instead:
+each line goes with the file its record is about (no first-match prior: every record is a finding),
+and ``diagnostics.diagnostic_priors`` lifts records, errors among warnings and summaries.
+
 Units for selection are runs of up to ``UNIT_LINES`` matches of one file, so a cut never merges
 two files' matches silently: its marker names the original line range, recoverable as any other.
 """
@@ -24,6 +29,7 @@ import re
 from collections.abc import Sequence
 
 from sidecar.pruning.engine.chunking import Chunk, lowered
+from sidecar.pruning.engine.diagnostics import diagnostic_priors, read_diagnostics
 from sidecar.pruning.engine.terms import weighted_matches
 
 UNIT_LINES = 2
@@ -68,7 +74,8 @@ def score_search(
     ``offsets``: each line's start in the joined text, then its end (computed when not given).
     """
     n = len(lines)
-    group, context, paths = file_groups(lines)
+    diag = read_diagnostics(lines)  # a checker's records: their lines go by the file each is about
+    group, context, paths = file_groups(lines) if diag is None else (diag.file, [False] * n, diag.paths)
     text = "\n".join(lines)
     low = lowered(text)
     if offsets is None:
@@ -82,20 +89,28 @@ def score_search(
     value = _path_values(paths, goal)
     seen: set[int] = set()
     for i in range(n):
-        f = group[i]
-        scores[i] += FILE_LIFT * value[f]
-        if f not in seen and lines[i].strip():
+        f, blank = group[i], not lines[i].strip()
+        if f >= 0 and not (diag and blank):  # (a diagnostic list's line of no file, make's, is -1)
+            scores[i] += FILE_LIFT * value[f]
+        if diag is None and f not in seen and not blank:
             seen.add(f)
             scores[i] += FIRST_W * unit
             if not MATCH.match(lines[i]) and i + 1 < n:
                 scores[i + 1] += FIRST_W * unit  # a heading's first match
-        if not lines[i].strip():
+        if blank:
             scores[i] -= 0.05 * unit
+    units = _units(group, n) if diag is None else diagnostic_priors(lines, diag, scores, value, unit)
     # A checker's closing summary after its path:line: diagnostics (mypy's "Found 12 errors in 3 files").
     last = next((i for i in range(n - 1, -1, -1) if lines[i].strip()), None)
-    if last is not None and not MATCH.match(lines[last]) and not _NUMBERED.match(lines[last]):
+    # (In a diagnostic list, a line of its own: not the last row of tsc's table of files.)
+    if (
+        last is not None
+        and (diag is None or diag.record[last] == last)
+        and not MATCH.match(lines[last])
+        and not _NUMBERED.match(lines[last])
+    ):
         scores[last] = max(scores)
-    return scores, _units(group, n)
+    return scores, units
 
 
 def _path_values(paths: list[str], goal: str) -> list[float]:

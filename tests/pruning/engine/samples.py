@@ -164,3 +164,83 @@ def prune(text: str, goal: str, kind: SourceType, keep: float | None = None) -> 
     sel = asyncio.run(HeuristicBackend().prune(req))
     rendered = render(text.split("\n"), sel.keep, PID, annotate_lines=False, include_markers=True)
     return sel.keep, rendered.text
+
+
+ESLINT_FILES = (
+    "src/api/client.ts", "src/components/Cart.tsx", "src/components/Checkout.tsx", "src/store/cart.ts",
+    "src/utils/money.ts", "src/pages/orders.tsx", "src/pages/account.tsx", "src/api/types.ts",
+)  # fmt: skip
+ESLINT_ROWS = (
+    ("error", "'useState' is defined but never used", "no-unused-vars"),
+    ("warning", "Unexpected console statement", "no-console"),
+    ("error", "React Hook useEffect has a missing dependency: 'load'", "react-hooks/exhaustive-deps"),
+    ("error", "Expected '===' and instead saw '=='", "eqeqeq"),
+    ("warning", "Missing return type on function", "@typescript-eslint/explicit-function-return-type"),
+)
+
+
+def eslint_stylish() -> str:
+    """``npx eslint src`` (stylish): each file's path alone, then its rows; most rows say error."""
+    out = []
+    for k, path in enumerate(ESLINT_FILES):
+        out.append(f"/home/dev/shop/{path}")
+        for j in range(7):
+            level, message, rule = ESLINT_ROWS[(j + k) % len(ESLINT_ROWS)]
+            out.append(f"  {10 + 11 * j}:{5 + j}  {level:7}  {message}  {rule}")
+        out.append("")
+    out += ["✖ 56 problems (34 errors, 22 warnings)", ""]
+    return "\n".join(out)
+
+
+def tsc_output() -> str:
+    """``npx tsc --noEmit``: ``path(line,col): error TS…`` rows of seven files interleaved, then the count."""
+    files = (
+        "src/api/client.ts", "src/api/types.ts", "src/components/Cart.tsx", "src/components/Checkout.tsx",
+        "src/store/cart.ts", "src/utils/money.ts", "src/pages/orders.tsx",
+    )  # fmt: skip
+    messages = (
+        "TS2322: Type 'string | undefined' is not assignable to type 'string'.",
+        "TS2345: Argument of type 'number' is not assignable to parameter of type 'string'.",
+        "TS7006: Parameter 'item' implicitly has an 'any' type.",
+    )
+    out = [f"{files[k % 7]}({10 + k * 3},{k % 9 + 2}): error {messages[k % 3]}" for k in range(42)]
+    return "\n".join(out + ["", "Found 42 errors in 7 files.", ""])
+
+
+def gcc_make() -> str:
+    """``make -k``: gcc's warnings and errors with code frames, make's ``***`` lines."""
+    out = []
+    for k, name in enumerate(("main", "buffer", "parse", "config", "log", "net")):
+        out += [f"cc -Wall -Wextra -O2 -g -c {name}.c", f"{name}.c: In function ‘{name}_init’:"]
+        for j in range(3):
+            out += [
+                f"{name}.c:{5 + j * 4}:{7 + j}: warning: unused variable ‘tmp{j}’ [-Wunused-variable]",
+                f"    {5 + j * 4} |   int tmp{j};",
+                "      |       ^~~~",
+            ]
+        if k in (2, 4):
+            out += [
+                f"{name}.c:{30 + k}:14: error: ‘{name}_count’ undeclared (first use in this function)",
+                f"   {30 + k} |     return {name}_count;",
+                "      |            ^~~~~~~~~~",
+                f"make: *** [Makefile:6: {name}.o] Error 1",
+            ]
+    return "\n".join(out + ["make: Target 'server' not remade because of errors.", ""])
+
+
+def ruff_full() -> str:
+    """``ruff check`` (full format): each finding's message, its ``-->`` location, a code frame."""
+    out = []
+    for k in range(12):
+        code, message = ("B904", "Within an `except` clause, raise exceptions with `raise ... from err`")
+        if k % 3:
+            code, message = ("F401", f"`typing.Name{k}` imported but unused")
+        path = f"lark/{('lexer', 'parser', 'tree', 'common')[k % 4]}.py"
+        line = 100 + k * 17
+        out += [f"{code} {message}", f"  --> {path}:{line}:13", "   |"]
+        out += [
+            f"{line - 1} |         except KeyError as e:",
+            f"{line} |             raise AttributeError(e)",
+        ]
+        out += ["   |             ^^^^^^^^^^^^^^^^^^^^^^^", "   |", ""]
+    return "\n".join(out + ["Found 12 errors.", ""])

@@ -348,3 +348,104 @@ def test_a_junit_report_is_read_as_a_test_run() -> None:
         kept, out = prune(report, "Which test failed in the JUnit report and why?", "logs", keep)
         assert all(kept[error : error + 6]), keep  # the error element whole, its traceback with it
         assert sum(kept) < 0.5 * len(lines)  # the passing test cases fold
+
+
+def _cargo_run(thread: str) -> str:
+    """``cargo test`` with one failing test among forty; ``thread`` as rustc prints the panicking thread."""
+    out = ["   Compiling portparse v0.1.0 (/home/dev/portparse)", "", "running 40 tests"]
+    out += [f"test tests::parses_port_{k} ... ok" for k in range(39)]
+    out += [
+        "test tests::rejects_negative ... FAILED",
+        "",
+        "failures:",
+        "",
+        "---- tests::rejects_negative stdout ----",
+    ]
+    out += [
+        f"{thread} panicked at src/lib.rs:197:9:",
+        "assertion `left == right` failed",
+        "  left: Err(Syntax)",
+        " right: Err(Range)",
+        "stack backtrace:",
+    ]
+    for k, frame in enumerate(
+        ("__rustc::rust_begin_unwind", "core::panicking::panic_fmt", "core::panicking::assert_failed")
+    ):
+        out += [
+            f"   {k}: {frame}",
+            f"             at /rustc/59807616e1fa/library/core/src/panicking.rs:{80 + k}:5",
+        ]
+    out += ["", "failures:", "    tests::rejects_negative", ""]
+    out += [
+        "test result: FAILED. 39 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.42s",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def test_a_panic_with_the_thread_id_of_newer_rustc_is_the_failing_line() -> None:
+    # rustc >= 1.9x: "thread 'x' (27674) panicked at"; the old form without the id still works.
+    for thread in ("thread 'tests::rejects_negative' (27674)", "thread 'tests::rejects_negative'"):
+        text = _cargo_run(thread)
+        ((start, focus, end),) = _blocks(text)
+        assert text.split("\n")[focus].startswith(thread + " panicked")
+        _, out = prune(text, "Why does the rejects_negative test fail?\ncargo test", "logs", keep=0.3)
+        assert f"{thread} panicked at src/lib.rs:197:9:" in out.split("\n")
+
+
+def _go_verbose_run() -> str:
+    """``go test -v ./...``: t.Errorf messages come before their test's ``--- FAIL:``, passes follow."""
+    out = []
+    for k in range(12):
+        out += [f"=== RUN   TestStoreCase{k}", f"--- PASS: TestStoreCase{k} (0.0{k % 10}s)"]
+    out += ["PASS", "ok  \texample.com/shop/internal/store\t0.112s"]
+    out += [
+        "=== RUN   TestHandlerAuth",
+        "=== RUN   TestHandlerAuth/rejects_expired_token",
+        "=== RUN   TestHandlerAuth/accepts_fresh_token",
+        "    handler_test.go:88: status = 401, want 200",
+        '    handler_test.go:89: body = {"error":"token expired"}',
+        "--- FAIL: TestHandlerAuth (0.01s)",
+        "    --- PASS: TestHandlerAuth/rejects_expired_token (0.00s)",
+        "    --- FAIL: TestHandlerAuth/accepts_fresh_token (0.00s)",
+    ]
+    for k in range(14):
+        out += [f"=== RUN   TestHandlerCase{k}", f"--- PASS: TestHandlerCase{k} (0.0{k % 10}s)"]
+    out += ["FAIL", "FAIL\texample.com/shop/internal/httpapi\t0.412s", "FAIL", ""]
+    return "\n".join(out)
+
+
+def test_go_test_verbose_failure_block_holds_its_messages_and_stops_at_the_next_test() -> None:
+    text = _go_verbose_run()
+    lines = text.split("\n")
+    message = lines.index("    handler_test.go:88: status = 401, want 200")
+    blocks = _blocks(text)
+    assert len(blocks) == 2  # the test and its failing subtest
+    for start, focus, end in blocks:
+        assert start < message == focus and lines[start].startswith("=== RUN   TestHandlerAuth")
+        assert not any(line.startswith("--- PASS: TestHandlerCase") for line in lines[start:end])
+    _, out = prune(text, "Why does the TestHandlerAuth test fail?\ngo test -v ./...", "logs", keep=0.3)
+    kept = out.split("\n")
+    assert lines[message] in kept and lines[message + 1] in kept
+    assert "    --- FAIL: TestHandlerAuth/accepts_fresh_token (0.00s)" in kept
+
+
+def test_go_test_without_verbose_keeps_its_messages_after_the_fail_line() -> None:
+    text = "--- FAIL: TestAdd (0.00s)\n    add_test.go:9: got 4, want 3\n--- FAIL: TestSub (0.00s)\n"
+    text += "    sub_test.go:4: got 1, want -1\nFAIL\nFAIL\texample.com/calc\t0.01s\n"
+    assert [(s, e) for s, _, e in _blocks(text)] == [(0, 2), (2, 4)]
+
+
+def test_rustc_locations_in_a_build_log_are_not_near_repeats_of_each_other() -> None:
+    # A long build log (not a diagnostic list): each warning's "--> path" names a different file;
+    # masked to one shape they were folded as repeats of the first and scored below every other line.
+    out = [f"   Compiling dep{k} v0.{k}.0" for k in range(80)]
+    for k, name in enumerate(("cart", "money", "orders", "auth", "db", "api")):
+        out += [f"warning: unused variable: `v{k}`", f"  --> src/{name}/handler.rs:{10 + k}:9", "   |", ""]
+    out += ["   Compiling shop v0.1.0 (/home/dev/shop)"] + ["    Finished `dev` profile in 9.1s", ""]
+    text = "\n".join(out)
+    assert detect_kind(text, "logs") == "logs"
+    lines = text.split("\n")
+    scores = score_lines(lines, "Which unused variables does the build warn about?\ncargo build", "logs")
+    locations = [i for i, line in enumerate(lines) if line.startswith("  --> ")]
+    assert min(scores[i] for i in locations) >= scores[locations[0]] - 1e-9
