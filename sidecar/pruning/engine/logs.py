@@ -95,6 +95,7 @@ _BLOCK_START = re.compile(
     r"|[ \t]*--- FAIL: )",  # go test
     re.M,
 )
+_LONE_PATH = re.compile(r"\S*/\S*|[\w@+~.-]*\.[a-z][a-z0-9]{0,4}")  # a path or a file name alone
 _SECTION = re.compile(r"^={3,} .* ={3,}$|^={20,}$|^-{20,}$")
 # go test -v prints a test's messages as they come, between its "=== RUN   TestX" and "--- FAIL: TestX";
 # its block ends where the next test or the package's result starts (at the FAIL line's indentation).
@@ -246,6 +247,13 @@ def _skeletons(
                 scores[i] = lo
 
 
+def error_lines(lines: Sequence[str], low: str, offsets: list[int]) -> set[int]:
+    """Return the lines naming an error (``ERROR_WORDS``); a line that is only a file's path or name
+    (``pip show -f``'s "aiohttp/web_exceptions.py", a listing inside a log) names none."""
+    found = keyword_lines(low, offsets, ERROR_WORDS)
+    return {i for i in found if not _LONE_PATH.fullmatch(lines[i].strip())}
+
+
 def log_priors(
     lines: Sequence[str],
     low: str,
@@ -257,7 +265,7 @@ def log_priors(
     """Adjust ``scores`` for a log: errors, failing tests and summaries up, repeats and noise down."""
     n = len(lines)
     unit = max(max(scores), 1.0)
-    errors = keyword_lines(low, offsets, ERROR_WORDS)
+    errors = error_lines(lines, low, offsets)
     warns = keyword_lines(low, offsets, WARN_WORDS) - errors
     for i in errors:
         scores[i] += 1.0 * unit
@@ -314,6 +322,7 @@ def log_priors(
     for i in _line_starts(_SUMMARY, "\n".join(lines), offsets):
         scores[i] += SUMMARY_W * unit
     for i in range(max(0, n - TAIL_LINES), n):
-        scores[i] += 0.5 * unit
+        if not _LONE_PATH.fullmatch(stripped[i]):  # a run's outcome, not the end of a list of files
+            scores[i] += 0.5 * unit
     for i in range(min(n, 5)):
         scores[i] += 0.3 * unit

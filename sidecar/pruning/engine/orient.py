@@ -12,9 +12,10 @@ import itertools
 import re
 from collections.abc import Sequence
 
-from sidecar.pruning.engine.chunking import DEF_PREFIXES, ERROR_WORDS, keyword_lines, lowered
+from sidecar.pruning.engine.chunking import DEF_PREFIXES, lowered
 from sidecar.pruning.engine.keepstate import KeepState, kept_runs
 from sidecar.pruning.engine.listing import anchors
+from sidecar.pruning.engine.logs import error_lines
 from sidecar.pruning.engine.terms import WORD
 from sidecar.pruning.types import PruneRequest
 
@@ -57,7 +58,7 @@ def orient(
     if request.source_type == "logs":
         low = lowered("\n".join(lines))
         offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
-        errors = sorted(keyword_lines(low, offsets, ERROR_WORDS))
+        errors = sorted(error_lines(lines, low, offsets))
         if errors and _ranked(errors, scores):
             # The scorer weighed the error lines itself (the heuristic's log priors): it folded
             # seventy "FAILED [ 41%]" progress lines or a "failPeerConflict" stack frame on

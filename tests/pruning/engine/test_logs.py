@@ -449,3 +449,29 @@ def test_rustc_locations_in_a_build_log_are_not_near_repeats_of_each_other() -> 
     scores = score_lines(lines, "Which unused variables does the build warn about?\ncargo build", "logs")
     locations = [i for i, line in enumerate(lines) if line.startswith("  --> ")]
     assert min(scores[i] for i in locations) >= scores[locations[0]] - 1e-9
+
+
+def test_file_names_in_a_log_are_neither_errors_nor_its_outcome() -> None:
+    # `pip show -f aiohttp` (hinted as logs by its command): fields, then the package's files. The files
+    # named "*exceptions*" read as error lines and the last ones as the run's outcome, above `Requires:`.
+    files = [f"  aiohttp/{name}.py" for name in "abc base_protocol client client_exceptions".split()]
+    files += [f"  aiohttp/{m}{k}.py" for k in range(40) for m in ("http_", "web_")]
+    files += ["  aiohttp/http_exceptions.py", "  aiohttp/web_exceptions.py", "  aiohttp/worker.py"]
+    text = "\n".join(
+        [
+            "Name: aiohttp",
+            "Version: 3.14.5",
+            "Summary: Async http client/server framework (asyncio)",
+            "Location: /home/dev/sidecar/.venv/lib/python3.11/site-packages",
+            "Requires: aiohappyeyeballs, aiosignal, attrs, frozenlist, multidict, propcache, yarl",
+            "Required-by: pytest-aiohttp, sidecar",
+            "Files:",
+            *files,
+            "",
+        ]
+    )
+    goal = "Where is aiohttp installed and which packages does it require?\npip show -f aiohttp"
+    for keep in (None, 0.3, 0.1):
+        _, out = prune(text, goal, "logs", keep)
+        assert "Location: /home/dev" in out and "Requires: aiohappyeyeballs" in out, keep
+        assert "web_exceptions.py" not in out, keep
