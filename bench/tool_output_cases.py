@@ -1,19 +1,20 @@
 #!/usr/bin/env python3
-# ruff: noqa: E501  (a survey script: realistic tool outputs written inline have long lines)
-"""Survey (not meant to land as is): tool outputs the engine has no strategy of its own for.
+# ruff: noqa: E501  (realistic tool outputs written inline have long lines)
+"""The tool-output cases of ``tool_outputs.py``: how each output is made, its task and its gold lines.
 
-usage: survey_outputs.py make   # build the cases (real commands where the machine has them) -> CASES
-       survey_outputs.py eval [--only NAME,...] [--show NAME] [--keep 0.3]
+usage: tool_output_cases.py [--only NAME,...]    # rebuild bench/data/tool_outputs/cases.jsonl.gz
 
-Each case: the command an agent would run (its declared kind and goal hint, as the proxy's
-``call_hints`` gives them), a task sentence, the output text and gold lines (regexes; every line one
-matches is gold, each regex must match). ``real`` says whether the text came from running the command
-on this machine or was written by hand (``synth``).
-
-``eval`` prunes each case as the proxy would (goal = task + the command, ``kinds.detect_kind``
-refining the declared kind, the heuristic in-process; ``mixed_quality.prune_as``) at the default policy
-and at ``--keep``, and BM25 over 4-line blocks at the same kept shares; it prints one row per case,
-worst first, and for each lost gold line its score rank (``heuristic.score_lines``).
+Each case is the command an agent would run (its hint, as the proxy's ``call_hints`` reads it), a task
+sentence, the output text and its gold lines (regexes: every line one matches is gold, each must match
+one). ``real`` says whether the text comes from running the command here or was written by hand:
+``curl -v`` against the package's fake upstream and a local http.server, ``pip``, ``ps``, ``git``
+(``git status``, ``git log --stat`` of a mirrored httpx), ``mypy``/``ruff`` over mirrored projects
+(tqdm, arrow, lark), ``gcc``/``make`` and ``cargo`` on small broken programs, pytest's JUnit XML,
+``sqlite3 .dump``, files of mirrored projects (a netty pom, tox's workflow, falcon's tox.ini, mkdocs'
+docs); Kubernetes outputs, ``env``, ``go test -v``, ``tsc`` and ``eslint`` are written by hand (no
+cluster or toolchain here). Rebuilding needs those tools and the mirrors (``/work/.mirror``, fetched
+from GitHub): the stored cases are what ``tool_outputs.py`` scores, and a rebuild changes the few
+outputs that carry times or process ids.
 """
 
 from __future__ import annotations
@@ -32,20 +33,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from harness import Procs, free_port, wait_port
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-from harness import Procs, free_port, load_eval, wait_port
-from mixed_quality import prune_as
-
-from sidecar.chat.calls import call_hints
-from sidecar.pruning.backends.heuristic import score_lines
-from sidecar.pruning.engine.kinds import detect_kind
-
-CASES = REPO / "bench" / "data" / "survey9" / "cases.jsonl.gz"
+CASES = REPO / "bench" / "data" / "tool_outputs" / "cases.jsonl.gz"
 MIRROR = Path("/work/.mirror")
 VENV = REPO / ".venv" / "bin"
-Case = dict[str, object]
 
 
 def sh(cmd: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
@@ -131,7 +124,7 @@ def ps_aux(tmp: Path) -> str:
     finally:
         proc.terminate()
         proc.wait()
-    # Keep only this survey's sleep and anonymise the rest's command lines (other sessions' arguments).
+    # Keep only this case's sleep and anonymise the rest's command lines (other sessions' arguments).
     rows = []
     for i, line in enumerate(out.splitlines()):
         f = line.split(None, 10)
@@ -886,7 +879,7 @@ def make(only: set[str] | None) -> None:
         if only and name not in only and name in old:
             out.append(old[name])
             continue
-        tmp = Path(tempfile.mkdtemp(prefix="survey9-"))
+        tmp = Path(tempfile.mkdtemp(prefix="tool-outputs-"))
         try:
             text = fn(tmp)
         finally:
@@ -936,95 +929,10 @@ def fix_patterns(name: str, text: str, pats: list[str]) -> list[str]:
     return pats
 
 
-# ---------------------------------------------------------------- evaluation
-
-
-def goal_of(case: Case) -> str:
-    hint = call_hints("Bash", {"command": str(case["tool"])})[0]
-    return f"{case['task']}\n{hint}" if hint else str(case["task"])
-
-
-def evaluate(case: Case, keep: float, ev: object) -> dict[str, object]:
-    text, tool = str(case["text"]), str(case["tool"])
-    declared = call_hints("Bash", {"command": tool})[1]
-    kind = detect_kind(text, declared)
-    goal = goal_of(case)
-    row: dict[str, object] = {"name": case["name"], "declared": declared, "kind": kind, "chars": len(text)}
-    dflt = prune_as(text, goal, kind, None)
-    share = len(dflt) / len(text)
-    fixed = prune_as(text, goal, kind, keep)
-    row.update(
-        share=share,
-        recall=ev.recall(case, dflt),  # type: ignore[attr-defined]
-        bm25=ev.recall(case, ev.bm25(text, goal, min(share, 1.0))),  # type: ignore[attr-defined]
-        share_k=len(fixed) / len(text),
-        recall_k=ev.recall(case, fixed),  # type: ignore[attr-defined]
-        bm25_k=ev.recall(case, ev.bm25(text, goal, keep)),  # type: ignore[attr-defined]
-        markers=len(_MARKER.findall(dflt)),
-        one_line=len(_ONE_LINE.findall(dflt)),
-        out=dflt,
-        out_k=fixed,
-        goal=goal,
-    )
-    return row
-
-
-_MARKER = re.compile(r"^\.\.\. \[(?:lines? )?\d+(?:-\d+)? pruned", re.M)
-_ONE_LINE = re.compile(r"^\.\.\. \[(?:line )?\d+ pruned", re.M)  # a marker standing for one line
-
-
-def lost(case: Case, row: dict[str, object], key: str) -> list[str]:
-    """Each lost gold line with its score and rank among all lines (1 = best)."""
-    lines = str(case["text"]).split("\n")
-    scores = score_lines(lines, str(row["goal"]), row["kind"])  # type: ignore[arg-type]
-    order = sorted(range(len(lines)), key=lambda i: -scores[i])
-    rank = {i: r + 1 for r, i in enumerate(order)}
-    have = {line.rstrip() for line in str(row[key]).split("\n")}
-    out = []
-    for g in case["gold_lines"]:  # type: ignore[attr-defined]
-        t = lines[g - 1].rstrip()
-        if t not in have:
-            out.append(f"  L{g} score {scores[g - 1]:.2f} rank {rank[g - 1]}/{len(lines)}: {t.strip()[:100]}")
-    return out
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["make", "eval"])
-    ap.add_argument("--only", default="")
-    ap.add_argument("--show", default="")
-    ap.add_argument("--keep", type=float, default=0.3)
-    ap.add_argument("--cases", default=str(CASES), help="a case file (default: the survey's)")
-    a = ap.parse_args()
-    only = {s for s in a.only.split(",") if s} or None
-    if a.what == "make":
-        make(only)
-        return
-    ev = load_eval()
-    cases = [json.loads(line) for line in gzip.open(a.cases, "rt")]
-    cases = [c for c in cases if not only or c["name"] in only]
-    rows = [(c, evaluate(c, a.keep, ev)) for c in cases]
-    rows.sort(key=lambda cr: (cr[1]["recall"] + cr[1]["recall_k"], cr[1]["name"]))  # type: ignore[operator]
-    print(
-        f"| output | real | chars | declared → kind | default: kept | recall | BM25 same share "
-        f"| keep {a.keep}: kept | recall | BM25 | markers (1-line) |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for c, r in rows:
-        print(
-            f"| {r['name']} | {'real' if c['real'] else 'synth'} | {r['chars']} | {r['declared']} → {r['kind']} "
-            f"| {r['share']:.2f} | {r['recall']:.2f} | {r['bm25']:.2f} | {r['share_k']:.2f} "
-            f"| {r['recall_k']:.2f} | {r['bm25_k']:.2f} | {r['markers']} ({r['one_line']}) |"
-        )
-    for c, r in rows:
-        miss = lost(c, r, "out") + ["  (keep)"] + lost(c, r, "out_k")
-        if len(miss) > 1:
-            print(f"\n{r['name']}: lost gold (default, then keep {a.keep})")
-            print("\n".join(miss))
-    for name in filter(None, a.show.split(",")):
-        for _, r in rows:
-            if r["name"] == name:
-                print(f"\n===== {name} default =====\n{r['out']}\n===== keep =====\n{r['out_k']}")
+    ap = argparse.ArgumentParser(description="rebuild the tool-output cases")
+    ap.add_argument("--only", default="", help="rebuild only these cases (comma-separated names)")
+    make({s for s in ap.parse_args().only.split(",") if s} or None)
 
 
 if __name__ == "__main__":
