@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from sidecar.pruning.engine import listing, yaml_kind
+from sidecar.pruning.engine import describe, listing, yaml_kind
 from sidecar.pruning.engine.chunking import (
     COMMENT_PREFIXES,
     IMPORT_PREFIXES,
@@ -71,6 +71,7 @@ BOUND_W = 0.5  # a Go package named by a matched import path, as a share of that
 HEADER_W = 0.15  # the header (imports, module docstring), as a share of the best score
 POS_W = 0.05  # earlier lines slightly first: with little signal, one stretch from the top
 LISTING_HEAD = 5  # a listing's first lines: its column header (dpkg -l has five)
+TROUBLE_W = 1.5  # kubectl describe: a line saying something is wrong, over the best score (outbids the top)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -233,6 +234,14 @@ def _score(
             comments = comment_lines(stripped)
         if yaml is not None:
             yaml_kind.lift_blocks(yaml, stripped, scores, line_terms, words)
+        elif describe.is_describe(lines):
+            # kubectl describe: what is wrong (a waiting state, a warning event) whatever the goal's words.
+            unit = max(max(scores), 1.0)
+            trouble, above = describe.trouble_lines(lines)
+            for i in trouble:
+                scores[i] += TROUBLE_W * unit
+            for i in above:
+                scores[i] += TROUBLE_W / 2 * unit
         _code_priors(
             lines, text, offsets, stripped, defs, scores, line_terms, source_type, comments, words, grouped
         )
