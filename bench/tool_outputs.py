@@ -2,6 +2,7 @@
 """Tool outputs an agent feeds its model, beyond source files: does the pruner keep the lines that matter?
 
 usage: tool_outputs.py [--keeps 0.3,0.1] [--cases FILE ...] [--only NAME,...] [--show NAME] [--misses]
+                       [--headroom]
        tool_outputs.py --base DIR [--keeps ...]     # another checkout side by side, in one run
        tool_outputs.py --json [--src DIR] ...        # one JSON row per case (what --base reads)
 
@@ -11,7 +12,10 @@ test runners (cargo, go, JUnit XML), a SQL dump, config files (YAML, TOML, INI, 
 and 4 YAML files of public projects, each with a task and its gold lines. Each is pruned as the proxy
 would (the goal is the task plus the command; the command's hint refined by ``kinds.detect_kind``; the
 heuristic in-process, rendered with markers) at the default policy and at each keep ratio, and BM25
-over 4-line blocks (``prune_eval.bm25``) at the same kept shares.
+over 4-line blocks (``prune_eval.bm25``) at the same kept shares. ``--headroom`` adds Headroom 0.42
+(``mixed_quality.headroom_outputs``: its own venv, offline): ``compress()`` on the exchange, the tool
+named after the command (Headroom leaves ``read_file`` results alone), and its compressor for the kind
+where it has one (JSON, logs, search results, diffs).
 
 The table: per case, kind, kept share and recall at the default policy, recall at each ratio, BM25's
 beside each; then means over the cases. ``--base DIR`` runs the same cases through another checkout's
@@ -43,20 +47,29 @@ def load_cases(paths: list[str], only: set[str] | None) -> list[Case]:
     return [c for c in cases if not only or c["name"] in only]
 
 
-def score(cases: list[Case], keeps: list[float], ev: ModuleType, show: set[str], misses: bool) -> list[Row]:
+def score(
+    cases: list[Case],
+    keeps: list[float],
+    ev: ModuleType,
+    show: set[str],
+    misses: bool,
+    headroom: bool = False,
+) -> list[Row]:
     """Prune every case with the ``sidecar`` on ``sys.path``; one row of figures per case."""
-    from mixed_quality import prune_as
+    from mixed_quality import headroom_outputs, prune_as
 
     from sidecar.chat.calls import call_hints
     from sidecar.pruning.backends.heuristic import score_lines
     from sidecar.pruning.engine.kinds import detect_kind
 
     rows = []
+    asks = {}
     for case in cases:
         text, tool = str(case["text"]), str(case["tool"])
         hint, declared = call_hints("Bash", {"command": tool})
         goal = f"{case['task']}\n{hint}" if hint else str(case["task"])
         kind = detect_kind(text, declared)
+        asks[str(case["name"])] = {"id": case["name"], "kind": kind, "goal": goal, "tool": tool, "text": text}
         outs = {"default": prune_as(text, goal, kind, None)}
         outs.update({str(k): prune_as(text, goal, kind, k) for k in keeps})
         share = len(outs["default"]) / len(text)
@@ -78,6 +91,15 @@ def score(cases: list[Case], keeps: list[float], ev: ModuleType, show: set[str],
         if case["name"] in show:
             for key, out in outs.items():
                 print(f"\n===== {case['name']} ({key}) =====\n{out}", file=sys.stderr)
+    if headroom:
+        hr = headroom_outputs(list(asks.values()))
+        for case, row in zip(cases, rows, strict=True):
+            got = hr.get(str(case["name"]), {})
+            for key in ("pipeline", "direct"):
+                out = got.get(key)
+                if isinstance(out, str):
+                    row[f"hr {key} kept"] = len(out) / len(str(case["text"]))
+                    row[f"hr {key} recall"] = ev.recall(case, out)
     return rows
 
 
@@ -141,6 +163,45 @@ def table(sides: list[tuple[str, list[Row]]], keeps: list[float]) -> None:
                 + " | ".join(vals)
                 + " |"
             )
+    if any("hr pipeline kept" in r for r in last):
+        _headroom_table(last)
+
+
+def _headroom_table(rows: list[Row]) -> None:
+    """Headroom beside this checkout's default policy: per case, then means."""
+    print(
+        "\n| output | sidecar default: kept | recall | Headroom compress(): kept | recall "
+        "| its compressor: kept | recall |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        direct = (
+            f"{r['hr direct kept']:.2f} | {r['hr direct recall']:.2f}" if "hr direct kept" in r else "- | -"
+        )
+        print(
+            f"| {r['name']} | {r['share']:.2f} | {r['recall default']:.2f} "
+            f"| {r['hr pipeline kept']:.2f} | {r['hr pipeline recall']:.2f} | {direct} |"
+        )
+    both = [r for r in rows if "hr direct kept" in r]
+    keys = (
+        "share",
+        "recall default",
+        "hr pipeline kept",
+        "hr pipeline recall",
+        "hr direct kept",
+        "hr direct recall",
+    )
+    for label, group in (("all cases", rows), ("cases Headroom has a compressor for", both)):
+        if not group:
+            continue
+        mean = {k: statistics.mean(float(r[k]) for r in group) for k in keys if all(k in r for r in group)}  # type: ignore[arg-type]
+        direct = (
+            f"{mean['hr direct kept']:.3f} | {mean['hr direct recall']:.3f}" if group is both else "- | -"
+        )
+        print(
+            f"| **mean, {label} ({len(group)})** | {mean['share']:.3f} | {mean['recall default']:.3f} "
+            f"| {mean['hr pipeline kept']:.3f} | {mean['hr pipeline recall']:.3f} | {direct} |"
+        )
 
 
 def main() -> None:
@@ -155,6 +216,7 @@ def main() -> None:
     ap.add_argument("--base", help="another checkout, scored side by side (its sidecar, this script)")
     ap.add_argument("--src", help="import sidecar from this checkout")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON lines")
+    ap.add_argument("--headroom", action="store_true", help="score Headroom 0.42 beside (this checkout only)")
     a = ap.parse_args()
     sys.path.insert(0, str(REPO / "bench"))
     sys.path.insert(0, a.src or str(REPO))
@@ -167,7 +229,7 @@ def main() -> None:
     keeps = [float(k) for k in a.keeps.split(",") if k]
     only = {s for s in a.only.split(",") if s} or None
     cases = load_cases(a.cases, only)
-    rows = score(cases, keeps, load_eval(), {s for s in a.show.split(",") if s}, a.misses)
+    rows = score(cases, keeps, load_eval(), {s for s in a.show.split(",") if s}, a.misses, a.headroom)
     if a.json:
         print("\n".join(json.dumps(r) for r in rows))
         return
