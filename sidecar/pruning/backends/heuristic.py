@@ -157,7 +157,7 @@ def _score(
     # YAML read as code: its keys and items make the units, and a block the goal names is lifted.
     yaml = (
         yaml_kind.Tree(lines, stripped)
-        if source_type == "code" and yaml_kind.looks_like_yaml(lines)
+        if source_type == "code" and yaml_kind.looks_like_yaml(lines, stripped)
         else None
     )
     chunks = chunk_lines(lines, source_type, CHUNK_TOKENS, stripped=stripped, defs=defs, offsets=offsets)

@@ -27,7 +27,7 @@ import bisect
 import itertools
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 YAML_SAMPLE = 300  # lines read to tell YAML
 YAML_MIN = 5  # at least this many structural lines...
@@ -66,7 +66,10 @@ def _indent(line: str) -> int:
 
 def _structural(lines: Sequence[str], stripped: Sequence[str], limit: int) -> list[int]:
     """The lines that make the tree: not blank, not comments, not a block scalar's text."""
-    out: list[int] = []
+    return list(_structural_rows(lines, stripped, limit))
+
+
+def _structural_rows(lines: Sequence[str], stripped: Sequence[str], limit: int) -> Iterator[int]:
     scalar_at = -1  # the indentation of the key whose block scalar is being read, else -1
     for i in range(min(limit, len(lines))):
         s = stripped[i]
@@ -78,30 +81,35 @@ def _structural(lines: Sequence[str], stripped: Sequence[str], limit: int) -> li
             scalar_at = -1
         if s[0] == "#" or s.startswith(_DOC) and not _KEY.match(s):
             continue
-        out.append(i)
+        yield i
         if _BLOCK_SCALAR.search(s):
             scalar_at = _indent(lines[i])
-    return out
 
 
 def looks_like_yaml(lines: Sequence[str], stripped: Sequence[str] | None = None) -> bool:
     """Tell whether ``lines`` read as YAML: keys and items, nested under block openers only."""
     n = min(len(lines), YAML_SAMPLE)
     strip = list(map(str.strip, lines[:n])) if stripped is None else stripped
-    rows = _structural(lines, strip, n)
-    if len(rows) < YAML_MIN:
-        return False
+    # At most a tenth of the rows may be neither keys nor items, and there are at most n rows: code
+    # stops here within its first few dozen lines.
+    misses_allowed = (1.0 - YAML_SHARE) * n
+    rows: list[int] = []
     shaped = nested = deeper = 0
     prev = -1
-    for i in rows:
+    for i in _structural_rows(lines, strip, n):
+        rows.append(i)
         s = strip[i]
         if _KEY.match(s) or _ITEM.match(s):
             shaped += 1
+        elif len(rows) - shaped > misses_allowed:
+            return False
         if prev >= 0 and _indent(lines[i]) > _indent(lines[prev]):
             deeper += 1
             if _opens_block(strip[prev]):
                 nested += 1
         prev = i
+    if len(rows) < YAML_MIN:
+        return False
     return shaped >= YAML_SHARE * len(rows) and nested >= NEST_SHARE * deeper and shaped > deeper > 0
 
 
