@@ -12,7 +12,12 @@ one). ``real`` says whether the text comes from running the command here or was 
 (tqdm, arrow, lark), ``gcc``/``make`` and ``cargo`` on small broken programs, pytest's JUnit XML,
 ``sqlite3 .dump``, files of mirrored projects (a netty pom, tox's workflow, falcon's tox.ini, mkdocs'
 docs); Kubernetes outputs, ``env``, ``go test -v``, ``tsc`` and ``eslint`` are written by hand (no
-cluster or toolchain here). Rebuilding needs those tools and the mirrors (``/work/.mirror``, fetched
+cluster or toolchain here). A second survey added ``npm`` (an ERESOLVE debug log, ``npm ci`` out of sync,
+a package-lock.json from the registry), pip's resolver, pytest ``-l`` and ``--durations``, ``coverage
+report`` (lark), warnings, ``git blame``/``branch -vv``/``reflog``, ``strace``, ``sqlite3 -column``,
+``openssl x509``, ``terraform plan`` (built-in resources), a Makefile, a CHANGELOG and a poetry.lock of
+mirrored projects; a journal, an nginx access log, ``lsof``, a BuildKit log, a CSV file and a notebook
+are written by hand (seeded). Rebuilding needs those tools and the mirrors (``/work/.mirror``, fetched
 from GitHub): the stored cases are what ``tool_outputs.py`` scores, and a rebuild changes the few
 outputs that carry times or process ids.
 """
