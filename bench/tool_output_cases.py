@@ -12,7 +12,12 @@ one). ``real`` says whether the text comes from running the command here or was 
 (tqdm, arrow, lark), ``gcc``/``make`` and ``cargo`` on small broken programs, pytest's JUnit XML,
 ``sqlite3 .dump``, files of mirrored projects (a netty pom, tox's workflow, falcon's tox.ini, mkdocs'
 docs); Kubernetes outputs, ``env``, ``go test -v``, ``tsc`` and ``eslint`` are written by hand (no
-cluster or toolchain here). Rebuilding needs those tools and the mirrors (``/work/.mirror``, fetched
+cluster or toolchain here). A second survey added ``npm`` (an ERESOLVE debug log, ``npm ci`` out of sync,
+a package-lock.json from the registry), pip's resolver, pytest ``-l`` and ``--durations``, ``coverage
+report`` (lark), warnings, ``git blame``/``branch -vv``/``reflog``, ``strace``, ``sqlite3 -column``,
+``openssl x509``, ``terraform plan`` (built-in resources), a Makefile, a CHANGELOG and a poetry.lock of
+mirrored projects; a journal, an nginx access log, ``lsof``, a BuildKit log, a CSV file and a notebook
+are written by hand (seeded). Rebuilding needs those tools and the mirrors (``/work/.mirror``, fetched
 from GitHub): the stored cases are what ``tool_outputs.py`` scores, and a rebuild changes the few
 outputs that carry times or process ids.
 """
@@ -764,6 +769,835 @@ def tox_ini(tmp: Path) -> str:
     return git_show("falconry+falcon", "tox.ini")
 
 
+# ---------------------------------------------------------------- second survey: more tools agents run
+
+
+def npm_env(tmp: Path) -> dict[str, str]:
+    """npm with its cache and logs in ``tmp`` (the user's ~/.npm left alone)."""
+    return {"npm_config_cache": str(tmp / "npm-cache"), "npm_config_logs_dir": str(tmp / "npm-logs"),
+            "npm_config_audit": "false", "npm_config_fund": "false", "npm_config_update_notifier": "false"}  # fmt: skip
+
+
+def npm_eresolve_log(tmp: Path) -> str:
+    """The debug log npm points to after an ERESOLVE peer conflict (React 18 vs a library wanting <18)."""
+    d = tmp / "shop-ui"
+    d.mkdir()
+    (d / "package.json").write_text(
+        '{"name":"shop-ui","version":"1.0.0","private":true,'
+        '"dependencies":{"react":"^18.2.0","react-dom":"^18.2.0","react-scripts":"5.0.1"}}\n'
+    )
+    sh("npm install react-query@3 @testing-library/react@12", cwd=d, env=npm_env(tmp))
+    log = next((tmp / "npm-logs").glob("*debug-0.log")).read_text()
+    return log.replace(str(tmp / "npm-logs"), "/home/dev/.npm/_logs").replace(str(d), "/home/dev/shop-ui")
+
+
+def npm_lock_project(tmp: Path) -> Path:
+    d = tmp / "shop-api"
+    d.mkdir()
+    (d / "package.json").write_text('{"name":"shop-api","version":"1.0.0","private":true}\n')
+    sh("npm install --package-lock-only express@4 body-parser@1 jsonwebtoken@9 pg@8 dotenv@16", cwd=d,
+       env=npm_env(tmp))  # fmt: skip
+    return d
+
+
+def npm_ci_sync(tmp: Path) -> str:
+    """``npm ci`` after package.json gained deps (and a pg downgrade) the lock file does not have."""
+    d = npm_lock_project(tmp)
+    pkg = json.loads((d / "package.json").read_text())
+    pkg["dependencies"].update({"lodash": "^4.17.21", "pg": "^7.0.0", "axios": "^1.6.0"})
+    (d / "package.json").write_text(json.dumps(pkg, indent=2) + "\n")
+    return sh("npm ci", cwd=d, env=npm_env(tmp))
+
+
+def package_lock(tmp: Path) -> str:
+    return (npm_lock_project(tmp) / "package-lock.json").read_text()
+
+
+def pip_conflict(tmp: Path) -> str:
+    """pip's resolver on a requirements file whose starlette pin contradicts fastapi's (a clean venv)."""
+    sh(f"{sys.executable} -m venv {tmp / 'venv'}")
+    (tmp / "requirements.txt").write_text(
+        "fastapi==0.110.0\nstarlette==0.27.0\nuvicorn[standard]==0.29.0\npydantic==2.6.4\n"
+        "sqlalchemy==2.0.29\nalembic==1.13.1\npsycopg2-binary==2.9.9\nrequests==2.31.0\n"
+        "python-dotenv==1.0.1\njinja2==3.1.3\nhttpx==0.27.0\nredis==5.0.3\ncelery==5.3.6\n"
+    )
+    out = sh(f"{tmp / 'venv/bin/pip'} install --dry-run --ignore-installed --no-cache-dir -r requirements.txt",
+             cwd=tmp)  # fmt: skip
+    # This machine's pip config names a local index that does not exist: its warnings are not pip's output.
+    return "".join(ln for ln in out.splitlines(True) if not ln.startswith("WARNING: Location"))
+
+
+def billing_tests(d: Path, n: int) -> None:
+    """A small billing package and ``n`` passing tests, plus one failing deep in a call chain."""
+    d.mkdir()
+    (d / "billing.py").write_text(
+        textwrap.dedent(
+            """\
+            from dataclasses import dataclass, field
+
+            RATES = {"SPRING": 0.10, "VIP": 0.20, "STAFF": 0.30}
+
+
+            @dataclass
+            class Line:
+                sku: str
+                qty: int
+                unit_cents: int
+
+
+            @dataclass
+            class Invoice:
+                customer: str
+                lines: list[Line] = field(default_factory=list)
+                code: str | None = None
+
+                def subtotal(self) -> int:
+                    return sum(line.qty * line.unit_cents for line in self.lines)
+
+
+            def discount_cents(inv: Invoice) -> int:
+                rate = RATES.get(inv.code or "", 0.0)
+                return round(inv.subtotal() * rate)
+
+
+            def tax_cents(amount: int, region: str) -> int:
+                vat = {"DE": 19, "FR": 20, "NL": 21}[region]
+                return amount * vat // 100
+
+
+            def total_cents(inv: Invoice, region: str) -> int:
+                net = inv.subtotal() - discount_cents(inv)
+                return net + tax_cents(net, region)
+            """
+        )
+    )
+    tests = ["import time", "from billing import Invoice, Line, total_cents, discount_cents", ""]
+    for i in range(n):
+        tests.append(
+            f"def test_total_region_{i}():\n    inv = Invoice('c{i}', [Line('sku{i}', {i % 5 + 1}, {100 + i})])\n"
+            f"    assert total_cents(inv, 'DE') == inv.subtotal() * 119 // 100\n"
+        )
+    tests.append(
+        "def test_vip_total_with_two_lines():\n"
+        "    inv = Invoice('acme', [Line('pen', 3, 250), Line('ink', 2, 1199)], code='VIP')\n"
+        "    expected = 3426\n"
+        "    assert total_cents(inv, 'NL') == expected\n"
+    )
+    tests.append(
+        "def test_unknown_region():\n    inv = Invoice('x', [Line('pen', 1, 100)])\n"
+        "    assert total_cents(inv, 'BE') == 121\n"
+    )
+    (d / "test_billing.py").write_text("\n".join(tests))
+
+
+def pytest_long_locals(tmp: Path) -> str:
+    d = tmp / "billing"
+    billing_tests(d, 60)
+    out = sh(f"{VENV / 'python'} -m pytest -p no:cacheprovider --tb=long -l -v", cwd=d)
+    out = out.replace(str(REPO), "/home/dev/billing")
+    return re.sub(r"\d+\.\d\ds", "0.42s", out).replace(str(d), "/home/dev/billing")
+
+
+def pytest_durations(tmp: Path) -> str:
+    """pytest -q --durations=15 over a suite with a few slow tests (sleeps) among fast ones."""
+    d = tmp / "svc"
+    d.mkdir()
+    body = ["import time, pytest", ""]
+    slow = {7: 0.9, 23: 0.45, 41: 0.3}
+    for i in range(60):
+        nap = slow.get(i, 0.002 * (i % 4))
+        body.append(f"def test_endpoint_{i}():\n    time.sleep({nap})\n    assert {i} >= 0\n")
+    body.append("@pytest.fixture\ndef db():\n    time.sleep(0.6)\n    yield {}\n")
+    body.append("def test_migrations_apply(db):\n    assert db == {}\n")
+    (d / "test_api.py").write_text("\n".join(body))
+    out = sh(f"{VENV / 'python'} -m pytest -v -p no:cacheprovider --durations=15", cwd=d)
+    return (
+        re.sub(r"in \d+\.\d\ds", "in 3.87s", out)
+        .replace(str(REPO), "/home/dev/svc")
+        .replace(str(d), "/home/dev/svc")
+    )
+
+
+def coverage_report(tmp: Path) -> str:
+    """coverage report -m of a script parsing JSON with lark (from the mirror), in a fresh venv."""
+    src = checkout("lark-parser+lark", tmp / "lark")
+    sh(f"{sys.executable} -m venv {tmp / 'venv'} && {tmp / 'venv/bin/pip'} install -q coverage==7.6.1")
+    (src / "demo.py").write_text(
+        textwrap.dedent(
+            """\
+            from lark import Lark, Transformer
+
+            GRAMMAR = r'''
+                ?value: dict | list | ESCAPED_STRING -> string | SIGNED_NUMBER -> number
+                      | "true" -> true | "false" -> false | "null" -> null
+                list : "[" [value ("," value)*] "]"
+                dict : "{" [pair ("," pair)*] "}"
+                pair : ESCAPED_STRING ":" value
+                %import common.ESCAPED_STRING
+                %import common.SIGNED_NUMBER
+                %import common.WS
+                %ignore WS
+            '''
+
+            class ToPy(Transformer):
+                list = list
+                pair = tuple
+                dict = dict
+                def string(self, s): return s[0][1:-1]
+                def number(self, n): return float(n[0])
+
+            for parser in ("lalr", "earley"):
+                p = Lark(GRAMMAR, start="value", parser=parser)
+                print(parser, ToPy().transform(p.parse('{"a": [1, 2, {"b": null}], "c": "x"}')))
+            """
+        )
+    )
+    cov = tmp / "venv/bin/coverage"
+    sh(f"{cov} run --source=lark demo.py", cwd=src)
+    return sh(f"{cov} report -m", cwd=src)
+
+
+def warnings_spam(tmp: Path) -> str:
+    """A report script run with -W always: a DeprecationWarning per row, one ResourceWarning among them."""
+    d = tmp / "reports"
+    d.mkdir()
+    (d / "export.py").write_text(
+        textwrap.dedent(
+            """\
+            import gc, json, locale, ssl
+
+            def stamp(row):
+                lang, enc = locale.getdefaultlocale()
+                return f"{row}:{lang}:{enc}"
+
+            def client():
+                return ssl.SSLContext(ssl.PROTOCOL_TLS)
+
+            def load_rates(path):
+                f = open(path)
+                return json.load(f)
+
+            def export(rows):
+                out = []
+                for i, row in enumerate(rows):
+                    out.append({"id": row, "at": stamp(row)})
+                    if i % 40 == 0:
+                        client()
+                    if i == 137:
+                        rates = load_rates(__file__.replace("export.py", "rates.json"))
+                        gc.collect()
+                print(f"exported {len(out)} rows")
+
+            export(range(240))
+            """
+        )
+    )
+    (d / "rates.json").write_text('{"EUR": 1.0}\n')
+    out = sh(f"{VENV / 'python'} -W always export.py", cwd=d)
+    return out.replace(str(d), "/home/dev/reports")
+
+
+def git_blame(tmp: Path) -> str:
+    return sh(f"git --git-dir={MIRROR / 'encode+httpx' / 'repo'} blame HEAD -- httpx/_config.py")
+
+
+def git_clone(tmp: Path, repo: str = "encode+httpx") -> Path:
+    d = tmp / repo.split("+")[1]
+    sh(f"git clone -q {MIRROR / repo / 'repo'} {d}")
+    sh("git config user.name 'Dev' && git config user.email dev@example.com", cwd=d)
+    return d
+
+
+def git_branch_vv(tmp: Path) -> str:
+    """Local branches tracking the clone's remotes: some ahead, some behind, one whose upstream is gone."""
+    d = git_clone(tmp)
+    remotes = [b.strip().removeprefix("origin/") for b in sh("git branch -r", cwd=d).splitlines()]
+    remotes = [b for b in remotes if b and "HEAD" not in b and b != "master"]
+    for i, b in enumerate(remotes):
+        sh(f"git checkout -q -b {b} origin/{b}", cwd=d)
+        if i % 4 == 1:
+            sh("git reset -q --hard HEAD~2", cwd=d)
+        elif i % 4 == 2:
+            sh(f"git commit -q --allow-empty -m 'wip on {b}'", cwd=d)
+    sh("git checkout -q master && git branch -q -dr origin/use-system-proxies origin/python-3.14-1", cwd=d)
+    return sh("git branch -a -vv", cwd=d)
+
+
+def git_reflog(tmp: Path) -> str:
+    """A morning of checkouts, commits and rebases, then an accidental ``git reset --hard HEAD~3``."""
+    d = git_clone(tmp)
+    branches = ["fix-docs", "http-version", "network-options", "use-system-proxies", "v1"]
+    for b in branches:
+        sh(f"git checkout -q -b {b} origin/{b}", cwd=d)
+    sh("git checkout -q master && git checkout -q -b retry-transport", cwd=d)
+    for i in range(6):
+        (d / "httpx" / "_transports" / "retry.py").write_text(f"# retry transport, step {i}\n")
+        sh(f"git add -A && git commit -q -m 'retry transport: step {i}'", cwd=d)
+        sh(f"git checkout -q {branches[i % 5]} && git checkout -q retry-transport", cwd=d)
+    sh("git commit -q --amend -m 'retry transport: backoff with jitter'", cwd=d)
+    sh("git rebase -q master", cwd=d)
+    sh("git reset -q --hard HEAD~3", cwd=d)
+    for b in branches[:3]:
+        sh(f"git checkout -q {b} && git pull -q --rebase 2>/dev/null; git checkout -q retry-transport", cwd=d)
+    return sh("git reflog", cwd=d).replace(
+        str(MIRROR / "encode+httpx" / "repo"), "https://github.com/encode/httpx.git"
+    )
+
+
+def strace_config(tmp: Path) -> str:
+    """strace of a Python CLI looking for its config in the usual places (none there) and failing."""
+    d = tmp / "deployctl"
+    d.mkdir()
+    (d / "deployctl.py").write_text(
+        textwrap.dedent(
+            """\
+            import json, os, socket, sys
+            from pathlib import Path
+
+            CANDIDATES = [Path("deployctl.toml"), Path.home() / ".config/deployctl/config.toml",
+                          Path("/etc/deployctl/config.toml")]
+
+            def find_config():
+                for p in CANDIDATES:
+                    try:
+                        return p.read_text()
+                    except FileNotFoundError:
+                        continue
+                return None
+
+            cfg = find_config()
+            if cfg is None:
+                sys.exit("deployctl: no configuration found")
+            """
+        )
+    )
+    base = Path(sys.base_prefix)  # the interpreter outside any venv, as a user's python3 would be
+    out = sh(
+        f"strace -f -e trace=%file,%network {base / 'bin/python3'} deployctl.py 2>&1",
+        cwd=d, env={"HOME": "/home/dev"},
+    )  # fmt: skip
+    return out.replace(str(base), "/usr").replace(str(d), "/home/dev/deployctl")
+
+
+def sqlite_query(tmp: Path) -> str:
+    """sqlite3 -header -column over a query joining orders and customers (300 rows)."""
+    import random
+
+    rnd = random.Random(11)
+    db = tmp / "shop.db"
+    first = ["Ada", "Linus", "Grace", "Ken", "Barbara", "Dennis", "Margaret", "Guido", "Anders", "Yukihiro"]
+    last = ["Lovelace", "Torvalds", "Hopper", "Thompson", "Liskov", "Ritchie", "Hamilton", "Rossum"]
+    rows = ["CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT, email TEXT, country TEXT);",
+            "CREATE TABLE orders(id INTEGER PRIMARY KEY, customer_id INT, status TEXT, total_cents INT, placed_at TEXT);"]  # fmt: skip
+    for c in range(1, 61):
+        n = f"{rnd.choice(first)} {rnd.choice(last)}"
+        rows.append(f"INSERT INTO customers VALUES({c}, '{n}', '{n.lower().replace(' ', '.')}{c}@example.com', "
+                    f"'{rnd.choice(['DE', 'FR', 'NL', 'US', 'GB'])}');")  # fmt: skip
+    for o in range(1001, 1301):
+        status = "refunded" if o == 1187 else rnd.choice(["paid", "paid", "paid", "shipped", "pending"])
+        rows.append(f"INSERT INTO orders VALUES({o}, {rnd.randint(1, 60)}, '{status}', {rnd.randint(500, 90000)}, "
+                    f"'2026-11-{rnd.randint(1, 30):02d} {rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}');")  # fmt: skip
+    subprocess.run(["sqlite3", str(db)], input="\n".join(rows), text=True, check=True)
+    q = ("SELECT o.id, o.placed_at, c.name, c.email, c.country, o.status, o.total_cents "
+         "FROM orders o JOIN customers c ON c.id = o.customer_id ORDER BY o.id;")  # fmt: skip
+    return sh(f'sqlite3 -header -column {db} "{q}"')
+
+
+def openssl_x509(tmp: Path) -> str:
+    """A self-signed certificate with SANs, printed as ``openssl x509 -text`` shows it."""
+    sh(
+        f"openssl req -x509 -newkey rsa:2048 -nodes -keyout {tmp}/k.pem -out {tmp}/c.pem -days 90 "
+        "-subj '/C=DE/O=Shop GmbH/CN=api.shop.internal' "
+        "-addext 'subjectAltName=DNS:api.shop.internal,DNS:shop.internal,DNS:*.shop.internal,IP:10.0.3.17' "
+        "-addext 'extendedKeyUsage=serverAuth' 2>/dev/null"
+    )
+    return sh(f"openssl x509 -in {tmp}/c.pem -noout -text")
+
+
+def terraform_plan(tmp: Path) -> str:
+    """terraform plan (built-in terraform_data resources, no provider download) after a change in inputs."""
+    d = tmp / "infra"
+    d.mkdir()
+    services = ["api", "worker", "billing", "search", "auth", "notifier", "gateway", "reports"]
+
+    def write(version: str, db_class: str, drop: str) -> None:
+        blocks = []
+        for s in services:
+            if s == drop:
+                continue
+            image = f"registry.shop.internal/{s}:{version if s in ('api', 'worker') else '1.8.2'}"
+            blocks.append(
+                f'resource "terraform_data" "{s}_service" {{\n  input = {{\n    image    = "{image}"\n'
+                f"    replicas = {3 if s == 'api' else 2}\n    port     = {8000 + services.index(s)}\n  }}\n}}\n"
+            )
+            blocks.append(
+                f'resource "terraform_data" "{s}_dns" {{\n  input = {{\n    name = "{s}.shop.internal"\n'
+                f"    ttl  = 300\n  }}\n}}\n"
+            )
+        blocks.append(
+            'resource "terraform_data" "db" {\n  triggers_replace = [var.db_class]\n'
+            '  input = {\n    engine = "postgres"\n    class  = var.db_class\n  }\n}\n'
+            f'variable "db_class" {{\n  default = "{db_class}"\n}}\n'
+        )
+        (d / "main.tf").write_text("\n".join(blocks))
+
+    (tmp / "terraformrc").write_text("")  # no CLI configuration warning
+    tf = {"TF_CLI_CONFIG_FILE": str(tmp / "terraformrc"), "TF_IN_AUTOMATION": ""}
+    write("2.3.0", "db.t3.medium", "")
+    sh(
+        "terraform init -input=false -no-color && terraform apply -input=false -auto-approve -no-color",
+        cwd=d,
+        env=tf,
+    )
+    write("2.4.0", "db.r6g.large", "reports")
+    return sh("terraform plan -input=false -no-color", cwd=d, env=tf)
+
+
+def syslog(tmp: Path) -> str:
+    """journalctl -b of a web host: timers, cron, sshd, and nginx failing to bind port 80 on restart."""
+    import random
+
+    rnd = random.Random(5)
+    out = []
+    t = 6 * 3600 + 14 * 60
+
+    def at() -> str:
+        return f"Dec 06 {t // 3600:02d}:{t // 60 % 60:02d}:{t % 60:02d} web-3"
+
+    noise = [
+        "systemd[1]: Starting apt-daily.service - Daily apt download activities...",
+        "systemd[1]: apt-daily.service: Deactivated successfully.",
+        "systemd[1]: Finished apt-daily.service - Daily apt download activities.",
+        "CRON[{pid}]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)",
+        "CRON[{pid}]: (root) CMD (command -v debian-sa1 > /dev/null && debian-sa1 1 1)",
+        "CRON[{pid}]: pam_unix(cron:session): session closed for user root",
+        "sshd[{pid}]: Accepted publickey for deploy from 10.0.3.{ip} port {port} ssh2: ED25519 SHA256:q3Jx0rV1m8",
+        "sshd[{pid}]: pam_unix(sshd:session): session opened for user deploy(uid=1001) by (uid=0)",
+        "systemd-logind[612]: New session {sess} of user deploy.",
+        "systemd-logind[612]: Session {sess} logged out. Waiting for processes to exit.",
+        "kernel: [UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56 SRC=45.146.{ip}.{ip2} DST=10.0.3.21 LEN=40 PROTO=TCP SPT={port} DPT=23 WINDOW=1024 SYN",
+        "systemd[1]: Started session-{sess}.scope - Session {sess} of User deploy.",
+        "systemd-timesyncd[540]: Network configuration changed, trying to establish connection.",
+        "systemd-resolved[533]: Clock change detected. Flushing caches.",
+        "gunicorn[{gpid}]: [INFO] Booting worker with pid: {pid}",
+        'dockerd[905]: time="2026-12-06T{hh}:{mm}:00Z" level=info msg="ignoring event" container=3f2a9c module=libcontainerd namespace=moby topic=/tasks/delete type="*events.TaskDelete"',
+    ]
+    failure = [
+        "sudo[{pid}]:   deploy : TTY=pts/0 ; PWD=/home/deploy ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx",
+        "systemd[1]: Stopping nginx.service - A high performance web server and a reverse proxy server...",
+        "systemd[1]: nginx.service: Deactivated successfully.",
+        "systemd[1]: Stopped nginx.service - A high performance web server and a reverse proxy server.",
+        "systemd[1]: Starting nginx.service - A high performance web server and a reverse proxy server...",
+        "nginx[{pid}]: nginx: [emerg] bind() to 0.0.0.0:80 failed (98: Address already in use)",
+        "nginx[{pid}]: nginx: [emerg] bind() to [::]:80 failed (98: Address already in use)",
+        "nginx[{pid}]: nginx: [emerg] still could not bind()",
+        "systemd[1]: nginx.service: Control process exited, code=exited, status=1/FAILURE",
+        "systemd[1]: nginx.service: Failed with result 'exit-code'.",
+        "systemd[1]: Failed to start nginx.service - A high performance web server and a reverse proxy server.",
+    ]
+    for i in range(420):
+        t += rnd.randint(1, 40)
+        if i == 300:
+            pid = 48213
+            for line in failure:
+                out.append(f"{at()} " + line.format(pid=pid))
+                t += 1
+            continue
+        line = rnd.choice(noise)
+        out.append(f"{at()} " + line.format(
+            pid=rnd.randint(30000, 47000), ip=rnd.randint(2, 250), ip2=rnd.randint(2, 250), port=rnd.randint(30000, 65000),
+            sess=rnd.randint(300, 420), gpid=1893, hh=f"{t // 3600:02d}", mm=f"{t // 60 % 60:02d}"))  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
+def nginx_access(tmp: Path) -> str:
+    """An nginx access log (combined format): mostly 200s, a run of 502s on POST /api/checkout."""
+    import random
+
+    rnd = random.Random(9)
+    paths = ["/", "/static/app.3f9c1e.js", "/static/app.3f9c1e.css", "/api/products?page={n}", "/api/cart",
+             "/api/products/{n}", "/favicon.ico", "/api/session", "/healthz", "/images/p/{n}.webp"]  # fmt: skip
+    agents = [
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        "kube-probe/1.31",
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    ]
+    out = []
+    t = 10 * 3600
+    for i in range(500):
+        t += rnd.randint(0, 3)
+        ip = f"{rnd.choice([81, 93, 178, 212, 10])}.{rnd.randint(1, 254)}.{rnd.randint(1, 254)}.{rnd.randint(1, 254)}"
+        method, status, size = "GET", 200, rnd.randint(300, 90000)
+        path = rnd.choice(paths).format(n=rnd.randint(1, 400))
+        if path == "/healthz":
+            ip, agent = "10.0.3.1", agents[3]
+        else:
+            agent = rnd.choice(agents[:3] + agents[4:])
+        if path == "/api/cart" and rnd.random() < 0.5:
+            method, status = "POST", 201
+        if 310 <= i <= 322 and i % 3 == 0:
+            method, path, status, size = "POST", "/api/checkout", 502, 157
+        elif rnd.random() < 0.04:
+            status, size = 304, 0
+        elif rnd.random() < 0.02:
+            path, status, size = f"/wp-login.php?{rnd.randint(1, 9)}", 404, 153
+        stamp = f"06/Dec/2026:{t // 3600:02d}:{t // 60 % 60:02d}:{t % 60:02d} +0000"
+        ref = "-" if path.startswith("/api") or path == "/healthz" else "https://shop.example.com/"
+        out.append(f'{ip} - - [{stamp}] "{method} {path} HTTP/1.1" {status} {size} "{ref}" "{agent}"')
+    return "\n".join(out) + "\n"
+
+
+def lsof_ports(tmp: Path) -> str:
+    """sudo lsof -i -P -n on a dev box: the stale uvicorn still holding port 8000 is the one asked about."""
+    rows = [
+        ("systemd-r", 533, "systemd-resolve", 13, "IPv4", 18234, "UDP 127.0.0.53:53"),
+        ("systemd-r", 533, "systemd-resolve", 14, "IPv4", 18235, "TCP 127.0.0.53:53 (LISTEN)"),
+        ("sshd", 801, "root", 3, "IPv4", 21001, "TCP *:22 (LISTEN)"),
+        ("sshd", 801, "root", 4, "IPv6", 21003, "TCP *:22 (LISTEN)"),
+        ("postgres", 1022, "postgres", 6, "IPv4", 22810, "TCP 127.0.0.1:5432 (LISTEN)"),
+        ("redis-ser", 1040, "redis", 6, "IPv4", 22931, "TCP 127.0.0.1:6379 (LISTEN)"),
+        ("redis-ser", 1040, "redis", 7, "IPv6", 22932, "TCP [::1]:6379 (LISTEN)"),
+        ("dockerd", 905, "root", 12, "IPv6", 23112, "TCP *:2375 (LISTEN)"),
+        ("docker-pr", 2210, "root", 4, "IPv4", 25101, "TCP *:9200 (LISTEN)"),
+        ("docker-pr", 2217, "root", 4, "IPv6", 25108, "TCP *:9200 (LISTEN)"),
+        ("node", 3121, "dev", 23, "IPv6", 31877, "TCP *:3000 (LISTEN)"),
+        ("node", 3121, "dev", 27, "IPv6", 31902, "TCP [::1]:3000->[::1]:52114 (ESTABLISHED)"),
+        ("node", 3140, "dev", 21, "IPv4", 31950, "TCP 127.0.0.1:24678 (LISTEN)"),
+        ("python3.1", 4477, "dev", 6, "IPv4", 40211, "TCP 127.0.0.1:8000 (LISTEN)"),
+        ("python3.1", 4477, "dev", 9, "IPv4", 40390, "TCP 127.0.0.1:8000->127.0.0.1:51822 (CLOSE_WAIT)"),
+        ("code", 2890, "dev", 41, "IPv4", 30112, "TCP 127.0.0.1:41723 (LISTEN)"),
+        ("chrome", 3301, "dev", 112, "IPv4", 33410, "UDP 224.0.0.251:5353"),
+    ]
+    import random
+
+    rnd = random.Random(3)
+    for _ in range(40):  # the browser's and editor's connections
+        who = rnd.choice([("chrome", 3301), ("code", 2890), ("node", 3121), ("postgres", 1022)])
+        fd = rnd.randint(30, 200)
+        if who[0] == "postgres":
+            name = f"TCP 127.0.0.1:5432->127.0.0.1:{rnd.randint(40000, 60000)} (ESTABLISHED)"
+        else:
+            name = (f"TCP 192.168.1.23:{rnd.randint(40000, 60000)}->{rnd.choice(['140.82.112.21', '142.250.185.78', '104.18.32.7', '13.107.42.14'])}"
+                    f":443 ({rnd.choice(['ESTABLISHED', 'ESTABLISHED', 'CLOSE_WAIT', 'TIME_WAIT'])})")  # fmt: skip
+        rows.append(
+            (
+                who[0],
+                who[1],
+                "postgres" if who[0] == "postgres" else "dev",
+                fd,
+                "IPv4",
+                rnd.randint(30000, 49999),
+                name,
+            )
+        )
+    rows.sort(key=lambda r: (r[1], r[3]))
+    out = ["COMMAND     PID            USER   FD   TYPE DEVICE SIZE/OFF NODE NAME"]
+    for cmd, pid, user, fd, typ, dev, name in rows:
+        out.append(
+            f"{cmd:<9} {pid:>5} {user:>15} {str(fd) + 'u':>4} {typ:>6} {dev:>6}      0t0  {name.split()[0]:<4} {name.split(' ', 1)[1]}"
+        )
+    return "\n".join(out) + "\n"
+
+
+def docker_build(tmp: Path) -> str:
+    """docker build --progress=plain of a Python service whose pip install fails on a missing system lib."""
+    lines = [
+        '#0 building with "default" instance using docker driver',
+        "",
+        "#1 [internal] load build definition from Dockerfile",
+        "#1 transferring dockerfile: 912B done",
+        "#1 DONE 0.0s",
+        "",
+        "#2 [internal] load metadata for docker.io/library/python:3.12-slim",
+        "#2 DONE 1.2s",
+        "",
+        "#3 [internal] load .dockerignore",
+        "#3 transferring context: 187B done",
+        "#3 DONE 0.0s",
+        "",
+        "#4 [1/7] FROM docker.io/library/python:3.12-slim@sha256:2b0079146a74e23bf4ae8f6a28e1b484c6292f6fb904cbb51825b4a19812fcd8",
+        "#4 resolve docker.io/library/python:3.12-slim@sha256:2b0079146a74e23bf4ae8f6a28e1b484c6292f6fb904cbb51825b4a19812fcd8 done",
+        "#4 sha256:2b0079146a74e23bf4ae8f6a28e1b484c6292f6fb904cbb51825b4a19812fcd8 9.13kB / 9.13kB done",
+        "#4 sha256:bc0965b23a04fe7f2d9fb20f597008fcf89891de1c705ffc1c80483a1f098e4f 29.13MB / 29.13MB 1.9s done",
+        "#4 extracting sha256:bc0965b23a04fe7f2d9fb20f597008fcf89891de1c705ffc1c80483a1f098e4f 1.1s done",
+        "#4 DONE 3.4s",
+        "",
+        "#5 [internal] load build context",
+        "#5 transferring context: 1.21MB 0.1s done",
+        "#5 DONE 0.1s",
+        "",
+        "#6 [2/7] WORKDIR /app",
+        "#6 DONE 0.1s",
+        "",
+        "#7 [3/7] RUN apt-get update && apt-get install -y --no-install-recommends gcc && rm -rf /var/lib/apt/lists/*",
+    ]
+    apt = ["Get:1 http://deb.debian.org/debian bookworm InRelease [151 kB]",
+           "Get:2 http://deb.debian.org/debian bookworm-updates InRelease [55.4 kB]",
+           "Get:3 http://deb.debian.org/debian-security bookworm-security InRelease [48.0 kB]",
+           "Get:4 http://deb.debian.org/debian bookworm/main amd64 Packages [8792 kB]",
+           "Fetched 9305 kB in 2s (4379 kB/s)", "Reading package lists...", "Building dependency tree...",
+           "Reading state information...", "The following additional packages will be installed:",
+           "  binutils binutils-common binutils-x86-64-linux-gnu cpp cpp-12 gcc-12 libasan8 libatomic1",
+           "  libbinutils libcc1-0 libctf-nobfd0 libctf0 libgcc-12-dev libgomp1 libgprofng0 libisl23",
+           "  libitm1 liblsan0 libmpc3 libmpfr6 libnsl2 libquadmath0 libtsan2 libubsan1",
+           "0 upgraded, 25 newly installed, 0 to remove and 0 not upgraded.",
+           "Need to get 49.7 MB of archives.", "After this operation, 186 MB of additional disk space will be used."]  # fmt: skip
+    pkgs = ["binutils-common", "libbinutils", "libctf-nobfd0", "libctf0", "libgprofng0", "binutils-x86-64-linux-gnu",
+            "binutils", "libisl23", "libmpfr6", "libmpc3", "cpp-12", "cpp", "libcc1-0", "libgomp1", "libitm1",
+            "libatomic1", "libasan8", "liblsan0", "libtsan2", "libubsan1", "libquadmath0", "libgcc-12-dev",
+            "gcc-12", "gcc", "libnsl2"]  # fmt: skip
+    for i, p in enumerate(pkgs):
+        apt.append(
+            f"Get:{i + 5} http://deb.debian.org/debian bookworm/main amd64 {p} amd64 2.40-2 [{100 + 37 * i} kB]"
+        )
+    for p in pkgs:
+        apt += [f"Selecting previously unselected package {p}:amd64.", f"Preparing to unpack .../{p}_amd64.deb ...",
+                f"Unpacking {p}:amd64 ...", f"Setting up {p}:amd64 ..."]  # fmt: skip
+    apt.append("Processing triggers for libc-bin (2.36-9+deb12u9) ...")
+    clock = 1.0
+    for line in apt:
+        clock += 0.137
+        lines.append(f"#7 {clock:.3f} {line}")
+    lines += ["#7 DONE 14.9s", "", "#8 [4/7] COPY requirements.txt .", "#8 DONE 0.0s", "",
+              "#9 [5/7] RUN pip install --no-cache-dir -r requirements.txt"]  # fmt: skip
+    reqs = [("fastapi", "0.115.6"), ("uvicorn", "0.32.1"), ("pydantic", "2.10.3"), ("pydantic-core", "2.27.1"),
+            ("starlette", "0.41.3"), ("sqlalchemy", "2.0.36"), ("alembic", "1.14.0"), ("mako", "1.3.8"),
+            ("anyio", "4.7.0"), ("sniffio", "1.3.1"), ("idna", "3.10"), ("h11", "0.14.0"), ("click", "8.1.7"),
+            ("greenlet", "3.1.1"), ("typing-extensions", "4.12.2"), ("annotated-types", "0.7.0"),
+            ("markupsafe", "3.0.2")]  # fmt: skip
+    clock = 0.5
+    pip = []
+    for name, ver in reqs:
+        pip += [f"Collecting {name}=={ver} (from -r requirements.txt (line {reqs.index((name, ver)) + 1}))",
+                f"  Downloading {name.replace('-', '_')}-{ver}-py3-none-any.whl.metadata (8.2 kB)"]  # fmt: skip
+    pip += [
+        "Collecting psycopg2==2.9.10 (from -r requirements.txt (line 18))",
+        "  Downloading psycopg2-2.9.10.tar.gz (385 kB)",
+        "  Preparing metadata (setup.py): started",
+        "  Preparing metadata (setup.py): finished with status 'error'",
+        "  error: subprocess-exited-with-error",
+        "  ",
+        "  × python setup.py egg_info did not run successfully.",
+        "  │ exit code: 1",
+        "  ╰─> [23 lines of output]",
+        "      running egg_info",
+        "      creating /tmp/pip-pip-egg-info-k2n4o9xq/psycopg2.egg-info",
+        "      writing /tmp/pip-pip-egg-info-k2n4o9xq/psycopg2.egg-info/PKG-INFO",
+        "      writing dependency_links to /tmp/pip-pip-egg-info-k2n4o9xq/psycopg2.egg-info/dependency_links.txt",
+        "      writing top-level names to /tmp/pip-pip-egg-info-k2n4o9xq/psycopg2.egg-info/top_level.txt",
+        "      writing manifest file '/tmp/pip-pip-egg-info-k2n4o9xq/psycopg2.egg-info/SOURCES.txt'",
+        "      ",
+        "      Error: pg_config executable not found.",
+        "      ",
+        "      pg_config is required to build psycopg2 from source.  Please add the directory",
+        "      containing pg_config to the $PATH or specify the full executable path with the",
+        "      option:",
+        "      ",
+        "          python setup.py build_ext --pg-config /path/to/pg_config build ...",
+        "      ",
+        "      or with the pg_config option in 'setup.cfg'.",
+        "      ",
+        "      If you prefer to avoid building psycopg2 from source, please install the PyPI",
+        "      'psycopg2-binary' package instead.",
+        "      ",
+        "      For further information please check the 'doc/src/install.rst' file (also at",
+        "      <https://www.psycopg.org/docs/install.html>).",
+        "      ",
+        "      [end of output]",
+        "  ",
+        "  note: This error originates from a subprocess, and is likely not a problem with pip.",
+        "error: metadata-generation-failed",
+        "",
+        "× Encountered error while generating package metadata.",
+        "╰─> See above for output.",
+        "",
+        "note: This is an issue with the package mentioned above, not pip.",
+        "hint: See above for details.",
+    ]
+    for line in pip:
+        clock += 0.211
+        lines.append(f"#9 {clock:.3f} {line}")
+    lines += [
+        '#9 ERROR: process "/bin/sh -c pip install --no-cache-dir -r requirements.txt" did not complete successfully: exit code: 1',
+        "------",
+        " > [5/7] RUN pip install --no-cache-dir -r requirements.txt:",
+        "6.414       'psycopg2-binary' package instead.",
+        "6.414       ",
+        "6.414       For further information please check the 'doc/src/install.rst' file (also at",
+        "6.414       <https://www.psycopg.org/docs/install.html>).",
+        "6.414       ",
+        "6.414       [end of output]",
+        "6.414   ",
+        "6.414   note: This error originates from a subprocess, and is likely not a problem with pip.",
+        "6.625 error: metadata-generation-failed",
+        "------",
+        "Dockerfile:9",
+        "--------------------",
+        "   7 |     ",
+        "   8 |     COPY requirements.txt .",
+        "   9 | >>> RUN pip install --no-cache-dir -r requirements.txt",
+        "  10 |     ",
+        "  11 |     COPY . .",
+        "--------------------",
+        'ERROR: failed to solve: process "/bin/sh -c pip install --no-cache-dir -r requirements.txt" did not complete successfully: exit code: 1',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def csv_data(tmp: Path) -> str:
+    """A customers export (CSV, 400 rows) an agent cats to check one record."""
+    import random
+
+    rnd = random.Random(17)
+    first = [
+        "Ada",
+        "Linus",
+        "Grace",
+        "Ken",
+        "Barbara",
+        "Dennis",
+        "Margaret",
+        "Guido",
+        "Anders",
+        "Yukihiro",
+        "Bjarne",
+        "Radia",
+    ]
+    last = [
+        "Lovelace",
+        "Torvalds",
+        "Hopper",
+        "Thompson",
+        "Liskov",
+        "Ritchie",
+        "Hamilton",
+        "Rossum",
+        "Hejlsberg",
+        "Perlman",
+    ]
+    out = ["customer_id,first_name,last_name,email,country,plan,signup_date,mrr_cents,churned"]
+    for cid in range(10001, 10401):
+        f, la = rnd.choice(first), rnd.choice(last)
+        plan = rnd.choice(["free", "starter", "starter", "pro", "team"])
+        mrr = {"free": 0, "starter": 900, "pro": 2900, "team": 9900}[plan]
+        out.append(f"{cid},{f},{la},{f.lower()}.{la.lower()}{rnd.randint(1, 99)}@example.com,"
+                   f"{rnd.choice(['DE', 'FR', 'NL', 'US', 'GB', 'JP'])},{plan},2025-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d},"
+                   f"{mrr},{str(rnd.random() < 0.1).lower()}")  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
+def notebook(tmp: Path) -> str:
+    """A Jupyter notebook (nbformat 4, as saved by JupyterLab) whose 7th cell raised a KeyError."""
+    import base64
+    import random
+
+    rnd = random.Random(23)
+    png = base64.b64encode(bytes(rnd.randrange(256) for _ in range(3000))).decode()
+
+    def code(n: int, src: str, outputs: list[dict[str, object]]) -> dict[str, object]:
+        return {"cell_type": "code", "execution_count": n, "id": f"c{n:02d}a7f3", "metadata": {},
+                "outputs": outputs, "source": src.splitlines(True)}  # fmt: skip
+
+    def stream(text: str) -> dict[str, object]:
+        return {"name": "stdout", "output_type": "stream", "text": text.splitlines(True)}
+
+    table = "".join(
+        f"{i}  2026-11-{i + 1:02d}  {rnd.randint(100, 999)}  {rnd.choice(['DE', 'FR', 'NL'])}\n"
+        for i in range(20)
+    )
+    cells: list[dict[str, object]] = [
+        {
+            "cell_type": "markdown",
+            "id": "m01",
+            "metadata": {},
+            "source": ["# Revenue by region\n", "\n", "Monthly revenue from the orders export.\n"],
+        },
+        code(1, "import pandas as pd\nimport matplotlib.pyplot as plt\n", []),
+        code(
+            2,
+            "orders = pd.read_csv('orders.csv', parse_dates=['placed_at'])\norders.head(20)\n",
+            [
+                {
+                    "data": {"text/plain": ["    id   placed_at  total  region\n"] + table.splitlines(True)},
+                    "execution_count": 2,
+                    "metadata": {},
+                    "output_type": "execute_result",
+                }
+            ],
+        ),
+        code(
+            3,
+            "orders['month'] = orders['placed_at'].dt.to_period('M')\nmonthly = orders.groupby(['month', 'region'])['total'].sum()\nmonthly\n",
+            [
+                {
+                    "data": {
+                        "text/plain": [
+                            f"2026-{m:02d}  {r}  {rnd.randint(10000, 99999)}\n"
+                            for m in range(1, 12)
+                            for r in ("DE", "FR", "NL")
+                        ]
+                    },
+                    "execution_count": 3,
+                    "metadata": {},
+                    "output_type": "execute_result",
+                }
+            ],
+        ),
+        code(
+            4,
+            "fig, ax = plt.subplots(figsize=(10, 4))\nmonthly.unstack().plot(ax=ax)\nax.set_title('Revenue by region')\n",
+            [
+                {
+                    "data": {"image/png": png, "text/plain": ["<Figure size 1000x400 with 1 Axes>"]},
+                    "metadata": {},
+                    "output_type": "display_data",
+                }
+            ],
+        ),
+        code(5, "targets = {'DE': 60000, 'FR': 45000, 'NL': 30000}\n", []),
+        code(
+            6,
+            "print(len(orders), 'orders')\nprint(orders['region'].value_counts())\n",
+            [stream("1200 orders\nDE    540\nFR    410\nNL    212\nBE     38\nName: region, dtype: int64\n")],
+        ),
+        code(
+            7,
+            "gap = {r: targets[r] - monthly.xs(r, level='region').iloc[-1] for r in orders['region'].unique()}\ngap\n",
+            [
+                {
+                    "ename": "KeyError",
+                    "evalue": "'BE'",
+                    "output_type": "error",
+                    "traceback": [
+                        "\u001b[0;31m---------------------------------------------------------------------------\u001b[0m",
+                        "\u001b[0;31mKeyError\u001b[0m                                  Traceback (most recent call last)",
+                        "Cell \u001b[0;32mIn[7], line 1\u001b[0m\n\u001b[0;32m----> 1\u001b[0m gap \u001b[38;5;241m=\u001b[39m {r: \u001b[43mtargets\u001b[49m\u001b[43m[\u001b[49m\u001b[43mr\u001b[49m\u001b[43m]\u001b[49m \u001b[38;5;241m-\u001b[39m monthly\u001b[38;5;241m.\u001b[39mxs(r, level\u001b[38;5;241m=\u001b[39m\u001b[38;5;124m'\u001b[39m\u001b[38;5;124mregion\u001b[39m\u001b[38;5;124m'\u001b[39m)\u001b[38;5;241m.\u001b[39miloc[\u001b[38;5;241m-\u001b[39m\u001b[38;5;241m1\u001b[39m] \u001b[38;5;28;01mfor\u001b[39;00m r \u001b[38;5;129;01min\u001b[39;00m orders[\u001b[38;5;124m'\u001b[39m\u001b[38;5;124mregion\u001b[39m\u001b[38;5;124m'\u001b[39m]\u001b[38;5;241m.\u001b[39munique()}\n",
+                        "\u001b[0;31mKeyError\u001b[0m: 'BE'",
+                    ],
+                }
+            ],
+        ),
+        code(8, "ax = pd.Series(gap).plot.bar()\n", []),
+    ]
+    nb = {"cells": cells, "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+          "language_info": {"name": "python", "version": "3.12.7"}}, "nbformat": 4, "nbformat_minor": 5}  # fmt: skip
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def httpie_makefile(tmp: Path) -> str:
+    return git_show("httpie+cli", "Makefile")
+
+
+def rich_changelog(tmp: Path) -> str:
+    return git_show("Textualize+rich", "CHANGELOG.md")
+
+
+def poetry_lock(tmp: Path) -> str:
+    return git_show("Textualize+rich", "poetry.lock")
+
+
 # ---------------------------------------------------------------- the cases
 
 # name, maker, real?, command (the call's hint), task, gold regexes
@@ -851,6 +1685,78 @@ SPECS: list[tuple[str, Callable[[Path], str], bool, str, str, list[str]]] = [
     ("tox.ini", tox_ini, True, "cat tox.ini",
      "What does the mypy tox environment install and run?",
      [r"^\[testenv:mypy\]", r"^deps = mypy$", r"^\s+types-jsonschema", r"^commands = python .*clean", r"^\s+mypy --strict falcon"]),
+    # second survey: package managers, test runners, git, system tools, logs, data and lock files
+    ("npm ERESOLVE debug log", npm_eresolve_log, True, "cat ~/.npm/_logs/2026-12-06T03_37_50_857Z-debug-0.log",
+     "Why does npm install fail with ERESOLVE, and which package has the conflicting peer dependency?",
+     [r"error code ERESOLVE", r"error Found: react@18", r'peer react@"<18\.0\.0" from @testing-library/react@12']),
+    ("npm ci out of sync", npm_ci_sync, True, "npm ci",
+     "Why does npm ci fail, and which dependencies disagree with the lock file?",
+     [r"can only install packages when your package\.json and package-lock\.json", r"Invalid: lock file's pg@",
+      r"Missing: axios@", r"Missing: lodash@"]),
+    ("package-lock.json", package_lock, True, "cat package-lock.json",
+     "Which version of ms does jsonwebtoken get (its nested copy) in package-lock.json?",
+     [r'"node_modules/jsonwebtoken/node_modules/ms": \{']),
+    ("pip resolver conflict", pip_conflict, True, "pip install -r requirements.txt",
+     "Why does pip install -r requirements.txt fail, and which pin has to change?",
+     [r"^ERROR: Cannot install", r"The user requested starlette==0\.27\.0", r"fastapi 0\.110\.0 depends on starlette"]),
+    ("pytest --tb=long -l", pytest_long_locals, True, "pytest --tb=long -l -v",
+     "Why does test_unknown_region fail?",
+     [r"^E       KeyError: 'BE'", r'^>       vat = \{"DE"', r"^billing\.py:29: KeyError"]),
+    ("pytest --durations", pytest_durations, True, "pytest -v --durations=15",
+     "Which tests are the slowest, and how long do they take?",
+     [r"slowest 15 durations", r"^\d\.\d\ds call\s+test_api\.py::test_endpoint_7$",
+      r"^\d\.\d\ds setup\s+test_api\.py::test_migrations_apply$", r"^\d\.\d\ds call\s+test_api\.py::test_endpoint_23$"]),
+    ("coverage report -m", coverage_report, True, "coverage report -m",
+     "Which lines of lark/parsers/earley.py does the demo run leave uncovered?",
+     [r"^lark/parsers/earley\.py ", r"^Name\s+Stmts"]),
+    ("DeprecationWarning spam", warnings_spam, True, "python -W always export.py",
+     "Find the ResourceWarning: which file is left open, and where in export.py?",
+     [r"ResourceWarning: unclosed file"]),
+    ("git blame", git_blame, True, "git blame httpx/_config.py",
+     "Which commit last changed DEFAULT_TIMEOUT_CONFIG in httpx/_config.py, and who made it?",
+     [r"\) DEFAULT_TIMEOUT_CONFIG = Timeout"]),
+    ("git branch -a -vv", git_branch_vv, True, "git branch -a -vv",
+     "Which of my local branches are behind their upstream, and which have lost their upstream (gone)?",
+     [r": behind \d+\]", r": gone\]"]),
+    ("git reflog", git_reflog, True, "git reflog",
+     "I ran git reset --hard by mistake on retry-transport: which commit had my work before the reset?",
+     [r"reset: moving to HEAD~3", r"commit \(amend\): retry transport"]),
+    ("strace -e trace=%file", strace_config, True, "strace -f -e trace=%file,%network python3 deployctl.py",
+     "Where does deployctl look for its configuration file?",
+     [r'"deployctl\.toml", O_RDONLY', r'config\.toml", O_RDONLY', r"no configuration found"]),
+    ("sqlite3 -header -column", sqlite_query, True,
+     "sqlite3 -header -column shop.db 'SELECT o.id, o.placed_at, c.name, ... FROM orders o JOIN customers c ...'",
+     "Who placed order 1187, and what is its status?", [r"^id\s+placed_at", r"^1187 "]),
+    ("openssl x509 -text", openssl_x509, True, "openssl x509 -in cert.pem -noout -text",
+     "Which hostnames does the certificate cover, and when does it expire?",
+     [r"Not After", r"DNS:api\.shop\.internal"]),
+    ("terraform plan", terraform_plan, True, "terraform plan",
+     "Which resources will this plan destroy or replace?",
+     [r"must be replaced", r"will be destroyed", r"^Plan:"]),
+    ("journalctl (syslog)", syslog, False, "journalctl -b --no-pager",
+     "Why did nginx fail to start after the restart?",
+     [r"bind\(\) to 0\.0\.0\.0:80 failed", r"bind\(\) to \[::\]:80 failed", r"Failed to start nginx\.service"]),
+    ("nginx access log", nginx_access, False, "cat /var/log/nginx/access.log",
+     "Which requests got 502 responses, and on which endpoint?", [r'" 502 ']),
+    ("lsof -i -P -n", lsof_ports, False, "sudo lsof -i -P -n",
+     "Which process is holding port 8000?", [r"127\.0\.0\.1:8000 \(LISTEN\)", r"^COMMAND\s+PID"]),
+    ("docker build (plain)", docker_build, False, "docker build --progress=plain -t shop-api .",
+     "Why does the docker build fail at the pip install step?",
+     [r"Error: pg_config executable not found", r"^#9 ERROR:", r"^ERROR: failed to solve"]),
+    ("CSV export", csv_data, False, "cat customers.csv",
+     "What plan is customer 10257 on, and has that customer churned?", [r"^customer_id,", r"^10257,"]),
+    ("Jupyter notebook", notebook, False, "cat revenue.ipynb",
+     "Why does cell 7 of the notebook fail?",
+     [r'"ename": "KeyError"', r'"evalue": "\'BE\'"', r'^    "gap = \{r: targets\[r\]', r'"BE     38\\n"']),
+    ("httpie Makefile", httpie_makefile, True, "cat Makefile",
+     "What does make test-cover run?",
+     [r"^test-cover:", r"^test:$", r"\$\(VENV_BIN\)/python -m pytest \$\(COV\)"]),
+    ("rich CHANGELOG.md", rich_changelog, True, "cat CHANGELOG.md",
+     "In which release did rich drop support for Python 3.7?",
+     [r"^## \[13\.9\.0\]", r"Dropped support for Python3\.7"]),
+    ("poetry.lock", poetry_lock, True, "cat poetry.lock",
+     "Which version of pygments is locked, and is it optional?",
+     [r'^name = "pygments"$', r'^version = "2\.19\.2"$']),
 ]  # fmt: skip
 
 
@@ -926,6 +1832,10 @@ def fix_patterns(name: str, text: str, pats: list[str]) -> list[str]:
         i = next(i for i, line in enumerate(lines) if re.search(pats[0], line))
         j = next(j for j in range(i, len(lines)) if lines[j].startswith("**default**: `true`"))
         return [pats[0], r"^The default style of `use_directory_urls", f"@L{j + 1}"]
+    if name == "package-lock.json":  # the entry's version line too
+        lines = text.split("\n")
+        i = next(i for i, line in enumerate(lines) if re.search(pats[0], line))
+        return [pats[0], f"@L{i + 2}"]
     return pats
 
 
