@@ -75,6 +75,9 @@ def stem(word: str) -> tuple[str, tuple[str, ...]]:
 
 _CAMEL = re.compile(r"[a-z][A-Z]")
 _HEX = re.compile(r"\b0x[0-9a-f]+\b", re.I)  # a hex number is one term (not "x3f800000" after its "0")
+# A number the goal names (order 1187, port 8000, status 502): a term of its own, matched whole. Not a
+# version's or an address's part (``3.11``, ``10.0.1.12``: dotted), nor shorter (``v2``, "2 tests").
+_NUMBER = re.compile(r"(?<![\w.])\d{3,}(?![\w]|\.\d)")
 _URL = re.compile(
     r"\S+://\S+|\S+@\S+\.\w+|\b[0-9a-f]{7,40}\b|\bcherry picked from commit\b"
     r"|\bGHSA(?:-\w{4}){3}\b|\bCVE-\d{4}-\d+\b",
@@ -97,6 +100,8 @@ def goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
             if len(hexnum) > 4:  # 0x00, 0xff and the like are everywhere
                 terms[hexnum.lower()] = max(terms.get(hexnum.lower(), (0.0, ("",))), (base * 1.3, ("",)))
         part = _HEX.sub(" ", part)
+        for number in _NUMBER.findall(part):
+            terms[number] = max(terms.get(number, (0.0, ("",))), (base, ("",)))
         for tok in WORD.findall(part):
             pieces = [p.lower() for p in _PARTS.findall(tok)]
             compound = len(pieces) > 1
@@ -149,6 +154,7 @@ def match_lines(
     n = len(text)
     size = len(literal)
     bare = "" in suffixes
+    number = literal.isdigit()
     find, at = low.find, bisect.bisect_right
     line = 0  # the line of the previous hit: later hits are at or after it
     pos = find(literal)
@@ -166,7 +172,9 @@ def match_lines(
         if ok:
             end = pos + size
             if end == n or text[end] in _CASELESS:
-                ok = bare  # the part ends right here (the common case: no case to compare)
+                # The part ends right here (the common case: no case to compare); a number, not glued
+                # to more digits ("502" is not "5020").
+                ok = bare and not (end < n and number and text[end].isdigit())
             else:
                 # A short inflection in the same case (``cookies``, ``COOKIES``), then the part must end.
                 same = str.isupper if text[pos:end].isupper() else str.islower

@@ -475,3 +475,18 @@ def test_file_names_in_a_log_are_neither_errors_nor_its_outcome() -> None:
         _, out = prune(text, goal, "logs", keep)
         assert "Location: /home/dev" in out and "Requires: aiohappyeyeballs" in out, keep
         assert "web_exceptions.py" not in out, keep
+
+
+def test_the_number_the_goal_names_finds_its_rows() -> None:
+    # An nginx access log: the goal asks about a status code, nothing else in it names those rows.
+    rows = [
+        f'10.0.{k % 7}.{k % 200} - - [06/Dec/2026:03:{k % 60:02d}:00 +0000] "GET /api/items/{k} HTTP/1.1" '
+        f'{502 if k in (61, 140, 233, 377) else 200} {512 + k} "-" "python-requests/2.32.3"'
+        for k in range(400)
+    ]
+    text = "\n".join(rows) + "\n"
+    for keep in (None, 0.3):
+        _, out = prune(
+            text, "Which requests got a 502 from the upstream?\ntail -n 400 access.log", "logs", keep
+        )
+        assert all(rows[k] in out.split("\n") for k in (61, 140, 233, 377)), keep

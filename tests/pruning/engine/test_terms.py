@@ -154,3 +154,12 @@ def test_a_hex_number_is_one_term() -> None:
     assert "0x3f800000" in terms and "x3f800000" not in terms and "0x00" not in terms
     text = "np.float32,0x3f7fffff,0x3f61a1b2,2\nnp.float32,0x3f800000,0x3f61a1b3,2\n"
     assert match_lines(text, text.lower(), [0, 35, 70], "0x3f800000", terms["0x3f800000"][1]) == [1]
+
+
+def test_a_number_the_goal_names_is_a_term_matched_whole() -> None:
+    terms = goal_terms("Why did order 1187 fail with a 502 on port 8000? (Python 3.11, v2, 10.0.1.12)")
+    assert {"1187", "502", "8000"} <= terms.keys()
+    assert not {"3", "11", "311", "10", "12", "2"} & terms.keys()  # versions, addresses, short numbers
+    text = "GET /a 502 12ms\nGET /b 5020 8ms\nGET /c 1502 4ms\nid=502\n"
+    offsets = [0, 16, 32, 48, 55]
+    assert match_lines(text, text.lower(), offsets, "502", terms["502"][1]) == [0, 3]
