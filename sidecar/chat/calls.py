@@ -32,6 +32,12 @@ _LOG_WORDS = re.compile(
     r"dotnet|rspec|phpunit|build|compile|lint|mypy|ruff|eslint|tsc|pip|pip3|uv|poetry|docker|journalctl|"
     r"kubectl\s+logs|stern)\b"
 )
+# A program run (a script, a tracer, a blame): what it prints is a log, whatever it looks like (warnings
+# quote source lines, strace prints calls, git blame prints code): read as code, kept at its 0.45 share.
+_RUN_CMD = re.compile(
+    r"(?:^|[;&|(]\s*)(?:\w+=\S*\s+)*(?:python[\d.]*|node|deno|bun|ruby|perl|php|java|strace|ltrace"
+    r"|go\s+run|cargo\s+run|git\s+blame)\s"
+)
 # Commands whose output has a structure of its own (the pruner checks the text too).
 _SEARCH_CMD = re.compile(r"(?:^|[;&|(]\s*)(?:rg|grep|egrep|fgrep|ag|ack|git grep)\s")
 _DIFF_CMD = re.compile(r"(?:^|[;&|(]\s*)git\s+(?:-\S+\s+)*(?:diff|log|show)\b")
@@ -108,7 +114,10 @@ def call_hints(name: str | None, args: JsonValue) -> tuple[str, SourceType | Non
         path = command.split()[-1] if command.split() else ""
     ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
     logs = ext == "log" or (
-        command and _LOG_WORDS.search(command) and not reads and not _TREE_CMD.search(command)
+        command
+        and (_LOG_WORDS.search(command) or _RUN_CMD.search(command))
+        and not reads
+        and not _TREE_CMD.search(command)
     )
     source: SourceType | None = (
         "logs" if logs else "code" if ext in _CODE_EXT else "docs" if ext in _DOC_EXT else None

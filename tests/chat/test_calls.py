@@ -36,6 +36,16 @@ def test_source_type_hints() -> None:
     assert source({"command": "kubectl logs deploy/api --since=1h"}) == "logs"
     assert source({"command": "kubectl get pods -o wide"}) is None
     assert source({"command": "npm ls --all"}) is None  # a dependency tree: the text decides (a listing)
+    # A program run prints a log, whatever it quotes (warnings' source lines, strace's calls, blame's code).
+    for run in (
+        "python -W always export.py",
+        "PYTHONPATH=. python3 tools/x.py",
+        "node build.js",
+        "strace -f ls",
+    ):
+        assert source({"command": run}) == "logs", run
+    assert source({"command": "git blame httpx/_config.py"}) == "logs"
+    assert source({"command": "ls python/"}) is None and source({"command": "cat src/python/a.py"}) == "code"
 
 
 def test_a_plain_file_read_adds_no_words_to_the_goal() -> None:
