@@ -20,6 +20,8 @@ win over it when the text shows them unmistakably:
 - ``logs`` for a test report (JUnit XML: a ``<testsuite>`` of ``<testcase>`` elements, NUnit's
   ``<test-run>``): a test run written as XML, its ``<failure>`` the line sought. Read as a document
   it was cut from the top (the first passing test cases kept, the failure lost);
+- ``docs`` for a ``terraform plan`` with no hint (read as code by its braces and ``=``, its
+  ``# x will be destroyed`` headers were comments, cut first);
 - ``listing`` for a text with no hint of its own, read as a document by its lines, that is a row per
   line (``find``, ``git ls-files``, ``ls -l``, ``dpkg -l``, a CSV file): 90% of its lines paths, or the
   same number (2+) of commas, or an aligned table (two column boundaries shared by 80% of the rows), or
@@ -71,7 +73,13 @@ _DIFF_HEAD = re.compile(r"^(?:diff --git |--- (?:a/|/dev/null)|\+\+\+ (?:b/|/dev
 # A test report (JUnit XML, as pytest --junitxml, surefire, jest-junit, go-junit-report write it; NUnit's).
 _REPORT_ROOT = re.compile(r"<(?:testsuites|testsuite|test-run|test-suite)\b")
 _REPORT_CASE = re.compile(r"<(?:testcase|test-case)\b")
-REPORT_HEAD = 2_000  # the report's root element opens within this many characters
+REPORT_HEAD = 2_000
+# terraform plan / show: what it will do, a header per resource, and its summary.
+_TERRAFORM_PLAN = re.compile(
+    r"^(?:Terraform will perform the following actions:|Plan: \d+ to add, \d+ to change, \d+ to destroy\.)"
+    r"|^ *# \S+ (?:will be (?:created|destroyed|updated in-place|read during apply)|must be replaced)$",
+    re.M,
+)  # the report's root element opens within this many characters
 _COMMIT = re.compile(r"^commit [0-9a-f]{7,40}\b.*\n(?:Merge: .*\n)?Author: ", re.M)
 
 
@@ -184,6 +192,8 @@ def detect_kind(text: str, declared: SourceType | None = None) -> SourceType:
     if declared is not None:
         return declared
     guess = detect_source_type(text)
+    if guess == "code" and _TERRAFORM_PLAN.search(sample):
+        return "docs"  # a plan's "# x will be destroyed" headers are its answer, not comments to cut
     if guess == "docs" and looks_like_yaml(lines):
         return "code"  # YAML, whose items read as bullets: read by its keys (engine.yaml_kind)
     # ls -R's "dir:" headings look like code's "else:" to the line counts, not to the row rule.

@@ -177,3 +177,36 @@ def test_what_is_no_listing_stays_as_before() -> None:
         f"    ({k:>3}, {k * 2:>4}, {k * 3:>5})," for k in range(40)
     )  # aligned, but code
     assert detect_kind(table_of_code) == "code"
+
+
+PLAN = """\
+terraform_data.db: Refreshing state... [id=5b090ace-5e14-fe43-ec9c-54df917ef7ea]
+terraform_data.api: Refreshing state... [id=ebe22c19-bdc4-2614-8112-e864598fae64]
+
+Terraform will perform the following actions:
+
+  # terraform_data.db must be replaced
+-/+ resource "terraform_data" "db" {
+      ~ id               = "5b090ace-5e14-fe43-ec9c-54df917ef7ea" -> (known after apply)
+      ~ input            = {
+          ~ class  = "db.t3.medium" -> "db.r6g.large"
+        }
+    }
+
+  # terraform_data.reports will be destroyed
+  - resource "terraform_data" "reports" {
+      - id     = "9d3e6afa-a6e7-14bf-c8bb-cded5fdbc159" -> null
+      - input  = {
+          - name = "reports.shop.internal"
+        } -> null
+    }
+
+Plan: 0 to add, 0 to change, 2 to destroy.
+"""
+
+
+def test_a_terraform_plan_is_read_as_a_document_not_code() -> None:
+    # Its braces and "=" read as code, whose "#" comments give way first: the plan's answer.
+    assert detect_kind(PLAN) == "docs"
+    assert detect_kind(PLAN, "logs") == "logs"  # a hint stands
+    assert detect_kind('resource "aws_s3_bucket" "b" {\n  bucket = "x"\n  # a comment\n}\n' * 5) == "code"
