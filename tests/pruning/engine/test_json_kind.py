@@ -65,6 +65,23 @@ def test_error_records_are_kept_whatever_the_goal() -> None:
     assert '      "error": "disk quota exceeded on volume 3"' in out.split("\n")
 
 
+def test_a_goal_asking_why_something_fails_puts_the_error_first() -> None:
+    # A notebook: "cell" matches every cell's "cell_type" line, nothing in the goal names the KeyError.
+    cells = [
+        {"cell_type": "code", "execution_count": k, "id": f"c{k:02d}", "metadata": {}, "outputs": [],
+         "source": [f"df{k} = load('part{k}.csv')\n", f"df{k}.describe()\n"]}
+        for k in range(1, 13)
+    ]  # fmt: skip
+    cells[6]["outputs"] = [
+        {"ename": "KeyError", "evalue": "'BE'", "output_type": "error",
+         "traceback": ["KeyError  Traceback (most recent call last)", "KeyError: 'BE'"]}
+    ]  # fmt: skip
+    text = json.dumps({"cells": cells, "nbformat": 4}, indent=1)
+    _, out = prune(text, "Why does cell 7 of the notebook fail?", "json")
+    kept = [line.strip() for line in out.split("\n")]
+    assert '"ename": "KeyError",' in kept and '"evalue": "\'BE\'",' in kept
+
+
 def test_tree_records_and_units_cover_every_line() -> None:
     lines = releases_json().split("\n")
     tree = _tree(lines)
