@@ -40,7 +40,7 @@ CONTEXT_FACTOR = 0.6  # context lines (-C) matter less than matches
 
 # "path:12:text" (a match) or "path-12-text" (context); a path holds a letter, so "2024-05-01 10:00"
 # (a log's timestamp) is no match.
-MATCH = re.compile(r"^(?:\./)?((?=[^\s:]*[A-Za-z])[\w.@+~-][^\s:]*?)(?::(\d+):|-(\d+)-)")
+MATCH = re.compile(r"^(?:\./)?((?=[^\s:,]*[A-Za-z])[\w.@+~-][^\s:,]*?)(?::(\d+):|-(\d+)-)")
 _NUMBERED = re.compile(r"^\d+[:-]")
 
 

@@ -210,3 +210,18 @@ def test_a_terraform_plan_is_read_as_a_document_not_code() -> None:
     assert detect_kind(PLAN) == "docs"
     assert detect_kind(PLAN, "logs") == "logs"  # a hint stands
     assert detect_kind('resource "aws_s3_bucket" "b" {\n  bucket = "x"\n  # a comment\n}\n' * 5) == "code"
+
+
+def test_a_csv_with_dates_is_a_listing_not_grep_context_lines() -> None:
+    # "…,starter,2025-03-25,900" once read as grep's context form "path-03-text".
+    rows = [
+        f"{10001 + k},Ada,Lovelace,ada{k}@example.com,NL,starter,2025-03-{k % 28 + 1:02d},900,false"
+        for k in range(60)
+    ]
+    text = "customer_id,first_name,last_name,email,country,plan,signup_date,mrr_cents,churned\n" + "\n".join(
+        rows
+    )
+    assert detect_kind(text) == "listing"
+    assert (
+        detect_kind("src/a.py-12-    x = 1\nsrc/a.py:13:    y = 2\n" * 5) == "search"
+    )  # grep -C keeps its form
