@@ -207,8 +207,11 @@ def _score(
         size = chunks[c].end - chunks[c].start
         chunk_score[c] = sum(ts.values()) * (1.0 + COORD * (len(ts) - 1)) / (1.0 + size / 40.0) ** 0.5
     scores = list(map(operator.add, raw, map(CHUNK_W.__mul__, map(chunk_score.__getitem__, chunk_of))))
-    # Neighbours share a decaying part of a line's own matches.
-    spread = [(d, SPREAD_DECAY**d) for d in range(1, SPREAD_REACH + 1)]
+    # Neighbours share a decaying part of a line's own matches; the rows of a flat listing (no tree, no
+    # ls -R sections: git branch -vv, a CSV) stand alone, a match's neighbours being unrelated rows.
+    parent = listing.anchors(lines) if source_type == "listing" else []
+    flat = source_type == "listing" and max(parent, default=-1) < 0
+    spread = [] if flat else [(d, SPREAD_DECAY**d) for d in range(1, SPREAD_REACH + 1)]
     for i in line_terms:
         v = raw[i]
         for d, f in spread:
@@ -226,7 +229,7 @@ def _score(
             unit = max(max(scores), 1.0)
             for i in range(min(n, LISTING_HEAD)):
                 scores[i] += HEADER_W * 2 * unit
-            listing.lift(lines, scores)  # where a row is (its ls -R heading, its tree parents) rises with it
+            listing.lift(lines, scores, parent)  # where a row is (its ls -R heading, tree parents) rises with it
     else:
         words = [t for t, (w, _) in terms.items() if w >= 1.0 and t.isalpha()]
         assert defs is not None

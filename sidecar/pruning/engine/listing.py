@@ -42,7 +42,9 @@ def anchors(lines: Sequence[str]) -> list[int]:
         if is_heading(lines, i):
             heading, stack = i, []  # ls -R: a directory's heading opens its section
             continue
-        m = _TREE_INDENT.match(line)
+        # A tree's rows say how deep they are by their drawing (or bullet); any other row is at the top:
+        # git branch's "* master" before "  dev" is no parent of it.
+        m = _TREE_INDENT.match(line) if TREE_ROW.match(line) else None
         depth = m.end() if m is not None else 0
         while stack and stack[-1][0] >= depth:
             stack.pop()
@@ -51,9 +53,12 @@ def anchors(lines: Sequence[str]) -> list[int]:
     return out
 
 
-def lift(lines: Sequence[str], scores: list[float]) -> None:
-    """Raise each anchor to the best score of the rows under it (bottom up: a chain rises whole)."""
-    parent = anchors(lines)
+def lift(lines: Sequence[str], scores: list[float], parent: list[int] | None = None) -> None:
+    """Raise each anchor to the best score of the rows under it (bottom up: a chain rises whole).
+
+    ``parent``: ``anchors(lines)``, computed when not given.
+    """
+    parent = anchors(lines) if parent is None else parent
     for i in range(len(lines) - 1, -1, -1):
         a = parent[i]
         if a >= 0 and scores[a] < scores[i]:

@@ -57,3 +57,22 @@ def test_a_goal_naming_no_row_keeps_the_listing_whole() -> None:
     find = "\n".join(f"./src/pkg{k}/mod{j}.py" for k in range(40) for j in range(5)) + "\n"
     keep, out = prune(find, "look around the repository and tell me how it is organised", "listing")
     assert all(keep) and out == find  # exploring: nothing stands out, nothing to cut
+
+
+def test_a_flat_listings_rows_stand_alone() -> None:
+    # git branch -vv: "* master" is the current branch, not the parent of the rows below it, and a
+    # matching row's neighbours are unrelated branches: each row scores on its own words.
+    rows = [f"  feature-{k:02d}{' ' * 20}{k:07x}a [origin/feature-{k:02d}] wip on {k}" for k in range(40)]
+    for k in (5, 17, 29):
+        rows[k] = rows[k].replace(
+            f"[origin/feature-{k:02d}]", f"[origin/feature-{k:02d}: behind {k % 4 + 1}]"
+        )
+    rows[12] = "* master" + rows[12][8:]
+    lines = rows + [""]
+    assert anchors(lines) == [-1] * len(lines)
+    for keep in (None, 0.3):
+        kept, _ = prune(
+            "\n".join(lines), "Which of my local branches are behind their upstream?", "listing", keep
+        )
+        assert all(kept[k] for k in (5, 17, 29)), keep
+        assert sum(kept) < 0.4 * len(lines), keep
