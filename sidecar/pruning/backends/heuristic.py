@@ -229,7 +229,7 @@ def _score(
             unit = max(max(scores), 1.0)
             for i in range(min(n, LISTING_HEAD)):
                 scores[i] += HEADER_W * 2 * unit
-            listing.lift(lines, scores, parent)  # where a row is (its ls -R heading, tree parents) rises with it
+            listing.lift(lines, scores, parent)  # where a row is (ls -R heading, tree parents) rises with it
     else:
         words = [t for t, (w, _) in terms.items() if w >= 1.0 and t.isalpha()]
         assert defs is not None
