@@ -6,10 +6,11 @@ usage: tool_outputs.py [--keeps 0.3,0.1] [--cases FILE ...] [--only NAME,...] [-
        tool_outputs.py --base DIR [--keeps ...]     # another checkout side by side, in one run
        tool_outputs.py --json [--src DIR] ...        # one JSON row per case (what --base reads)
 
-The cases (``bench/data/tool_outputs/*.jsonl.gz``; ``tool_output_cases.py`` makes the first file): 29
-outputs of ``curl -v``, Kubernetes, ``pip``, ``ps``, ``env``, ``git``, type checkers, linters, compilers,
-test runners (cargo, go, JUnit XML), a SQL dump, config files (YAML, TOML, INI, a pom), HTML and Markdown,
-and 4 YAML files of public projects, each with a task and its gold lines. Each is pruned as the proxy
+The cases (``bench/data/tool_outputs/*.jsonl.gz``; ``tool_output_cases.py`` makes the first file): 53
+outputs of ``curl -v``, Kubernetes, terraform, package managers (npm, pip, poetry), ``ps``, ``env``,
+``lsof``, ``strace``, ``git``, type checkers, linters, compilers, test runners (pytest, cargo, go,
+JUnit XML), logs (journal, nginx, docker build), SQL, CSV, notebooks, config files (YAML, TOML, INI, a
+pom, a Makefile), HTML and Markdown, and 4 YAML files of public projects, each with a task and its gold lines. Each is pruned as the proxy
 would (the goal is the task plus the command; the command's hint refined by ``kinds.detect_kind``; the
 heuristic in-process, rendered with markers) at the default policy and at each keep ratio, and BM25
 over 4-line blocks (``prune_eval.bm25``) at the same kept shares. ``--headroom`` adds Headroom 0.42
