@@ -13,10 +13,10 @@ JUnit XML), logs (journal, nginx, docker build), SQL, CSV, notebooks, config fil
 pom, a Makefile), HTML and Markdown, and 4 YAML files of public projects, each with a task and its
 gold lines. Each is pruned as the proxy would (the goal is the task plus the command; the command's
 hint refined by ``kinds.detect_kind``; the heuristic in-process, rendered with markers) at the default
-policy and at each keep ratio, and BM25 over 4-line blocks (``prune_eval.bm25``) at the same kept shares. ``--headroom`` adds Headroom 0.42
-(``mixed_quality.headroom_outputs``: its own venv, offline): ``compress()`` on the exchange, the tool
-named after the command (Headroom leaves ``read_file`` results alone), and its compressor for the kind
-where it has one (JSON, logs, search results, diffs).
+policy and at each keep ratio, and BM25 over 4-line blocks (``prune_eval.bm25``) at the same kept
+shares. ``--headroom`` adds Headroom 0.42 (``mixed_quality.headroom_outputs``: its own venv, offline):
+``compress()`` on the exchange, the tool named after the command (Headroom leaves ``read_file`` results
+alone), and its compressor for the kind where it has one (JSON, logs, search results, diffs).
 
 The table: per case, kind, kept share and recall at the default policy, recall at each ratio, BM25's
 beside each; then means over the cases. ``--base DIR`` runs the same cases through another checkout's
