@@ -95,6 +95,9 @@ _BLOCK_START = re.compile(
     r"|[ \t]*--- FAIL: )",  # go test
     re.M,
 )
+# nginx / Apache's combined format: "GET /path HTTP/1.1" 502 157 ... (the status after the request).
+# Read in the lowered text, "\n(?:...)" as ``_line_starts`` wants it.
+_SERVER_ERROR = re.compile(r'\n[^\n"]*+"[a-z]+ [^\s"]++ http/[\d.]+" 5\d\d ')
 _LONE_PATH = re.compile(r"\S*/\S*|[\w@+~.-]*\.[a-z][a-z0-9]{0,4}")  # a path or a file name alone
 _SECTION = re.compile(r"^={3,} .* ={3,}$|^={20,}$|^-{20,}$")
 # go test -v prints a test's messages as they come, between its "=== RUN   TestX" and "--- FAIL: TestX";
@@ -248,10 +251,14 @@ def _skeletons(
 
 
 def error_lines(lines: Sequence[str], low: str, offsets: list[int]) -> set[int]:
-    """Return the lines naming an error (``ERROR_WORDS``); a line that is only a file's path or name
-    (``pip show -f``'s "aiohttp/web_exceptions.py", a listing inside a log) names none."""
+    """Return the lines naming an error (``ERROR_WORDS``), and an access log's requests answered with a
+    5xx; a line that is only a file's path or name (``pip show -f``'s "aiohttp/web_exceptions.py", a
+    listing inside a log) names none."""
     found = keyword_lines(low, offsets, ERROR_WORDS)
-    return {i for i in found if not _LONE_PATH.fullmatch(lines[i].strip())}
+    errors = {i for i in found if not _LONE_PATH.fullmatch(lines[i].strip())}
+    if '" 5' in low:  # an access log's request answered with a server error (no error word in it)
+        errors.update(_line_starts(_SERVER_ERROR, low, offsets))
+    return errors
 
 
 def log_priors(

@@ -35,6 +35,7 @@ how what which who whom while during once now used uses using makes made allows 
 removed fixes fixed fixing changes changed updates updated supports supported correctly properly issue issues
 bug bugs see pr closes ref refs merged instead still already like way need needs needed want wants let lets
 able thing things don't doesn't isn't can't won't e.g i.e etc rather since because whether yet ever
+don doesn didn won isn aren wasn weren shouldn couldn wouldn hasn haven hadn
 """.split()
 )
 
@@ -58,7 +59,9 @@ def stem(word: str) -> tuple[str, tuple[str, ...]]:
         # ``parsing``/``parsed`` lost an ``e`` that ``parse`` has: allow it back.
         w = w[:-3] if w.endswith("ing") else w[:-2]
         if len(w) > 4 and w[-1] == w[-2] and w[-1] not in "lsz":
-            w = w[:-1]  # ``stopped``, ``running``
+            # ``stopped``, ``running``: the stem, and the doubled consonant the typed word had.
+            w = w[:-1]
+            return w, (*_ING_SUFFIXES, *(w[-1] + end for end in ("ed", "ing", "er", "ers")))
         if len(w) > 3 and w.endswith("y"):
             return w[:-1], _Y_SUFFIXES
         return w, _ING_SUFFIXES
@@ -77,7 +80,14 @@ _CAMEL = re.compile(r"[a-z][A-Z]")
 _HEX = re.compile(r"\b0x[0-9a-f]+\b", re.I)  # a hex number is one term (not "x3f800000" after its "0")
 # A number the goal names (order 1187, port 8000, status 502): a term of its own, matched whole. Not a
 # version's or an address's part (``3.11``, ``10.0.1.12``: dotted), nor shorter (``v2``, "2 tests").
-_NUMBER = re.compile(r"(?<![\w.])\d{3,}(?![\w]|\.\d)")
+_NUMBER = re.compile(r"(?<![\w.])(\d{3,})s?(?![\w]|\.\d)")  # "502s" is 502
+_CODE_PLURAL = re.compile(r"(?<=\d)s$")  # "B904s", "TS2322s": the code B904, TS2322
+# An HTTP status the goal names by its reason ("bad gateway errors"): the text shows its code.
+_REASONS = {
+    "bad request": "400", "unauthorized": "401", "forbidden": "403", "not found": "404",
+    "too many requests": "429", "internal server error": "500", "bad gateway": "502",
+    "service unavailable": "503", "gateway timeout": "504",
+}  # fmt: skip
 _URL = re.compile(
     r"\S+://\S+|\S+@\S+\.\w+|\b[0-9a-f]{7,40}\b|\bcherry picked from commit\b"
     r"|\bGHSA(?:-\w{4}){3}\b|\bCVE-\d{4}-\d+\b",
@@ -100,9 +110,12 @@ def goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
             if len(hexnum) > 4:  # 0x00, 0xff and the like are everywhere
                 terms[hexnum.lower()] = max(terms.get(hexnum.lower(), (0.0, ("",))), (base * 1.3, ("",)))
         part = _HEX.sub(" ", part)
-        for number in _NUMBER.findall(part):
+        low_part = part.lower()
+        numbers = _NUMBER.findall(part) + [code for reason, code in _REASONS.items() if reason in low_part]
+        for number in numbers:
             terms[number] = max(terms.get(number, (0.0, ("",))), (base, ("",)))
         for tok in WORD.findall(part):
+            tok = _CODE_PLURAL.sub("", tok)
             pieces = [p.lower() for p in _PARTS.findall(tok)]
             compound = len(pieces) > 1
             # A code identifier named anywhere in the goal (``HEADER_RE``, ``proxyManager``) is precise.

@@ -490,3 +490,15 @@ def test_the_number_the_goal_names_finds_its_rows() -> None:
             text, "Which requests got a 502 from the upstream?\ntail -n 400 access.log", "logs", keep
         )
         assert all(rows[k] in out.split("\n") for k in (61, 140, 233, 377)), keep
+
+
+def test_an_access_logs_server_errors_are_error_lines() -> None:
+    # "Which requests errored?": no row says "error"; the status says it.
+    rows = [
+        f'10.0.{k % 7}.{k % 200} - - [06/Dec/2026:03:{k % 60:02d}:00 +0000] "GET /api/items/{k} HTTP/1.1" '
+        f'{503 if k in (61, 233) else 200} {512 + k} "-" "python-requests/2.32.3"'
+        for k in range(300)
+    ]
+    text = "\n".join(rows) + "\n"
+    _, out = prune(text, "Which requests errored in the access log?", "logs")
+    assert rows[61] in out.split("\n") and rows[233] in out.split("\n")

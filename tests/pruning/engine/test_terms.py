@@ -163,3 +163,16 @@ def test_a_number_the_goal_names_is_a_term_matched_whole() -> None:
     text = "GET /a 502 12ms\nGET /b 5020 8ms\nGET /c 1502 4ms\nid=502\n"
     offsets = [0, 16, 32, 48, 55]
     assert match_lines(text, text.lower(), offsets, "502", terms["502"][1]) == [0, 3]
+
+
+def test_how_a_user_writes_a_goal_does_not_lose_its_terms() -> None:
+    assert "502" in goal_terms("any 502s?") and "b904" in goal_terms("Fix all B904s")
+    assert {"502", "504"} <= goal_terms("bad gateway and gateway timeout errors on checkout").keys()
+    assert (
+        not {"don", "doesn", "won", "isn"}
+        & goal_terms("why don't they match? it doesn't, won't, isn't").keys()
+    )
+    # The word as typed is found: "dropped" searches "drop" and "dropped", not "dropp".
+    sufs = goal_terms("when was 3.7 dropped?")["drop"][1]
+    text = "## Dropped\n- Dropped Python 3.7\n- drop the old API\n"
+    assert match_lines(text, text.lower(), [0, 11, 31, 49], "drop", sufs) == [0, 1, 2]
