@@ -36,6 +36,7 @@ MIN_SHARE = 0.7  # ...holding this share of its non-blank lines (a build log's f
 RECORD_SHARE = 0.5  # a record's frame gets this share of its best line (a frame goes with its error)
 FILE_W = 0.5  # the records of the file the goal names best: this share of the best score, others less
 ERROR_W = 0.3  # an error's record among warnings: this share of the best score...
+FAILING_W = 1.5  # ...and this much when the goal asks why it fails (above what its other words find)
 ERROR_SHARE = 0.5  # ...when at most this share of the records are errors (else the word tells nothing)
 HEADING_SHARE = 0.9  # an eslint heading: this share of its best row (a kept row says which file)
 UNIT_LINES = 40  # a longer record is cut into units of this many lines
@@ -172,12 +173,19 @@ def _form(line: str) -> tuple[str, str, str]:
 
 
 def diagnostic_priors(
-    lines: Sequence[str], diag: Diagnostics, scores: list[float], value: list[float], unit: float
+    lines: Sequence[str],
+    diag: Diagnostics,
+    scores: list[float],
+    value: list[float],
+    unit: float,
+    *,
+    failing: bool = False,
 ) -> list[Chunk]:
     """Score a diagnostic list by records (``value``: each file's from the goal); return its units.
 
     Each record rises to its best line, plus the file's lift (the file the goal names, relative to the
-    best named) and, when errors are the exception among warnings, an error's lift: its lines saying
+    best named) and, when errors are the exception among warnings, an error's lift (more when the goal
+    asks why something fails and names no file, ``failing``: "the build is broken"): its lines saying
     what and where (the message, its location) at that score, its frame a little under, so a frame goes
     with its error and a tight budget keeps the messages. An eslint heading rises with its best row (a
     kept row says which file); a checker's summary stays with the best lines. Units: each record's
@@ -186,8 +194,11 @@ def diagnostic_priors(
     n = len(lines)
     starts = sorted(set(diag.record))
     located = sum(1 for r in starts if diag.file[r] >= 0 and r not in diag.headings)
-    severity = ERROR_W * unit if 0 < len(diag.errors) <= ERROR_SHARE * located else 0.0
     named = max(value, default=0.0)
+    # The goal asking why it fails, naming no file, and some findings not errors: the errors first.
+    exception = 0 < len(diag.errors) <= ERROR_SHARE * located
+    first = failing and not named and 0 < len(diag.errors) < located
+    severity = (FAILING_W if first else ERROR_W if exception else 0.0) * unit
     best: dict[int, float] = {}
     for i, r in enumerate(diag.record):
         if lines[i].strip():

@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 
 from sidecar.pruning.engine.chunking import ERROR_WORDS, Chunk, keyword_lines, lowered
 from sidecar.pruning.engine.layout import body_start
-from sidecar.pruning.engine.terms import weighted_matches
+from sidecar.pruning.engine.terms import asks_about_failure, weighted_matches
 
 RECORD_MAX = 80  # a container longer than this is a collection, not a record
 UNIT_MAX = 40  # selection units: containers up to this many lines stay whole
@@ -43,8 +43,6 @@ COORD = 0.5  # bonus per extra distinct goal term in a record
 OUTLINE_W = 0.1
 ERROR_W = 0.5
 FAILURE_GOAL_W = 3.0  # errors weigh this many times more when the goal asks why something fails
-# A goal asking about a failure ("why does cell 7 fail?"): its words rarely name the error's ("KeyError").
-_FAILURE_GOAL = re.compile(r"\b(?:fail\w*|errors?|crash\w*|broken|exceptions?|traceback|panic\w*)\b", re.I)
 OUTLIER_W = 0.8
 OUTLIER_MIN = 10  # a key seen at least this often...
 OUTLIER_DISTINCT = 4  # ...with at most this many distinct values...
@@ -274,7 +272,7 @@ def score_json(
         lifts[a : b + 1] = [max(x, value) for x in lifts[a : b + 1]]
     # Errors and outliers: the rows a reader looks for first, whatever the goal says.
     candidates = keyword_lines(low, offsets, ERROR_WORDS + ("err",))  # one C-speed scan per word
-    error_w = ERROR_W * (FAILURE_GOAL_W if _FAILURE_GOAL.search(goal) else 1.0)
+    error_w = ERROR_W * (FAILURE_GOAL_W if asks_about_failure(goal) else 1.0)
     flagged = [
         (i, error_w)
         for i in sorted(candidates)

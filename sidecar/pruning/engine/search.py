@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 from sidecar.pruning.engine.chunking import Chunk, lowered
 from sidecar.pruning.engine.diagnostics import diagnostic_priors, read_diagnostics
-from sidecar.pruning.engine.terms import weighted_matches
+from sidecar.pruning.engine.terms import asks_about_failure, weighted_matches
 
 UNIT_LINES = 2
 FILE_LIFT = 0.35  # share of a file's value each of its matches gets
@@ -99,7 +99,10 @@ def score_search(
                 scores[i + 1] += FIRST_W * unit  # a heading's first match
         if blank:
             scores[i] -= 0.05 * unit
-    units = _units(group, n) if diag is None else diagnostic_priors(lines, diag, scores, value, unit)
+    if diag is None:
+        units = _units(group, n)
+    else:
+        units = diagnostic_priors(lines, diag, scores, value, unit, failing=asks_about_failure(goal))
     # A checker's closing summary after its path:line: diagnostics (mypy's "Found 12 errors in 3 files").
     last = next((i for i in range(n - 1, -1, -1) if lines[i].strip()), None)
     # (In a diagnostic list, a line of its own: not the last row of tsc's table of files.)

@@ -95,6 +95,21 @@ _URL = re.compile(
 )
 
 
+# A goal asking why something fails: its words rarely name the error ("cell 7 fails", the text "KeyError";
+# "the build is broken", the text "error:").
+_FAILURE_GOAL = re.compile(
+    r"\b(?:fail\w*|errors?|errored|crash\w*|broken|breaks|exceptions?|traceback|panic\w*"
+    r"|(?:won'?t|doesn'?t|does not|will not|can'?t|cannot)(?: \w+)? (?:build|compile|start|run|install|work)"
+    r")\b",
+    re.I,
+)
+
+
+def asks_about_failure(goal: str) -> bool:
+    """Tell whether ``goal`` asks why something fails (what the error says, not which words)."""
+    return _FAILURE_GOAL.search(goal) is not None
+
+
 def goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
     """Return the goal's search literals with their goal-side weights and allowed suffixes."""
     terms: dict[str, tuple[float, tuple[str, ...]]] = {}

@@ -90,6 +90,22 @@ def test_compile_errors_among_warnings_are_kept_with_their_frames_and_make_lines
     assert sum(flags) < 0.4 * len(lines)
 
 
+def test_a_goal_saying_the_build_is_broken_keeps_its_errors() -> None:
+    # A real `make -k` (bench/data/tool_outputs): "build broken" names no error, and a warning matching
+    # the command's "make" ("makes integer from pointer") outranked the errors.
+    import gzip
+    import json
+    from pathlib import Path
+
+    cases = Path(__file__).resolve().parents[3] / "bench" / "data" / "tool_outputs" / "cases.jsonl.gz"
+    case = next(c for c in map(json.loads, gzip.open(cases, "rt")) if c["name"] == "gcc via make -k")
+    lines = case["text"].split("\n")
+    errors = [i for i, line in enumerate(lines) if ": error: " in line]
+    for goal in ("build broken, fix\nmake -k", "why won't it compile?\nmake -k"):
+        flags, _ = prune(case["text"], goal, detect_kind(case["text"], "logs"))
+        assert len(errors) == 3 and all(flags[i] for i in errors), goal
+
+
 def test_the_findings_the_goal_names_keep_their_location() -> None:
     text = ruff_full()
     lines = text.split("\n")
