@@ -116,9 +116,13 @@ def main() -> None:
     ap.add_argument("--cases", action="store_true", help="print recall per case and style")
     ap.add_argument("--explain", action="store_true", help="print goal terms and lost gold lines")
     ap.add_argument("--try", dest="tasks", action="append", default=[], help="score this task (with --only)")
+    ap.add_argument("--src", help="import sidecar from this checkout (an older revision's worktree)")
     a = ap.parse_args()
     sys.path.insert(0, str(REPO / "bench"))
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, a.src or str(REPO))
+    import sidecar  # from --src, before the bench modules put this checkout first on sys.path
+
+    print(f"sidecar from {Path(sidecar.__file__).parent.parent}", file=sys.stderr)
     from harness import load_eval
     from tool_outputs import load_cases, score
 
