@@ -477,13 +477,18 @@ def test_file_names_in_a_log_are_neither_errors_nor_its_outcome() -> None:
         assert "web_exceptions.py" not in out, keep
 
 
+def access_log(n: int, status: dict[int, int]) -> list[str]:
+    """nginx's combined format, ``n`` GETs answered 200 but for the rows in ``status``."""
+    return [
+        f'10.0.{k % 7}.{k % 200} - - [06/Dec/2026:03:{k % 60:02d}:00 +0000] "GET /api/items/{k} HTTP/1.1" '
+        f'{status.get(k, 200)} {512 + k} "-" "python-requests/2.32.3"'
+        for k in range(n)
+    ]
+
+
 def test_the_number_the_goal_names_finds_its_rows() -> None:
     # An nginx access log: the goal asks about a status code, nothing else in it names those rows.
-    rows = [
-        f'10.0.{k % 7}.{k % 200} - - [06/Dec/2026:03:{k % 60:02d}:00 +0000] "GET /api/items/{k} HTTP/1.1" '
-        f'{502 if k in (61, 140, 233, 377) else 200} {512 + k} "-" "python-requests/2.32.3"'
-        for k in range(400)
-    ]
+    rows = access_log(400, dict.fromkeys((61, 140, 233, 377), 502))
     text = "\n".join(rows) + "\n"
     for keep in (None, 0.3):
         _, out = prune(
@@ -494,11 +499,7 @@ def test_the_number_the_goal_names_finds_its_rows() -> None:
 
 def test_an_access_logs_server_errors_are_error_lines() -> None:
     # "Which requests errored?": no row says "error"; the status says it.
-    rows = [
-        f'10.0.{k % 7}.{k % 200} - - [06/Dec/2026:03:{k % 60:02d}:00 +0000] "GET /api/items/{k} HTTP/1.1" '
-        f'{503 if k in (61, 233) else 200} {512 + k} "-" "python-requests/2.32.3"'
-        for k in range(300)
-    ]
+    rows = access_log(300, {61: 503, 233: 503})
     text = "\n".join(rows) + "\n"
     _, out = prune(text, "Which requests errored in the access log?", "logs")
     assert rows[61] in out.split("\n") and rows[233] in out.split("\n")
