@@ -360,9 +360,10 @@ def test_the_line_that_matters_most_is_not_cut_for_being_longer_than_the_budget(
     assert not keep[40] and "ERROR upload failed" in out  # still cut: it is not what matters
 
 
-def test_the_default_policy_spends_what_the_marker_pass_saved() -> None:
-    # A held-out case (glance's CVE-2024-32498 fix): after the last pass took out markers that bought
-    # nothing, the characters they cost top up the selection; its last missed gold line comes back.
+def test_the_default_policy_tops_up_once_more_after_the_marker_pass() -> None:
+    # A held-out case (glance's CVE-2024-32498 fix): after the last trim and the marker pass, what the
+    # budget has left (the trim's leftover, the markers saved) tops the selection up once more; its last
+    # missed gold line comes back.
     from pathlib import Path
 
     cases = Path(__file__).resolve().parents[3] / "bench" / "data" / "heldout" / "extra56_py_rest.jsonl"
