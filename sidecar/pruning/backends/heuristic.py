@@ -401,6 +401,10 @@ class HeuristicBackend:
 
     async def prune(self, request: PruneRequest) -> Selection:
         """Select the lines of ``request.text`` to keep."""
+        return self.select(request)
+
+    def select(self, request: PruneRequest) -> Selection:
+        """``prune`` without the coroutine: a worker thread calls it with no event loop of its own."""
         lines = request.text.split("\n")
         # A JSON-lines log is scored as the log lines its records stand for; without a keep ratio it
         # is also budgeted as them: the default policy keeps what it would keep of the plain log (the
