@@ -108,10 +108,11 @@ class PruningBackendManager:
         heuristic: Backend | None = None,
         deepinfra: Backend | None = None,
         clock: Callable[[], float] = time.monotonic,
-        thread_min_chars: int = THREAD_MIN_CHARS,
+        thread_min_chars: int | None = THREAD_MIN_CHARS,
     ) -> None:
         env = os.environ if env is None else env
-        # Only the built-in heuristic is known to hold no loop-bound state, so only it may change threads.
+        # Only the built-in heuristic is known to hold no loop-bound state, so only it may change threads;
+        # ``thread_min_chars=None`` keeps every text on the loop (a one-shot CLI has nothing else to run).
         self._thread_min_chars = thread_min_chars if heuristic is None else None
         self.name = config.pruning.backend
         self._config = config.deepinfra

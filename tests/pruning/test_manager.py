@@ -331,6 +331,26 @@ async def test_large_texts_run_the_heuristic_off_the_event_loop(monkeypatch: pyt
     assert len(decision.keep) == len(large.text.split("\n"))
 
 
+async def test_no_thread_threshold_keeps_large_texts_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sidecar.pruning.backends.heuristic import HeuristicBackend
+
+    threads: list[int] = []
+    original = HeuristicBackend.select
+
+    def recording(self: HeuristicBackend, req: PruneRequest) -> Selection:
+        threads.append(threading.get_ident())
+        return original(self, req)
+
+    monkeypatch.setattr(HeuristicBackend, "select", recording)
+    manager = PruningBackendManager(Config(), env={}, thread_min_chars=None)
+    large = PruneRequest(
+        text=big_code(40_000), goal=GOAL, source_type="code", options=PruneOptions(), prune_id="x" * 26
+    )
+    decision = await manager.prune(large)
+    assert threads == [threading.get_ident()]
+    assert len(decision.keep) == len(large.text.split("\n"))
+
+
 async def test_event_loop_stays_responsive_during_a_large_prune() -> None:
     manager = PruningBackendManager(Config(), env={})
     req = PruneRequest(
