@@ -112,9 +112,12 @@ def run(args: argparse.Namespace) -> int:
 async def _prune(config: Config, text: str, goal: str, args: argparse.Namespace) -> tuple[bytes, str]:
     import msgspec
 
+    from sidecar.pruning.manager import PruningBackendManager
     from sidecar.pruning.service import Pruner
 
-    pruner = Pruner(config)
+    # One prune and nothing else on the loop: a worker thread would only add its hand-over and back
+    # (about a millisecond in a fresh process: the thread's start, the loop's wake-up).
+    pruner = Pruner(config, manager=PruningBackendManager(config, thread_min_chars=None))
     options = pruner.default_options()
     if args.keep_ratio is not None:
         options = msgspec.structs.replace(options, keep_ratio=args.keep_ratio)

@@ -39,10 +39,12 @@ from sidecar.config import Config
 from sidecar.errors import BackendError
 from sidecar.pruning.backends.base import Backend
 from sidecar.pruning.engine import THREAD_MIN_CHARS
-from sidecar.pruning.types import Decision, PruneRequest, Selection
+from sidecar.pruning.types import Decision, PruneRequest
 
 if TYPE_CHECKING:
     import httpx
+
+    from sidecar.pruning.backends.heuristic import HeuristicBackend
 
 log = logging.getLogger("sidecar.pruning.manager")
 
@@ -106,15 +108,20 @@ class PruningBackendManager:
         heuristic: Backend | None = None,
         deepinfra: Backend | None = None,
         clock: Callable[[], float] = time.monotonic,
-        thread_min_chars: int = THREAD_MIN_CHARS,
+        thread_min_chars: int | None = THREAD_MIN_CHARS,
     ) -> None:
         env = os.environ if env is None else env
-        # Only the built-in heuristic is known to hold no loop-bound state, so only it may change threads.
+        # Only the built-in heuristic is known to hold no loop-bound state, so only it may change threads;
+        # ``thread_min_chars=None`` keeps every text on the loop (a one-shot CLI has nothing else to run).
         self._thread_min_chars = thread_min_chars if heuristic is None else None
         self.name = config.pruning.backend
         self._config = config.deepinfra
         self._api_key = (env.get(config.deepinfra.api_key_env) or "").strip() or None
-        self._heuristic = heuristic if heuristic is not None else _make_heuristic()
+        # The built-in heuristic, kept as itself: a worker thread calls its synchronous ``select``.
+        self._local: HeuristicBackend | None = None
+        if heuristic is None:
+            heuristic = self._local = _make_heuristic()
+        self._heuristic: Backend = heuristic
         self._deepinfra = deepinfra
         if self.name == "deepinfra" and deepinfra is None and self._api_key is not None:
             self._deepinfra = _make_deepinfra(config, self._api_key, deepinfra_transport)
@@ -189,9 +196,11 @@ class PruningBackendManager:
         self, request: PruneRequest, *, selected: bool, called: bool, warnings: list[str]
     ) -> Decision:
         started = time.perf_counter()
-        if self._thread_min_chars is not None and len(request.text) >= self._thread_min_chars:
-            ctx = contextvars.copy_context()
-            call = functools.partial(ctx.run, _run_in_thread, self._heuristic, request)
+        local, least = self._local, self._thread_min_chars
+        if local is not None and least is not None and len(request.text) >= least:
+            # Called directly, not through ``prune``: a coroutine would need an event loop of its own
+            # on the worker thread (a new one per call: a few tenths of a millisecond).
+            call = functools.partial(contextvars.copy_context().run, local.select, request)
             selection = await asyncio.get_running_loop().run_in_executor(_PRUNE_THREADS, call)
         else:
             selection = await self._heuristic.prune(request)
@@ -221,11 +230,7 @@ _PRUNE_THREADS = concurrent.futures.ThreadPoolExecutor(
 )
 
 
-def _run_in_thread(backend: Backend, request: PruneRequest) -> Selection:
-    return asyncio.run(backend.prune(request))
-
-
-def _make_heuristic() -> Backend:
+def _make_heuristic() -> HeuristicBackend:
     from sidecar.pruning.backends.heuristic import HeuristicBackend
 
     return HeuristicBackend()

@@ -314,13 +314,13 @@ async def test_large_texts_run_the_heuristic_off_the_event_loop(monkeypatch: pyt
     from sidecar.pruning.backends.heuristic import HeuristicBackend
 
     threads: list[int] = []
-    original = HeuristicBackend.prune
+    original = HeuristicBackend.select
 
-    async def recording(self: HeuristicBackend, req: PruneRequest) -> Selection:
+    def recording(self: HeuristicBackend, req: PruneRequest) -> Selection:
         threads.append(threading.get_ident())
-        return await original(self, req)
+        return original(self, req)
 
-    monkeypatch.setattr(HeuristicBackend, "prune", recording)
+    monkeypatch.setattr(HeuristicBackend, "select", recording)
     manager = PruningBackendManager(Config(), env={}, thread_min_chars=10_000)
     small = PruneRequest(text=TEXT, goal=GOAL, source_type="code", options=PruneOptions(), prune_id="x" * 26)
     large = msgspec.structs.replace(small, text=big_code(20_000))
@@ -328,6 +328,26 @@ async def test_large_texts_run_the_heuristic_off_the_event_loop(monkeypatch: pyt
     decision = await manager.prune(large)
     assert threads[0] == threading.get_ident(), "short texts stay on the loop"
     assert threads[1] != threading.get_ident(), "long texts go to a worker thread"
+    assert len(decision.keep) == len(large.text.split("\n"))
+
+
+async def test_no_thread_threshold_keeps_large_texts_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sidecar.pruning.backends.heuristic import HeuristicBackend
+
+    threads: list[int] = []
+    original = HeuristicBackend.select
+
+    def recording(self: HeuristicBackend, req: PruneRequest) -> Selection:
+        threads.append(threading.get_ident())
+        return original(self, req)
+
+    monkeypatch.setattr(HeuristicBackend, "select", recording)
+    manager = PruningBackendManager(Config(), env={}, thread_min_chars=None)
+    large = PruneRequest(
+        text=big_code(40_000), goal=GOAL, source_type="code", options=PruneOptions(), prune_id="x" * 26
+    )
+    decision = await manager.prune(large)
+    assert threads == [threading.get_ident()]
     assert len(decision.keep) == len(large.text.split("\n"))
 
 

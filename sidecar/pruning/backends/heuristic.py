@@ -280,6 +280,7 @@ _ASSIGN_NAME = re.compile(r"([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)")
 
 
 _FIRST = operator.itemgetter(slice(0, 1))
+_VALUE = operator.itemgetter(0)
 # Whitespace that str.strip() removes other than a space, a tab or a newline.
 _OTHER_SPACE = frozenset(c for c in map(chr, range(0x3001)) if c.isspace()) - {" ", "\t", "\n"}
 
@@ -335,7 +336,7 @@ def _code_priors(
     n = len(lines)
     unit = max(max(scores), 1.0)
     if source_type == "code":
-        lifts = [0.0] * n
+        lifted: list[tuple[float, int, int]] = []  # (value, def line, end) of each definition with terms
         hit_lines = sorted(line_terms)
         for d_line, end in _def_extents(lines, stripped, defs):
             terms: dict[str, float] = {}
@@ -349,8 +350,14 @@ def _code_priors(
             # The definition a goal is about: its name matches, or its body gathers many goal terms.
             coord = 1.0 + 0.3 * min(len(terms) - 1, DEF_COORD_CAP)
             value = (own + sum(terms.values()) * coord) / (1.0 + size / 25.0) ** 0.5
-            lifts[d_line:end] = [max(x, value) for x in lifts[d_line:end]]
+            if value > 0.0:
+                lifted.append((value, d_line, end))
             scores[d_line] += DEFLINE_W * value
+        # Each line gets the largest value of the definitions around it: written smallest first, the
+        # largest is written last (whole slices, not a max per line of nested bodies).
+        lifts = [0.0] * n
+        for value, d_line, end in sorted(lifted, key=_VALUE):
+            lifts[d_line:end] = [value] * (end - d_line)
         for i in itertools.compress(range(n), lifts):
             scores[i] += DEF_LIFT * lifts[i]
         for i in itertools.compress(range(n), _docstring_lines(text, offsets, n)):
@@ -401,6 +408,10 @@ class HeuristicBackend:
 
     async def prune(self, request: PruneRequest) -> Selection:
         """Select the lines of ``request.text`` to keep."""
+        return self.select(request)
+
+    def select(self, request: PruneRequest) -> Selection:
+        """``prune`` without the coroutine: a worker thread calls it with no event loop of its own."""
         lines = request.text.split("\n")
         # A JSON-lines log is scored as the log lines its records stand for; without a keep ratio it
         # is also budgeted as them: the default policy keeps what it would keep of the plain log (the

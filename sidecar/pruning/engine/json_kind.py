@@ -266,10 +266,9 @@ def score_json(
         record = records.setdefault(tree.record(i), {})
         for t, w in ts.items():
             record[t] = max(record.get(t, 0.0), w)
-    lifts = [0.0] * n
+    lifted: list[tuple[float, int, int]] = []  # (value, first line, last line) of each lifted record
     for (a, b), ts in records.items():
-        value = LIFT * sum(ts.values()) * (1.0 + COORD * (len(ts) - 1))
-        lifts[a : b + 1] = [max(x, value) for x in lifts[a : b + 1]]
+        lifted.append((LIFT * sum(ts.values()) * (1.0 + COORD * (len(ts) - 1)), a, b))
     # Errors and outliers: the rows a reader looks for first, whatever the goal says.
     candidates = keyword_lines(low, offsets, ERROR_WORDS + ("err",))  # one C-speed scan per word
     error_w = ERROR_W * (FAILURE_GOAL_W if asks_about_failure(goal) else 1.0)
@@ -283,8 +282,14 @@ def score_json(
     for i, w in flagged:
         a, b = tree.record(i)
         value = w * unit
-        lifts[a : b + 1] = [max(x, value) for x in lifts[a : b + 1]]
+        lifted.append((value, a, b))
         scores[i] += value
+    # Each line gets the largest value of the records around it: written smallest first, the largest
+    # is written last (whole slices, not a max per line of nested records).
+    lifts = [0.0] * n
+    for value, a, b in sorted(lifted, key=_KEY):
+        if value > 0.0:
+            lifts[a : b + 1] = [value] * (b + 1 - a)
     # Scores and lifts are sums of positive weights (never -0.0): adding 0.0 elsewhere changed nothing.
     scores = list(map(operator.add, scores, lifts))
     outline = OUTLINE_W * unit

@@ -106,8 +106,10 @@ def _tidy_markers(lines: Sequence[str], state: KeepState, prune_id: str) -> None
                 state.remove(k)
     # A line costs at least its newline: a run longer than the longest marker costs more than its own.
     longest = len(marker_line(prune_id, state.n, state.n, first=False)) + len(str(state.n)) + 2
-    for m in re.finditer(rb"(?<!\x00)\x00{1,%d}(?!\x00)" % longest, bytes(state.keep)):
+    for m in _PRUNED_RUN.finditer(bytes(state.keep)):  # one pattern: one built per call compiles per call
         start, end = m.span()
+        if end - start > longest:
+            continue
         if sum(state.costs[start:end]) <= len(marker_line(prune_id, start + 1, end, first=False)) + 1:
             for k in range(start, end):
                 state.add(k)
