@@ -2,7 +2,8 @@
 # ruff: noqa: E501  (realistic tool outputs written inline have long lines)
 """The tool-output cases of ``tool_outputs.py``: how each output is made, its task and its gold lines.
 
-usage: tool_output_cases.py [--only NAME,...]    # rebuild bench/data/tool_outputs/cases.jsonl.gz
+usage: tool_output_cases.py [--only NAME,...]              # rebuild bench/data/tool_outputs/cases.jsonl.gz
+       tool_output_cases.py --heldout [--only NAME,...]    # build the held-out cases into heldout/
 
 Each case is the command an agent would run (its hint, as the proxy's ``call_hints`` reads it), a task
 sentence, the output text and its gold lines (regexes: every line one matches is gold, each must match
@@ -20,6 +21,13 @@ mirrored projects; a journal, an nginx access log, ``lsof``, a BuildKit log, a C
 are written by hand (seeded). Rebuilding needs those tools and the mirrors (``/work/.mirror``, fetched
 from GitHub): the stored cases are what ``tool_outputs.py`` scores, and a rebuild changes the few
 outputs that carry times or process ids.
+
+``HELDOUT_SPECS`` (``--heldout``) is a third survey kept apart, in ``heldout/cases.jsonl.gz`` (outside the
+default glob), to be scored once as a fresh measure: npm outdated/ls (registry), jest, eslint's JSON, du,
+pytest's collection, cProfile, valgrind, git shortlog/cherry and PostgreSQL's EXPLAIN ANALYZE are real;
+docker ps, kubectl events, npm audit, mvn dependency:tree, gradle, gh run/issue, aws JSON and ss are
+written by hand. Its builds also need npm with the registry, gcc, valgrind and PostgreSQL 15 (run as the
+``postgres`` user).
 """
 
 from __future__ import annotations
@@ -1760,6 +1768,1149 @@ SPECS: list[tuple[str, Callable[[Path], str], bool, str, str, list[str]]] = [
 ]  # fmt: skip
 
 
+# ---------------------------------------------------------------- held-out cases
+# A third survey, kept out of SPECS and of the default glob: built into heldout/ and scored once, afterwards,
+# as a fresh measure of pruners tuned on the cases above. Real where the tool runs here (npm, jest, eslint,
+# du, pytest, cProfile, valgrind, git, PostgreSQL), written by hand otherwise (seeded where long).
+
+HELDOUT = REPO / "bench" / "data" / "tool_outputs" / "heldout" / "cases.jsonl.gz"
+
+STOREFRONT_DEPS = {"express": "4.17.1", "lodash": "4.17.15", "minimist": "1.2.0", "axios": "0.21.0",
+                   "jsonwebtoken": "8.5.1", "node-fetch": "2.6.0", "moment": "2.29.1", "qs": "6.7.0"}  # fmt: skip
+
+
+def storefront(tmp: Path) -> Path:
+    """An Express service pinned to 2020-era versions, installed from the npm registry."""
+    d = tmp / "storefront"
+    d.mkdir()
+    pkg = {"name": "storefront", "version": "0.4.0", "private": True, "dependencies": STOREFRONT_DEPS}
+    (d / "package.json").write_text(json.dumps(pkg, indent=2) + "\n")
+    sh("npm install --no-audit --no-fund", cwd=d, env=npm_env(tmp))
+    return d
+
+
+def npm_outdated(tmp: Path) -> str:
+    return sh("npm outdated --all", cwd=storefront(tmp), env=npm_env(tmp))
+
+
+def npm_ls(tmp: Path) -> str:
+    d = storefront(tmp)
+    return sh("npm ls --all", cwd=d, env=npm_env(tmp)).replace(str(d), "/home/dev/storefront")
+
+
+CART_JS = """\
+const TAX = { DE: 0.19, FR: 0.2, NL: 0.21 };
+
+function lineTotal(item) {
+  return item.qty * item.priceCents;
+}
+
+function subtotal(items) {
+  return items.reduce((sum, item) => sum + lineTotal(item), 0);
+}
+
+function applyCoupon(cents, coupon) {
+  if (!coupon) return cents;
+  if (coupon.kind === "percent") return Math.round(cents * (1 - coupon.value / 100));
+  if (coupon.kind === "fixed") return cents - coupon.value;
+  throw new Error(`unknown coupon kind: ${coupon.kind}`);
+}
+
+function total(cart) {
+  const net = applyCoupon(subtotal(cart.items), cart.coupon);
+  const rate = TAX[cart.country];
+  return { net, tax: Math.round(net * rate), gross: net + Math.round(net * rate) };
+}
+
+module.exports = { lineTotal, subtotal, applyCoupon, total };
+"""
+
+FORMAT_JS = """\
+function formatCents(cents, currency = "EUR") {
+  return new Intl.NumberFormat("en-US", { style: "currency", currency }).format(cents / 100);
+}
+function pluralize(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+module.exports = { formatCents, pluralize };
+"""
+
+CART_TEST_JS = """\
+const { lineTotal, subtotal, applyCoupon, total } = require("./cart");
+
+const items = [
+  { sku: "BOOK-1", qty: 2, priceCents: 1250 },
+  { sku: "MUG-7", qty: 1, priceCents: 899 },
+];
+
+describe("lineTotal", () => {
+  test("multiplies qty by price", () => expect(lineTotal(items[0])).toBe(2500));
+  test("zero qty is free", () => expect(lineTotal({ qty: 0, priceCents: 999 })).toBe(0));
+});
+
+describe("subtotal", () => {
+  test("sums the lines", () => expect(subtotal(items)).toBe(3399));
+  test("empty cart", () => expect(subtotal([])).toBe(0));
+});
+
+describe("applyCoupon", () => {
+  test("no coupon", () => expect(applyCoupon(1000, null)).toBe(1000));
+  test("percent coupon", () => expect(applyCoupon(1000, { kind: "percent", value: 15 })).toBe(850));
+  test("fixed coupon", () => expect(applyCoupon(1000, { kind: "fixed", value: 300 })).toBe(700));
+  test("fixed coupon never goes below zero", () => expect(applyCoupon(200, { kind: "fixed", value: 300 })).toBe(0));
+  test("unknown kind throws", () => expect(() => applyCoupon(1, { kind: "bogo" })).toThrow("unknown coupon kind"));
+});
+
+describe("total", () => {
+  test("german VAT", () => {
+    expect(total({ items, country: "DE" })).toEqual({ net: 3399, tax: 646, gross: 4045 });
+  });
+  test("dutch VAT with coupon", () => {
+    expect(total({ items, country: "NL", coupon: { kind: "percent", value: 10 } })).toEqual({ net: 3059, tax: 642, gross: 3701 });
+  });
+  test("country without VAT", () => {
+    expect(total({ items, country: "US" })).toEqual({ net: 3399, tax: 0, gross: 3399 });
+  });
+});
+"""
+
+FORMAT_TEST_JS = """\
+const { formatCents, pluralize } = require("./format");
+test("formats euros", () => expect(formatCents(123456)).toBe("€1,234.56"));
+test("formats dollars", () => expect(formatCents(99, "USD")).toBe("$0.99"));
+test("pluralizes", () => expect(pluralize(2, "item")).toBe("2 items"));
+test("singular", () => expect(pluralize(1, "item")).toBe("1 item"));
+"""
+
+API_JS = """\
+const http = require("node:http");
+const { total } = require("./cart");
+const { formatCents, pluralize } = require("./format");
+
+let carts = new Map();
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    let chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
+    req.on("error", reject);
+  });
+}
+
+async function handle(req, res) {
+  const url = new URL(req.url, "http://localhost");
+  if (req.method == "POST" && url.pathname === "/carts") {
+    const body = await readBody(req);
+    const id = String(carts.size + 1);
+    carts.set(id, body);
+    console.log("created cart", id);
+    res.writeHead(201, { "content-type": "application/json" });
+    return res.end(JSON.stringify({ id }));
+  }
+  const match = url.pathname.match(/^\\/carts\\/(\\d+)\\/total$/);
+  if (match) {
+    const cart = carts.get(match[1]);
+    if (cart == null) {
+      res.writeHead(404);
+      return res.end();
+    }
+    const t = total(cart);
+    res.writeHead(200, { "content-type": "application/json" });
+    return res.end(JSON.stringify({ ...t, display: formatCents(t.gross, currency) }));
+  }
+  res.writeHead(404);
+  res.end();
+}
+
+http.createServer((req, res) => handle(req, res).catch((err) => {
+  res.writeHead(500);
+  res.end(String(err));
+})).listen(process.env.PORT || 3000);
+"""
+
+CHECKOUT_JS = """\
+const { total, applyCoupon } = require("./cart");
+
+const RETRIES = 3;
+
+async function chargeCard(gateway, cart, token) {
+  let attempt = 0;
+  const amount = total(cart).gross;
+  while (attempt < RETRIES) {
+    try {
+      const res = await gateway.charge({ amount, token, idempotencyKey: cart.id });
+      if (res.status == "ok") return res;
+    } catch (err) {
+      if (err.code === "card_declined") throw err;
+    }
+    attempt++;
+  }
+  throw new Error("payment failed after " + RETRIES + " attempts");
+}
+
+function receiptLines(cart) {
+  var lines = [];
+  for (const item of cart.items) {
+    let line = `${item.qty} x ${item.sku}`;
+    lines.push(line);
+  }
+  return lines;
+}
+
+module.exports = { chargeCard, receiptLines };
+"""
+
+ESLINT_CONFIG_JS = """\
+const js = require("@eslint/js");
+const globals = require("globals");
+
+module.exports = [
+  js.configs.recommended,
+  {
+    files: ["src/**/*.js"],
+    languageOptions: { sourceType: "commonjs", globals: { ...globals.node, ...globals.jest } },
+    rules: { eqeqeq: "error", "no-console": "warn", "prefer-const": "error" },
+  },
+];
+"""
+
+
+def cart_project(tmp: Path) -> Path:
+    """A small CommonJS cart service with jest tests (two failing) and lint findings, jest and eslint 9."""
+    d = tmp / "cart"
+    (d / "src").mkdir(parents=True)
+    (d / "package.json").write_text('{"name": "cart", "version": "1.0.0", "private": true}\n')
+    files = {"src/cart.js": CART_JS, "src/format.js": FORMAT_JS, "src/cart.test.js": CART_TEST_JS,
+             "src/format.test.js": FORMAT_TEST_JS, "src/api.js": API_JS, "src/checkout.js": CHECKOUT_JS,
+             "eslint.config.js": ESLINT_CONFIG_JS}  # fmt: skip
+    for name, text in files.items():
+        (d / name).write_text(text)
+    sh("npm install --no-audit --no-fund jest@29 eslint@9 @eslint/js@9 globals", cwd=d, env=npm_env(tmp))
+    return d
+
+
+def jest_run(tmp: Path) -> str:
+    d = cart_project(tmp)
+    out = sh("npx jest --ci --verbose", cwd=d, env={**npm_env(tmp), "FORCE_COLOR": "0", "CI": "true"})
+    return re.sub(r"\(\d+ ms\)", "(1 ms)", out)
+
+
+def eslint_json(tmp: Path) -> str:
+    """``eslint -f json`` piped through a pretty-printer, as an agent reads it (jq's layout)."""
+    d = cart_project(tmp)
+    out = sh(
+        "npx eslint -f json src | python3 -m json.tool --indent 2 --no-ensure-ascii", cwd=d, env=npm_env(tmp)
+    )
+    return out.replace(str(d), "/home/dev/cart")
+
+
+def du_tree(tmp: Path) -> str:
+    """du of the cart project's node_modules (jest, eslint and their trees), largest last."""
+    return sh("du -sh node_modules/* node_modules/.bin | sort -h", cwd=cart_project(tmp))
+
+
+def pytest_collect(tmp: Path) -> str:
+    """tomlkit's suite collected from a tree without its toml-test submodule: one module fails to import."""
+    src = checkout("python-poetry+tomlkit", tmp / "tomlkit")
+    out = sh(f"{VENV / 'python'} -m pytest --collect-only -q -p no:cacheprovider tests", cwd=src)
+    return out.replace(str(src), "/home/dev/tomlkit").replace(str(REPO / ".venv"), "/home/dev/tomlkit/.venv")
+
+
+def cprofile_render(tmp: Path) -> str:
+    """cProfile of mistune rendering rich's CHANGELOG five times, sorted by own time."""
+    d = tmp / "docs"
+    d.mkdir()
+    sh(f"git --git-dir={MIRROR / 'lepture+mistune' / 'repo'} archive HEAD src | tar -x -C {d}")
+    (d / "CHANGELOG.md").write_text(git_show("Textualize+rich", "CHANGELOG.md"))
+    (d / "render_docs.py").write_text(
+        'import sys\nsys.path.insert(0, "src")\nimport mistune\n\n'
+        'md = mistune.create_markdown(plugins=["table", "strikethrough", "footnotes", "url"])\n'
+        'text = open("CHANGELOG.md", encoding="utf-8").read()\nfor _ in range(5):\n    html = md(text)\n'
+        'print(f"rendered {len(text)} chars of markdown into {len(html)} chars of HTML")\n'
+    )
+    return sh(f"{VENV / 'python'} -m cProfile -s tottime render_docs.py", cwd=d)
+
+
+LRU_C = """\
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct node { char *key; char *value; struct node *prev, *next; } node_t;
+typedef struct { node_t *head, *tail; size_t len, cap; } lru_t;
+
+static char *dup(const char *s) { size_t n = strlen(s) + 1; char *p = malloc(n); memcpy(p, s, n); return p; }
+
+static node_t *node_new(const char *k, const char *v) {
+  node_t *n = calloc(1, sizeof *n);
+  n->key = dup(k);
+  n->value = dup(v);
+  return n;
+}
+
+static void evict(lru_t *c) {
+  node_t *t = c->tail;
+  c->tail = t->prev;
+  if (c->tail) c->tail->next = NULL;
+  free(t->key);
+  free(t);          /* forgets t->value */
+  c->len--;
+}
+
+static void put(lru_t *c, const char *k, const char *v) {
+  node_t *n = node_new(k, v);
+  n->next = c->head;
+  if (c->head) c->head->prev = n;
+  c->head = n;
+  if (!c->tail) c->tail = n;
+  if (++c->len > c->cap) evict(c);
+}
+
+static char *render(lru_t *c) {
+  char *buf = malloc(16 * c->len + 1);
+  buf[0] = '\\0';
+  for (node_t *n = c->head; n; n = n->next) { strcat(buf, n->key); strcat(buf, "="); strcat(buf, n->value); strcat(buf, ";"); }
+  return buf;
+}
+
+int main(void) {
+  lru_t c = {0};
+  c.cap = 8;
+  char k[32], v[32];
+  for (int i = 0; i < 40; i++) { snprintf(k, sizeof k, "user:%d", i); snprintf(v, sizeof v, "session-%04d", i * 7); put(&c, k, v); }
+  char *s = render(&c);
+  printf("%zu entries: %.60s...\\n", c.len, s);
+  while (c.head) { node_t *n = c.head; c.head = n->next; free(n->key); free(n->value); free(n); }
+  return 0;
+}
+"""
+
+
+def valgrind_leaks(tmp: Path) -> str:
+    """An LRU cache in C that forgets the evicted values and overruns its render buffer."""
+    (tmp / "lru.c").write_text(LRU_C)
+    sh("gcc -g -O0 -o lru lru.c", cwd=tmp)
+    out = sh("valgrind --leak-check=full --show-leak-kinds=all --track-origins=yes ./lru", cwd=tmp)
+    return re.sub(r"==\d+==", "==31337==", out)
+
+
+def git_shortlog(tmp: Path) -> str:
+    return sh(f"git --git-dir={MIRROR / 'encode+uvicorn' / 'repo'} shortlog -sn HEAD")
+
+
+def git_cherry(tmp: Path) -> str:
+    """A feature branch of 30 commits of which upstream took all but four (cherry-picked, so new hashes)."""
+    d = git_clone(tmp)
+    sh("git checkout -q -b connection-pool-metrics master~25", cwd=d)
+    subjects = ["add pool metrics module", "count open connections", "count idle connections",
+                "expose pool size gauge", "track acquire wait time", "histogram buckets for wait time",
+                "docs: pool metrics", "rename metrics hook", "type hints for metrics", "test pool gauges",
+                "fix flaky idle test", "metrics: per-origin labels", "drop unused import",
+                "record connection reuse", "record connection failures", "changelog entry",
+                "expose keepalive expiry counter", "metrics: http2 streams", "refactor hook registry",
+                "guard against negative gauges", "test http2 stream metrics", "lint", "docs: example exporter",
+                "metrics: retries counter", "make hooks async-safe", "test async hooks",
+                "bump coverage threshold", "metrics: label cardinality cap", "cleanup", "final review fixes"]  # fmt: skip
+    shas = []
+    for i, subject in enumerate(subjects):
+        # one file per commit, so a cherry-picked copy has the same patch id whichever commits it skips
+        (d / "httpx" / f"_metrics_{i:02d}.py").write_text(f"# {subject}\nSTEP_{i} = {i}\n")
+        sh(f"git add -A && git commit -q -m '{subject}'", cwd=d)
+        shas.append(sh("git rev-parse HEAD", cwd=d).strip())
+    # upstream: the maintainers took the branch commit by commit except four
+    kept = {7, 18, 24, 28}
+    sh("git checkout -q -b upstream-main master~25", cwd=d)
+    for i, sha in enumerate(shas):
+        if i not in kept:
+            sh(f"git cherry-pick {sha} >/dev/null", cwd=d)
+    sh("git checkout -q connection-pool-metrics", cwd=d)
+    return sh("git cherry -v upstream-main", cwd=d)
+
+
+PG_SETUP = """\
+SELECT setseed(0.42);
+CREATE TABLE customers (id serial PRIMARY KEY, email text NOT NULL, country char(2) NOT NULL, created_at timestamptz NOT NULL);
+CREATE TABLE orders (id serial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers(id), status text NOT NULL, total_cents int NOT NULL, placed_at timestamptz NOT NULL);
+CREATE TABLE order_items (id serial PRIMARY KEY, order_id int NOT NULL REFERENCES orders(id), sku text NOT NULL, qty int NOT NULL, price_cents int NOT NULL);
+CREATE TABLE products (sku text PRIMARY KEY, name text NOT NULL, category text NOT NULL);
+INSERT INTO customers (email, country, created_at) SELECT 'user' || g || '@example.com', (ARRAY['DE','FR','NL','US','GB','JP'])[1 + floor(random()*6)], now() - random() * interval '900 days' FROM generate_series(1, 50000) g;
+INSERT INTO products SELECT 'SKU-' || g, 'Product ' || g, (ARRAY['books','games','garden','kitchen','toys'])[1 + g % 5] FROM generate_series(1, 2000) g;
+INSERT INTO orders (customer_id, status, total_cents, placed_at) SELECT 1 + floor(random()*50000), (ARRAY['paid','paid','paid','shipped','refunded','pending'])[1 + floor(random()*6)], 500 + floor(random()*20000), timestamptz '2026-12-01' - random() * interval '700 days' FROM generate_series(1, 300000) g;
+INSERT INTO order_items (order_id, sku, qty, price_cents) SELECT 1 + floor(random()*300000), 'SKU-' || (1 + floor(random()*2000)), 1 + floor(random()*4), 200 + floor(random()*5000) FROM generate_series(1, 900000) g;
+CREATE INDEX orders_placed_at_idx ON orders (placed_at);
+ANALYZE;
+"""
+
+PG_QUERY = """\
+EXPLAIN (ANALYZE, BUFFERS)
+SELECT c.country, p.category, count(DISTINCT o.id) AS orders, sum(i.qty * i.price_cents) AS revenue_cents
+FROM orders o
+JOIN customers c ON c.id = o.customer_id
+JOIN order_items i ON i.order_id = o.id
+JOIN products p ON p.sku = i.sku
+WHERE o.status = 'paid' AND o.placed_at >= timestamptz '2026-11-01'
+GROUP BY c.country, p.category
+ORDER BY revenue_cents DESC;
+"""
+
+
+def pg_explain(tmp: Path) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of a revenue report on a throwaway PostgreSQL 15 cluster (no index on
+    order_items.order_id, so the items are read by a sequential scan)."""
+    import pwd
+
+    pg = Path("/usr/lib/postgresql/15/bin")
+    user = pwd.getpwnam("postgres")
+    os.chown(tmp, user.pw_uid, user.pw_gid)
+    port = free_port()
+    sh(f"runuser -u postgres -- {pg / 'initdb'} -D {tmp / 'data'} -A trust -U postgres >/dev/null")
+    sh(f"runuser -u postgres -- {pg / 'pg_ctl'} -D {tmp / 'data'} -l {tmp / 'pg.log'} -w start "
+       f"-o \"-p {port} -k {tmp} -c listen_addresses=''\" >/dev/null")  # fmt: skip
+    try:
+        psql = f"psql -h {tmp} -p {port} -U postgres -q"
+        (tmp / "setup.sql").write_text(PG_SETUP)
+        (tmp / "report.sql").write_text(PG_QUERY)
+        sh(f"{psql} -f setup.sql postgres >/dev/null", cwd=tmp)
+        return sh(f"{psql} -f report.sql postgres", cwd=tmp)
+    finally:
+        sh(f"runuser -u postgres -- {pg / 'pg_ctl'} -D {tmp / 'data'} -m fast -w stop >/dev/null")
+
+
+def docker_ps(tmp: Path) -> str:
+    """docker ps -a on a developer laptop: a compose stack, old one-off runs and CI leftovers (seeded)."""
+    import random
+
+    rnd = random.Random(31)
+    rows = [
+        (
+            "shop-api:dev",
+            '"uvicorn app.main:a…"',
+            "3 hours ago",
+            "Up 3 hours (healthy)",
+            "0.0.0.0:8000->8000/tcp, :::8000->8000/tcp",
+            "shop-api-1",
+        ),
+        (
+            "shop-api:dev",
+            '"celery -A app.work…"',
+            "3 hours ago",
+            "Restarting (1) 12 seconds ago",
+            "",
+            "shop-worker-1",
+        ),
+        (
+            "postgres:16-alpine",
+            '"docker-entrypoint.s…"',
+            "3 hours ago",
+            "Up 3 hours (healthy)",
+            "0.0.0.0:5433->5432/tcp, :::5433->5432/tcp",
+            "shop-db-1",
+        ),
+        (
+            "redis:7.2-alpine",
+            '"docker-entrypoint.s…"',
+            "3 hours ago",
+            "Exited (137) 2 hours ago",
+            "",
+            "shop-redis-1",
+        ),
+        (
+            "nginx:1.27-alpine",
+            '"/docker-entrypoint.…"',
+            "3 hours ago",
+            "Up 3 hours",
+            "0.0.0.0:8080->80/tcp, :::8080->80/tcp",
+            "shop-proxy-1",
+        ),
+        (
+            "mailhog/mailhog:v1.0.1",
+            '"MailHog"',
+            "3 hours ago",
+            "Up 3 hours",
+            "0.0.0.0:1025->1025/tcp, 0.0.0.0:8025->8025/tcp",
+            "shop-mail-1",
+        ),
+        (
+            "minio/minio:RELEASE.2024-06-13T22-53-53Z",
+            '"/usr/bin/docker-ent…"',
+            "3 hours ago",
+            "Up 3 hours",
+            "0.0.0.0:9000-9001->9000-9001/tcp",
+            "shop-s3-1",
+        ),
+    ]
+    runs = [("python:3.12-slim", '"python3"'), ("python:3.12-slim", '"bash -c \'pytest -…"'),
+            ("node:20-alpine", '"npm ci"'), ("node:20-alpine", '"docker-entrypoint.s…"'), ("postgres:15", '"psql -h host.dock…"'),
+            ("alpine:3.20", '"sh"'), ("busybox:latest", '"sh"'), ("shop-api:dev", '"alembic upgrade he…"'),
+            ("shop-api:dev", '"bash -c \'pytest -…"'), ("golang:1.22", '"go test ./..."'),
+            ("hashicorp/terraform:1.8", '"terraform plan"'), ("amazon/aws-cli:2.15.0", '"aws s3 ls"'),
+            ("curlimages/curl:8.8.0", '"curl -sf http://ap…"')]  # fmt: skip
+    adjectives = ["brave", "eager", "festive", "gifted", "jolly", "keen", "loving", "nifty", "quirky", "stoic",
+                  "vibrant", "zealous", "admiring", "busy", "dreamy", "epic", "happy", "laughing", "modest"]  # fmt: skip
+    scientists = ["turing", "hopper", "lovelace", "curie", "noether", "shannon", "ritchie", "knuth", "liskov",
+                  "hamilton", "dijkstra", "babbage", "goodall", "meitner", "tesla", "wozniak", "pike"]  # fmt: skip
+    for i in range(38):
+        days = 1 + i // 3
+        code = rnd.choice([0, 0, 0, 0, 1, 2, 130])
+        image, cmd = rnd.choice(runs)
+        rows.append((image, cmd, f"{days} days ago", f"Exited ({code}) {days} days ago", "",
+                     f"{rnd.choice(adjectives)}_{rnd.choice(scientists)}"))  # fmt: skip
+    # docker sizes each column to its widest cell, three spaces apart
+    cols = ["IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS"]
+    w = [max(len(c), *(len(r[k]) for r in rows)) for k, c in enumerate(cols)]
+    out = ["CONTAINER ID   " + "".join(f"{c:<{w[k]}}   " for k, c in enumerate(cols)) + "NAMES"]
+    for row in rows:
+        cid = "".join(rnd.choice("0123456789abcdef") for _ in range(12))
+        out.append(f"{cid}   " + "".join(f"{row[k]:<{w[k]}}   " for k in range(5)) + row[5])
+    return "\n".join(out) + "\n"
+
+
+def kubectl_events(tmp: Path) -> str:
+    """kubectl get events of a namespace during a rollout: routine events and one pod that cannot schedule."""
+    import random
+
+    rnd = random.Random(5)
+    out = [
+        "LAST SEEN   TYPE      REASON                    OBJECT                                     MESSAGE"
+    ]
+    apps = [("checkout-web", "7f9c6d5b8"), ("catalog-api", "5d8b7c9f6"), ("search-indexer", "6c5d4b3a2"),
+            ("notifications", "8b7a6c5d4"), ("orders-api", "9d8c7b6a5")]  # fmt: skip
+    age = 58
+    for app, rs in apps:
+        for _ in range(3):
+            pod = f"{app}-{rs}-{''.join(rnd.choice('bcdfghjklmnpqrstvwxz2456789') for _ in range(5))}"
+            node = f"ip-10-42-{rnd.randint(1, 3)}-{rnd.randint(10, 250)}.eu-west-1.compute.internal"
+            image = f"registry.example.com/shop/{app}:2026.12.{rnd.randint(1, 5)}"
+            for reason, msg in (
+                ("Scheduled", f"Successfully assigned prod/{pod} to {node}"),
+                ("Pulling", f'Pulling image "{image}"'),
+                (
+                    "Pulled",
+                    f'Successfully pulled image "{image}" in {rnd.uniform(1, 9):.3f}s ({rnd.uniform(1, 9):.3f}s including waiting). Image size: {rnd.randint(40, 400)}123456 bytes.',
+                ),
+                ("Created", f"Created container {app}"),
+                ("Started", f"Started container {app}"),
+            ):
+                out.append(f"{age}m{'':<{9 - len(str(age)) - 1}}  Normal    {reason:<25} pod/{pod:<37} {msg}")
+            age -= rnd.randint(0, 2) if age > 10 else 0
+        out.append(
+            f"{age}m{'':<{9 - len(str(age)) - 1}}  Normal    {'ScalingReplicaSet':<25} {'deployment/' + app:<41} Scaled up replica set {app}-{rs} to 3"
+        )
+        out.append(
+            f"{age}m{'':<{9 - len(str(age)) - 1}}  Normal    {'SuccessfulCreate':<25} {'replicaset/' + app + '-' + rs:<41} Created pod: {app}-{rs}-x{rnd.randint(1000, 9999)}"
+        )
+    pend = "payments-api-6b9f8d7c5-tq4zr"
+    out += [
+        f"14m         Normal    SuccessfulCreate          replicaset/payments-api-6b9f8d7c5          Created pod: {pend}",
+        "14m         Normal    ScalingReplicaSet         deployment/payments-api                    Scaled up replica set payments-api-6b9f8d7c5 to 1",
+        f"2m10s       Warning   FailedScheduling          pod/{pend}          0/6 nodes are available: 3 Insufficient memory, 3 node(s) had untolerated taint {{dedicated: batch}}. preemption: 0/6 nodes are available: 3 No preemption victims found for incoming pod, 3 Preemption is not helpful for scheduling.",
+        f"14m         Normal    NotTriggerScaleUp         pod/{pend}          pod didn't trigger scale-up: 2 max node group size reached, 1 node(s) had untolerated taint {{dedicated: batch}}",
+    ]
+    for i in range(12):
+        pod = f"search-indexer-cron-2926{i:02d}0-{rnd.randint(10000, 99999)}"
+        out.append(
+            f"{12 - i}m{'':<{9 - len(str(12 - i)) - 1}}  Normal    {'Completed':<25} {'job/' + pod[:-6]:<41} Job completed"
+        )
+        out.append(
+            f"{12 - i}m{'':<{9 - len(str(12 - i)) - 1}}  Normal    {'SuccessfulDelete':<25} {'cronjob/search-indexer-cron':<41} Deleted job {pod[:-6]}"
+        )
+    out.append(
+        '45s         Warning   Unhealthy                 pod/notifications-8b7a6c5d4-k2m9p          Readiness probe failed: Get "http://10.42.2.118:8080/healthz": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+    )
+    return "\n".join(out) + "\n"
+
+
+def npm_audit(tmp: Path) -> str:
+    """npm audit's text report for the storefront's 2020-era pins (the registry's audit endpoint is not
+    reachable here: written in npm 10's layout)."""
+    adv = [
+        ("axios  <=0.29.0", "high", [("Axios Cross-Site Request Forgery Vulnerability", "GHSA-wf5p-g6vw-rhxx"),
+                                     ("axios Requests Vulnerable To Possible SSRF and Credential Leakage via Absolute URL", "GHSA-jr5f-v2jv-69x6"),
+                                     ("Server-Side Request Forgery in axios", "GHSA-4w2v-q235-vp99")],
+         "fix available via `npm audit fix --force`\nWill install axios@1.21.1, which is a breaking change", ["node_modules/axios"]),
+        ("body-parser  <1.20.3", "high", [("body-parser vulnerable to denial of service when url encoding is enabled", "GHSA-qwcr-r2fm-qrc7")],
+         "fix available via `npm audit fix --force`\nWill install express@4.22.1, which is outside the stated dependency range", ["node_modules/body-parser"]),
+        ("cookie  <0.7.0", "low", [("cookie accepts cookie name, path, and domain with out of bounds characters", "GHSA-pxg6-pf52-xh8x")],
+         "fix available via `npm audit fix --force`\nWill install express@4.22.1, which is outside the stated dependency range", ["node_modules/cookie"]),
+        ("express  <=4.21.1 || 5.0.0-alpha.1 - 5.0.0", "high", [("Express.js Open Redirect in malformed URLs", "GHSA-rv95-896h-c2vc"),
+                                                             ("express vulnerable to XSS via response.redirect()", "GHSA-qw6h-vgh9-j6wx")],
+         "Depends on vulnerable versions of body-parser\nDepends on vulnerable versions of cookie\nDepends on vulnerable versions of path-to-regexp\nDepends on vulnerable versions of qs\nDepends on vulnerable versions of send\nDepends on vulnerable versions of serve-static\nfix available via `npm audit fix --force`\nWill install express@4.22.1, which is outside the stated dependency range", ["node_modules/express"]),
+        ("follow-redirects  <=1.15.5", "moderate", [("Exposure of Sensitive Information to an Unauthorized Actor in follow-redirects", "GHSA-pw2r-vq6v-hr8c"),
+                                                 ("follow-redirects' Proxy-Authorization header kept across hosts", "GHSA-cxjh-pqwp-8mfp")],
+         "fix available via `npm audit fix`", ["node_modules/follow-redirects"]),
+        ("jsonwebtoken  <=8.5.1", "high", [("jsonwebtoken unrestricted key type could lead to legacy keys usage", "GHSA-8cf7-32gw-wr33"),
+                                           ("jsonwebtoken's insecure implementation of key retrieval function could lead to Forgeable Public/Private Tokens from RSA to HMAC", "GHSA-hjrf-2m68-5959"),
+                                           ("jsonwebtoken vulnerable to signature validation bypass due to insecure default algorithm in jwt.verify()", "GHSA-qwph-4952-7xr6")],
+         "fix available via `npm audit fix --force`\nWill install jsonwebtoken@9.0.3, which is a breaking change", ["node_modules/jsonwebtoken"]),
+        ("lodash  <=4.17.20", "critical", [("Regular Expression Denial of Service (ReDoS) in lodash", "GHSA-29mw-wpgm-hmr9"),
+                                          ("Command Injection in lodash", "GHSA-35jh-r3h4-6jhm")],
+         "fix available via `npm audit fix --force`\nWill install lodash@4.18.1, which is outside the stated dependency range", ["node_modules/lodash"]),
+        ("minimist  <=1.2.5", "critical", [("Prototype Pollution in minimist", "GHSA-xvch-5gv4-984h"), ("Prototype Pollution in minimist", "GHSA-vh95-rmgr-6w4m")],
+         "fix available via `npm audit fix --force`\nWill install minimist@1.2.8, which is outside the stated dependency range", ["node_modules/minimist"]),
+        ("moment  <=2.29.3", "high", [("Path Traversal: 'dir/../../filename' in moment.locale", "GHSA-8hfj-j24r-96c4"),
+                                      ("Moment.js vulnerable to Inefficient Regular Expression Complexity", "GHSA-wc69-rhjr-hc9g")],
+         "fix available via `npm audit fix --force`\nWill install moment@2.31.0, which is outside the stated dependency range", ["node_modules/moment"]),
+        ("node-fetch  <=2.6.6", "high", [("The `size` option isn't honored after following a redirect in node-fetch", "GHSA-w7rc-rwvf-8q5r"),
+                                          ("node-fetch forwards secure headers to untrusted sites", "GHSA-r683-j2x4-v87g")],
+         "fix available via `npm audit fix --force`\nWill install node-fetch@2.7.0, which is outside the stated dependency range", ["node_modules/node-fetch"]),
+        ("path-to-regexp  <0.1.12", "high", [("path-to-regexp outputs backtracking regular expressions", "GHSA-9wv6-86v2-598j"),
+                                              ("path-to-regexp contains a ReDoS", "GHSA-rhx6-c78j-4q9w")],
+         "fix available via `npm audit fix --force`\nWill install express@4.22.1, which is outside the stated dependency range", ["node_modules/path-to-regexp"]),
+        ("qs  6.7.0 - 6.7.2", "high", [("qs vulnerable to Prototype Pollution", "GHSA-hrpp-h998-j3pp")],
+         "fix available via `npm audit fix --force`\nWill install qs@6.17.1, which is outside the stated dependency range", ["node_modules/qs"]),
+        ("send  <0.19.0", "low", [("send vulnerable to template injection that can lead to XSS", "GHSA-m6fv-jmcg-4jfg")],
+         "fix available via `npm audit fix --force`\nWill install express@4.22.1, which is outside the stated dependency range", ["node_modules/send"]),
+        ("serve-static  <=1.16.0", "low", [("serve-static vulnerable to template injection that can lead to XSS", "GHSA-cm22-4g7w-348p")],
+         "Depends on vulnerable versions of send\nfix available via `npm audit fix --force`\nWill install express@4.22.1, which is outside the stated dependency range", ["node_modules/serve-static"]),
+    ]  # fmt: skip
+    out = ["# npm audit report", ""]
+    for head, sev, items, fix, paths in adv:
+        out.append(head)
+        out.append(f"Severity: {sev}")
+        out += [f"{title} - https://github.com/advisories/{ghsa}" for title, ghsa in items]
+        out += fix.split("\n")
+        out += paths
+        out.append("")
+    out.append("14 vulnerabilities (3 low, 1 moderate, 8 high, 2 critical)")
+    out += ["", "To address issues that do not require attention, run:", "  npm audit fix", "",
+            "To address all issues (including breaking changes), run:", "  npm audit fix --force"]  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
+def mvn_tree(tmp: Path) -> str:
+    """mvn dependency:tree of a Spring Boot 3.2 service (written by hand: no Maven Central here)."""
+    tree = """\
+com.example.shop:order-service:jar:1.8.0-SNAPSHOT
++- org.springframework.boot:spring-boot-starter-web:jar:3.2.5:compile
+|  +- org.springframework.boot:spring-boot-starter:jar:3.2.5:compile
+|  |  +- org.springframework.boot:spring-boot:jar:3.2.5:compile
+|  |  +- org.springframework.boot:spring-boot-autoconfigure:jar:3.2.5:compile
+|  |  +- org.springframework.boot:spring-boot-starter-logging:jar:3.2.5:compile
+|  |  |  +- ch.qos.logback:logback-classic:jar:1.4.14:compile
+|  |  |  |  \\- ch.qos.logback:logback-core:jar:1.4.14:compile
+|  |  |  +- org.apache.logging.log4j:log4j-to-slf4j:jar:2.21.1:compile
+|  |  |  |  \\- org.apache.logging.log4j:log4j-api:jar:2.21.1:compile
+|  |  |  \\- org.slf4j:jul-to-slf4j:jar:2.0.13:compile
+|  |  +- jakarta.annotation:jakarta.annotation-api:jar:2.1.1:compile
+|  |  \\- org.yaml:snakeyaml:jar:2.2:compile
+|  +- org.springframework.boot:spring-boot-starter-json:jar:3.2.5:compile
+|  |  +- com.fasterxml.jackson.core:jackson-databind:jar:2.15.4:compile
+|  |  |  +- com.fasterxml.jackson.core:jackson-annotations:jar:2.15.4:compile
+|  |  |  \\- com.fasterxml.jackson.core:jackson-core:jar:2.15.4:compile
+|  |  +- com.fasterxml.jackson.datatype:jackson-datatype-jdk8:jar:2.15.4:compile
+|  |  +- com.fasterxml.jackson.datatype:jackson-datatype-jsr310:jar:2.15.4:compile
+|  |  \\- com.fasterxml.jackson.module:jackson-module-parameter-names:jar:2.15.4:compile
+|  +- org.springframework.boot:spring-boot-starter-tomcat:jar:3.2.5:compile
+|  |  +- org.apache.tomcat.embed:tomcat-embed-core:jar:10.1.20:compile
+|  |  +- org.apache.tomcat.embed:tomcat-embed-el:jar:10.1.20:compile
+|  |  \\- org.apache.tomcat.embed:tomcat-embed-websocket:jar:10.1.20:compile
+|  +- org.springframework:spring-web:jar:6.1.6:compile
+|  |  +- org.springframework:spring-beans:jar:6.1.6:compile
+|  |  \\- io.micrometer:micrometer-observation:jar:1.12.5:compile
+|  |     \\- io.micrometer:micrometer-commons:jar:1.12.5:compile
+|  \\- org.springframework:spring-webmvc:jar:6.1.6:compile
+|     +- org.springframework:spring-aop:jar:6.1.6:compile
+|     +- org.springframework:spring-context:jar:6.1.6:compile
+|     \\- org.springframework:spring-expression:jar:6.1.6:compile
++- org.springframework.boot:spring-boot-starter-data-jpa:jar:3.2.5:compile
+|  +- org.springframework.boot:spring-boot-starter-aop:jar:3.2.5:compile
+|  |  \\- org.aspectj:aspectjweaver:jar:1.9.22:compile
+|  +- org.springframework.boot:spring-boot-starter-jdbc:jar:3.2.5:compile
+|  |  +- com.zaxxer:HikariCP:jar:5.0.1:compile
+|  |  \\- org.springframework:spring-jdbc:jar:6.1.6:compile
+|  +- org.hibernate.orm:hibernate-core:jar:6.4.4.Final:compile
+|  |  +- jakarta.persistence:jakarta.persistence-api:jar:3.1.0:compile
+|  |  +- jakarta.transaction:jakarta.transaction-api:jar:2.0.1:compile
+|  |  +- org.jboss.logging:jboss-logging:jar:3.5.3.Final:runtime
+|  |  +- org.hibernate.common:hibernate-commons-annotations:jar:6.0.6.Final:runtime
+|  |  +- io.smallrye:jandex:jar:3.1.2:runtime
+|  |  +- com.fasterxml:classmate:jar:1.6.0:runtime
+|  |  +- net.bytebuddy:byte-buddy:jar:1.14.13:runtime
+|  |  +- org.glassfish.jaxb:jaxb-runtime:jar:4.0.5:runtime
+|  |  |  \\- org.glassfish.jaxb:jaxb-core:jar:4.0.5:runtime
+|  |  |     +- org.eclipse.angus:angus-activation:jar:2.0.2:runtime
+|  |  |     +- org.glassfish.jaxb:txw2:jar:4.0.5:runtime
+|  |  |     \\- com.sun.istack:istack-commons-runtime:jar:4.1.2:runtime
+|  |  +- jakarta.inject:jakarta.inject-api:jar:2.0.1:runtime
+|  |  \\- org.antlr:antlr4-runtime:jar:4.13.0:compile
+|  +- org.springframework.data:spring-data-jpa:jar:3.2.5:compile
+|  |  +- org.springframework.data:spring-data-commons:jar:3.2.5:compile
+|  |  +- org.springframework:spring-orm:jar:6.1.6:compile
+|  |  +- org.springframework:spring-tx:jar:6.1.6:compile
+|  |  \\- org.slf4j:slf4j-api:jar:2.0.13:compile
+|  \\- org.springframework:spring-aspects:jar:6.1.6:compile
++- org.springframework.boot:spring-boot-starter-validation:jar:3.2.5:compile
+|  +- org.apache.tomcat.embed:tomcat-embed-el:jar:10.1.20:compile
+|  \\- org.hibernate.validator:hibernate-validator:jar:8.0.1.Final:compile
+|     \\- jakarta.validation:jakarta.validation-api:jar:3.0.2:compile
++- org.springframework.boot:spring-boot-starter-actuator:jar:3.2.5:compile
+|  +- org.springframework.boot:spring-boot-actuator-autoconfigure:jar:3.2.5:compile
+|  |  \\- org.springframework.boot:spring-boot-actuator:jar:3.2.5:compile
+|  +- io.micrometer:micrometer-jakarta9:jar:1.12.5:compile
+|  \\- io.micrometer:micrometer-core:jar:1.12.5:compile
+|     +- org.hdrhistogram:HdrHistogram:jar:2.1.12:runtime
+|     \\- org.latencyutils:LatencyUtils:jar:2.0.3:runtime
++- org.springframework.kafka:spring-kafka:jar:3.1.4:compile
+|  +- org.springframework:spring-messaging:jar:6.1.6:compile
+|  +- org.springframework.retry:spring-retry:jar:2.0.5:compile
+|  \\- org.apache.kafka:kafka-clients:jar:3.6.2:compile
+|     +- com.github.luben:zstd-jni:jar:1.5.5-6:runtime
+|     +- org.lz4:lz4-java:jar:1.8.0:runtime
+|     \\- org.xerial.snappy:snappy-java:jar:1.1.10.5:runtime
++- io.micrometer:micrometer-registry-prometheus:jar:1.12.5:runtime
+|  \\- io.prometheus:simpleclient_common:jar:0.16.0:runtime
+|     \\- io.prometheus:simpleclient:jar:0.16.0:runtime
+|        +- io.prometheus:simpleclient_tracer_otel:jar:0.16.0:runtime
+|        |  \\- io.prometheus:simpleclient_tracer_common:jar:0.16.0:runtime
+|        \\- io.prometheus:simpleclient_tracer_otel_agent:jar:0.16.0:runtime
++- com.stripe:stripe-java:jar:24.21.0:compile
+|  \\- com.google.code.gson:gson:jar:2.10.1:compile
++- org.postgresql:postgresql:jar:42.6.2:runtime
+|  \\- org.checkerframework:checker-qual:jar:3.31.0:runtime
++- org.flywaydb:flyway-core:jar:9.22.3:compile
++- org.mapstruct:mapstruct:jar:1.5.5.Final:compile
++- org.projectlombok:lombok:jar:1.18.32:provided
++- org.springframework.boot:spring-boot-starter-test:jar:3.2.5:test
+|  +- org.springframework.boot:spring-boot-test:jar:3.2.5:test
+|  +- org.springframework.boot:spring-boot-test-autoconfigure:jar:3.2.5:test
+|  +- com.jayway.jsonpath:json-path:jar:2.9.0:test
+|  +- jakarta.xml.bind:jakarta.xml.bind-api:jar:4.0.2:compile
+|  |  \\- jakarta.activation:jakarta.activation-api:jar:2.1.3:compile
+|  +- net.minidev:json-smart:jar:2.5.1:test
+|  |  \\- net.minidev:accessors-smart:jar:2.5.1:test
+|  |     \\- org.ow2.asm:asm:jar:9.6:test
+|  +- org.assertj:assertj-core:jar:3.24.2:test
+|  +- org.awaitility:awaitility:jar:4.2.1:test
+|  +- org.hamcrest:hamcrest:jar:2.2:test
+|  +- org.junit.jupiter:junit-jupiter:jar:5.10.2:test
+|  |  +- org.junit.jupiter:junit-jupiter-api:jar:5.10.2:test
+|  |  |  +- org.opentest4j:opentest4j:jar:1.3.0:test
+|  |  |  +- org.junit.platform:junit-platform-commons:jar:1.10.2:test
+|  |  |  \\- org.apiguardian:apiguardian-api:jar:1.1.2:test
+|  |  +- org.junit.jupiter:junit-jupiter-params:jar:5.10.2:test
+|  |  \\- org.junit.jupiter:junit-jupiter-engine:jar:5.10.2:test
+|  |     \\- org.junit.platform:junit-platform-engine:jar:1.10.2:test
+|  +- org.mockito:mockito-core:jar:5.7.0:test
+|  |  +- net.bytebuddy:byte-buddy-agent:jar:1.14.13:test
+|  |  \\- org.objenesis:objenesis:jar:3.3:test
+|  +- org.mockito:mockito-junit-jupiter:jar:5.7.0:test
+|  +- org.skyscreamer:jsonassert:jar:1.5.1:test
+|  |  \\- com.vaadin.external.google:android-json:jar:0.0.20131108.vaadin1:test
+|  +- org.springframework:spring-core:jar:6.1.6:compile
+|  |  \\- org.springframework:spring-jcl:jar:6.1.6:compile
+|  +- org.springframework:spring-test:jar:6.1.6:test
+|  \\- org.xmlunit:xmlunit-core:jar:2.9.1:test
++- org.springframework.kafka:spring-kafka-test:jar:3.1.4:test
+|  +- org.apache.zookeeper:zookeeper:jar:3.8.4:test
+|  |  +- org.apache.zookeeper:zookeeper-jute:jar:3.8.4:test
+|  |  +- org.apache.yetus:audience-annotations:jar:0.12.0:test
+|  |  +- io.netty:netty-handler:jar:4.1.109.Final:test
+|  |  \\- commons-io:commons-io:jar:2.11.0:test
+|  +- org.apache.kafka:kafka-clients:jar:test:3.6.2:test
+|  +- org.apache.kafka:kafka-metadata:jar:3.6.2:test
+|  +- org.apache.kafka:kafka_2.13:jar:3.6.2:test
+|  |  +- org.scala-lang:scala-library:jar:2.13.11:test
+|  |  +- com.fasterxml.jackson.module:jackson-module-scala_2.13:jar:2.15.4:test
+|  |  +- com.fasterxml.jackson.dataformat:jackson-dataformat-csv:jar:2.15.4:test
+|  |  \\- net.sf.jopt-simple:jopt-simple:jar:5.0.4:test
+|  \\- org.junit.platform:junit-platform-launcher:jar:1.10.2:test
+\\- org.testcontainers:postgresql:jar:1.19.7:test
+   \\- org.testcontainers:jdbc:jar:1.19.7:test
+      \\- org.testcontainers:database-commons:jar:1.19.7:test
+         \\- org.testcontainers:testcontainers:jar:1.19.7:test
+            +- org.rnorth.duct-tape:duct-tape:jar:1.0.8:test
+            +- com.github.docker-java:docker-java-api:jar:3.3.6:test
+            \\- com.github.docker-java:docker-java-transport-zerodep:jar:3.3.6:test
+               \\- net.java.dev.jna:jna:jar:5.13.0:test"""
+    head = """\
+[INFO] Scanning for projects...
+[INFO]
+[INFO] ------------------< com.example.shop:order-service >-------------------
+[INFO] Building order-service 1.8.0-SNAPSHOT
+[INFO]   from pom.xml
+[INFO] --------------------------------[ jar ]---------------------------------
+[INFO]
+[INFO] --- dependency:3.6.1:tree (default-cli) @ order-service ---"""
+    tail = """\
+[INFO] ------------------------------------------------------------------------
+[INFO] BUILD SUCCESS
+[INFO] ------------------------------------------------------------------------
+[INFO] Total time:  2.184 s
+[INFO] Finished at: 2026-12-06T09:41:27+01:00
+[INFO] ------------------------------------------------------------------------"""
+    return head + "\n" + "\n".join("[INFO] " + line for line in tree.split("\n")) + "\n" + tail + "\n"
+
+
+def gradle_build(tmp: Path) -> str:
+    """./gradlew build of a multi-project Java build: a compile error after a rename in :domain."""
+    modules = ["common", "domain", "persistence", "billing", "api", "worker"]
+    out = ["Starting a Gradle Daemon (subsequent builds will be faster)", "",
+           "> Configure project :", "w: file:///home/dev/shop/build.gradle.kts:41:9: 'jcenter(): RepositoryHandler' is deprecated. JFrog announced JCenter's sunset in February 2021. Use mavenCentral() instead.", ""]  # fmt: skip
+    for m in modules[:3]:
+        out += [f"> Task :{m}:compileJava UP-TO-DATE", f"> Task :{m}:processResources NO-SOURCE",
+                f"> Task :{m}:classes UP-TO-DATE", f"> Task :{m}:jar UP-TO-DATE"]  # fmt: skip
+    out += ["> Task :common:compileTestJava UP-TO-DATE", "> Task :common:processTestResources NO-SOURCE",
+            "> Task :common:testClasses UP-TO-DATE", "> Task :common:test UP-TO-DATE",
+            "> Task :domain:compileTestJava", "> Task :domain:processTestResources NO-SOURCE", "> Task :domain:testClasses",
+            "", "> Task :domain:test", "",
+            "OrderTest > totalIncludesShipping() PASSED", "OrderTest > refundCannotExceedTotal() PASSED",
+            "OrderTest > emptyOrderHasZeroTotal() PASSED", "MoneyTest > addsSameCurrency() PASSED",
+            "MoneyTest > rejectsMixedCurrencies() PASSED", "MoneyTest > roundsHalfEven() PASSED", "",
+            "> Task :billing:processResources", "",
+            "> Task :billing:compileJava",
+            "/home/dev/shop/billing/src/main/java/com/example/shop/billing/InvoiceService.java:58: warning: [deprecation] getTimeZone() in Customer has been deprecated",
+            "        ZoneId zone = customer.getTimeZone().toZoneId();",
+            "                              ^",
+            "/home/dev/shop/billing/src/main/java/com/example/shop/billing/InvoiceService.java:74: error: cannot find symbol",
+            "        long cents = order.getTotalCents() - order.getDiscountCents();",
+            "                          ^",
+            "  symbol:   method getTotalCents()",
+            "  location: variable order of type Order",
+            "/home/dev/shop/billing/src/main/java/com/example/shop/billing/InvoiceService.java:112: error: incompatible types: Money cannot be converted to long",
+            "        long tax = taxPolicy.taxFor(order);",
+            "                                   ^",
+            "/home/dev/shop/billing/src/main/java/com/example/shop/billing/RefundService.java:33: warning: [unchecked] unchecked cast",
+            "        List<Refund> refunds = (List<Refund>) cache.get(order.id());",
+            "                                                       ^",
+            "  required: List<Refund>",
+            "  found:    Object",
+            "Note: Some input files use or override a deprecated API.",
+            "Note: Recompile with -Xlint:deprecation for details.",
+            "2 errors",
+            "2 warnings", "",
+            "> Task :billing:compileJava FAILED",
+            "> Task :api:processResources UP-TO-DATE",
+            "> Task :worker:processResources UP-TO-DATE", "",
+            "FAILURE: Build failed with an exception.", "",
+            "* What went wrong:",
+            "Execution failed for task ':billing:compileJava'.",
+            "> Compilation failed; see the compiler error output for details.", "",
+            "* Try:",
+            "> Run with --info option to get more log output.",
+            "> Run with --scan to get full insights.", "",
+            "Deprecated Gradle features were used in this build, making it incompatible with Gradle 9.0.", "",
+            "You can use '--warning-mode all' to show the individual deprecation warnings and determine if they come from your own scripts or plugins.", "",
+            "For more on this, please refer to https://docs.gradle.org/8.7/userguide/command_line_interface.html#sec:command_line_warnings in the Gradle documentation.", "",
+            "BUILD FAILED in 38s",
+            "23 actionable tasks: 6 executed, 17 up-to-date"]  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
+def gh_run_log(tmp: Path) -> str:
+    """gh run view --log-failed: the failed job's steps, each line prefixed with job, step and a timestamp."""
+    import random
+
+    rnd = random.Random(9)
+    t = [14 * 3600 + 2 * 60 + 3.0]
+
+    def ts() -> str:
+        t[0] += rnd.uniform(0.001, 0.4)
+        s = t[0]
+        return f"2026-12-05T{int(s // 3600):02d}:{int(s % 3600 // 60):02d}:{s % 60:010.7f}Z"
+
+    job = "test (3.12, ubuntu-latest)"
+    out: list[str] = []
+
+    def step(name: str, lines: list[str]) -> None:
+        out.extend(f"{job}\t{name}\t{ts()} {line}" for line in lines)
+
+    step("Set up job", ["Current runner version: '2.321.0'", "Operating System", "  Ubuntu", "  24.04.1", "  LTS",
+                        "Runner Image", "  Image: ubuntu-24.04", "  Version: 20261201.1.0",
+                        "GITHUB_TOKEN Permissions", "  Contents: read", "  Metadata: read", "  PullRequests: write",
+                        "Secret source: Actions", "Prepare workflow directory", "Prepare all required actions",
+                        "Getting action download info", "Download action repository 'actions/checkout@v4' (SHA:11bd71901bbe5b1630ceea73d27597364c9af683)",
+                        "Download action repository 'actions/setup-python@v5' (SHA:0b93645e9fea7318ecaed2b359559ac225c90a2b)",
+                        "Download action repository 'actions/cache@v4' (SHA:1bd1e32a3bdc45362d1e726936510720a7c30a57)",
+                        "Complete job name: test (3.12, ubuntu-latest)"])  # fmt: skip
+    step("Run actions/setup-python@v5", ["##[group]Run actions/setup-python@v5", "with:", "  python-version: 3.12",
+                                         "  cache: pip", "##[endgroup]", "##[group]Installed versions",
+                                         "Successfully set up CPython (3.12.7)", "##[endgroup]",
+                                         "Cache hit for: setup-python-Linux-x64-24.04-Ubuntu-python-3.12.7-pip-4f1c0d8e",
+                                         "Received 48211433 of 48211433 (100.0%), 61.2 MBs/sec", "Cache restored from key: setup-python-Linux-x64-24.04-Ubuntu-python-3.12.7-pip-4f1c0d8e"])  # fmt: skip
+    pkgs = ["aiohttp-3.11.9", "aiosignal-1.3.1", "anyio-4.6.2", "attrs-24.2.0", "certifi-2024.8.30", "coverage-7.6.8",
+            "frozenlist-1.5.0", "h11-0.14.0", "httpcore-1.0.7", "httpx-0.28.0", "idna-3.10", "iniconfig-2.0.0",
+            "msgspec-0.18.6", "multidict-6.1.0", "packaging-24.2", "pluggy-1.5.0", "propcache-0.2.1", "pytest-8.3.4",
+            "pytest-asyncio-0.24.0", "pytest-cov-6.0.0", "sniffio-1.3.1", "yarl-1.18.3"]  # fmt: skip
+    step("Install", ["##[group]Run python -m pip install -e '.[dev]'", "python -m pip install -e '.[dev]'",
+                     "shell: /usr/bin/bash -e {0}", "##[endgroup]", "Obtaining file:///home/runner/work/ledger/ledger",
+                     "  Installing build dependencies: started", "  Installing build dependencies: finished with status 'done'"]
+         + [f"Collecting {p.rsplit('-', 1)[0]}==" + p.rsplit("-", 1)[1] for p in pkgs]
+         + [f"  Using cached {p.replace('-', '_', p.count('-') - 1)}-py3-none-any.whl" for p in pkgs]
+         + ["Successfully installed " + " ".join(pkgs) + " ledger-0.9.0.dev0"])  # fmt: skip
+    tests = [f"tests/test_{m}.py::test_{n}" for m in ("accounts", "journal", "ledger", "reports", "currency")
+             for n in ("create", "list", "update", "delete", "balance", "export", "import", "rounding")]  # fmt: skip
+    body = ["##[group]Run pytest -v --cov=ledger", "pytest -v --cov=ledger", "shell: /usr/bin/bash -e {0}", "##[endgroup]",
+            "============================= test session starts ==============================",
+            "platform linux -- Python 3.12.7, pytest-8.3.4, pluggy-1.5.0 -- /opt/hostedtoolcache/Python/3.12.7/x64/bin/python",
+            "rootdir: /home/runner/work/ledger/ledger", "configfile: pyproject.toml",
+            "plugins: asyncio-0.24.0, cov-6.0.0, anyio-4.6.2", "collecting ... collected 40 items", ""]  # fmt: skip
+    for i, name in enumerate(tests):
+        status = "FAILED" if name == "tests/test_reports.py::test_export" else "PASSED"
+        body.append(f"{name} {status}{'':>{48 - len(name)}} [{(i + 1) * 100 // len(tests):3d}%]")
+    body += ["", "=================================== FAILURES ===================================",
+             "______________________________ test_export _______________________________", "",
+             "tmp_path = PosixPath('/tmp/pytest-of-runner/pytest-0/test_export0')", "",
+             "    def test_export(tmp_path):",
+             "        ledger = Ledger.open(tmp_path / \"books.db\")",
+             "        ledger.post(\"2026-11-30\", \"rent\", Decimal(\"-1250.00\"))",
+             "        out = tmp_path / \"report.csv\"",
+             "        export_month(ledger, \"2026-11\", out)",
+             ">       assert out.read_text().splitlines()[0] == \"date,account,amount\"",
+             "E       AssertionError: assert 'date;account;amount' == 'date,account,amount'",
+             "E         ",
+             "E         - date,account,amount",
+             "E         ?     ^       ^",
+             "E         + date;account;amount",
+             "E         ?     ^       ^", "",
+             "tests/test_reports.py:41: AssertionError",
+             "---------- coverage: platform linux, python 3.12.7-final-0 -----------",
+             "Name                     Stmts   Miss  Cover",
+             "--------------------------------------------",
+             "ledger/__init__.py           4      0   100%", "ledger/accounts.py          88      6    93%",
+             "ledger/currency.py          41      2    95%", "ledger/journal.py           97     11    89%",
+             "ledger/reports.py           63      9    86%", "--------------------------------------------",
+             "TOTAL                      293     28    90%", "",
+             "=========================== short test summary info ============================",
+             "FAILED tests/test_reports.py::test_export - AssertionError: assert 'date;account;amount' == 'date,account,amount'",
+             "========================= 1 failed, 39 passed in 4.87s =========================",
+             "##[error]Process completed with exit code 1."]  # fmt: skip
+    step("Run pytest -v --cov=ledger", body)
+    return "\n".join(out) + "\n"
+
+
+def aws_instances(tmp: Path) -> str:
+    """aws ec2 describe-instances (JSON output) of a small account: nine instances, one stopped (seeded)."""
+    import random
+
+    rnd = random.Random(13)
+    names = [
+        "web-1",
+        "web-2",
+        "web-3",
+        "worker-1",
+        "worker-2",
+        "bastion",
+        "db-replica",
+        "metrics",
+        "ci-runner",
+    ]
+    reservations = []
+    for i, name in enumerate(names):
+        iid = "i-0" + "".join(rnd.choice("0123456789abcdef") for _ in range(16))
+        ip = "10.20.1.37" if name == "bastion" else f"10.20.{rnd.choice([2, 3])}.{rnd.randint(10, 250)}"
+        eni = "eni-0" + "".join(rnd.choice("0123456789abcdef") for _ in range(16))
+        stopped = name == "bastion"
+        public = {} if stopped else {"PublicDnsName": f"ec2-3-{rnd.randint(64, 255)}-{rnd.randint(0, 255)}-{rnd.randint(0, 255)}.eu-west-1.compute.amazonaws.com",
+                                     "PublicIpAddress": f"3.{rnd.randint(64, 255)}.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}"}  # fmt: skip
+        inst: dict[str, object] = {
+            "AmiLaunchIndex": 0, "ImageId": "ami-0" + "".join(rnd.choice("0123456789abcdef") for _ in range(16)),
+            "InstanceId": iid, "InstanceType": rnd.choice(["t3.micro", "t3.small", "m6i.large", "c6i.xlarge"]),
+            "KeyName": "ops-2026", "LaunchTime": f"2026-{rnd.randint(1, 11):02d}-{rnd.randint(1, 28):02d}T{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:17+00:00",
+            "Monitoring": {"State": "disabled"},
+            "Placement": {"AvailabilityZone": f"eu-west-1{'abc'[i % 3]}", "GroupName": "", "Tenancy": "default"},
+            "PrivateDnsName": f"ip-{ip.replace('.', '-')}.eu-west-1.compute.internal", "PrivateIpAddress": ip,
+            "ProductCodes": [], **({"PublicDnsName": ""} if stopped else {"PublicDnsName": public["PublicDnsName"], "PublicIpAddress": public["PublicIpAddress"]}),
+            "State": {"Code": 80 if stopped else 16, "Name": "stopped" if stopped else "running"},
+            "StateTransitionReason": "User initiated (2026-12-04 18:22:07 GMT)" if stopped else "",
+            "SubnetId": f"subnet-0{rnd.randint(10**15, 10**16 - 1):x}"[:24], "VpcId": "vpc-0a1b2c3d4e5f60718",
+            "Architecture": "x86_64",
+            "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"AttachTime": "2026-03-02T10:15:44+00:00", "DeleteOnTermination": True,
+                                                                        "Status": "attached", "VolumeId": "vol-0" + "".join(rnd.choice("0123456789abcdef") for _ in range(16))}}],
+            "EbsOptimized": False, "EnaSupport": True, "Hypervisor": "xen",
+            "NetworkInterfaces": [{
+                **({} if stopped else {"Association": {"IpOwnerId": "amazon", "PublicDnsName": public["PublicDnsName"], "PublicIp": public["PublicIpAddress"]}}),
+                "Attachment": {"AttachTime": "2026-03-02T10:15:43+00:00", "AttachmentId": "eni-attach-0" + "".join(rnd.choice("0123456789abcdef") for _ in range(16)),
+                               "DeleteOnTermination": True, "DeviceIndex": 0, "Status": "attached", "NetworkCardIndex": 0},
+                "Description": "", "Groups": [{"GroupName": f"{name.split('-')[0]}-sg", "GroupId": f"sg-0{rnd.randint(10**15, 10**16 - 1):x}"[:20]}],
+                "Ipv6Addresses": [], "MacAddress": ":".join(f"{rnd.randint(0, 255):02x}" for _ in range(6)),
+                "NetworkInterfaceId": eni, "OwnerId": "123456789012",
+                "PrivateDnsName": f"ip-{ip.replace('.', '-')}.eu-west-1.compute.internal", "PrivateIpAddress": ip,
+                "PrivateIpAddresses": [{"Primary": True, "PrivateDnsName": f"ip-{ip.replace('.', '-')}.eu-west-1.compute.internal", "PrivateIpAddress": ip}],
+                "SourceDestCheck": True, "Status": "in-use", "SubnetId": "subnet-0c4d5e6f7a8b9c0d1", "VpcId": "vpc-0a1b2c3d4e5f60718", "InterfaceType": "interface"}],
+            "RootDeviceName": "/dev/xvda", "RootDeviceType": "ebs",
+            "SecurityGroups": [{"GroupName": f"{name.split('-')[0]}-sg", "GroupId": "sg-0" + "".join(rnd.choice("0123456789abcdef") for _ in range(16))}],
+            "SourceDestCheck": True,
+            **({"StateReason": {"Code": "Client.UserInitiatedShutdown", "Message": "Client.UserInitiatedShutdown: User initiated shutdown"}} if stopped else {}),
+            "Tags": [{"Key": "env", "Value": "prod"}, {"Key": "Name", "Value": name}, {"Key": "team", "Value": rnd.choice(["platform", "payments", "data"])}],
+            "VirtualizationType": "hvm", "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 2},
+            "MetadataOptions": {"State": "applied", "HttpTokens": "required", "HttpPutResponseHopLimit": 2, "HttpEndpoint": "enabled"},
+            "PlatformDetails": "Linux/UNIX", "UsageOperation": "RunInstances",
+        }  # fmt: skip
+        reservations.append({"Groups": [], "Instances": [inst], "OwnerId": "123456789012",
+                             "ReservationId": "r-0" + "".join(rnd.choice("0123456789abcdef") for _ in range(16))})  # fmt: skip
+    return json.dumps({"Reservations": reservations}, indent=4) + "\n"
+
+
+def gh_issue(tmp: Path) -> str:
+    """gh issue view --comments: a bug report thread with +1s, guesses, and one maintainer's workaround."""
+    head = """\
+title:	Workers hang forever after Redis failover (BLPOP never returns)
+state:	OPEN
+author:	mkovacs
+labels:	bug, needs-repro
+comments:	14
+assignees:	tdelacroix
+projects:
+milestone:	v3.2
+number:	4821
+--
+### Describe the bug
+
+After our Redis primary failed over (Sentinel, 3 nodes), every queue worker stopped picking up jobs. The
+processes are alive, CPU is 0%, and `py-spy dump` shows them all sitting in `BLPOP` inside
+`redis.connection.Connection.read_response`. Restarting the workers fixes it until the next failover.
+
+### To reproduce
+
+1. Run `taskq worker --queues default,mail --concurrency 4` against a Sentinel-managed Redis.
+2. `redis-cli -p 26379 SENTINEL failover mymaster`
+3. Enqueue a job: it is never picked up.
+
+### Versions
+
+- taskq 3.1.4
+- redis-py 5.0.8
+- Python 3.12.6, Debian 12
+- Redis 7.2.5 with Sentinel
+
+### Logs
+
+```
+2026-11-28 09:14:02,118 INFO taskq.worker: worker-3 listening on default, mail
+2026-11-28 09:51:40,007 WARNING taskq.broker: sentinel reports new master 10.0.4.12:6379
+2026-11-28 09:51:40,009 INFO taskq.broker: reconnecting publisher to 10.0.4.12:6379
+```
+
+No further log lines after that, for hours.
+"""
+    comments = [
+        ("jlinde", "Member", "3 weeks ago", "Thanks for the report. Can you share your broker settings? In particular `broker_transport_options`."),
+        ("mkovacs", "Author", "3 weeks ago", "```python\nBROKER_URL = \"sentinel://sentinel-0:26379;sentinel://sentinel-1:26379;sentinel://sentinel-2:26379\"\nbroker_transport_options = {\"master_name\": \"mymaster\", \"visibility_timeout\": 3600}\n```\nNothing else is set."),
+        ("aronoff", "None", "3 weeks ago", "Same here on 3.1.3 with AWS ElastiCache (cluster mode off). Happens on every maintenance window."),
+        ("pbrennan", "None", "3 weeks ago", "+1, we see this too. Any ETA?"),
+        ("gwen-ops", "None", "2 weeks ago", "We tried setting `health_check_interval=30` in the redis URL but it did not help, the workers still hang."),
+        ("aronoff", "None", "2 weeks ago", "I think this is the same as #4377, which was closed as stale. The py-spy output there looks identical:\n```\nThread 0x7F3A2C1B8740 (idle): \"MainThread\"\n    read_response (redis/connection.py:523)\n    parse_response (redis/client.py:561)\n    execute_command (redis/client.py:540)\n    blpop (redis/commands/core.py:2619)\n    _pop (taskq/broker/redis.py:212)\n    run (taskq/worker.py:388)\n```"),
+        ("pbrennan", "None", "2 weeks ago", "Is downgrading redis-py an option? We were fine on 4.6 I believe, but not 100% sure."),
+        ("mkovacs", "Author", "2 weeks ago", "Downgrading redis-py to 4.6.0 did not change anything for us."),
+        ("tdelacroix", "Member", "12 days ago", "I can reproduce it with the docker-compose setup in `examples/sentinel`. The blocking pop uses a connection\nwithout a socket timeout, and after the failover the old primary is demoted without closing client\nconnections, so the TCP connection stays open and `BLPOP` waits on a replica that will never get a push.\n\nUntil the fix lands, the workaround is to give the broker connections a socket timeout that is longer than\nthe BLPOP timeout, so the read fails and the worker reconnects through Sentinel:\n\n```python\nbroker_transport_options = {\n    \"master_name\": \"mymaster\",\n    \"socket_timeout\": 30,          # must be > blpop_timeout\n    \"socket_keepalive\": True,\n    \"blpop_timeout\": 10,\n}\n```\n\n`health_check_interval` does not help here because health checks only run before a command is sent,\nnot while one is blocked."),
+        ("gwen-ops", "None", "11 days ago", "Confirmed, the socket_timeout workaround works for us, workers recover ~30s after the failover."),
+        ("aronoff", "None", "9 days ago", "Works on ElastiCache too. Thanks!"),
+        ("jlinde", "Member", "6 days ago", "Draft fix in #4860: the broker now sets a default socket timeout of `blpop_timeout + 5` and reconnects on\n`TimeoutError`."),
+        ("pbrennan", "None", "2 days ago", "Any chance this gets backported to 3.1.x?"),
+        ("jlinde", "Member", "1 day ago", "It will be in 3.2.0; we are not planning another 3.1 release, sorry. The workaround above is safe on 3.1.x."),
+    ]  # fmt: skip
+    out = [head]
+    for who, role, _when, text in comments:
+        out.append(
+            f"author:\t{who}\nassociation:\t{role.lower()}\nedited:\tfalse\nstatus:\tnone\n--\n{text}\n--\n"
+        )
+    return "\n".join(out)
+
+
+def ss_tanp(tmp: Path) -> str:
+    """ss -tanp on an app server: listeners, many established connections, and CLOSE-WAIT to redis (seeded)."""
+    import random
+
+    rnd = random.Random(21)
+    out = ["State      Recv-Q Send-Q     Local Address:Port       Peer Address:Port  Process"]
+    listen = [("127.0.0.53%lo:53", "systemd-resolve", 612), ("0.0.0.0:22", "sshd", 901), ("127.0.0.1:9100", "node_exporter", 1133),
+              ("0.0.0.0:8000", "gunicorn", 2201), ("127.0.0.1:6060", "taskq-worker", 2390)]  # fmt: skip
+    for addr, proc, pid in listen:
+        out.append(
+            f'LISTEN     0      4096   {addr:>22}          0.0.0.0:*      users:(("{proc}",pid={pid},fd=3))'
+        )
+    peers = [("10.0.4.21:5432", "gunicorn", [2214, 2215, 2216, 2217]), ("10.0.4.12:6379", "gunicorn", [2214, 2215, 2216, 2217]),
+             ("10.0.4.12:6379", "taskq-worker", [2391, 2392]), ("172.31.0.2:443", "gunicorn", [2214, 2215]),
+             ("10.0.2.7:8000", "gunicorn", [2214, 2215, 2216, 2217])]  # fmt: skip
+    rows = []
+    for _ in range(130):
+        peer, proc, pids = rnd.choice(peers)
+        local = f"10.0.2.15:{rnd.randint(32768, 60999)}"
+        if peer == "10.0.2.7:8000":
+            local, peer = "10.0.2.15:8000", f"10.0.2.7:{rnd.randint(32768, 60999)}"
+        pid = rnd.choice(pids)
+        state = "ESTAB" if rnd.random() > 0.06 else "TIME-WAIT"
+        rq, sq = (0, 0) if state == "TIME-WAIT" else (0, rnd.choice([0, 0, 0, 36, 517]))
+        proc_col = "" if state == "TIME-WAIT" else f'users:(("{proc}",pid={pid},fd={rnd.randint(8, 90)}))'
+        rows.append(f"{state:<10} {rq:<6} {sq:<6} {local:>22} {peer:>22}  {proc_col}")
+    for pid, fd, port in [
+        (2391, 14, 51822),
+        (2391, 17, 51840),
+        (2392, 14, 51856),
+        (2392, 19, 51870),
+        (2392, 23, 52004),
+    ]:
+        rows.insert(rnd.randrange(len(rows)), f"{'CLOSE-WAIT':<10} {1:<6} {0:<6} {'10.0.2.15:' + str(port):>22} {'10.0.4.11:6379':>22}  "
+                                              f'users:(("taskq-worker",pid={pid},fd={fd}))')  # fmt: skip
+    return "\n".join(out + rows) + "\n"
+
+
+# name, maker, real?, command (the call's hint), task, gold regexes
+HELDOUT_SPECS: list[tuple[str, Callable[[Path], str], bool, str, str, list[str]]] = [
+    ("npm outdated --all", npm_outdated, True, "npm outdated --all",
+     "what's the newest jsonwebtoken I could move to from 8.5.1?", [r"^jsonwebtoken\s"]),
+    ("npm ls --all", npm_ls, True, "npm ls --all",
+     "Which of our dependencies pulls in follow-redirects, and which version of it is installed?",
+     [r"follow-redirects@", r"axios@0\.21\.0"]),
+    ("jest --verbose", jest_run, True, "npx jest --ci --verbose",
+     "Why does the 'country without VAT' test fail?",
+     [r"● total › country without VAT", r'^\s+\+\s+"tax": NaN', r'^\s+\+\s+"gross": NaN']),
+    ("eslint -f json", eslint_json, True, "npx eslint -f json src | jq",
+     "eslint says something in api.js is not defined: what is it, and on which line?",
+     [r"'currency' is not defined", r'"ruleId": "no-undef"', r'^\s+"line": 35,$']),
+    ("du -sh node_modules/*", du_tree, True, "du -sh node_modules/* | sort -h",
+     "how much disk does eslint itself take in node_modules?", [r"\tnode_modules/eslint$"]),
+    ("pytest --collect-only -q", pytest_collect, True, "pytest --collect-only -q tests",
+     "Which tests cover line endings (EOL) when reading and writing TOML files?",
+     [r"^tests/test_toml_file\.py::test_.*eol"]),
+    ("python -m cProfile", cprofile_render, True, "python -m cProfile -s tottime render_docs.py",
+     "How many calls does _parse_list_item get in the profile, and what is its cumulative time?",
+     [r"list_parser\.py:\d+\(_parse_list_item\)", r"^\s+ncalls\s+tottime"]),
+    ("valgrind --leak-check=full", valgrind_leaks, True, "valgrind --leak-check=full --show-leak-kinds=all ./lru",
+     "Where are the 32 leaked blocks allocated?",
+     [r"416 bytes in 32 blocks are definitely lost", r"dup \(lru\.c:8\)", r"node_new \(lru\.c:13\)",
+      r"put \(lru\.c:27\)"]),
+    ("git shortlog -sn", git_shortlog, True, "git shortlog -sn HEAD",
+     "How many commits does Florimond Manca have in uvicorn? He may show up under two names.",
+     [r"\tFlorimond Manca$", r"\tflorimondmanca$"]),
+    ("git cherry -v", git_cherry, True, "git cherry -v upstream-main",
+     "which of my connection-pool-metrics commits aren't upstream yet?", [r"^\+ "]),
+    ("EXPLAIN (ANALYZE, BUFFERS)", pg_explain, True, "psql -f report.sql shop",
+     "The revenue report is slow: which big table gets a full sequential scan, and on which join key?",
+     [r"Parallel Seq Scan on order_items", r"Hash Cond: \(i\.order_id = o\.id\)"]),
+    ("docker ps -a", docker_ps, False, "docker ps -a",
+     "I can't connect to redis on localhost:6379. Is its container even running?",
+     [r"shop-redis-1$", r"^CONTAINER ID"]),
+    ("kubectl get events", kubectl_events, False, "kubectl get events -n prod --sort-by=.lastTimestamp",
+     "payments-api pod stuck in Pending after the deploy. why",
+     [r"FailedScheduling\s+pod/payments-api", r"NotTriggerScaleUp\s+pod/payments-api"]),
+    ("npm audit", npm_audit, False, "npm audit",
+     "Is jsonwebtoken 8.5.1 flagged by npm audit, and what would fixing it take?",
+     [r"^jsonwebtoken  <=8\.5\.1", r"^jsonwebtoken.*GHSA-", r"Will install jsonwebtoken@9\.0\.3"]),
+    ("mvn dependency:tree", mvn_tree, False, "mvn dependency:tree",
+     "Which jackson-databind version ends up on the classpath, and which starter brings it in?",
+     [r"jackson-databind:jar", r"spring-boot-starter-json:jar"]),
+    ("gradle build failure", gradle_build, False, "./gradlew build",
+     "gradle build is broken, fix it",
+     [r"InvoiceService\.java:74: error: cannot find symbol", r"symbol:   method getTotalCents\(\)",
+      r"InvoiceService\.java:112: error: incompatible types", r"Execution failed for task ':billing:compileJava'"]),
+    ("gh run view --log-failed", gh_run_log, False, "gh run view 12045873310 --log-failed",
+     "CI went red on my PR. What broke?",
+     [r"Z E       AssertionError: assert 'date;account;amount'", r"Z FAILED tests/test_reports\.py::test_export",
+      r"Z tests/test_reports\.py:41: AssertionError"]),
+    ("aws ec2 describe-instances", aws_instances, False, "aws ec2 describe-instances --output json",
+     "What's the private IP of the bastion host, and is it running?",
+     [r'"Value": "bastion"', r'1:"PrivateIpAddress": "10\.20\.1\.37"', r'"Name": "stopped"']),
+    ("gh issue view --comments", gh_issue, False, "gh issue view 4821 --comments",
+     "Is there a workaround for the BLPOP hang until the fix ships?",
+     [r"the workaround is to give the broker connections a socket timeout", r'"socket_timeout": 30',
+      r'"blpop_timeout": 10']),
+    ("ss -tanp", ss_tanp, False, "ss -tanp",
+     "Which process holds the connections stuck in CLOSE-WAIT to redis?", [r"^CLOSE-WAIT"]),
+]  # fmt: skip
+
+
 def gold_lines(text: str, patterns: list[str]) -> list[int]:
     lines = text.split("\n")
     gold: set[int] = set()
@@ -1775,13 +2926,14 @@ def gold_lines(text: str, patterns: list[str]) -> list[int]:
     return sorted(gold)
 
 
-def make(only: set[str] | None) -> None:
-    CASES.parent.mkdir(parents=True, exist_ok=True)
+def make(only: set[str] | None, heldout: bool = False) -> None:
+    specs, path = (HELDOUT_SPECS, HELDOUT) if heldout else (SPECS, CASES)
+    path.parent.mkdir(parents=True, exist_ok=True)
     old = {}
-    if CASES.exists():
-        old = {c["name"]: c for c in map(json.loads, gzip.open(CASES, "rt"))}
+    if path.exists():
+        old = {c["name"]: c for c in map(json.loads, gzip.open(path, "rt"))}
     out = []
-    for name, fn, real, cmd, task, pats in SPECS:
+    for name, fn, real, cmd, task, pats in specs:
         if only and name not in only and name in old:
             out.append(old[name])
             continue
@@ -1798,7 +2950,7 @@ def make(only: set[str] | None) -> None:
             gold = []
         out.append({"name": name, "real": real, "tool": cmd, "task": task, "text": text, "gold_lines": gold})
         print(f"{name}: {len(text)} chars, {text.count(chr(10))} lines, {len(gold)} gold", file=sys.stderr)
-    with open(CASES, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
         fh.write("".join(json.dumps(c) + "\n" for c in out).encode())
 
 
@@ -1842,7 +2994,9 @@ def fix_patterns(name: str, text: str, pats: list[str]) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description="rebuild the tool-output cases")
     ap.add_argument("--only", default="", help="rebuild only these cases (comma-separated names)")
-    make({s for s in ap.parse_args().only.split(",") if s} or None)
+    ap.add_argument("--heldout", action="store_true", help="build HELDOUT_SPECS into heldout/cases.jsonl.gz")
+    args = ap.parse_args()
+    make({s for s in args.only.split(",") if s} or None, heldout=args.heldout)
 
 
 if __name__ == "__main__":
