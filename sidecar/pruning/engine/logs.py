@@ -42,6 +42,7 @@ from sidecar.pruning.engine.chunking import ERROR_WORDS, keyword_lines
 from sidecar.pruning.engine.terms import WORD
 
 WARN_WORDS = ("warn", "deprecat")
+NAMED_W = 1.0  # the failing test the goal names, above the other failing tests
 FAIL_W = 2.0  # a failing test's failure lines: above a lone error line, with the summaries
 SOURCE_W = 0.5  # the failing test's source above its failing line
 SUMMARY_W = 1.2
@@ -99,7 +100,9 @@ _BLOCK_START = re.compile(
 # Read in the lowered text, "\n(?:...)" as ``_line_starts`` wants it.
 _SERVER_ERROR = re.compile(r'\n[^\n"]*+"[a-z]+ [^\s"]++ http/[\d.]+" 5\d\d ')
 _LONE_PATH = re.compile(r"\S*/\S*|[\w@+~.-]*\.[a-z][a-z0-9]{0,4}")  # a path or a file name alone
-_SECTION = re.compile(r"^={3,} .* ={3,}$|^={20,}$|^-{20,}$")
+# Where a failing test's block ends at the latest: pytest's sections and rules; jest's and vitest's next
+# test file ("PASS src/a.test.js") or their summary ("Test Suites: 1 failed").
+_SECTION = re.compile(r"^={3,} .* ={3,}$|^={20,}$|^-{20,}$|^(?:PASS|FAIL) \S|^Test (?:Suites|Files): ")
 # go test -v prints a test's messages as they come, between its "=== RUN   TestX" and "--- FAIL: TestX";
 # its block ends where the next test or the package's result starts (at the FAIL line's indentation).
 _GO_FAIL = re.compile(r"([ \t]*)--- FAIL: (\S+)")
@@ -272,6 +275,7 @@ def log_priors(
     """Adjust ``scores`` for a log: errors, failing tests and summaries up, repeats and noise down."""
     n = len(lines)
     unit = max(max(scores), 1.0)
+    goal = scores[:]  # what the goal's words gave each line, before the log's own priors
     errors = error_lines(lines, low, offsets)
     warns = keyword_lines(low, offsets, WARN_WORDS) - errors
     for i in errors:
@@ -315,15 +319,22 @@ def log_priors(
     # Past the first few, a long one keeps its skeleton and the rest folds.
     fail = FAIL_W * unit + 0.1 * unit
     skeletons: list[tuple[int, int]] = []
-    for k, (start, focus, end) in enumerate(failure_blocks(lines, low, offsets)):
+    blocks = failure_blocks(lines, low, offsets)
+    # The failing test the goal names ("why does the 'country without VAT' test fail?") goes before the
+    # others: among several, the block holding the best goal match stands out, on every line.
+    named = [max(goal[start:end]) for start, _, end in blocks]
+    top = max(named, default=0.0)
+    for k, (start, focus, end) in enumerate(blocks):
         scores[start] = max(scores[start], FAIL_W * unit)
         if k >= WHOLE_FAILURES and end - start > SHORT_FAILURE:
             skeletons.append((start, end))
             continue
+        extra = NAMED_W * unit if len(blocks) > 1 and top > 0.0 and named[k] == top else 0.0
         for i in range(start + 1, focus):
-            scores[i] = max(scores[i], SOURCE_W * unit)
+            scores[i] = max(scores[i], SOURCE_W * unit) + extra
         for i in range(focus, end):
-            scores[i] = max(scores[i], fail if stripped[i] else FAIL_W * unit)
+            scores[i] = max(scores[i], fail if stripped[i] else FAIL_W * unit) + extra
+        scores[start] += extra
     if skeletons:
         _skeletons(lines, offsets, scores, skeletons, fail, FOLD_W * unit)
     for i in _line_starts(_SUMMARY, "\n".join(lines), offsets):

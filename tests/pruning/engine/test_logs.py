@@ -503,3 +503,70 @@ def test_an_access_logs_server_errors_are_error_lines() -> None:
     text = "\n".join(rows) + "\n"
     _, out = prune(text, "Which requests errored in the access log?", "logs")
     assert rows[61] in out.split("\n") and rows[233] in out.split("\n")
+
+
+JEST = """\
+FAIL src/cart.test.js
+  applyCoupon
+    ✓ no coupon (1 ms)
+    ✕ fixed coupon never goes below zero (1 ms)
+  total
+    ✓ german VAT
+    ✕ country without VAT (1 ms)
+
+  ● applyCoupon › fixed coupon never goes below zero
+
+    expect(received).toBe(expected) // Object.is equality
+
+    Expected: 0
+    Received: -100
+
+    > 22 |   test("fixed coupon never goes below zero", () => expect(applyCoupon(200, coupon)).toBe(0));
+         |                                                                                      ^
+
+      at Object.toBe (src/cart.test.js:22:108)
+
+  ● total › country without VAT
+
+    expect(received).toEqual(expected) // deep equality
+
+    - Expected  - 2
+    + Received  + 2
+
+      Object {
+    -   "gross": 3399,
+    +   "gross": NaN,
+        "net": 3399,
+    -   "tax": 0,
+    +   "tax": NaN,
+      }
+
+    > 34 |     expect(total({ items, country: "US" })).toEqual({ net: 3399, tax: 0, gross: 3399 });
+         |                                             ^
+
+      at Object.toEqual (src/cart.test.js:34:45)
+
+PASS src/format.test.js
+  ✓ formats euros (1 ms)
+  ✓ formats dollars
+  ✓ pluralizes
+
+Test Suites: 1 failed, 1 passed, 2 total
+Tests:       2 failed, 14 passed, 16 total
+Snapshots:   0 total
+Time:        0.386 s
+Ran all test suites.
+"""
+
+
+def test_the_failing_test_the_goal_names_goes_first_and_ends_at_the_next_suite() -> None:
+    lines = JEST.split("\n")
+    low = lowered(JEST)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    named = lines.index("  ● total › country without VAT")
+    blocks = failure_blocks(lines, low, offsets)
+    assert [(s, e) for s, _, e in blocks][-1] == (named, lines.index("PASS src/format.test.js"))
+    kept, _ = prune(JEST, "Why does the 'country without VAT' test fail?\nnpx jest --ci", "logs")
+    assert all(kept[lines.index(s)] for s in ('    +   "gross": NaN,', '    +   "tax": NaN,'))
