@@ -44,7 +44,7 @@ from sidecar.pruning.engine.diffs import score_diff
 from sidecar.pruning.engine.idioms import FAMILY_WEIGHT, idiom_lines
 from sidecar.pruning.engine.imports import bound_names, grouped_imports
 from sidecar.pruning.engine.json_kind import score_json
-from sidecar.pruning.engine.logs import JSON_LINES_LEAD, json_lines_view, log_priors
+from sidecar.pruning.engine.logs import JSON_LINES_LEAD, json_lines_view, log_priors, stamped_view
 from sidecar.pruning.engine.runs import lift_runs
 from sidecar.pruning.engine.search import score_search
 from sidecar.pruning.engine.selection import select_lines
@@ -120,10 +120,13 @@ def score_lines(lines: Sequence[str], goal: str, source_type: SourceType) -> lis
 
 
 def _log_view(lines: Sequence[str], source_type: SourceType) -> list[str] | None:
-    """A log written as JSON lines: the log lines its records stand for (``logs.json_lines_view``)."""
-    if source_type != "logs" or not any(line.lstrip()[:1] == "{" for line in lines[:JSON_LINES_LEAD]):
+    """The log lines a log's lines stand for: a JSON-lines log's records read as lines
+    (``logs.json_lines_view``), a stamped log's lines without their timestamps (``logs.stamped_view``)."""
+    if source_type != "logs":
         return None
-    return json_lines_view(lines)
+    if any(line.lstrip()[:1] == "{" for line in lines[:JSON_LINES_LEAD]):
+        return json_lines_view(lines)
+    return stamped_view(lines)
 
 
 # A line's scores, the chunks they were counted over, and which lines are comments (code only).

@@ -17,6 +17,8 @@ win over it when the text shows them unmistakably:
   service logging JSON, docker's json-file driver or ``jq -c`` write them): a stream of records, read
   a line at a time. Taken for code otherwise (lines open and close braces), it was cut into arbitrary
   chunks and kept at twice the share;
+- ``logs`` for a log whose lines carry a timestamp prefix (GitHub Actions' ``gh run view --log``,
+  ``docker logs -t``): its tab-separated job and step columns read as a table otherwise;
 - ``logs`` for a test report (JUnit XML: a ``<testsuite>`` of ``<testcase>`` elements, NUnit's
   ``<test-run>``): a test run written as XML, its ``<failure>`` the line sought. Read as a document
   it was cut from the top (the first passing test cases kept, the failure lost);
@@ -48,6 +50,7 @@ from sidecar.pruning.engine.chunking import detect_source_type
 from sidecar.pruning.engine.diagnostics import read_diagnostics
 from sidecar.pruning.engine.layout import document
 from sidecar.pruning.engine.listing import TREE_ROW, is_heading
+from sidecar.pruning.engine.logs import STAMPED_SAMPLE, stamped_view
 from sidecar.pruning.engine.search import MATCH
 from sidecar.pruning.engine.yaml_kind import looks_like_yaml
 from sidecar.pruning.types import SourceType
@@ -187,7 +190,7 @@ def detect_kind(text: str, declared: SourceType | None = None) -> SourceType:
         return "diff"
     if _is_search(lines) or read_diagnostics(lines) is not None:
         return "search"
-    if _is_ndjson(lines) or _is_test_report(sample):
+    if _is_ndjson(lines) or _is_test_report(sample) or stamped_view(lines[:STAMPED_SAMPLE]) is not None:
         return "logs"
     if declared is not None:
         return declared

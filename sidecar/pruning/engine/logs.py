@@ -65,6 +65,12 @@ QUIET_KEYS = frozenset(
 )
 JSON_LINES_SHARE = 0.9  # a log is JSON lines when this share of its non-blank lines are JSON objects
 JSON_LINES_LEAD = 10  # lines of another kind that may come first (kubectl's "Defaulted container ...")
+# A timestamp prefix: GitHub Actions' "job<TAB>step<TAB>2026-12-05T14:02:30.5660847Z ", or the time alone.
+_STAMP = re.compile(
+    r"(?:[^\t\n]*\t[^\t\n]*\t)?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d) ?"
+)
+STAMPED_SAMPLE = 50  # lines read to tell a stamped log...
+STAMPED_SHARE = 0.9  # ...and this share of their non-blank ones stamped
 _decode_record = msgspec.json.Decoder()
 _encode = msgspec.json.Encoder()
 
@@ -165,6 +171,20 @@ def json_lines_view(lines: Sequence[str]) -> list[str] | None:
             parts.append(f"{key}={shown}")
         view.append(" ".join(parts).replace("\r", " ").replace("\n", " "))
     return view if nonblank and objects >= JSON_LINES_SHARE * nonblank else None
+
+
+def stamped_view(lines: Sequence[str]) -> list[str] | None:
+    """Return each line of a log whose lines carry a timestamp prefix without it, or None for another.
+
+    GitHub Actions' logs (``gh run view --log``: job, step, then an ISO time; a raw job log: the time
+    alone), ``docker logs -t``, ``kubectl logs --timestamps``: with the prefix, a pytest run's ``E``
+    lines and ``>`` marks do not start their lines, and every line differs from the last by its time.
+    One view line per line, so scores carry over.
+    """
+    sample = [line for line in lines[:STAMPED_SAMPLE] if line.strip()]
+    if not sample or sum(1 for line in sample if _STAMP.match(line)) < STAMPED_SHARE * len(sample):
+        return None
+    return [line[m.end() :] if (m := _STAMP.match(line)) is not None else line for line in lines]
 
 
 def _line_starts(pattern: re.Pattern[str], text: str, offsets: list[int]) -> list[int]:

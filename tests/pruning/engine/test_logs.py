@@ -8,7 +8,7 @@ import re
 from sidecar.pruning.backends.heuristic import score_lines
 from sidecar.pruning.engine.chunking import lowered
 from sidecar.pruning.engine.kinds import detect_kind
-from sidecar.pruning.engine.logs import failure_blocks, json_lines_view
+from sidecar.pruning.engine.logs import failure_blocks, json_lines_view, stamped_view
 from tests.pruning.engine.samples import CODEX_HEADER, dpkg_listing, prune, pytest_run
 
 
@@ -570,3 +570,17 @@ def test_the_failing_test_the_goal_names_goes_first_and_ends_at_the_next_suite()
     assert [(s, e) for s, _, e in blocks][-1] == (named, lines.index("PASS src/format.test.js"))
     kept, _ = prune(JEST, "Why does the 'country without VAT' test fail?\nnpx jest --ci", "logs")
     assert all(kept[lines.index(s)] for s in ('    +   "gross": NaN,', '    +   "tax": NaN,'))
+
+
+def test_a_stamped_ci_log_is_read_without_its_timestamps() -> None:
+    # `gh run view --log-failed`: job, step and time before each line of a pytest run.
+    run = pytest_run().split("\n")
+    prefix = "test (3.12, ubuntu-latest)\tRun pytest -v\t2026-12-05T14:02:{:02d}.{:07d}Z "
+    text = "\n".join(prefix.format(k % 60, k * 7919 % 10**7) + line for k, line in enumerate(run))
+    lines = text.split("\n")
+    assert stamped_view(lines) == run
+    assert stamped_view(run) is None
+    assert detect_kind(text) == "logs" and detect_kind(text, "docs") == "logs"
+    plain, _ = prune("\n".join(run), "why does the test fail?", "logs")
+    stamped, _ = prune(text, "why does the test fail?", "logs")
+    assert stamped == plain  # the same lines, read through their prefix
