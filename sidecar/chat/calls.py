@@ -35,7 +35,7 @@ _LOG_WORDS = re.compile(
 # A program run (a script, a tracer, a blame): what it prints is a log, whatever it looks like (warnings
 # quote source lines, strace prints calls, git blame prints code): read as code, kept at its 0.45 share.
 _RUN_CMD = re.compile(
-    r"(?:^|[;&|(]\s*)(?:\w+=\S*\s+)*(?:python[\d.]*|node|deno|bun|ruby|perl|php|java|strace|ltrace"
+    r"(?:^|[;&|(]\s*)(?:\w+=\S*\s+)*(?:python[\d.]*|node|deno|bun|ruby|perl|php|java|strace|ltrace|valgrind"
     r"|go\s+run|cargo\s+run|git\s+blame)\s"
 )
 # Commands whose output has a structure of its own (the pruner checks the text too).

@@ -42,6 +42,7 @@ def test_source_type_hints() -> None:
         "PYTHONPATH=. python3 tools/x.py",
         "node build.js",
         "strace -f ls",
+        "valgrind --leak-check=full ./lru",
     ):
         assert source({"command": run}) == "logs", run
     assert source({"command": "git blame httpx/_config.py"}) == "logs"
