@@ -50,7 +50,7 @@ from sidecar.pruning.engine.chunking import detect_source_type
 from sidecar.pruning.engine.diagnostics import read_diagnostics
 from sidecar.pruning.engine.layout import document
 from sidecar.pruning.engine.listing import TREE_ROW, is_heading
-from sidecar.pruning.engine.logs import STAMPED_SAMPLE, stamped_view
+from sidecar.pruning.engine.logs import is_stamped
 from sidecar.pruning.engine.search import MATCH
 from sidecar.pruning.engine.yaml_kind import looks_like_yaml
 from sidecar.pruning.types import SourceType
@@ -76,13 +76,13 @@ _DIFF_HEAD = re.compile(r"^(?:diff --git |--- (?:a/|/dev/null)|\+\+\+ (?:b/|/dev
 # A test report (JUnit XML, as pytest --junitxml, surefire, jest-junit, go-junit-report write it; NUnit's).
 _REPORT_ROOT = re.compile(r"<(?:testsuites|testsuite|test-run|test-suite)\b")
 _REPORT_CASE = re.compile(r"<(?:testcase|test-case)\b")
-REPORT_HEAD = 2_000
+REPORT_HEAD = 2_000  # the report's root element opens within this many characters
 # terraform plan / show: what it will do, a header per resource, and its summary.
 _TERRAFORM_PLAN = re.compile(
     r"^(?:Terraform will perform the following actions:|Plan: \d+ to add, \d+ to change, \d+ to destroy\.)"
     r"|^ *# \S+ (?:will be (?:created|destroyed|updated in-place|read during apply)|must be replaced)$",
     re.M,
-)  # the report's root element opens within this many characters
+)
 _COMMIT = re.compile(r"^commit [0-9a-f]{7,40}\b.*\n(?:Merge: .*\n)?Author: ", re.M)
 
 
@@ -190,7 +190,7 @@ def detect_kind(text: str, declared: SourceType | None = None) -> SourceType:
         return "diff"
     if _is_search(lines) or read_diagnostics(lines) is not None:
         return "search"
-    if _is_ndjson(lines) or _is_test_report(sample) or stamped_view(lines[:STAMPED_SAMPLE]) is not None:
+    if _is_ndjson(lines) or _is_test_report(sample) or is_stamped(lines):
         return "logs"
     if declared is not None:
         return declared

@@ -181,10 +181,15 @@ def stamped_view(lines: Sequence[str]) -> list[str] | None:
     lines and ``>`` marks do not start their lines, and every line differs from the last by its time.
     One view line per line, so scores carry over.
     """
-    sample = [line for line in lines[:STAMPED_SAMPLE] if line.strip()]
-    if not sample or sum(1 for line in sample if _STAMP.match(line)) < STAMPED_SHARE * len(sample):
+    if not is_stamped(lines):
         return None
     return [line[m.end() :] if (m := _STAMP.match(line)) is not None else line for line in lines]
+
+
+def is_stamped(lines: Sequence[str]) -> bool:
+    """Tell whether the non-blank lines among the first ``STAMPED_SAMPLE`` carry a timestamp prefix."""
+    sample = [line for line in lines[:STAMPED_SAMPLE] if line.strip()]
+    return bool(sample) and sum(1 for line in sample if _STAMP.match(line)) >= STAMPED_SHARE * len(sample)
 
 
 def _line_starts(pattern: re.Pattern[str], text: str, offsets: list[int]) -> list[int]:

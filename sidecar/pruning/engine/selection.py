@@ -105,7 +105,7 @@ def _tidy_markers(lines: Sequence[str], state: KeepState, prune_id: str) -> None
             for k in range(start, end):
                 state.remove(k)
     # A line costs at least its newline: a run longer than the longest marker costs more than its own.
-    longest = len(marker_line(prune_id, state.n, state.n, first=False)) + len(str(state.n)) + 2
+    longest = marker_cost(prune_id, state.n) + len(str(state.n)) + 1  # "a-b" spans a second number
     for m in _PRUNED_RUN.finditer(bytes(state.keep)):  # one pattern: one built per call compiles per call
         start, end = m.span()
         if end - start > longest:
