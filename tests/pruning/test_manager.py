@@ -310,7 +310,9 @@ def big_code(n_chars: int) -> str:
     return block * (n_chars // len(block) + 1)
 
 
-async def test_large_texts_run_the_heuristic_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def select_threads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The thread each call of the heuristic's ``select`` runs on, in call order."""
     from sidecar.pruning.backends.heuristic import HeuristicBackend
 
     threads: list[int] = []
@@ -321,6 +323,11 @@ async def test_large_texts_run_the_heuristic_off_the_event_loop(monkeypatch: pyt
         return original(self, req)
 
     monkeypatch.setattr(HeuristicBackend, "select", recording)
+    return threads
+
+
+async def test_large_texts_run_the_heuristic_off_the_event_loop(select_threads: list[int]) -> None:
+    threads = select_threads
     manager = PruningBackendManager(Config(), env={}, thread_min_chars=10_000)
     small = PruneRequest(text=TEXT, goal=GOAL, source_type="code", options=PruneOptions(), prune_id="x" * 26)
     large = msgspec.structs.replace(small, text=big_code(20_000))
@@ -331,17 +338,8 @@ async def test_large_texts_run_the_heuristic_off_the_event_loop(monkeypatch: pyt
     assert len(decision.keep) == len(large.text.split("\n"))
 
 
-async def test_no_thread_threshold_keeps_large_texts_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sidecar.pruning.backends.heuristic import HeuristicBackend
-
-    threads: list[int] = []
-    original = HeuristicBackend.select
-
-    def recording(self: HeuristicBackend, req: PruneRequest) -> Selection:
-        threads.append(threading.get_ident())
-        return original(self, req)
-
-    monkeypatch.setattr(HeuristicBackend, "select", recording)
+async def test_no_thread_threshold_keeps_large_texts_on_the_loop(select_threads: list[int]) -> None:
+    threads = select_threads
     manager = PruningBackendManager(Config(), env={}, thread_min_chars=None)
     large = PruneRequest(
         text=big_code(40_000), goal=GOAL, source_type="code", options=PruneOptions(), prune_id="x" * 26
