@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 from harness import load_eval
-from mixed_quality import case_files, headroom_outputs, prune_as
+from mixed_quality import bm25_at_shares, case_files, headroom_rows, prune_as
 
 from sidecar.chat.calls import call_hints
 from sidecar.config import Config
@@ -120,18 +120,11 @@ def report(ev: ModuleType, path: str, with_headroom: bool) -> None:
     code = {str(c["id"]): prune_as(str(c["text"]), str(c["goal"]), "code") for c in cases}
     print(row(ev, "sidecar, JSON lines read as code (before)", cases, code))
     print(row(ev, "sidecar, JSON lines, no hint, keep 0.3", cases, asyncio.run(prune_all(cases, None, 0.3))))
-    share = {str(c["id"]): len(bare[str(c["id"])]) / len(str(c["text"])) for c in cases}
-    bm = {str(c["id"]): ev.bm25(c["text"], c["goal"], share[str(c["id"])]) for c in cases}
-    print(row(ev, "BM25 at the sidecar's kept share", cases, bm))
+    print(row(ev, "BM25 at the sidecar's kept share", cases, bm25_at_shares(ev, cases, bare)))
     bm = {str(c["id"]): ev.bm25(c["text"], c["goal"], 0.3) for c in cases}
     print(row(ev, "BM25, keep 0.3", cases, bm))
     if with_headroom:
-        hr = headroom_outputs(cases)
-        have = [c for c in cases if str(c["id"]) in hr]
-        for mode, label in (("pipeline", "`compress()`"), ("direct", "LogCompressor")):
-            outs = {str(c["id"]): str(hr[str(c["id"])][mode]) for c in have}
-            ms = statistics.median(float(hr[str(c["id"])][f"{mode}_ms"]) for c in have)
-            print(row(ev, f"Headroom 0.42 {label} (median {ms:.0f} ms)", have, outs))
+        print("\n".join(headroom_rows(ev, cases, row, "LogCompressor")))
     sys.stdout.flush()
 
 

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 from harness import load_eval
-from mixed_quality import headroom_outputs, prune_as
+from mixed_quality import bm25_at_shares, headroom_rows, prune_as
 
 from sidecar.chat.calls import call_hints
 from sidecar.config import Config
@@ -172,16 +172,9 @@ def main() -> None:
     now = asyncio.run(prune_all(cases))
     print(row(ev, "**sidecar, default policy** (read as rows)", cases, now))
     print(row(ev, "before: read as a document or code (npm ls: as logs)", cases, prune_before(cases)))
-    share = {str(c["id"]): len(now[str(c["id"])]) / len(str(c["text"])) for c in cases}
-    bm = {str(c["id"]): ev.bm25(c["text"], c["goal"], share[str(c["id"])]) for c in cases}
-    print(row(ev, "BM25 at the sidecar's kept share", cases, bm))
+    print(row(ev, "BM25 at the sidecar's kept share", cases, bm25_at_shares(ev, cases, now)))
     if not a.no_headroom:
-        hr = headroom_outputs(cases)
-        have = [c for c in cases if str(c["id"]) in hr]
-        for mode, label in (("pipeline", "`compress()`"), ("direct", "LogCompressor")):
-            outs = {str(c["id"]): str(hr[str(c["id"])][mode]) for c in have}
-            ms = statistics.median(float(hr[str(c["id"])][f"{mode}_ms"]) for c in have)
-            print(row(ev, f"Headroom 0.42 {label} (median {ms:.0f} ms)", have, outs))
+        print("\n".join(headroom_rows(ev, cases, row, "LogCompressor")))
 
 
 if __name__ == "__main__":

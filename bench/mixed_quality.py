@@ -166,6 +166,25 @@ def headroom_outputs(cases: list[Case]) -> dict[str, dict[str, str | float]]:
 
 
 Pruned = dict[str, str]  # case id -> output
+Row = Callable[[ModuleType, str, list[Case], Pruned], str]  # a script's table row for some outputs
+
+
+def bm25_at_shares(ev: ModuleType, cases: list[Case], outs: Pruned) -> Pruned:
+    """BM25's outputs, each case at the kept share of its output in ``outs``."""
+    share = {str(c["id"]): len(outs[str(c["id"])]) / len(str(c["text"])) for c in cases}
+    return {str(c["id"]): ev.bm25(c["text"], c["goal"], share[str(c["id"])]) for c in cases}
+
+
+def headroom_rows(ev: ModuleType, cases: list[Case], row: Row, direct: str) -> list[str]:
+    """Headroom's rows, ``compress()`` then its compressor for the kind (``direct``), with median times."""
+    hr = headroom_outputs(cases)
+    have = [c for c in cases if str(c["id"]) in hr]
+    rows = []
+    for mode, label in (("pipeline", "`compress()`"), ("direct", direct)):
+        outs = {str(c["id"]): str(hr[str(c["id"])][mode]) for c in have}
+        ms = statistics.median(float(hr[str(c["id"])][f"{mode}_ms"]) for c in have)
+        rows.append(row(ev, f"Headroom 0.42 {label} (median {ms:.0f} ms)", have, outs))
+    return rows
 
 
 def row(ev: ModuleType, label: str, cases: list[Case], outs: Pruned) -> str:
