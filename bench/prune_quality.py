@@ -5,7 +5,8 @@ usage: prune_quality.py [--cases FILE ...] [--keeps 0.5,0.3,0.2] [--cmd 'sidecar
 
 Scores exactly as ``../shared/bench/prune_eval.py`` does (its ``recall``, its baselines, kept
 share = printed characters / original characters, markers included), but calls the engine
-in-process unless ``--cmd`` is given. Cases default to the dev set and every ``bench/data/*.jsonl``.
+in-process unless ``--cmd`` is given. Cases default to the dev set and every ``bench/data/*.jsonl``;
+with more than one file, the last rows pool every case (all gold as a count).
 Add a column by passing another backend factory to ``evaluate_backend`` (see ``COLUMNS``).
 """
 
@@ -125,6 +126,14 @@ def main() -> None:
         wanted = set(a.only.split(","))
         selectors = {k: v for k, v in selectors.items() if k in wanted}
     print(f"{'cases':<34} {'selector':<10} {'keep':>5} {'recall':>7} {'full':>6} {'kept':>6}")
+    # Over every file: (cases, recall sum, all-gold count, kept sum) per (selector, keep).
+    pooled: dict[tuple[str, float | None], list[float]] = {}
+
+    def pool(name: str, keep: float | None, n: int, r: float, full: float, k: float) -> None:
+        sums = pooled.setdefault((name, keep), [0, 0.0, 0.0, 0.0])
+        for j, v in enumerate((n, r * n, full * n, k * n)):
+            sums[j] += v
+
     for f in files:
         cases: list[Case] = [json.loads(line) for line in open(f)]
         if a.limit:
@@ -133,13 +142,20 @@ def main() -> None:
         for keep in keeps:
             for name, prune in selectors.items():
                 r, full, k = score(ev, cases, prune, keep)
+                pool(name, keep, len(cases), r, full, k)
                 print(f"{label:<34} {name:<10} {keep:>5.2f} {r:>7.3f} {full:>6.3f} {k:>6.3f}")
         for name, prune in selectors.items():
             if name in ("head+tail", "bm25"):
                 continue
             r, full, k = score(ev, cases, prune, None)
+            pool(name, None, len(cases), r, full, k)
             print(f"{label:<34} {name:<10} {'dflt':>5} {r:>7.3f} {full:>6.3f} {k:>6.3f}")
         sys.stdout.flush()
+    if len(files) > 1:  # pooled: all gold as a count of cases, recall and kept share over every case
+        for (name, keep), (n, r, full, k) in pooled.items():
+            shown = "dflt" if keep is None else f"{keep:.2f}"
+            label = f"all ({int(n)}): {int(round(full))} all gold"
+            print(f"{label:<34} {name:<10} {shown:>5} {r / n:>7.3f} {full / n:>6.3f} {k / n:>6.3f}")
 
 
 if __name__ == "__main__":
