@@ -105,6 +105,9 @@ _BLOCK_START = re.compile(
 # nginx / Apache's combined format: "GET /path HTTP/1.1" 502 157 ... (the status after the request).
 # Read in the lowered text, "\n(?:...)" as ``_line_starts`` wants it.
 _SERVER_ERROR = re.compile(r'\n[^\n"]*+"[a-z]+ [^\s"]++ http/[\d.]+" 5\d\d ')
+# An error word that is a part of a name is no error: a package ("http-errors"), a test or a setting
+# ("test_error_pages", "ignore_errors"), a path ("pkg/errors", "error.log" after a slash).
+_ERROR_WORD = re.compile(rf"(?<![-_/.@])(?:{'|'.join(ERROR_WORDS)})(?![_-]\w)")
 _LONE_PATH = re.compile(r"\S*/\S*|[\w@+~.-]*\.[a-z][a-z0-9]{0,4}")  # a path or a file name alone
 # Where a failing test's block ends at the latest: pytest's sections and rules; jest's and vitest's next
 # test file ("PASS src/a.test.js") or their summary ("Test Suites: 1 failed").
@@ -283,7 +286,11 @@ def error_lines(lines: Sequence[str], low: str, offsets: list[int]) -> set[int]:
     5xx; a line that is only a file's path or name (``pip show -f``'s "aiohttp/web_exceptions.py", a
     listing inside a log) names none."""
     found = keyword_lines(low, offsets, ERROR_WORDS)
-    errors = {i for i in found if not _LONE_PATH.fullmatch(lines[i].strip())}
+    errors = {
+        i
+        for i in found
+        if not _LONE_PATH.fullmatch(lines[i].strip()) and _ERROR_WORD.search(low, offsets[i], offsets[i + 1])
+    }
     if '" 5' in low:  # an access log's request answered with a server error (no error word in it)
         errors.update(_line_starts(_SERVER_ERROR, low, offsets))
     return errors

@@ -477,6 +477,48 @@ def test_file_names_in_a_log_are_neither_errors_nor_its_outcome() -> None:
         assert "web_exceptions.py" not in out, keep
 
 
+def test_an_error_word_inside_a_name_is_no_error() -> None:
+    # `npm outdated --all`: packages named "http-errors" or depending on it are rows like the others;
+    # read as error lines they filled a short budget before the row the goal asks about.
+    from sidecar.pruning.engine.logs import error_lines
+
+    def row(name: str, by: str) -> str:
+        return f"{name:<22} 1.1.{len(name)}    1.1.{len(name)}   2.0.1  node_modules/{name:<18} {by}"
+
+    rows = [row(f"pkg{k:02d}", "storefront") for k in range(40)]
+    rows[10:10] = [
+        row("http-errors", "body-parser"),
+        row("depd", "http-errors"),
+        row("statuses", "http-errors"),
+    ]
+    rows[30:30] = [row("jsonwebtoken", "storefront"), row("jws", "jsonwebtoken")]
+    rows += [row("toidentifier", "http-errors"), row("setprototypeof", "http-errors")]
+    text = "\n".join(
+        ["Package                Current  Wanted  Latest  Location                    Depended by", *rows, ""]
+    )
+    lines = text.split("\n")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    assert not error_lines(lines, lowered(text), offsets)
+    named = ["tests/test_error_pages.py::test_404 PASSED", "ignore_errors = true", "import pkg/errors"]
+    real = [
+        "npm error code ERESOLVE",
+        "E   TypeError: 'NoneType'",
+        "[ERROR] build failed",
+        "FAILED tests/x.py",
+    ]
+    both = "\n".join(named + real)
+    got = error_lines(
+        both.split("\n"),
+        lowered(both),
+        [0] + [m + 1 for m in range(len(both)) if both[m] == "\n"] + [len(both) + 1],
+    )
+    assert got == set(range(len(named), len(named) + len(real)))
+    _, out = prune(text, "what's the newest jsonwebtoken I could move to?\nnpm outdated --all", "logs", 0.1)
+    assert rows[30] in out.split("\n")
+
+
 def access_log(n: int, status: dict[int, int]) -> list[str]:
     """nginx's combined format, ``n`` GETs answered 200 but for the rows in ``status``."""
     return [
