@@ -106,8 +106,9 @@ _BLOCK_START = re.compile(
 # Read in the lowered text, "\n(?:...)" as ``_line_starts`` wants it.
 _SERVER_ERROR = re.compile(r'\n[^\n"]*+"[a-z]+ [^\s"]++ http/[\d.]+" 5\d\d ')
 # An error word that is a part of a name is no error: a package ("http-errors"), a test or a setting
-# ("test_error_pages", "ignore_errors"), a path ("pkg/errors", "error.log" after a slash).
-_ERROR_WORD = re.compile(rf"(?<![-_/.@])(?:{'|'.join(ERROR_WORDS)})(?![_-]\w)")
+# ("test_error_pages", "ignore_errors"), a path ("pkg/errors", "error.log" after a slash), an attribute
+# ("self.errors"; an ellipsis is no attribute: "Applying crm.0003...Traceback").
+_ERROR_WORD = re.compile(rf"(?<![-_/@])(?<!\w\.)(?:{'|'.join(ERROR_WORDS)})(?![_-]\w)")
 _LONE_PATH = re.compile(r"\S*/\S*|[\w@+~.-]*\.[a-z][a-z0-9]{0,4}")  # a path or a file name alone
 # Where a failing test's block ends at the latest: pytest's sections and rules; jest's and vitest's next
 # test file ("PASS src/a.test.js") or their summary ("Test Suites: 1 failed").

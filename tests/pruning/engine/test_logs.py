@@ -8,16 +8,20 @@ import re
 from sidecar.pruning.backends.heuristic import score_lines
 from sidecar.pruning.engine.chunking import lowered
 from sidecar.pruning.engine.kinds import detect_kind
-from sidecar.pruning.engine.logs import failure_blocks, json_lines_view, stamped_view
+from sidecar.pruning.engine.logs import error_lines, failure_blocks, json_lines_view, stamped_view
 from tests.pruning.engine.samples import CODEX_HEADER, dpkg_listing, prune, pytest_run
+
+
+def _offsets(lines: list[str]) -> list[int]:
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    return offsets
 
 
 def _blocks(text: str) -> list[tuple[int, int, int]]:
     lines = text.split("\n")
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line) + 1)
-    return failure_blocks(lines, lowered(text), offsets)
+    return failure_blocks(lines, lowered(text), _offsets(lines))
 
 
 def test_the_failing_test_is_kept_whole_and_passes_are_folded() -> None:
@@ -477,11 +481,14 @@ def test_file_names_in_a_log_are_neither_errors_nor_its_outcome() -> None:
         assert "web_exceptions.py" not in out, keep
 
 
+def _errors(text: str) -> set[int]:
+    lines = text.split("\n")
+    return error_lines(lines, lowered(text), _offsets(lines))
+
+
 def test_an_error_word_inside_a_name_is_no_error() -> None:
     # `npm outdated --all`: packages named "http-errors" or depending on it are rows like the others;
     # read as error lines they filled a short budget before the row the goal asks about.
-    from sidecar.pruning.engine.logs import error_lines
-
     def row(name: str, by: str) -> str:
         return f"{name:<22} 1.1.{len(name)}    1.1.{len(name)}   2.0.1  node_modules/{name:<18} {by}"
 
@@ -496,25 +503,21 @@ def test_an_error_word_inside_a_name_is_no_error() -> None:
     text = "\n".join(
         ["Package                Current  Wanted  Latest  Location                    Depended by", *rows, ""]
     )
-    lines = text.split("\n")
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line) + 1)
-    assert not error_lines(lines, lowered(text), offsets)
-    named = ["tests/test_error_pages.py::test_404 PASSED", "ignore_errors = true", "import pkg/errors"]
+    assert not _errors(text)
+    named = [
+        "tests/test_error_pages.py::test_404 PASSED",
+        "ignore_errors = true",
+        "pkg/errors",
+        "if self.errors:",
+    ]
     real = [
         "npm error code ERESOLVE",
         "E   TypeError: 'NoneType'",
         "[ERROR] build failed",
         "FAILED tests/x.py",
+        "  Applying crm.0003_customer_email_unique...Traceback (most recent call last):",  # an ellipsis
     ]
-    both = "\n".join(named + real)
-    got = error_lines(
-        both.split("\n"),
-        lowered(both),
-        [0] + [m + 1 for m in range(len(both)) if both[m] == "\n"] + [len(both) + 1],
-    )
-    assert got == set(range(len(named), len(named) + len(real)))
+    assert _errors("\n".join(named + real)) == set(range(len(named), len(named) + len(real)))
     _, out = prune(text, "what's the newest jsonwebtoken I could move to?\nnpm outdated --all", "logs", 0.1)
     assert rows[30] in out.split("\n")
 
@@ -603,12 +606,8 @@ Ran all test suites.
 
 def test_the_failing_test_the_goal_names_goes_first_and_ends_at_the_next_suite() -> None:
     lines = JEST.split("\n")
-    low = lowered(JEST)
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line) + 1)
     named = lines.index("  ● total › country without VAT")
-    blocks = failure_blocks(lines, low, offsets)
+    blocks = _blocks(JEST)
     assert [(s, e) for s, _, e in blocks][-1] == (named, lines.index("PASS src/format.test.js"))
     kept, _ = prune(JEST, "Why does the 'country without VAT' test fail?\nnpx jest --ci", "logs")
     assert all(kept[lines.index(s)] for s in ('    +   "gross": NaN,', '    +   "tax": NaN,'))
