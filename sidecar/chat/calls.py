@@ -30,13 +30,14 @@ _DOC_EXT = frozenset("md rst txt adoc org html".split())
 _LOG_WORDS = re.compile(
     r"\b(?:pytest|tox|nox|unittest|jest|vitest|mocha|npm|pnpm|yarn|cargo|make|ctest|mvn|gradle|go test|"
     r"dotnet|rspec|phpunit|build|compile|lint|mypy|ruff|eslint|tsc|pip|pip3|uv|poetry|docker|journalctl|"
-    r"kubectl\s+logs|stern)\b"
+    r"kubectl\s+logs|stern|dmesg|pre-commit)\b"
 )
-# A program run (a script, a tracer, a blame): what it prints is a log, whatever it looks like (warnings
-# quote source lines, strace prints calls, git blame prints code): read as code, kept at its 0.45 share.
+# A program run (a script, a tracer, a debugger, a blame): what it prints is a log, whatever it looks like
+# (warnings quote source lines, strace prints calls, gdb prints frames, git blame prints code): read as
+# code, kept at its 0.45 share.
 _RUN_CMD = re.compile(
     r"(?:^|[;&|(]\s*)(?:\w+=\S*\s+)*(?:python[\d.]*|node|deno|bun|ruby|perl|php|java|strace|ltrace|valgrind"
-    r"|go\s+run|cargo\s+run|git\s+blame)\s"
+    r"|gdb|lldb|go\s+run|cargo\s+run|git\s+blame)\s"
 )
 # Commands whose output has a structure of its own (the pruner checks the text too).
 _SEARCH_CMD = re.compile(r"(?:^|[;&|(]\s*)(?:rg|grep|egrep|fgrep|ag|ack|git grep)\s")

@@ -43,6 +43,9 @@ def test_source_type_hints() -> None:
         "node build.js",
         "strace -f ls",
         "valgrind --leak-check=full ./lru",
+        "gdb -batch -ex run -ex 'thread apply all bt full' ./sessiond",  # a debugger's run
+        "pre-commit run --all-files",  # the hooks' runs (black, flake8, ...)
+        "dmesg -T",  # the kernel's log
     ):
         assert source({"command": run}) == "logs", run
     assert source({"command": "git blame httpx/_config.py"}) == "logs"
