@@ -48,7 +48,7 @@ from sidecar.pruning.engine.logs import JSON_LINES_LEAD, json_lines_view, log_pr
 from sidecar.pruning.engine.runs import lift_runs
 from sidecar.pruning.engine.search import score_search
 from sidecar.pruning.engine.selection import select_lines
-from sidecar.pruning.engine.terms import WORD, goal_terms, match_lines
+from sidecar.pruning.engine.terms import WORD, goal_terms, match_lines, set_aside
 from sidecar.pruning.types import PruneRequest, Selection, SourceType
 
 # Weights, tuned on the dev cases and the held-out Debian cases together (bench/prune_quality.py).
@@ -71,6 +71,7 @@ BOUND_W = 0.5  # a Go package named by a matched import path, as a share of that
 HEADER_W = 0.15  # the header (imports, module docstring), as a share of the best score
 POS_W = 0.05  # earlier lines slightly first: with little signal, one stretch from the top
 LISTING_HEAD = 5  # a listing's first lines: its column header (dpkg -l has five)
+SET_ASIDE_W = 1.0  # a line holding what the goal sets aside, under the best score (below the typical line)
 TROUBLE_W = 1.5  # kubectl describe: a line saying something is wrong, over the best score (outbids the top)
 
 
@@ -147,7 +148,9 @@ def _score(
         offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
     scorer = _KIND_SCORERS.get(source_type)
     if scorer is not None:
-        return (*scorer(lines, goal, offsets), None)
+        scores, units = scorer(lines, goal, offsets)
+        _set_aside(lines, goal, offsets, scores)
+        return scores, units, None
     text = "\n".join(lines)
     if source_type == "logs" and "\x1b" in text:
         for code in sorted(set(_ANSI.findall(text))):
@@ -253,7 +256,29 @@ def _score(
         )
     if yaml is not None:
         chunks = chunk_lines(lines, source_type, CHUNK_TOKENS, stripped=stripped, offsets=offsets, yaml=yaml)
+    _set_aside(lines, goal, offsets, scores, text, low)
     return scores, chunks, comments
+
+
+def _set_aside(
+    lines: Sequence[str],
+    goal: str,
+    offsets: list[int],
+    scores: list[float],
+    text: str | None = None,
+    low: str | None = None,
+) -> None:
+    """Rank below the rest the lines holding all of what the goal sets aside ("ignoring the long lines")."""
+    spans = set_aside(goal)[1]
+    if not spans:
+        return
+    text = "\n".join(lines) if text is None else text
+    low = lowered(text) if low is None else low
+    unit = max(max(scores), 1.0)
+    for span in spans:
+        hits = [set(match_lines(text, low, offsets, lit, sufs)) for lit, sufs in span]
+        for i in set.intersection(*hits):
+            scores[i] -= SET_ASIDE_W * unit
 
 
 def _find_all(text: str, needle: str) -> list[int]:

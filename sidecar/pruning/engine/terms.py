@@ -110,8 +110,42 @@ def asks_about_failure(goal: str) -> bool:
     return _FAILURE_GOAL.search(goal) is not None
 
 
+# What a question sets aside ("Ignore black, what else fails?", "ignoring the long lines, is there
+# anything real?", "Apart from line length, what errors?"): the words up to the next punctuation. A
+# verb "ignore" counts only where a sentence or clause starts (not "why does pip ignore my pins"), and
+# only in a question: "Ignore case in header names" is a change about ignoring case.
+_SET_ASIDE = re.compile(
+    r"(?:(?:^|[.,;:!?(]\s*)(?:ignore|ignoring|skip|skipping|leaving aside)"
+    r"|\b(?:apart from|aside from|other than|except for|excluding|besides|not counting))"
+    r"\s+((?:[^\s,.;:!?]+\s*){1,5})(?=[,.;:!?\n]|$)",
+    re.I | re.M,
+)
+
+
+def set_aside(goal: str) -> tuple[str, list[list[tuple[str, tuple[str, ...]]]]]:
+    """Return ``goal`` without what a question sets aside, and those spans' terms (one list per span).
+
+    A line holding every term of a span is what the asker does not want (``selection`` ranks it low).
+    """
+    if "?" not in goal:
+        return goal, []
+    spans: list[list[tuple[str, tuple[str, ...]]]] = []
+
+    def drop(m: re.Match[str]) -> str:
+        span = [(lit, sufs) for lit, (_, sufs) in _goal_terms(m.group(1)).items()]
+        if span:
+            spans.append(span)
+        return m.group(0)[: m.start(1) - m.start(0)]
+
+    return _SET_ASIDE.sub(drop, goal), spans
+
+
 def goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
     """Return the goal's search literals with their goal-side weights and allowed suffixes."""
+    return _goal_terms(set_aside(goal)[0])
+
+
+def _goal_terms(goal: str) -> dict[str, tuple[float, tuple[str, ...]]]:
     terms: dict[str, tuple[float, tuple[str, ...]]] = {}
     goal = _URL.sub(" ", goal)  # links, e-mail addresses and commit hashes say nothing about the text
     subject = goal.strip().split("\n", 1)[0]

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import itertools
 
-from sidecar.pruning.engine.terms import derived_root, goal_terms, match_lines
+from sidecar.pruning.engine.terms import derived_root, goal_terms, match_lines, set_aside
+from tests.pruning.engine.samples import prune
 
 
 def _hits(lines: list[str], terms: dict[str, tuple[float, tuple[str, ...]]]) -> dict[str, list[int]]:
@@ -176,3 +177,35 @@ def test_how_a_user_writes_a_goal_does_not_lose_its_terms() -> None:
     sufs = goal_terms("when was 3.7 dropped?")["drop"][1]
     text = "## Dropped\n- Dropped Python 3.7\n- drop the old API\n"
     assert match_lines(text, text.lower(), [0, 11, 31, 49], "drop", sufs) == [0, 1, 2]
+
+
+def test_what_a_question_sets_aside_is_no_goal_term() -> None:
+    goal, spans = set_aside("flake8 is red. ignoring the long lines, is there anything real in there?")
+    assert "long" not in goal and [lit for lit, _ in spans[0]] == ["long", "lin"]
+    assert "black" not in goal_terms("pre-commit fails. Ignore black, we reformat later: what else to fix?")
+    assert [
+        [lit for lit, _ in s] for s in set_aside("Apart from line length, what errors are there?")[1]
+    ] == [["lin", "length"]]
+    # A change about ignoring something, a program that ignores something, an `except` clause: kept.
+    for kept in (
+        "Ignore case in header names",
+        "why does pip ignore my pins?",
+        "our `except TypeError` around click.style() no longer catches bad colors. Which commit?",
+    ):
+        assert set_aside(kept) == (kept, []), kept
+
+
+def test_lines_holding_what_is_set_aside_rank_below_the_rest() -> None:
+    # flake8 over a project: fifty long lines and the one finding that matters; the goal names neither.
+    tree = ("httpie", "tests")
+    rows = [
+        f"{tree[k % 2]}/m{k // 3}.py:{k + 3}:101: E501 line too long ({101 + k} > 100 characters)"
+        for k in range(50)
+    ]
+    real = "tests/utils/__init__.py:213:5: F811 redefinition of unused 'command' from line 208"
+    rows.insert(31, real)
+    text = "\n".join(rows) + "\n"
+    goal = "flake8 is red. ignoring the long lines, is there anything real in there?\nflake8 httpie tests"
+    for keep in (None, 0.1):
+        _, out = prune(text, goal, "search", keep)
+        assert real in out.split("\n"), keep
