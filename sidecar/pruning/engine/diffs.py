@@ -25,6 +25,7 @@ from sidecar.pruning.engine.terms import weighted_matches
 HUNK_LIFT = 0.6  # share of a hunk's (or commit message's) value each of its lines gets
 COORD = 0.5
 HEADER_W = 0.2  # commit, subject, file and hunk header lines, as a share of the best score
+COMMIT_LIFT = 0.6  # a commit's hash and subject: this share of the best value among its hunks
 CONTEXT_FACTOR = 0.5
 UNIT_LINES = 30
 
@@ -82,10 +83,22 @@ def score_diff(
             per_section.setdefault(section[i], {}).update(ts)
     unit = max(max(scores, default=0.0), 1.0)
     value = {s: sum(ts.values()) * (1.0 + COORD * (len(ts) - 1)) for s, ts in per_section.items()}
+    # The commit each section belongs to (-1 before the first): in a log of several commits, a hunk the
+    # goal touches names its commit (its hash and subject rise with it: "which commit changed that?").
+    commit_of, current = [-1] * len(kinds), -1
+    for s, kind in enumerate(kinds):
+        current = s if kind == "commit" else current
+        commit_of[s] = current
+    best: dict[int, float] = {}
+    if kinds.count("commit") > 1:  # (one commit, ``git show``: its header says nothing more)
+        for s, v in value.items():
+            c = commit_of[s]
+            if c >= 0 and c != s and v > best.get(c, 0.0):
+                best[c] = v
     for i in range(n):
         scores[i] += HUNK_LIFT * value.get(section[i], 0.0)
         if _is_header(lines[i], lines[i - 1] if i else ""):
-            scores[i] += HEADER_W * unit
+            scores[i] += HEADER_W * unit + COMMIT_LIFT * best.get(section[i], 0.0)
         elif not lines[i].strip():
             scores[i] -= 0.05 * unit
     return scores, _units(section, n)

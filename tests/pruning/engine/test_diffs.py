@@ -36,3 +36,37 @@ def test_the_hunk_touching_the_named_function_is_kept_whole() -> None:
     assert "-    value = _connection_listed(old_argument)" in kept
     assert "+    value = _connection_listed(new_argument, strict=True)" in kept
     assert "@@ -71,7 +71,7 @@ def outer_7():" in kept
+
+
+def test_a_log_names_the_commit_of_the_hunk_the_goal_touches() -> None:
+    # git log -p over one file: every commit touches src/click/termui.py; the goal names what one
+    # hunk changed, not the commit ("which commit changed that?"), so the commit rises with its hunk.
+    parts = []
+    for k in range(14):
+        old, new = ("TypeError", "ValueError") if k == 9 else (f"OldThing{k}", f"NewThing{k}")
+        parts += [
+            f"commit {k + 1:040x}",
+            "Author: Dev <dev@example.org>",
+            f"Date:   Mon Mar {k + 1} 10:00:00 2025 +0000",
+            "",
+            f"    Rework part {k} of the terminal helpers",
+            "",
+            "diff --git a/src/click/termui.py b/src/click/termui.py",
+            f"index {k:07x}..{k + 1:07x} 100644",
+            "--- a/src/click/termui.py",
+            "+++ b/src/click/termui.py",
+            f"@@ -{k * 40 + 1},6 +{k * 40 + 1},6 @@ def helper_{k}():",
+            "     bits = []",
+            f"-        raise {old}(_('Unknown color {{colour!r}}').format(colour=fg))",
+            f"+        raise {new}(_('Unknown color {{colour!r}}').format(colour=fg))",
+            "     return bits",
+            "",
+        ]
+    text = "\n".join(parts)
+    goal = (
+        "Our `except TypeError` around click.style() no longer catches bad colors. Which commit changed that?"
+    )
+    _, out = prune(text, goal, "diff")
+    kept = out.split("\n")
+    assert f"commit {10:040x}" in kept and "    Rework part 9 of the terminal helpers" in kept
+    assert "+        raise ValueError(_('Unknown color {colour!r}').format(colour=fg))" in kept
