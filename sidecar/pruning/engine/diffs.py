@@ -45,6 +45,8 @@ def _sections(lines: Sequence[str]) -> tuple[list[int], list[str]]:
             start, in_message = "hunk", False
         elif in_message and line and not line.startswith((" ", "\t")) and ":" not in line[:12]:
             start, in_message = "text", False  # --stat lines after a commit message
+        elif kinds[-1] == "hunk" and line and line[0] not in " +-\\":
+            start = "text"  # a hunk's lines all start so: this is the tool's own text ("would reformat x.py")
         if start is not None:
             kinds.append(start)
         section[i] = len(kinds) - 1

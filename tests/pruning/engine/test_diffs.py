@@ -70,3 +70,29 @@ def test_a_log_names_the_commit_of_the_hunk_the_goal_touches() -> None:
     kept = out.split("\n")
     assert f"commit {10:040x}" in kept and "    Rework part 9 of the terminal helpers" in kept
     assert "+        raise ValueError(_('Unknown color {colour!r}').format(colour=fg))" in kept
+
+
+def test_a_tools_own_lines_between_hunks_are_no_context_lines() -> None:
+    # black --check --diff: each file's diff, then "would reformat <file>"; the goal asks for those
+    # lines, and the hunks' code matches the goal's other words ("files").
+    parts = []
+    for k in range(16):
+        parts += [
+            f"--- src/pkg/mod{k}.py\t2024-05-14 21:19:57+00:00",
+            f"+++ src/pkg/mod{k}.py\t2026-12-06 05:27:45+00:00",
+            f"@@ -{k * 30 + 1},5 +{k * 30 + 1},5 @@",
+            "     for k, v in files:",
+            *(f"         fields.append((k, v, {j}))  # files and fields" for j in range(8)),
+            f"-        (body, content_type) = self._encode_files(files, data{k})",
+            f"+        body, content_type = self._encode_files(files, data{k})",
+            "     return body",
+        ]
+        if k % 2 == 0:
+            parts.append(f"would reformat src/pkg/mod{k}.py")
+    parts += ["", "8 files would be reformatted, 25 files would be left unchanged.", ""]
+    text = "\n".join(parts)
+    goal = "black --check is failing in CI. Which files does it want to reformat?\nblack --check --diff src"
+    for keep in (None, 0.2):
+        _, out = prune(text, goal, "diff", keep)
+        kept = out.split("\n")
+        assert all(f"would reformat src/pkg/mod{k}.py" in kept for k in range(0, 16, 2)), keep
