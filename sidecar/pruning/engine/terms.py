@@ -117,7 +117,7 @@ def asks_about_failure(goal: str) -> bool:
 _SET_ASIDE = re.compile(
     r"(?:(?:^|[.,;:!?(]\s*)(?:ignore|ignoring|skip|skipping|leaving aside)"
     r"|\b(?:apart from|aside from|other than|except for|excluding|besides|not counting))"
-    r"\s+((?:[^\s,.;:!?]+\s*){1,5})(?=[,.;:!?\n]|$)",
+    r"\s+((?:[^\s,.;:!?]++\s*+){1,5})(?=[,.;:!?\n]|$)",  # possessive: a word is never split (no backtracking)
     re.I | re.M,
 )
 

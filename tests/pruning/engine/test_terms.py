@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 from sidecar.pruning.engine.terms import derived_root, goal_terms, match_lines, set_aside
 from tests.pruning.engine.samples import prune
@@ -209,3 +210,12 @@ def test_lines_holding_what_is_set_aside_rank_below_the_rest() -> None:
     for keep in (None, 0.1):
         _, out = prune(text, goal, "search", keep)
         assert real in out.split("\n"), keep
+
+
+def test_a_long_word_after_a_cue_is_read_in_linear_time() -> None:
+    # A goal is the user's text: a word the span pattern could split many ways once backtracked for
+    # seconds (75 characters: ~1.5 s, 120: ~10 s), holding the pruner. Checked short first, then long.
+    started = time.perf_counter()
+    assert set_aside("why? ignore " + "a" * 75 + " b c d e f g")[1] == []
+    assert time.perf_counter() - started < 0.5
+    assert set_aside("why? ignore " + "a" * 100_000 + " b c d e f g")[1] == []
