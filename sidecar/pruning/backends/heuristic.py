@@ -71,6 +71,10 @@ BOUND_W = 0.5  # a Go package named by a matched import path, as a share of that
 HEADER_W = 0.15  # the header (imports, module docstring), as a share of the best score
 POS_W = 0.05  # earlier lines slightly first: with little signal, one stretch from the top
 LISTING_HEAD = 5  # a listing's first lines: its column header (dpkg -l has five)
+# The goal read: its start (the proxy's goals are at most three parts of 2,000 characters). Each goal
+# word costs a scan of the text, so a goal pasted whole into the CLI or the MCP tool (a 50 KB log as
+# goal_hint) would cost a second per 100 KB of text.
+GOAL_MAX_CHARS = 8000
 SET_ASIDE_W = 1.0  # a line holding what the goal sets aside, under the best score (below the typical line)
 TROUBLE_W = 1.5  # kubectl describe: a line saying something is wrong, over the best score (outbids the top)
 
@@ -451,7 +455,7 @@ class HeuristicBackend:
         # Each line's start in the joined text: the scorers' offsets are the selection's cost sums.
         offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=0))
         scores, chunks, comments = _score(
-            scored, request.goal, request.source_type, offsets if scored is lines else None
+            scored, request.goal[:GOAL_MAX_CHARS], request.source_type, offsets if scored is lines else None
         )
         keep = select_lines(lines, scores, request, chunks=chunks, offsets=offsets, comments=comments)
         return Selection(keep=keep, backend=self.name)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import time
 
 import pytest
 
@@ -378,3 +379,14 @@ def test_the_default_policy_tops_up_once_more_after_the_marker_pass() -> None:
     lines, kept = case["text"].split("\n"), out.split("\n")
     assert all(lines[g - 1] in kept for g in case["gold_lines"])
     assert len(out) < 0.65 * len(case["text"])
+
+
+def test_the_scorer_reads_the_start_of_a_huge_goal() -> None:
+    # A 1 MB goal (a log pasted as the goal): the first GOAL_MAX_CHARS are read, in well under a second.
+    text = "\n".join(f"def handler_{k}(request):\n    return respond(request, {k})\n" for k in range(2000))
+    goal = "handler_1234 " + " ".join(f"word{k}" for k in range(150_000)) + " handler_1567"
+    started = time.perf_counter()
+    _, out = prune(text, goal, "code", 0.1)
+    assert time.perf_counter() - started < 2.0
+    kept = out.split("\n")
+    assert "def handler_1234(request):" in kept and "def handler_1567(request):" not in kept

@@ -219,3 +219,15 @@ def test_a_long_word_after_a_cue_is_read_in_linear_time() -> None:
     assert set_aside("why? ignore " + "a" * 75 + " b c d e f g")[1] == []
     assert time.perf_counter() - started < 0.5
     assert set_aside("why? ignore " + "a" * 100_000 + " b c d e f g")[1] == []
+
+
+def test_goal_terms_of_a_huge_goal_take_linear_time() -> None:
+    # A goal pasted whole (the MCP tool's goal_hint, the CLI's --goal): links and addresses were
+    # looked for from every character, rescanning a long word to its end each time (50 KB: 8 s).
+    started = time.perf_counter()
+    for goal in ("a" * 200_000, "a." * 100_000, "@" * 200_000, "a@" * 100_000, "x" * 200_000 + "://"):
+        goal_terms(goal)
+    assert time.perf_counter() - started < 5.0
+    # Links and e-mail addresses still say nothing; a scoped npm package is no address.
+    assert "example" not in goal_terms("see https://example.org/a and write to bob@example.org")
+    assert "librar" in goal_terms("npm install @testing-library/react@14.0.0 fails")
