@@ -33,6 +33,7 @@ written by hand. Its builds also need npm with the registry, gcc, valgrind and P
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -43,7 +44,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from harness import Procs, free_port, wait_port
@@ -2155,9 +2156,10 @@ ORDER BY revenue_cents DESC;
 """
 
 
-def pg_explain(tmp: Path) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of a revenue report on a throwaway PostgreSQL 15 cluster (no index on
-    order_items.order_id, so the items are read by a sequential scan)."""
+@contextlib.contextmanager
+def postgres(tmp: Path, settings: str = "") -> Iterator[str]:
+    """A throwaway PostgreSQL 15 cluster in ``tmp``, run as the ``postgres`` user, listening on a socket in
+    ``tmp`` only (``settings``: more ``-c name=value`` options); yields the psql command that reaches it."""
     import pwd
 
     pg = Path("/usr/lib/postgresql/15/bin")
@@ -2166,15 +2168,21 @@ def pg_explain(tmp: Path) -> str:
     port = free_port()
     sh(f"runuser -u postgres -- {pg / 'initdb'} -D {tmp / 'data'} -A trust -U postgres >/dev/null")
     sh(f"runuser -u postgres -- {pg / 'pg_ctl'} -D {tmp / 'data'} -l {tmp / 'pg.log'} -w start "
-       f"-o \"-p {port} -k {tmp} -c listen_addresses=''\" >/dev/null")  # fmt: skip
+       f"-o \"-p {port} -k {tmp} -c listen_addresses=''{settings}\" >/dev/null")  # fmt: skip
     try:
-        psql = f"psql -h {tmp} -p {port} -U postgres -q"
+        yield f"psql -h {tmp} -p {port} -U postgres -q"
+    finally:
+        sh(f"runuser -u postgres -- {pg / 'pg_ctl'} -D {tmp / 'data'} -m fast -w stop >/dev/null")
+
+
+def pg_explain(tmp: Path) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of a revenue report on a throwaway PostgreSQL 15 cluster (no index on
+    order_items.order_id, so the items are read by a sequential scan)."""
+    with postgres(tmp) as psql:
         (tmp / "setup.sql").write_text(PG_SETUP)
         (tmp / "report.sql").write_text(PG_QUERY)
         sh(f"{psql} -f setup.sql postgres >/dev/null", cwd=tmp)
         return sh(f"{psql} -f report.sql postgres", cwd=tmp)
-    finally:
-        sh(f"runuser -u postgres -- {pg / 'pg_ctl'} -D {tmp / 'data'} -m fast -w stop >/dev/null")
 
 
 def docker_ps(tmp: Path) -> str:

@@ -43,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import free_port, wait_port  # noqa: E402
-from tool_output_cases import MIRROR, REPO, checkout, gold_lines, sh  # noqa: E402
+from tool_output_cases import MIRROR, REPO, checkout, gold_lines, postgres, sh  # noqa: E402
 
 OUT = REPO / "bench" / "data" / "tool_outputs" / "heldout2" / "cases.jsonl.gz"
 TOOLS = Path(os.environ.get("TOOLS_VENV", "/tmp/survey4-venv")) / "bin"
@@ -393,22 +393,10 @@ ALTER TABLE subscriptions SET (autovacuum_vacuum_scale_factor = 0.02);
 
 
 def psql_describe(tmp: Path) -> str:
-    import pwd
-
-    pg = Path("/usr/lib/postgresql/15/bin")
-    user = pwd.getpwnam("postgres")
-    os.chown(tmp, user.pw_uid, user.pw_gid)
-    port = free_port()
-    sh(f"runuser -u postgres -- {pg / 'initdb'} -D {tmp / 'data'} -A trust -U postgres >/dev/null")
-    sh(f"runuser -u postgres -- {pg / 'pg_ctl'} -D {tmp / 'data'} -l {tmp / 'pg.log'} -w start "
-       f"-o \"-p {port} -k {tmp} -c listen_addresses='' -c wal_level=logical\" >/dev/null")  # fmt: skip
-    try:
-        psql = f"psql -h {tmp} -p {port} -U postgres -q"
+    with postgres(tmp, " -c wal_level=logical") as psql:
         (tmp / "schema.sql").write_text(PSQL_SCHEMA)
         sh(f"{psql} -f schema.sql postgres >/dev/null", cwd=tmp)
         return sh(f"{psql} -c '\\d+ subscriptions' postgres", cwd=tmp)
-    finally:
-        sh(f"runuser -u postgres -- {pg / 'pg_ctl'} -D {tmp / 'data'} -m fast -w stop >/dev/null")
 
 
 def openssl_s_client(tmp: Path) -> str:
