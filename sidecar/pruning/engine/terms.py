@@ -127,7 +127,7 @@ _SET_ASIDE = re.compile(
 def set_aside(goal: str) -> tuple[str, list[list[tuple[str, tuple[str, ...]]]]]:
     """Return ``goal`` without what a question sets aside, and those spans' terms (one list per span).
 
-    A line holding every term of a span is what the asker does not want (``selection`` ranks it low).
+    A line holding every term of a span is what the asker does not want (the heuristic ranks it low).
     """
     if "?" not in goal:
         return goal, []
@@ -274,6 +274,7 @@ LITERAL_WEIGHT = 2.0
 def goal_literals(goal: str) -> list[str]:
     """Return the versions, advisory ids and dotted names ``goal`` names, lowercased, in order."""
     out: list[str] = []
+    goal = set_aside(goal)[0]  # "ignoring setup.py, what else fails?" does not ask for setup.py
     for m in _LITERAL.finditer(goal):
         lit = m.group(0).lower().rstrip(".")
         if lit in out or lit[0].isalpha() and max(map(len, lit.split("."))) < 2:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from sidecar.pruning.engine.terms import derived_root, goal_terms, match_lines, set_aside
+from sidecar.pruning.engine.terms import derived_root, goal_literals, goal_terms, match_lines, set_aside
 from tests.pruning.engine.samples import prune
 
 
@@ -231,3 +231,8 @@ def test_goal_terms_of_a_huge_goal_take_linear_time() -> None:
     # Links and e-mail addresses still say nothing; a scoped npm package is no address.
     assert "example" not in goal_terms("see https://example.org/a and write to bob@example.org")
     assert "librar" in goal_terms("npm install @testing-library/react@14.0.0 fails")
+
+
+def test_a_set_aside_file_name_is_no_literal() -> None:
+    assert goal_literals("flake8 fails. ignoring setup.py, what else is there?") == []
+    assert goal_literals("what fails in setup.py?") == ["setup.py"]
