@@ -18,6 +18,11 @@ shares. ``--headroom`` adds Headroom 0.42 (``mixed_quality.headroom_outputs``: i
 ``compress()`` on the exchange, the tool named after the command (Headroom leaves ``read_file`` results
 alone), and its compressor for the kind where it has one (JSON, logs, search results, diffs).
 
+Three held-out surveys sit outside the default glob, each built by a helper who ran no sidecar code on
+it, to be scored with ``--cases``: ``heldout/`` (20, ``tool_output_cases.py --heldout``), ``heldout2/``
+(32, ``tool_output_cases4.py``) and ``heldout3/`` (30, ``tool_output_cases5.py``); BENCHMARKS.md says when
+each was scored once and what was tuned on it afterwards (``heldout3/``: nothing yet).
+
 The table: per case, kind, kept share and recall at the default policy, recall at each ratio, BM25's
 beside each; then means over the cases. ``--base DIR`` runs the same cases through another checkout's
 ``sidecar`` (a worktree of an older revision) in a subprocess and prints both, side by side.
