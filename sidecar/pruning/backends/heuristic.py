@@ -75,7 +75,7 @@ LISTING_HEAD = 5  # a listing's first lines: its column header (dpkg -l has five
 # word costs a scan of the text, so a goal pasted whole into the CLI or the MCP tool (a 50 KB log as
 # goal_hint) would cost a second per 100 KB of text.
 GOAL_MAX_CHARS = 8000
-SET_ASIDE_W = 1.0  # a line holding what the goal sets aside, under the best score (below the typical line)
+SET_ASIDE_GAP = 0.01  # a line holding what the goal sets aside: this far below the lowest other line
 TROUBLE_W = 1.5  # kubectl describe: a line saying something is wrong, over the best score (outbids the top)
 
 
@@ -278,11 +278,18 @@ def _set_aside(
         return
     text = "\n".join(lines) if text is None else text
     low = lowered(text) if low is None else low
-    unit = max(max(scores), 1.0)
+    aside: set[int] = set()
     for span in spans:
         hits = [set(match_lines(text, low, offsets, lit, sufs)) for lit, sufs in span]
-        for i in set.intersection(*hits):
-            scores[i] -= SET_ASIDE_W * unit
+        aside.update(set.intersection(*hits))
+    if not aside:
+        return
+    # Just below every other line, not far below: a crowd of them (fifty "line too long" rows) far below
+    # would drag the median down and make every other line stand out (kept at the default policy).
+    unit = max(max(scores), 1.0)
+    floor = min((v for k, v in enumerate(scores) if k not in aside), default=0.0)
+    for i in aside:
+        scores[i] = min(scores[i], floor) - SET_ASIDE_GAP * unit
 
 
 def _find_all(text: str, needle: str) -> list[int]:

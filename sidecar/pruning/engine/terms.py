@@ -119,7 +119,9 @@ def asks_about_failure(goal: str) -> bool:
 _SET_ASIDE = re.compile(
     r"(?:(?:^|[.,;:!?(]\s*)(?:ignore|ignoring|skip|skipping|leaving aside)"
     r"|\b(?:apart from|aside from|other than|except for|excluding|besides|not counting))"
-    r"\s+((?:[^\s,.;:!?]++\s*+){1,5})(?=[,.;:!?\n]|$)",  # possessive: a word is never split (no backtracking)
+    r"\s+((?:[^\s,.;:!?]++\s*+){1,5})(?=[,.;:!?\n]|$)"  # possessive: a word is never split (no backtracking)
+    # ... and the other order: "Leaving line length aside, what else?", "Setting the flaky ones aside, ..."
+    r"|(?:^|[.,;:!?(]\s*)(?:leaving|setting|putting)\s+((?:[^\s,.;:!?]++\s++){1,5}?)aside\b",
     re.I | re.M,
 )
 
@@ -134,10 +136,12 @@ def set_aside(goal: str) -> tuple[str, list[list[tuple[str, tuple[str, ...]]]]]:
     spans: list[list[tuple[str, tuple[str, ...]]]] = []
 
     def drop(m: re.Match[str]) -> str:
-        span = [(lit, sufs) for lit, (_, sufs) in _goal_terms(m.group(1)).items()]
+        g = 1 if m.group(1) is not None else 2  # which order matched
+        span = [(lit, sufs) for lit, (_, sufs) in _goal_terms(m.group(g)).items()]
         if span:
             spans.append(span)
-        return m.group(0)[: m.start(1) - m.start(0)]
+        start, end = m.start(g) - m.start(0), m.end(g) - m.start(0)
+        return m.group(0)[:start] + m.group(0)[end:]
 
     return _SET_ASIDE.sub(drop, goal), spans
 
