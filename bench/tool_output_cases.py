@@ -2934,8 +2934,29 @@ def gold_lines(text: str, patterns: list[str]) -> list[int]:
     return sorted(gold)
 
 
-def make(only: set[str] | None, heldout: bool = False) -> None:
-    specs, path = (HELDOUT_SPECS, HELDOUT) if heldout else (SPECS, CASES)
+# A gold pattern: a regex (every line it matches is gold), ``@L<n>``, or a function of the lines
+# returning such strings (the later surveys' pickers: "the line under that header", "the largest").
+Pattern = str | Callable[[list[str]], list[str]]
+Spec = tuple[str, Callable[[Path], str], bool, str, str, list[Pattern]]
+
+
+def resolve(text: str, pats: list[Pattern]) -> list[str]:
+    """The patterns as strings: each picker's lines as ``@L<n>``."""
+    lines = text.split("\n")
+    out: list[str] = []
+    for p in pats:
+        out += p(lines) if callable(p) else [p]
+    return out
+
+
+def build(
+    specs: list[Spec], path: Path, only: set[str] | None, fix: Callable[[str, str, list[str]], list[str]]
+) -> None:
+    """Make each spec's output in a temporary directory, find its gold lines, write ``path`` (gzip, stable).
+
+    With ``only``, the other cases already in ``path`` are kept as they are. ``fix(name, text, pats)``
+    adjusts the resolved patterns to the text made (gold that depends on it).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     old = {}
     if path.exists():
@@ -2950,16 +2971,20 @@ def make(only: set[str] | None, heldout: bool = False) -> None:
             text = fn(tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        pats = fix_patterns(name, text, pats)
         try:
-            gold = gold_lines(text, pats)
-        except SystemExit as e:
-            print(f"{name}: {e}", file=sys.stderr)
+            gold = gold_lines(text, fix(name, text, resolve(text, pats)))
+        except (SystemExit, StopIteration, ValueError) as e:
+            print(f"{name}: {e!r}", file=sys.stderr)
             gold = []
         out.append({"name": name, "real": real, "tool": cmd, "task": task, "text": text, "gold_lines": gold})
         print(f"{name}: {len(text)} chars, {text.count(chr(10))} lines, {len(gold)} gold", file=sys.stderr)
     with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
         fh.write("".join(json.dumps(c) + "\n" for c in out).encode())
+
+
+def make(only: set[str] | None, heldout: bool = False) -> None:
+    specs, path = (HELDOUT_SPECS, HELDOUT) if heldout else (SPECS, CASES)
+    build(list(specs), path, only, fix_patterns)
 
 
 def fix_patterns(name: str, text: str, pats: list[str]) -> list[str]:

@@ -28,22 +28,19 @@ changes what carries times, process ids or this machine's state (sysctl, dpkg, a
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import random
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import free_port, wait_port  # noqa: E402
-from tool_output_cases import MIRROR, REPO, checkout, gold_lines, postgres, sh  # noqa: E402
+from tool_output_cases import MIRROR, REPO, Pattern, build, checkout, postgres, sh  # noqa: E402
 
 OUT = REPO / "bench" / "data" / "tool_outputs" / "heldout2" / "cases.jsonl.gz"
 TOOLS = Path(os.environ.get("TOOLS_VENV", "/tmp/survey4-venv")) / "bin"
@@ -1516,8 +1513,6 @@ def graphql_errors(tmp: Path) -> str:
 
 # ---------------------------------------------------------------- gold helpers
 
-Pattern = str | Callable[[list[str]], list[str]]
-
 
 def in_block(header: str, line: str) -> Callable[[list[str]], list[str]]:
     """The header line and, up to the next blank line, the lines under it that match ``line``."""
@@ -1544,14 +1539,6 @@ def near(anchor: str, line: str, span: int) -> Callable[[list[str]], list[str]]:
         return [f"@L{j + 1}" for j in range(lo, hi) if re.search(line, lines[j])]
 
     return pick
-
-
-def resolve(text: str, pats: list[Pattern]) -> list[str]:
-    lines = text.split("\n")
-    out: list[str] = []
-    for p in pats:
-        out += p(lines) if callable(p) else [p]
-    return out
 
 
 # ---------------------------------------------------------------- the cases
@@ -1661,29 +1648,7 @@ SURVEY4_SPECS: list[tuple[str, Callable[[Path], str], bool, str, str, list[Patte
 
 
 def make(only: set[str] | None) -> None:
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    old = {}
-    if OUT.exists():
-        old = {c["name"]: c for c in map(json.loads, gzip.open(OUT, "rt"))}
-    out = []
-    for name, fn, real, cmd, task, pats in SURVEY4_SPECS:
-        if only and name not in only and name in old:
-            out.append(old[name])
-            continue
-        tmp = Path(tempfile.mkdtemp(prefix="tool-outputs4-"))
-        try:
-            text = fn(tmp)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            gold = gold_lines(text, resolve(text, pats))
-        except (SystemExit, StopIteration) as e:
-            print(f"{name}: {e!r}", file=sys.stderr)
-            gold = []
-        out.append({"name": name, "real": real, "tool": cmd, "task": task, "text": text, "gold_lines": gold})
-        print(f"{name}: {len(text)} chars, {text.count(chr(10))} lines, {len(gold)} gold", file=sys.stderr)
-    with open(OUT, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
-        fh.write("".join(json.dumps(c) + "\n" for c in out).encode())
+    build(SURVEY4_SPECS, OUT, only, lambda _name, _text, pats: pats)
 
 
 def main() -> None:

@@ -30,15 +30,12 @@ pipdeptree/importtime look at). A rebuild changes what carries times, ports, pro
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import random
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import free_port, wait_port  # noqa: E402
-from tool_output_cases import MIRROR, REPO, checkout, gold_lines, sh  # noqa: E402
+from tool_output_cases import MIRROR, REPO, Pattern, build, checkout, sh  # noqa: E402
 
 OUT = REPO / "bench" / "data" / "tool_outputs" / "heldout3" / "cases.jsonl.gz"
 TOOLS = Path(os.environ.get("TOOLS_VENV", "/tmp/survey5-venv")) / "bin"
@@ -1518,8 +1515,6 @@ def systemd_blame(tmp: Path) -> str:
 
 # ---------------------------------------------------------------- gold helpers
 
-Pattern = str | Callable[[list[str]], list[str]]
-
 
 def near(anchor: str, line: str, span: int) -> Callable[[list[str]], list[str]]:
     """The lines matching ``line`` within ``span`` lines of the (first) line matching ``anchor``."""
@@ -1564,14 +1559,6 @@ def top_by(line: str, key: Callable[[re.Match[str]], float]) -> Callable[[list[s
         return [f"@L{max(hits)[1] + 1}"]
 
     return pick
-
-
-def resolve(text: str, pats: list[Pattern]) -> list[str]:
-    lines = text.split("\n")
-    out: list[str] = []
-    for p in pats:
-        out += p(lines) if callable(p) else [p]
-    return out
 
 
 # ---------------------------------------------------------------- the cases
@@ -1675,29 +1662,7 @@ SURVEY5_SPECS: list[tuple[str, Callable[[Path], str], bool, str, str, list[Patte
 
 
 def make(only: set[str] | None) -> None:
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    old = {}
-    if OUT.exists():
-        old = {c["name"]: c for c in map(json.loads, gzip.open(OUT, "rt"))}
-    out = []
-    for name, fn, real, cmd, task, pats in SURVEY5_SPECS:
-        if only and name not in only and name in old:
-            out.append(old[name])
-            continue
-        tmp = Path(tempfile.mkdtemp(prefix="tool-outputs5-"))
-        try:
-            text = fn(tmp)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            gold = gold_lines(text, resolve(text, pats))
-        except (SystemExit, StopIteration, ValueError) as e:
-            print(f"{name}: {e!r}", file=sys.stderr)
-            gold = []
-        out.append({"name": name, "real": real, "tool": cmd, "task": task, "text": text, "gold_lines": gold})
-        print(f"{name}: {len(text)} chars, {text.count(chr(10))} lines, {len(gold)} gold", file=sys.stderr)
-    with open(OUT, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
-        fh.write("".join(json.dumps(c) + "\n" for c in out).encode())
+    build(SURVEY5_SPECS, OUT, only, lambda _name, _text, pats: pats)
 
 
 def main() -> None:
