@@ -2982,6 +2982,14 @@ def build(
         fh.write("".join(json.dumps(c) + "\n" for c in out).encode())
 
 
+def survey_main(specs: list[Spec], path: Path, what: str) -> None:
+    """The command line of a later survey's maker: ``--only NAME,...`` rebuilds those cases alone."""
+    ap = argparse.ArgumentParser(description=f"build {what}")
+    ap.add_argument("--only", default="", help="rebuild only these cases (comma-separated names)")
+    args = ap.parse_args()
+    build(specs, path, {s for s in args.only.split(",") if s} or None, lambda _name, _text, pats: pats)
+
+
 def make(only: set[str] | None, heldout: bool = False) -> None:
     specs, path = (HELDOUT_SPECS, HELDOUT) if heldout else (SPECS, CASES)
     build(list(specs), path, only, fix_patterns)

@@ -27,7 +27,6 @@ changes what carries times, process ids or this machine's state (sysctl, dpkg, a
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -40,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import free_port, wait_port  # noqa: E402
-from tool_output_cases import MIRROR, REPO, Pattern, build, checkout, postgres, sh  # noqa: E402
+from tool_output_cases import MIRROR, REPO, Pattern, checkout, postgres, sh, survey_main  # noqa: E402
 
 OUT = REPO / "bench" / "data" / "tool_outputs" / "heldout2" / "cases.jsonl.gz"
 TOOLS = Path(os.environ.get("TOOLS_VENV", "/tmp/survey4-venv")) / "bin"
@@ -1647,16 +1646,5 @@ SURVEY4_SPECS: list[tuple[str, Callable[[Path], str], bool, str, str, list[Patte
 ]  # fmt: skip
 
 
-def make(only: set[str] | None) -> None:
-    build(SURVEY4_SPECS, OUT, only, lambda _name, _text, pats: pats)
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description="build the fourth survey's held-out tool-output cases")
-    ap.add_argument("--only", default="", help="rebuild only these cases (comma-separated names)")
-    args = ap.parse_args()
-    make({s for s in args.only.split(",") if s} or None)
-
-
 if __name__ == "__main__":
-    main()
+    survey_main(SURVEY4_SPECS, OUT, "the fourth survey's held-out tool-output cases")

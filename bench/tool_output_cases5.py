@@ -29,7 +29,6 @@ pipdeptree/importtime look at). A rebuild changes what carries times, ports, pro
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -43,7 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import free_port, wait_port  # noqa: E402
-from tool_output_cases import MIRROR, REPO, Pattern, build, checkout, sh  # noqa: E402
+from tool_output_cases import MIRROR, REPO, Pattern, checkout, sh, survey_main  # noqa: E402
 
 OUT = REPO / "bench" / "data" / "tool_outputs" / "heldout3" / "cases.jsonl.gz"
 TOOLS = Path(os.environ.get("TOOLS_VENV", "/tmp/survey5-venv")) / "bin"
@@ -1661,16 +1660,5 @@ SURVEY5_SPECS: list[tuple[str, Callable[[Path], str], bool, str, str, list[Patte
 ]  # fmt: skip
 
 
-def make(only: set[str] | None) -> None:
-    build(SURVEY5_SPECS, OUT, only, lambda _name, _text, pats: pats)
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description="build the fifth survey's held-out tool-output cases")
-    ap.add_argument("--only", default="", help="rebuild only these cases (comma-separated names)")
-    args = ap.parse_args()
-    make({s for s in args.only.split(",") if s} or None)
-
-
 if __name__ == "__main__":
-    main()
+    survey_main(SURVEY5_SPECS, OUT, "the fifth survey's held-out tool-output cases")
