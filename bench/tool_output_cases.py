@@ -64,15 +64,27 @@ def sh(cmd: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> 
     return p.stdout
 
 
+def git(repo: str, args: str) -> str:
+    """A git command on a mirrored repository (``/work/.mirror``: bare, no work tree)."""
+    return sh(f"git --git-dir={MIRROR / repo / 'repo'} {args}")
+
+
 def git_show(repo: str, path: str) -> str:
-    return sh(f"git --git-dir={MIRROR / repo / 'repo'} show HEAD:{path}")
+    return git(repo, f"show HEAD:{path}")
 
 
 def checkout(repo: str, dest: Path) -> Path:
     """Extract the mirror's HEAD tree into ``dest`` (bare mirrors have no work tree)."""
     dest.mkdir(parents=True, exist_ok=True)
-    sh(f"git --git-dir={MIRROR / repo / 'repo'} archive HEAD | tar -x -C {dest}")
+    git(repo, f"archive HEAD | tar -x -C {dest}")
     return dest
+
+
+def sdist(name: str, version: str, tmp: Path, pip: Path) -> Path:
+    """The PyPI sdist of ``name==version``, downloaded with ``pip`` and unpacked under ``tmp``."""
+    sh(f"{pip} download -q --no-deps --no-binary :all: -d {tmp} {name}=={version} 2>/dev/null")
+    sh(f"tar --no-same-owner -xzf {tmp / f'{name}-{version}.tar.gz'} -C {tmp}")
+    return tmp / f"{name}-{version}"
 
 
 # ---------------------------------------------------------------- real outputs
@@ -165,7 +177,7 @@ def git_status(tmp: Path) -> str:
 
 
 def git_log_stat(tmp: Path) -> str:
-    return sh(f"git --git-dir={MIRROR / 'encode+httpx' / 'repo'} log --stat -n 40")
+    return git("encode+httpx", "log --stat -n 40")
 
 
 def mypy_out(tmp: Path) -> str:
@@ -1007,7 +1019,7 @@ def warnings_spam(tmp: Path) -> str:
 
 
 def git_blame(tmp: Path) -> str:
-    return sh(f"git --git-dir={MIRROR / 'encode+httpx' / 'repo'} blame HEAD -- httpx/_config.py")
+    return git("encode+httpx", "blame HEAD -- httpx/_config.py")
 
 
 def git_clone(tmp: Path, repo: str = "encode+httpx") -> Path:
@@ -2022,7 +2034,7 @@ def cprofile_render(tmp: Path) -> str:
     """cProfile of mistune rendering rich's CHANGELOG five times, sorted by own time."""
     d = tmp / "docs"
     d.mkdir()
-    sh(f"git --git-dir={MIRROR / 'lepture+mistune' / 'repo'} archive HEAD src | tar -x -C {d}")
+    git("lepture+mistune", f"archive HEAD src | tar -x -C {d}")
     (d / "CHANGELOG.md").write_text(git_show("Textualize+rich", "CHANGELOG.md"))
     (d / "render_docs.py").write_text(
         'import sys\nsys.path.insert(0, "src")\nimport mistune\n\n'
@@ -2097,7 +2109,7 @@ def valgrind_leaks(tmp: Path) -> str:
 
 
 def git_shortlog(tmp: Path) -> str:
-    return sh(f"git --git-dir={MIRROR / 'encode+uvicorn' / 'repo'} shortlog -sn HEAD")
+    return git("encode+uvicorn", "shortlog -sn HEAD")
 
 
 def git_cherry(tmp: Path) -> str:

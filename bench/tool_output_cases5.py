@@ -42,7 +42,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import free_port, wait_port  # noqa: E402
-from tool_output_cases import MIRROR, REPO, Pattern, checkout, sh, survey_main  # noqa: E402
+from tool_output_cases import MIRROR, REPO, Pattern, checkout, git, sh, survey_main  # noqa: E402
+from tool_output_cases import sdist as pypi_sdist  # noqa: E402
 
 OUT = REPO / "bench" / "data" / "tool_outputs" / "heldout3" / "cases.jsonl.gz"
 TOOLS = Path(os.environ.get("TOOLS_VENV", "/tmp/survey5-venv")) / "bin"
@@ -52,14 +53,7 @@ SDISTS = {"requests": "2.32.3", "paramiko": "3.4.0", "httpie": "3.2.2", "rich": 
 
 def sdist(name: str, tmp: Path) -> Path:
     """The PyPI sdist of ``name`` (pinned in SDISTS), unpacked under ``tmp``."""
-    ver = SDISTS[name]
-    sh(f"{TOOLS / 'pip'} download -q --no-deps --no-binary :all: -d {tmp} {name}=={ver} 2>/dev/null")
-    sh(f"tar --no-same-owner -xzf {tmp / f'{name}-{ver}.tar.gz'} -C {tmp}")
-    return tmp / f"{name}-{ver}"
-
-
-def git(repo: str, args: str) -> str:
-    return sh(f"git --git-dir={MIRROR / repo / 'repo'} {args}")
+    return pypi_sdist(name, SDISTS[name], tmp, TOOLS / "pip")
 
 
 def py(tmp: Path, name: str, code: str) -> Path:
